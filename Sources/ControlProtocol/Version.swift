@@ -1,0 +1,1 @@
+public enum ControlProtocolVersion { public static let current = 1 }

@@ -1,0 +1,62 @@
+/// An address prefix: `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
+///
+/// IPv4 prefixes live in the IPv4-mapped part of the 128-bit space, so an IPv4 `/n` is stored as
+/// `/(96 + n)`; `prefixLength` always reports the prefix as the operator wrote it.
+public struct CIDR: Hashable, Sendable, CustomStringConvertible {
+    /// The network address (host bits cleared).
+    public let network: IPAddress
+    /// Prefix length in the 128-bit space.
+    public let bits: Int
+
+    public var isIPv4: Bool { network.isIPv4 && bits >= 96 }
+    /// The prefix length as written (0-32 for IPv4, 0-128 for IPv6).
+    public var prefixLength: Int { isIPv4 ? bits - 96 : bits }
+
+    public init(address: IPAddress, bits: Int) {
+        precondition(bits >= 0 && bits <= 128)
+        self.bits = bits
+        let (mh, ml) = CIDR.mask(bits)
+        self.network = IPAddress(high: address.high & mh, low: address.low & ml)
+    }
+
+    /// Parses `addr` or `addr/len`. Returns nil for anything malformed or a length out of range.
+    public init?(_ text: String) {
+        let trimmed = Substring(text)
+        if let slash = trimmed.firstIndex(of: "/") {
+            guard let addr = IPAddress(trimmed[..<slash]) else { return nil }
+            let lenText = trimmed[trimmed.index(after: slash)...]
+            guard !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }),
+                let len = Int(lenText)
+            else { return nil }
+            let isV4Text = !trimmed[..<slash].contains(":")
+            if isV4Text {
+                guard len <= 32 else { return nil }
+                self.init(address: addr, bits: 96 + len)
+            } else {
+                guard len <= 128 else { return nil }
+                self.init(address: addr, bits: len)
+            }
+        } else {
+            guard let addr = IPAddress(trimmed) else { return nil }
+            self.init(address: addr, bits: 128)
+        }
+    }
+
+    public func contains(_ address: IPAddress) -> Bool {
+        let (mh, ml) = CIDR.mask(bits)
+        return address.high & mh == network.high && address.low & ml == network.low
+    }
+
+    public var description: String {
+        if isIPv4 {
+            return bits == 128 ? network.description : "\(network)/\(bits - 96)"
+        }
+        return bits == 128 ? network.description : "\(network)/\(bits)"
+    }
+
+    static func mask(_ bits: Int) -> (UInt64, UInt64) {
+        let high: UInt64 = bits >= 64 ? ~0 : (bits == 0 ? 0 : ~0 << UInt64(64 - bits))
+        let low: UInt64 = bits <= 64 ? 0 : (bits == 128 ? ~0 : ~0 << UInt64(128 - bits))
+        return (high, low)
+    }
+}

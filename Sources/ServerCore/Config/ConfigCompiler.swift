@@ -1,0 +1,75 @@
+import Foundation
+import NIOCore
+
+/// Turns a decoded `XPSConfig` into a `RuntimeConfig`: resolves relative paths against the config
+/// file's directory, canonicalises roots, de-duplicates listeners and builds the routing tables.
+/// All filesystem checks happen here, once, so a bad config is refused before anything binds.
+public enum ConfigCompiler {
+    public static func compile(
+        _ config: XPSConfig, configPath: String?, baseDirectory: String, workersOverride: Int? = nil
+    ) throws -> RuntimeConfig {
+        var listeners: [XPSConfig.Listener] = []
+        var listenerIndex: [XPSConfig.Listener: Int] = [:]
+        var servers: [VirtualServer] = []
+        for (si, server) in config.servers.enumerated() {
+            var ids: [Int] = []
+            for listener in server.listeners {
+                if let id = listenerIndex[listener] {
+                    ids.append(id)
+                } else {
+                    listenerIndex[listener] = listeners.count
+                    ids.append(listeners.count)
+                    listeners.append(listener)
+                }
+            }
+            var routes: [CompiledRoute] = []
+            for (ri, route) in server.routes.enumerated() {
+                let path = "servers[\(si)].routes[\(ri)]"
+                routes.append(CompiledRoute(
+                    reqPath: route.reqPath, order: ri,
+                    access: RouteAccess(whitelist: route.ipWhitelist, blacklist: route.ipBlacklist),
+                    action: try compileAction(route, path: path, baseDirectory: baseDirectory)))
+            }
+            servers.append(VirtualServer(
+                listenerIDs: Set(ids), hostnames: server.hostnames, routes: RouteTable(routes)))
+        }
+        let workers = workersOverride ?? config.workers ?? System.coreCount
+        return RuntimeConfig(
+            source: config, configPath: configPath, serverName: config.serverName, workers: max(1, workers),
+            listeners: listeners, routing: Routing(servers: servers, listenerCount: listeners.count),
+            accessLog: config.accessLog.map { $0 == "-" || $0 == "stdout" ? $0 : absolute($0, base: baseDirectory) })
+    }
+
+    static func compileAction(_ route: XPSConfig.Route, path: String, baseDirectory: String) throws -> RouteAction {
+        switch route.type {
+        case .fileServe:
+            let dir = absolute(route.dirPath ?? "", base: baseDirectory)
+            guard let real = realPath(dir) else {
+                throw ConfigError("\(path).dir_path", "\"\(route.dirPath ?? "")\" does not exist (resolved to \(dir))")
+            }
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: real, isDirectory: &isDir), isDir.boolValue else {
+                throw ConfigError("\(path).dir_path", "\"\(route.dirPath ?? "")\" is not a directory")
+            }
+            return .fileServe(FileServeRoute(
+                root: real, index: route.index, gzipEnable: route.gzipEnable, gzipLevel: route.gzipLevel,
+                gzipMimeTypes: route.gzipMimeTypes))
+        case .redirect:
+            return .redirect(status: route.httpStatusCode, location: route.redirectURL ?? "/")
+        case .reverseProxy:
+            return .reverseProxy(ProxyRoute(upstreams: route.upstreams, loadBalancing: route.loadBalancing))
+        }
+    }
+
+    static func absolute(_ path: String, base: String) -> String {
+        if path.hasPrefix("/") { return path }
+        return base.hasSuffix("/") ? base + path : base + "/" + path
+    }
+
+    /// `realpath(3)`, or nil when the path does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// Where a config comes from and how it is read: a file (relative paths inside it resolve against
+/// the file's directory, as eXpServer does), or the built-in default for a first run.
+public enum ConfigLoader {
+    public static let version = "0.1.0"
+
+    /// Reads, validates and compiles the config at `path`.
+    public static func load(path: String, workersOverride: Int? = nil) throws -> RuntimeConfig {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            throw ConfigError("", "cannot read config file \(absolute)")
+        }
+        let parsed = try XPSConfig.parse(data)
+        let base = (absolute as NSString).deletingLastPathComponent
+        return try ConfigCompiler.compile(parsed, configPath: absolute, baseDirectory: base, workersOverride: workersOverride)
+    }
+
+    /// The config used when none is given: `./xps_config.json` if present; otherwise serve `./public`
+    /// (or, when that does not exist either, a generated welcome page) on 127.0.0.1:8001.
+    public static func loadDefault(workersOverride: Int? = nil) throws -> RuntimeConfig {
+        let cwd = FileManager.default.currentDirectoryPath
+        if FileManager.default.fileExists(atPath: cwd + "/xps_config.json") {
+            return try load(path: cwd + "/xps_config.json", workersOverride: workersOverride)
+        }
+        var root = cwd + "/public"
+        var isDir: ObjCBool = false
+        if !(FileManager.default.fileExists(atPath: root, isDirectory: &isDir) && isDir.boolValue) {
+            root = try sampleSite()
+        }
+        let config = XPSConfig(
+            serverName: "eXpServer", workers: nil,
+            servers: [XPSConfig.Server(
+                listeners: [XPSConfig.Listener(host: "127.0.0.1", port: 8001)], hostnames: [],
+                routes: [XPSConfig.Route(
+                    reqPath: "/", type: .fileServe, ipWhitelist: [], ipBlacklist: [], dirPath: root,
+                    index: ["index.html"], gzipEnable: false, gzipLevel: -1, gzipMimeTypes: [], redirectURL: nil,
+                    httpStatusCode: 302, upstreams: [], loadBalancing: "round_robin")])],
+            accessLog: nil)
+        return try ConfigCompiler.compile(config, configPath: nil, baseDirectory: cwd, workersOverride: workersOverride)
+    }
+
+    static func sampleSite() throws -> String {
+        let dir = NSTemporaryDirectory() + "expserver-sample-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let html = """
+            <!DOCTYPE html>
+            <html><head><meta charset="UTF-8"><title>expserver</title></head>
+            <body><h1>expserver is running</h1>
+            <p>This is the built-in sample site. Give <code>expserverd</code> an <code>xps_config.json</code>
+            to serve your own files.</p></body></html>
+
+            """
+        try html.write(toFile: dir + "/index.html", atomically: true, encoding: .utf8)
+        chmod(dir + "/index.html", 0o644)
+        return dir
+    }
+}

@@ -1,0 +1,54 @@
+/// The validated, compiled config the server runs on: immutable, shared by every event loop,
+/// swapped as a whole on reload. Nothing on the request path parses strings out of it.
+public final class RuntimeConfig: Sendable {
+    /// What the operator wrote (kept for `status` and for re-validation on reload).
+    public let source: XPSConfig
+    /// Absolute path of the config file, nil for the built-in default.
+    public let configPath: String?
+    public let serverName: String
+    public let workers: Int
+    /// Unique listening addresses, in order of first appearance.
+    public let listeners: [XPSConfig.Listener]
+    public let routing: Routing
+    public let accessLog: String?
+
+    init(source: XPSConfig, configPath: String?, serverName: String, workers: Int,
+         listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?) {
+        self.source = source
+        self.configPath = configPath
+        self.serverName = serverName
+        self.workers = workers
+        self.listeners = listeners
+        self.routing = routing
+        self.accessLog = accessLog
+    }
+}
+
+/// One route, ready to run.
+public struct CompiledRoute: Sendable {
+    public let reqPath: String
+    /// Position in the server's `routes` array (ties on prefix length go to the earlier route).
+    public let order: Int
+    public let access: RouteAccess
+    public let action: RouteAction
+}
+
+public enum RouteAction: Sendable {
+    case fileServe(FileServeRoute)
+    case redirect(status: Int, location: String)
+    case reverseProxy(ProxyRoute)
+}
+
+public struct FileServeRoute: Sendable {
+    /// Canonical absolute root (symlinks resolved); every served path must stay below it.
+    public let root: String
+    public let index: [String]
+    public let gzipEnable: Bool
+    public let gzipLevel: Int
+    public let gzipMimeTypes: [String]
+}
+
+public struct ProxyRoute: Sendable {
+    public let upstreams: [XPSConfig.Upstream]
+    public let loadBalancing: String
+}

@@ -1,0 +1,199 @@
+import Foundation
+
+/// The config file as the operator wrote it: eXpServer's `xps_config.json` keys plus expserver's
+/// extensions, decoded and checked key by key. `ConfigCompiler` turns it into a `RuntimeConfig`.
+public struct XPSConfig: Sendable, Equatable {
+    public var serverName: String
+    public var workers: Int?
+    public var servers: [Server]
+    public var accessLog: String?
+
+    public struct Server: Sendable, Equatable {
+        public var listeners: [Listener]
+        public var hostnames: [String]
+        public var routes: [Route]
+    }
+
+    public struct Listener: Sendable, Equatable, Hashable {
+        public var host: String
+        public var port: Int
+    }
+
+    public enum RouteType: String, Sendable, Equatable {
+        case fileServe = "file_serve"
+        case redirect
+        case reverseProxy = "reverse_proxy"
+    }
+
+    public struct Route: Sendable, Equatable {
+        public var reqPath: String
+        public var type: RouteType
+        public var ipWhitelist: [CIDR]
+        public var ipBlacklist: [CIDR]
+        // file_serve
+        public var dirPath: String?
+        public var index: [String]
+        public var gzipEnable: Bool
+        public var gzipLevel: Int
+        public var gzipMimeTypes: [String]
+        // redirect
+        public var redirectURL: String?
+        public var httpStatusCode: Int
+        // reverse_proxy
+        public var upstreams: [Upstream]
+        public var loadBalancing: String
+    }
+
+    public struct Upstream: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var weight: Int
+    }
+}
+
+extension XPSConfig {
+    /// Decodes and validates config JSON. Throws `ConfigError` naming the key path of the first problem.
+    public static func parse(_ data: Data) throws -> XPSConfig {
+        let root: JSONValue
+        do {
+            root = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch let DecodingError.dataCorrupted(ctx) {
+            let detail = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            throw ConfigError("", "not valid JSON" + (detail.map { ": \($0)" } ?? ""))
+        } catch {
+            throw ConfigError("", "not valid JSON: \(error)")
+        }
+        return try parse(root)
+    }
+
+    static func parse(_ root: JSONValue) throws -> XPSConfig {
+        let top = try ConfigObject(root, path: "")
+        try top.checkKeys(["server_name", "workers", "servers", "access_log"])
+        guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
+        guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
+        return XPSConfig(
+            serverName: try top.string("server_name") ?? "eXpServer",
+            workers: try top.int("workers", in: 1...1024),
+            servers: try servers.map { try parseServer($0.value, path: $0.path) },
+            accessLog: try top.string("access_log")
+        )
+    }
+
+    static func parseServer(_ value: JSONValue, path: String) throws -> Server {
+        let obj = try ConfigObject(value, path: path)
+        try obj.checkKeys(["listeners", "hostnames", "routes"])
+        guard let listenerItems = try obj.array("listeners"), !listenerItems.isEmpty else {
+            throw ConfigError(obj.keyPath("listeners"), "is required and must not be empty")
+        }
+        let listeners = try listenerItems.map { item -> Listener in
+            let l = try ConfigObject(item.value, path: item.path)
+            try l.checkKeys(["host", "port"])
+            let host = try l.string("host") ?? "0.0.0.0"
+            guard !host.isEmpty else { throw ConfigError(l.keyPath("host"), "must not be empty") }
+            guard let port = try l.int("port", in: 1...65535) else { throw ConfigError(l.keyPath("port"), "is required") }
+            return Listener(host: host, port: port)
+        }
+        let routes = try (obj.array("routes") ?? []).map { try parseRoute($0.value, path: $0.path) }
+        return Server(listeners: listeners, hostnames: try obj.stringArray("hostnames") ?? [], routes: routes)
+    }
+
+    static let commonRouteKeys: Set<String> = ["req_path", "type", "ip_whitelist", "ip_blacklist"]
+    static let routeKeys: [RouteType: Set<String>] = [
+        .fileServe: commonRouteKeys.union(["dir_path", "index", "gzip_enable", "gzip_level", "gzip_mime_types"]),
+        .redirect: commonRouteKeys.union(["http_status_code", "redirect_url"]),
+        .reverseProxy: commonRouteKeys.union(["upstreams", "load_balancing"]),
+    ]
+
+    static func parseRoute(_ value: JSONValue, path: String) throws -> Route {
+        let obj = try ConfigObject(value, path: path)
+        let reqPath = try obj.requiredString("req_path")
+        guard reqPath.hasPrefix("/") else { throw ConfigError(obj.keyPath("req_path"), "\"\(reqPath)\" must start with /") }
+        let typeName = try obj.requiredString("type")
+        guard let type = RouteType(rawValue: typeName) else {
+            throw ConfigError(obj.keyPath("type"), "\"\(typeName)\" is not a route type (file_serve, redirect, reverse_proxy)")
+        }
+        try obj.checkKeys(routeKeys[type]!)
+        var route = Route(
+            reqPath: reqPath, type: type,
+            ipWhitelist: try cidrList(obj, "ip_whitelist"), ipBlacklist: try cidrList(obj, "ip_blacklist"),
+            dirPath: nil, index: [], gzipEnable: false, gzipLevel: -1, gzipMimeTypes: [],
+            redirectURL: nil, httpStatusCode: 302, upstreams: [], loadBalancing: "round_robin")
+        switch type {
+        case .fileServe:
+            route.dirPath = try obj.requiredString("dir_path")
+            route.index = try obj.stringArray("index") ?? []
+            for (i, name) in route.index.enumerated() where name.isEmpty || name.contains("/") {
+                throw ConfigError("\(obj.keyPath("index"))[\(i)]", "\"\(name)\" must be a file name without /")
+            }
+            route.gzipEnable = try obj.bool("gzip_enable") ?? false
+            route.gzipLevel = try obj.int("gzip_level", in: -1...9) ?? -1
+            route.gzipMimeTypes = try obj.stringArray("gzip_mime_types") ?? []
+        case .redirect:
+            route.redirectURL = try obj.requiredString("redirect_url")
+            route.httpStatusCode = try obj.int("http_status_code", in: 300...399) ?? 302
+        case .reverseProxy:
+            guard let items = try obj.array("upstreams"), !items.isEmpty else {
+                throw ConfigError(obj.keyPath("upstreams"), "is required and must list at least one upstream")
+            }
+            route.upstreams = try items.map { try parseUpstream($0.value, path: $0.path) }
+            let lb = try obj.string("load_balancing") ?? "round_robin"
+            guard ["round_robin", "ip_hash"].contains(lb) else {
+                throw ConfigError(obj.keyPath("load_balancing"), "\"\(lb)\" is not a policy (round_robin, ip_hash)")
+            }
+            route.loadBalancing = lb
+        }
+        return route
+    }
+
+    static func cidrList(_ obj: ConfigObject, _ key: String) throws -> [CIDR] {
+        try (obj.array(key) ?? []).map { item in
+            guard case .string(let s) = item.value else {
+                throw ConfigError(item.path, "expected an IP address or CIDR string, found \(item.value.typeName)")
+            }
+            guard let cidr = CIDR(s) else { throw ConfigError(item.path, "\"\(s)\" is not a valid IP address or CIDR") }
+            return cidr
+        }
+    }
+
+    static func parseUpstream(_ value: JSONValue, path: String) throws -> Upstream {
+        var address: String
+        var weight = 1
+        var addressPath = path
+        switch value {
+        case .string(let s):
+            address = s
+        case .object:
+            let obj = try ConfigObject(value, path: path)
+            try obj.checkKeys(["address", "weight"])
+            address = try obj.requiredString("address")
+            addressPath = obj.keyPath("address")
+            weight = try obj.int("weight", in: 0...1000) ?? 1
+        default:
+            throw ConfigError(path, "expected \"host:port\" or an object, found \(value.typeName)")
+        }
+        guard let (host, port) = HostPort.split(address) else {
+            throw ConfigError(addressPath, "\"\(address)\" is not host:port")
+        }
+        guard let p = Int(port), (1...65535).contains(p) else {
+            throw ConfigError(addressPath, "\"\(address)\" does not have a valid port (1-65535)")
+        }
+        return Upstream(host: host, port: p, weight: weight)
+    }
+}
+
+/// Splits `host:port` and `[v6]:port`.
+enum HostPort {
+    static func split(_ text: String) -> (host: String, port: Substring)? {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            let host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":"), !host.isEmpty else { return nil }
+            return (host, rest.dropFirst())
+        }
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let host = String(text[..<colon])
+        guard !host.isEmpty, !host.contains(":") else { return nil }
+        return (host, text[text.index(after: colon)...])
+    }
+}

@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// nginx "combined" access log, buffered: request threads only append to a bounded in-memory
+/// buffer under a lock; a background thread writes it out every 100 ms (or when it passes 64 KiB).
+/// Off unless `access_log` is set (`"stdout"`/`"-"` or a file path, opened for append).
+public final class AccessLog: Sendable {
+    private let fd: CInt
+    private let ownsFD: Bool
+    private let buffer = Mutex<[UInt8]>([])
+    private let stopped = Atomic<Bool>(false)
+    static let flushThreshold = 64 << 10
+    static let maxBuffered = 8 << 20
+
+    public init(destination: String) throws {
+        if destination == "-" || destination == "stdout" {
+            fd = STDOUT_FILENO
+            ownsFD = false
+        } else {
+            fd = open(destination, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw ConfigError("access_log", "cannot open \"\(destination)\": \(String(cString: strerror(errno)))")
+            }
+            ownsFD = true
+        }
+        let thread = Thread { [weak self] in
+            while let self, !self.stopped.load(ordering: .relaxed) {
+                usleep(100_000)
+                self.flush()
+            }
+        }
+        thread.name = "access-log"
+        thread.start()
+    }
+
+    /// Appends one line. Drops lines (rather than growing without bound) if the disk cannot keep up.
+    public func append(_ line: String) {
+        var flushNow = false
+        buffer.withLock { b in
+            guard b.count < Self.maxBuffered else { return }
+            b.append(contentsOf: line.utf8)
+            b.append(UInt8(ascii: "\n"))
+            flushNow = b.count >= Self.flushThreshold
+        }
+        if flushNow { flush() }
+    }
+
+    public func flush() {
+        let data: [UInt8] = buffer.withLock { b in
+            let d = b
+            b.removeAll(keepingCapacity: true)
+            return d
+        }
+        var offset = 0
+        while offset < data.count {
+            let n = data[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            offset += n
+        }
+    }
+
+    public func close() {
+        stopped.store(true, ordering: .relaxed)
+        flush()
+        if ownsFD { _ = Glibc.close(fd) }
+    }
+
+    /// `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
+    public static func combinedLine(
+        client: String, time: Int, requestLine: String, status: Int, bytes: Int, referer: String?, userAgent: String?
+    ) -> String {
+        "\(client) - - [\(localTime(time))] \"\(escape(requestLine))\" \(status) \(bytes) \"\(escape(referer ?? "-"))\" \"\(escape(userAgent ?? "-"))\""
+    }
+
+    /// Like nginx, escape `"`, `\` and control bytes as `\xHH`.
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x7F {
+                out += "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
+            } else {
+                out.unicodeScalars.append(UnicodeScalar(b))
+            }
+        }
+        return out
+    }
+
+    /// `10/Oct/2000:13:55:36 +0000` (UTC, as containers usually run).
+    static func localTime(_ epoch: Int) -> String {
+        var t = time_t(epoch)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(two(tm.tm_mday))/\(months[Int(tm.tm_mon)])/\(tm.tm_year + 1900):\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec)) +0000"
+    }
+}

@@ -1,0 +1,65 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The request flow, in one place and in order (see README "Request flow"):
+/// 0. protocol checks (`RequestValidator`) — 400;
+/// 1. pathname (`PathResolver`: decode, normalise, no escaping `..`) — 400/403;
+/// 2. server by listener + Host, then route by longest prefix — 404;
+/// 3. the route's IP lists (before any 404 of the action) — 403;
+/// 4. the action: file_serve | redirect | reverse_proxy.
+public final class RequestDispatcher: Sendable {
+    public let files: FileServer
+    let threadPool: NIOThreadPool
+
+    public init(files: FileServer, threadPool: NIOThreadPool) {
+        self.files = files
+        self.threadPool = threadPool
+    }
+
+    public enum Result {
+        case now(Response)
+        case later(EventLoopFuture<Response>)
+    }
+
+    public func dispatch(
+        head: HTTPRequestHead, config: RuntimeConfig, listener: Int, client: IPAddress?, eventLoop: EventLoop
+    ) -> Result {
+        if let error = RequestValidator.validate(head) { return .now(.status(error.status)) }
+        let pathname: String
+        switch PathResolver.pathname(fromTarget: head.uri[...]) {
+        case .success(let p): pathname = p
+        case .failure(.badRequest): return .now(.status(.badRequest))
+        case .failure(.forbidden): return .now(.status(.forbidden))
+        }
+        let host = head.headers.first(name: "host").map { Substring($0) }
+        guard let server = config.routing.server(listener: listener, host: host),
+            let route = server.routes.route(for: pathname)
+        else { return .now(.status(.notFound)) }
+        if !route.access.isUnrestricted {
+            guard let client, route.access.allows(client) else { return .now(.status(.forbidden)) }
+        }
+        switch route.action {
+        case .redirect(let status, let location):
+            return .now(Response(status: HTTPResponseStatus(statusCode: status), headers: [("Location", location)]))
+        case .reverseProxy:
+            // Proxying arrives with the reverse-proxy work; until then the upstream is unreachable.
+            return .now(.status(.badGateway))
+        case .fileServe(let fs):
+            let request = FileRequest(head: head)
+            switch files.serve(route: fs, relative: PathResolver.relative(pathname, toRoute: route.reqPath), request: request) {
+            case .response(let r):
+                return .now(r)
+            case .listing(let directory):
+                let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
+                    guard let listing = DirectoryListing.read(directory) else { return .status(.internalServerError) }
+                    let html = ListingRenderer.html(pathname: pathname, listing: listing)
+                    let body = ByteBuffer(string: html)
+                    let r = Response(status: .ok, headers: [("Content-Type", "text/html")], body: .buffer(body))
+                    return request.isHead ? r.withoutBody() : r
+                }
+                return .later(future)
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import NIOCore
+import NIOHTTP1
+
+/// What the dispatcher decided to send. The handler adds the default headers (`Date`,
+/// `Server: eXpServer`, `Access-Control-Allow-Origin: *`), framing and `Connection`, and writes it.
+public struct Response: Sendable {
+    public enum Body: Sendable {
+        case empty
+        case buffer(ByteBuffer)
+        /// `count` bytes of the open file `fd` from `offset`, sent with sendfile. The handler closes `fd`.
+        case file(fd: CInt, offset: Int, count: Int)
+    }
+
+    public var status: HTTPResponseStatus
+    /// Type-specific headers, in order. `Content-Length` is added from the body unless `length` is set.
+    public var headers: [(String, String)]
+    public var body: Body
+    /// Overrides the Content-Length derived from the body (HEAD answers carry the GET length).
+    public var length: Int?
+
+    public init(status: HTTPResponseStatus, headers: [(String, String)] = [], body: Body = .empty, length: Int? = nil) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.length = length
+    }
+
+    /// A canned response for an error or a status without a body (eXpServer sends errors empty).
+    public static func status(_ status: HTTPResponseStatus) -> Response { Response(status: status) }
+
+    var bodyLength: Int {
+        switch body {
+        case .empty: return 0
+        case .buffer(let b): return b.readableBytes
+        case .file(_, _, let count): return count
+        }
+    }
+
+    /// Drops the body but keeps its length (HEAD, and framing for 304).
+    func withoutBody() -> Response {
+        var r = self
+        r.length = length ?? bodyLength
+        if case .file(let fd, _, _) = body { _ = close(fd) }
+        r.body = .empty
+        return r
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,36 @@
+import Synchronization
+
+/// What a request is served with: the config and the things opened from it. Immutable; a reload
+/// builds a new one and swaps it in, and requests already running keep the one they started with.
+public final class ServingSnapshot: Sendable {
+    public let config: RuntimeConfig
+    public let accessLog: AccessLog?
+
+    public init(config: RuntimeConfig, accessLog: AccessLog?) {
+        self.config = config
+        self.accessLog = accessLog
+    }
+}
+
+/// The daemon's shared, swappable state, handed to every connection.
+public final class ServerState: Sendable {
+    private let snapshot: Mutex<ServingSnapshot>
+    public let dispatcher: RequestDispatcher
+
+    public init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher) {
+        self.snapshot = Mutex(snapshot)
+        self.dispatcher = dispatcher
+    }
+
+    public var current: ServingSnapshot { snapshot.withLock { $0 } }
+
+    /// Installs a new snapshot and returns the old one.
+    @discardableResult
+    public func swap(_ new: ServingSnapshot) -> ServingSnapshot {
+        snapshot.withLock { s in
+            let old = s
+            s = new
+            return old
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/// A virtual server: the listeners it is bound to, its Host names, and its routes.
+public struct VirtualServer: Sendable {
+    public let listenerIDs: Set<Int>
+    /// As configured; an empty list matches every Host.
+    public let hostnames: [String]
+    public let routes: RouteTable
+
+    /// eXpServer matches the raw Host value exactly (`localhost:8001`); we also accept the host
+    /// part without `:port`, case-insensitively, as nginx's `server_name` does.
+    func matches(host: Substring?) -> Bool {
+        if hostnames.isEmpty { return true }
+        guard let host else { return false }
+        let bare = Routing.hostWithoutPort(host)
+        for name in hostnames {
+            if host.elementsEqual(name) { return true }
+            if bare.count == name.utf8.count && bare.lowercased() == name.lowercased() { return true }
+        }
+        return false
+    }
+}
+
+/// Server selection: the first server (config order) bound to the listener whose hostnames match.
+public struct Routing: Sendable {
+    public let servers: [VirtualServer]
+    /// listener id → indices of the servers bound to it, in config order.
+    let serversByListener: [[Int]]
+
+    init(servers: [VirtualServer], listenerCount: Int) {
+        self.servers = servers
+        var table = Array(repeating: [Int](), count: listenerCount)
+        for (i, s) in servers.enumerated() {
+            for id in s.listenerIDs.sorted() { table[id].append(i) }
+        }
+        self.serversByListener = table
+    }
+
+    public func server(listener: Int, host: Substring?) -> VirtualServer? {
+        guard listener >= 0 && listener < serversByListener.count else { return nil }
+        for i in serversByListener[listener] where servers[i].matches(host: host) {
+            return servers[i]
+        }
+        return nil
+    }
+
+    static func hostWithoutPort(_ host: Substring) -> Substring {
+        if host.hasPrefix("[") {  // [v6]:port
+            if let close = host.firstIndex(of: "]") { return host[host.startIndex...close] }
+            return host
+        }
+        if let colon = host.lastIndex(of: ":") { return host[..<colon] }
+        return host
+    }
+}
+
+/// Route selection by longest `req_path` prefix with eXpServer's boundary rule: the prefix matches
+/// when the pathname starts with it byte for byte **and** either the prefix ends in `/` or the next
+/// pathname character is the end or `/` (so `/api` matches `/api` and `/api/x`, not `/api2`).
+/// Ties go to the route listed first.
+public struct RouteTable: Sendable {
+    /// Routes ordered by descending prefix length, then config order, so the first match wins.
+    let ordered: [CompiledRoute]
+
+    public init(_ routes: [CompiledRoute]) {
+        ordered = routes.sorted {
+            $0.reqPath.utf8.count != $1.reqPath.utf8.count
+                ? $0.reqPath.utf8.count > $1.reqPath.utf8.count : $0.order < $1.order
+        }
+    }
+
+    public var isEmpty: Bool { ordered.isEmpty }
+
+    public func route(for pathname: String) -> CompiledRoute? {
+        let path = pathname.utf8
+        for route in ordered {
+            let prefix = route.reqPath.utf8
+            guard path.starts(with: prefix) else { continue }
+            if prefix.last == UInt8(ascii: "/") || path.count == prefix.count { return route }
+            if path[path.index(path.startIndex, offsetBy: prefix.count)] == UInt8(ascii: "/") { return route }
+        }
+        return nil
+    }
+}

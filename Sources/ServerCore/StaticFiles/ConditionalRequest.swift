@@ -1,0 +1,76 @@
+/// RFC 9110 conditional GET and single byte ranges for static files. Pure.
+public enum ConditionalRequest {
+    /// `If-None-Match` takes precedence over `If-Modified-Since` (RFC 9110 §13.2.2).
+    public static func notModified(ifNoneMatch: String?, ifModifiedSince: String?, etag: String, lastModified: String, mtime: Int) -> Bool {
+        if let inm = ifNoneMatch {
+            return etagListMatches(inm, etag: etag)
+        }
+        if let ims = ifModifiedSince {
+            if ims == lastModified { return true }
+            if let t = HTTPDate.parse(ims) { return mtime <= t }
+        }
+        return false
+    }
+
+    /// Weak comparison of an `If-None-Match` list (`*`, `"a", W/"b"`) against our ETag.
+    public static func etagListMatches(_ list: String, etag: String) -> Bool {
+        let ours = etag.hasPrefix("W/") ? etag.dropFirst(2) : Substring(etag)
+        for item in list.split(separator: ",") {
+            var tag = item.drop(while: { $0 == " " || $0 == "\t" })
+            while let last = tag.last, last == " " || last == "\t" { tag = tag.dropLast() }
+            if tag == "*" { return true }
+            if tag.hasPrefix("W/") { tag = tag.dropFirst(2) }
+            if tag == ours { return true }
+        }
+        return false
+    }
+
+    public enum RangeResult: Equatable {
+        /// No usable Range (absent, not bytes, several ranges, or If-Range mismatch): send it all.
+        case full
+        case partial(offset: Int, count: Int)
+        case unsatisfiable
+    }
+
+    /// One `bytes=` range against a body of `size` bytes. Multiple ranges are answered with the
+    /// whole body (allowed by RFC 9110 §14.2), so a client never gets multipart.
+    public static func range(_ header: String?, ifRange: String?, size: Int, etag: String, lastModified: String) -> RangeResult {
+        guard let header else { return .full }
+        if let ifRange, ifRange != etag, ifRange != lastModified { return .full }
+        guard header.hasPrefix("bytes=") else { return .full }
+        let spec = header.dropFirst(6).trimmingSpaces()
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .full }
+        let first = spec[..<dash].trimmingSpaces()
+        let last = spec[spec.index(after: dash)...].trimmingSpaces()
+        guard first.allSatisfy(\.isASCIIDigit), last.allSatisfy(\.isASCIIDigit) else { return .full }
+        if first.isEmpty {
+            // suffix range: the last N bytes
+            guard let n = Int(last), n > 0 else { return last.isEmpty ? .full : .unsatisfiable }
+            guard size > 0 else { return .unsatisfiable }
+            let count = min(n, size)
+            return .partial(offset: size - count, count: count)
+        }
+        guard let start = Int(first) else { return .unsatisfiable }
+        guard start < size else { return .unsatisfiable }
+        var end = size - 1
+        if !last.isEmpty {
+            guard let e = Int(last) else { return .partial(offset: start, count: size - start) }
+            guard e >= start else { return .full }
+            end = min(e, size - 1)
+        }
+        return .partial(offset: start, count: end - start + 1)
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> SubSequence {
+        var s = self[...]
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return s
+    }
+}

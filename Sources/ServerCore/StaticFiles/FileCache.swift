@@ -1,0 +1,83 @@
+import NIOCore
+import Synchronization
+
+/// A file as last validated: where it really is (inside its route's root), its validators and,
+/// for small files, its bytes.
+public struct CachedFile: Sendable {
+    public let info: FileInfo
+    public let contentType: String
+    public let etag: String
+    public let lastModified: String
+    /// The whole file, for files up to `FileCache.maxFileBytes`; nil for larger ones (sent with sendfile).
+    public let body: ByteBuffer?
+}
+
+/// Open-file cache: path → last validated version. A hit still costs one `stat(2)` so that a
+/// changed file is never served stale; what it saves is `realpath(3)` (the containment check),
+/// `open`/`read`, and the header strings. Bounded in bytes and entries; least recently used
+/// entries go first.
+public final class FileCache: Sendable {
+    public let maxBytes: Int
+    public let maxFileBytes: Int
+    public let maxEntries: Int
+
+    struct Slot {
+        var file: CachedFile
+        var lastUse: UInt64
+    }
+    struct State {
+        var slots: [String: Slot] = [:]
+        var bytes = 0
+        var clock: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    public init(maxBytes: Int = 64 << 20, maxFileBytes: Int = 256 << 10, maxEntries: Int = 10_000) {
+        self.maxBytes = maxBytes
+        self.maxFileBytes = maxFileBytes
+        self.maxEntries = maxEntries
+    }
+
+    /// The cached version of `path` if it is still `current`.
+    public func lookup(_ path: String, current: FileInfo) -> CachedFile? {
+        state.withLock { s in
+            guard var slot = s.slots[path] else { return nil }
+            guard slot.file.info.sameVersion(as: current) else {
+                s.bytes -= slot.file.body?.readableBytes ?? 0
+                s.slots[path] = nil
+                return nil
+            }
+            s.clock &+= 1
+            slot.lastUse = s.clock
+            s.slots[path] = slot
+            return slot.file
+        }
+    }
+
+    public func store(_ path: String, _ file: CachedFile) {
+        let size = file.body?.readableBytes ?? 0
+        guard size <= maxFileBytes else { return }
+        state.withLock { s in
+            if let old = s.slots[path] { s.bytes -= old.file.body?.readableBytes ?? 0 }
+            s.clock &+= 1
+            s.slots[path] = Slot(file: file, lastUse: s.clock)
+            s.bytes += size
+            if s.bytes > maxBytes || s.slots.count > maxEntries { Self.evict(&s, maxBytes: maxBytes, maxEntries: maxEntries) }
+        }
+    }
+
+    public var count: Int { state.withLock { $0.slots.count } }
+    public var bytes: Int { state.withLock { $0.bytes } }
+
+    /// Drops the least recently used quarter (at least enough to get under both bounds).
+    private static func evict(_ s: inout State, maxBytes: Int, maxEntries: Int) {
+        let byAge = s.slots.sorted { $0.value.lastUse < $1.value.lastUse }
+        let targetBytes = maxBytes * 3 / 4
+        let targetCount = maxEntries * 3 / 4
+        for (key, slot) in byAge {
+            if s.bytes <= targetBytes && s.slots.count <= targetCount { break }
+            s.bytes -= slot.file.body?.readableBytes ?? 0
+            s.slots[key] = nil
+        }
+    }
+}

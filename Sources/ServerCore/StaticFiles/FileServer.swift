@@ -1,0 +1,174 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOHTTP1
+
+/// The request facts file serving needs, taken from the head once.
+public struct FileRequest: Sendable {
+    public var isHead: Bool
+    public var ifNoneMatch: String?
+    public var ifModifiedSince: String?
+    public var range: String?
+    public var ifRange: String?
+
+    public init(head: HTTPRequestHead) {
+        isHead = head.method == .HEAD
+        let h = head.headers
+        ifNoneMatch = h.first(name: "if-none-match")
+        ifModifiedSince = h.first(name: "if-modified-since")
+        range = head.method == .GET || isHead ? h.first(name: "range") : nil
+        ifRange = h.first(name: "if-range")
+    }
+}
+
+/// Serves a file_serve route: resolves the path below the route's root, picks an index file or
+/// a listing for directories, and answers files with validators, 304s and single ranges.
+///
+/// Containment: the canonical path (`realpath`) of everything served must lie inside the route's
+/// canonical root, so symlinks cannot leave it (403). Together with `PathResolver` (no `..`) this
+/// keeps every byte outside the root unreachable.
+public final class FileServer: Sendable {
+    public let cache: FileCache
+
+    public init(cache: FileCache = FileCache()) {
+        self.cache = cache
+    }
+
+    public enum Outcome: Sendable {
+        case response(Response)
+        /// A directory without an index file: list `directory` (blocking I/O, done off the event loop).
+        case listing(directory: String)
+    }
+
+    /// `relative` is the request pathname below the route prefix (`/a/b.txt`, or empty for the root).
+    public func serve(route: FileServeRoute, relative: Substring, request: FileRequest) -> Outcome {
+        let full = relative.isEmpty || relative == "/" ? route.root : route.root + relative
+        let info: FileInfo
+        switch FileInfo.of(full) {
+        case .success(let i): info = i
+        case .failure(let e): return .response(.status(e.status))
+        }
+        switch info.kind {
+        case .regular:
+            return .response(serveFile(full, info: info, route: route, request: request))
+        case .directory:
+            for name in route.index {
+                let candidate = full.hasSuffix("/") ? full + name : full + "/" + name
+                if case .success(let ci) = FileInfo.of(candidate), ci.kind == .regular {
+                    return .response(serveFile(candidate, info: ci, route: route, request: request))
+                }
+            }
+            guard let real = Self.realPath(full), Self.isInside(real, root: route.root) else {
+                return .response(.status(.forbidden))
+            }
+            return .listing(directory: real)
+        case .other:
+            return .response(.status(.notFound))
+        }
+    }
+
+    func serveFile(_ path: String, info: FileInfo, route: FileServeRoute, request: FileRequest) -> Response {
+        let file: CachedFile
+        if let hit = cache.lookup(path, current: info) {
+            file = hit
+        } else {
+            switch load(path, info: info, root: route.root) {
+            case .success(let f): file = f
+            case .failure(let e): return .status(e.status)
+            }
+        }
+        return respond(file, path: path, request: request)
+    }
+
+    /// First sight (or changed file): containment and permission checks, then read small files whole.
+    func load(_ path: String, info: FileInfo, root: String) -> Result<CachedFile, HTTPError> {
+        guard let real = Self.realPath(path) else { return .failure(.notFound) }
+        guard Self.isInside(real, root: root) else { return .failure(.forbidden) }
+        guard info.isWorldReadable else { return .failure(.forbidden) }
+        var body: ByteBuffer? = nil
+        if info.size <= cache.maxFileBytes {
+            switch Self.readWhole(path, size: info.size) {
+            case .success(let b): body = b
+            case .failure(let e): return .failure(e)
+            }
+        }
+        let file = CachedFile(
+            info: info, contentType: MediaTypes.type(forPath: path), etag: info.etag,
+            lastModified: HTTPDate.format(epochSeconds: info.mtimeSeconds), body: body)
+        cache.store(path, file)
+        return .success(file)
+    }
+
+    func respond(_ file: CachedFile, path: String, request: FileRequest) -> Response {
+        var headers: [(String, String)] = [
+            ("Content-Type", file.contentType), ("Last-Modified", file.lastModified), ("ETag", file.etag),
+            ("Accept-Ranges", "bytes"),
+        ]
+        if ConditionalRequest.notModified(
+            ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince, etag: file.etag,
+            lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
+        {
+            return Response(status: .notModified, headers: [("Last-Modified", file.lastModified), ("ETag", file.etag)])
+        }
+        let size = file.info.size
+        var status = HTTPResponseStatus.ok
+        var offset = 0
+        var count = size
+        switch ConditionalRequest.range(request.range, ifRange: request.ifRange, size: size, etag: file.etag, lastModified: file.lastModified) {
+        case .full:
+            break
+        case .partial(let o, let c):
+            status = .partialContent
+            offset = o
+            count = c
+            headers.append(("Content-Range", "bytes \(o)-\(o + c - 1)/\(size)"))
+        case .unsatisfiable:
+            return Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")])
+        }
+        if request.isHead {
+            return Response(status: status, headers: headers, length: count)
+        }
+        if let body = file.body {
+            return Response(status: status, headers: headers, body: .buffer(body.getSlice(at: body.readerIndex + offset, length: count)!))
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .status(FileInfo.errorFor(errno).status) }
+        // The file may have changed between stat and open; never promise more than it has now.
+        guard let now = FileInfo.of(descriptor: fd), now.size >= offset + count else {
+            close(fd)
+            return .status(.internalServerError)
+        }
+        return Response(status: status, headers: headers, body: .file(fd: fd, offset: offset, count: count))
+    }
+
+    static func readWhole(_ path: String, size: Int) -> Result<ByteBuffer, HTTPError> {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(FileInfo.errorFor(errno)) }
+        defer { close(fd) }
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
+        var remaining = size
+        while remaining > 0 {
+            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: remaining) { ptr in
+                let r = read(fd, ptr.baseAddress, remaining)
+                return r > 0 ? r : 0
+            }
+            if n == 0 { break }
+            remaining -= n
+        }
+        guard remaining == 0 else { return .failure(.internalError) }
+        return .success(buffer)
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    static func isInside(_ real: String, root: String) -> Bool {
+        if real == root { return true }
+        if root == "/" { return true }
+        return real.hasPrefix(root) && real.utf8[real.utf8.index(real.utf8.startIndex, offsetBy: root.utf8.count)] == UInt8(ascii: "/")
+    }
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class ControlProtocolTestsSmoke: XCTestCase { func testNothing() {} }

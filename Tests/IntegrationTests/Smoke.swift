@@ -1,0 +1,2 @@
+import XCTest
+final class IntegrationTestsSmoke: XCTestCase { func testNothing() {} }

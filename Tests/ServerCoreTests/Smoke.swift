@@ -1,0 +1,2 @@
+import XCTest
+final class ServerCoreTestsSmoke: XCTestCase { func testNothing() {} }
