@@ -1,1 +1,4 @@
-public enum ControlProtocolVersion { public static let current = 1 }
+/// The control protocol's version; endpoint paths carry it as `/v1/...`.
+public enum ControlProtocolVersion {
+    public static let current = 1
+}
