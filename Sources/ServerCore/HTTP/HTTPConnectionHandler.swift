@@ -134,7 +134,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         }
         let status: HTTPResponseStatus
         if case .headerOverflow = parserError {
-            status = headGuard.requestLineEnded ? .requestHeaderFieldsTooLarge : .uriTooLong
+            status = headGuard.requestLineTooLong ? .uriTooLong : .requestHeaderFieldsTooLarge
         } else {
             status = .badRequest
         }

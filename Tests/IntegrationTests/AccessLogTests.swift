@@ -1,0 +1,41 @@
+import XCTest
+
+/// `"access_log": path` writes one nginx combined-format line per response (flushed every 100 ms).
+final class AccessLogTests: ServerTestCase {
+    /// Polls the log file for up to 2 s until it holds `count` lines.
+    func lines(at path: String, atLeast count: Int) -> [String] {
+        let deadline = Date().addingTimeInterval(2)
+        var lines: [String] = []
+        repeat {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            lines = text.split(separator: "\n").map(String.init)
+            if lines.count >= count { break }
+            usleep(20_000)
+        } while Date() < deadline
+        return lines
+    }
+
+    func testCombinedFormatLines() throws {
+        let f = try makeFixture()
+        let logPath = f.root.appendingPathComponent("access.log").path
+        let server = try startServer("""
+            { "access_log": "\(logPath)",
+              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "." } ] } ] }
+            """, fixture: f)
+        XCTAssertEqual(try exchange(server, getRequest("/sample.txt?q=1", headers: ["User-Agent: LogTest/1.0", "Referer: http://r.example/"])).response.status, 200)
+        XCTAssertEqual(try exchange(server, getRequest("/missing")).response.status, 404)
+
+        let logged = lines(at: logPath, atLeast: 2)
+        XCTAssertEqual(logged.count, 2, "\(logged)")
+        guard logged.count == 2 else { return }
+        let ok = logged.first { $0.contains("sample.txt") } ?? ""
+        XCTAssertTrue(ok.hasPrefix("127.0.0.1 - - ["), ok)
+        XCTAssertTrue(ok.contains("] \"GET /sample.txt?q=1 HTTP/1.1\" 200 1242 \"http://r.example/\" \"LogTest/1.0\""), ok)
+        // [10/Oct/2000:13:55:36 +0000]
+        let time = ok.split(separator: "[").dropFirst().first?.split(separator: "]").first.map(String.init) ?? ""
+        XCTAssertNotNil(time.range(of: #"^\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}$"#, options: .regularExpression), time)
+        let missing = logged.first { $0.contains("/missing") } ?? ""
+        XCTAssertTrue(missing.contains("\"GET /missing HTTP/1.1\" 404 0 \"-\" \"-\""), missing)
+    }
+}

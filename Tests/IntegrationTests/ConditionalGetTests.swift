@@ -1,0 +1,96 @@
+import ServerCore
+import XCTest
+
+/// ETag / Last-Modified validators, 304 answers, and that a changed file is never served stale
+/// from the file cache.
+final class ConditionalGetTests: ServerTestCase {
+    var server: TestServer!
+    var fixture: Fixture { server.fixture }
+
+    override func setUpWithError() throws {
+        server = try startTester()
+    }
+
+    func get(_ path: String, _ headers: String...) throws -> HTTPResult {
+        let x = try exchange(server, getRequest(path, headers: headers))
+        XCTAssertTrue(x.headInFirstChunk)
+        XCTAssertTrue(x.closed)
+        assertDefaultHeaders(x.response)
+        return x.response
+    }
+
+    func validators(_ path: String) throws -> (etag: String, lastModified: String) {
+        let r = try get(path)
+        XCTAssertEqual(r.status, 200)
+        return (try XCTUnwrap(r.header("ETag")), try XCTUnwrap(r.header("Last-Modified")))
+    }
+
+    func assertNotModified(_ r: HTTPResult, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(r.status, 304, file: file, line: line)
+        XCTAssertTrue(r.body.isEmpty && r.rest.isEmpty, "304 must have no body", file: file, line: line)
+        XCTAssertNil(r.header("Content-Length"), file: file, line: line)
+        XCTAssertNil(r.header("Transfer-Encoding"), file: file, line: line)
+    }
+
+    func testValidatorsPresent() throws {
+        let (etag, lastModified) = try validators("/sample.txt")
+        XCTAssertTrue(etag.hasPrefix("\"") && etag.hasSuffix("\""), etag)
+        XCTAssertNotNil(HTTPDate.parse(lastModified), lastModified)
+        let big = try get("/cat.jpg")
+        XCTAssertNotNil(big.header("ETag"))
+        XCTAssertNotNil(big.header("Last-Modified"))
+    }
+
+    func testIfNoneMatch() throws {
+        let (etag, _) = try validators("/sample.txt")
+        let r = try get("/sample.txt", "If-None-Match: \(etag)")
+        assertNotModified(r)
+        XCTAssertEqual(r.header("ETag"), etag)
+        assertNotModified(try get("/sample.txt", "If-None-Match: *"))
+        assertNotModified(try get("/sample.txt", "If-None-Match: \"nope\", \(etag), \"other\""))
+        assertNotModified(try get("/sample.txt", "If-None-Match: W/\(etag)"))
+        XCTAssertEqual(try get("/sample.txt", "If-None-Match: \"nope\"").status, 200)
+    }
+
+    func testIfModifiedSince() throws {
+        let (_, lastModified) = try validators("/sample.txt")
+        assertNotModified(try get("/sample.txt", "If-Modified-Since: \(lastModified)"))
+        let older = try get("/sample.txt", "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT")
+        assertFile(older, type: "text/plain", bytes: fixture.bytes("public/sample.txt"))
+    }
+
+    func testIfNoneMatchWinsOverIfModifiedSince() throws {
+        let (_, lastModified) = try validators("/sample.txt")
+        let r = try get("/sample.txt", "If-None-Match: \"nope\"", "If-Modified-Since: \(lastModified)")
+        XCTAssertEqual(r.status, 200)
+    }
+
+    func testModifiedFileGetsNewETagAndContent() throws {
+        let (oldETag, oldLastModified) = try validators("/sample.txt")
+        // Served once more so it is certainly in the cache.
+        assertNotModified(try get("/sample.txt", "If-None-Match: \(oldETag)"))
+        let url = fixture.publicDir.appendingPathComponent("sample.txt")
+        try Data("brand new content".utf8).write(to: url)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000_000)], ofItemAtPath: url.path)
+
+        let r = try get("/sample.txt", "If-None-Match: \(oldETag)")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.text, "brand new content")
+        XCTAssertEqual(r.header("Content-Length"), "17")
+        XCTAssertNotEqual(r.header("ETag"), oldETag)
+        XCTAssertEqual(r.header("Last-Modified"), "Sun, 09 Sep 2001 01:46:40 GMT")
+        XCTAssertNotEqual(r.header("Last-Modified"), oldLastModified)
+        assertNotModified(try get("/sample.txt", "If-None-Match: \(try XCTUnwrap(r.header("ETag")))"))
+    }
+
+    func testSameSizeRewriteWithNewMtimeIsNotStale() throws {
+        let (oldETag, _) = try validators("/sample.txt")
+        let url = fixture.publicDir.appendingPathComponent("sample.txt")
+        let replacement = String(repeating: "z", count: Fixture.sampleText.utf8.count)
+        try Data(replacement.utf8).write(to: url)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_500_000_000)], ofItemAtPath: url.path)
+        let r = try get("/sample.txt")
+        XCTAssertEqual(r.text, replacement)
+        XCTAssertNotEqual(r.header("ETag"), oldETag)
+    }
+}

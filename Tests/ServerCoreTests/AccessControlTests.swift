@@ -1,0 +1,159 @@
+import XCTest
+
+@testable import ServerCore
+
+/// IPAddress / CIDR parsing and matching, and the whitelist/blacklist decision.
+final class IPAddressTests: XCTestCase {
+    func testIPv4() {
+        let a = IPAddress("127.0.0.1")
+        XCTAssertNotNil(a)
+        XCTAssertEqual(a?.ipv4Value, 0x7F00_0001)
+        XCTAssertTrue(a?.isIPv4 ?? false)
+        XCTAssertEqual(a?.description, "127.0.0.1")
+        XCTAssertEqual(IPAddress("0.0.0.0")?.ipv4Value, 0)
+        XCTAssertEqual(IPAddress("255.255.255.255")?.ipv4Value, 0xFFFF_FFFF)
+        XCTAssertEqual(IPAddress(ipv4: 0x0A00_0001), IPAddress("10.0.0.1"))
+    }
+
+    func testIPv6() {
+        let loopback = IPAddress("::1")
+        XCTAssertEqual(loopback, IPAddress(high: 0, low: 1))
+        XCTAssertFalse(loopback?.isIPv4 ?? true)
+        XCTAssertNil(loopback?.ipv4Value)
+        XCTAssertEqual(loopback?.description, "::1")
+        XCTAssertEqual(IPAddress("2001:db8::1")?.description, "2001:db8::1")
+        XCTAssertEqual(IPAddress("2001:DB8:0:0:0:0:0:1"), IPAddress("2001:db8::1"))
+    }
+
+    func testIPv4MappedEqualsIPv4() {
+        XCTAssertEqual(IPAddress("::ffff:127.0.0.1"), IPAddress("127.0.0.1"))
+        XCTAssertEqual(IPAddress("::ffff:7f00:2"), IPAddress("127.0.0.2"))
+        XCTAssertEqual(IPAddress("::ffff:1.2.3.4")?.description, "1.2.3.4")
+        XCTAssertNotEqual(IPAddress("::127.0.0.1"), IPAddress("127.0.0.1"), "IPv4-compatible is not IPv4-mapped")
+    }
+
+    func testInvalidAddresses() {
+        for text in [
+            "", "1", "1.2.3", "1.2.3.4.5", "256.0.0.1", "1.2.3.-4", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4 ",
+            " 1.2.3.4", "+1.2.3.4", "0001.2.3.4", "a.b.c.d", "localhost", ":::", "1::2::3", "::g", "12345::",
+            "1.2.3.4/32",
+        ] {
+            XCTAssertNil(IPAddress(text), text)
+        }
+    }
+}
+
+final class CIDRTests: XCTestCase {
+    func cidr(_ text: String) -> CIDR { CIDR(text)! }
+    func ip(_ text: String) -> IPAddress { IPAddress(text)! }
+
+    func testBareAddressesAreHostPrefixes() {
+        XCTAssertEqual(CIDR("127.0.0.1")?.prefixLength, 32)
+        XCTAssertEqual(CIDR("::1")?.prefixLength, 128)
+        XCTAssertTrue(cidr("127.0.0.1").contains(ip("127.0.0.1")))
+        XCTAssertFalse(cidr("127.0.0.1").contains(ip("127.0.0.2")))
+        XCTAssertEqual(cidr("127.0.0.1").description, "127.0.0.1")
+    }
+
+    func testIPv4Prefixes() {
+        let net = cidr("127.0.0.0/30")
+        XCTAssertTrue(net.isIPv4)
+        XCTAssertEqual(net.prefixLength, 30)
+        XCTAssertEqual(net.description, "127.0.0.0/30")
+        for host in ["127.0.0.0", "127.0.0.1", "127.0.0.2", "127.0.0.3"] { XCTAssertTrue(net.contains(ip(host)), host) }
+        for host in ["127.0.0.4", "127.0.1.1", "126.0.0.1"] { XCTAssertFalse(net.contains(ip(host)), host) }
+        XCTAssertEqual(cidr("10.1.2.3/8").network, ip("10.0.0.0"), "host bits are cleared")
+        XCTAssertTrue(cidr("10.0.0.0/8").contains(ip("10.255.255.255")))
+        XCTAssertTrue(cidr("1.2.3.4/32").contains(ip("1.2.3.4")))
+        XCTAssertFalse(cidr("1.2.3.4/32").contains(ip("1.2.3.5")))
+    }
+
+    func testIPv4SlashZeroMatchesEveryIPv4ButNoIPv6() {
+        let all = cidr("0.0.0.0/0")
+        XCTAssertTrue(all.contains(ip("8.8.8.8")))
+        XCTAssertTrue(all.contains(ip("255.255.255.255")))
+        XCTAssertTrue(all.contains(ip("::ffff:1.2.3.4")))
+        XCTAssertFalse(all.contains(ip("::1")))
+        XCTAssertFalse(all.contains(ip("2001:db8::1")))
+    }
+
+    func testIPv6Prefixes() {
+        let doc = cidr("2001:db8::/32")
+        XCTAssertFalse(doc.isIPv4)
+        XCTAssertEqual(doc.prefixLength, 32)
+        XCTAssertTrue(doc.contains(ip("2001:db8:ffff::1")))
+        XCTAssertFalse(doc.contains(ip("2001:db9::1")))
+        XCTAssertTrue(cidr("::/0").contains(ip("2001:db8::1")))
+        XCTAssertTrue(cidr("::/0").contains(ip("127.0.0.1")), "::/0 is everything, IPv4-mapped included")
+        XCTAssertTrue(cidr("::1/128").contains(ip("::1")))
+        XCTAssertFalse(cidr("::1/128").contains(ip("::2")))
+        XCTAssertTrue(cidr("::ffff:127.0.0.0/104").contains(ip("127.9.9.9")), "a mapped prefix matches IPv4 peers")
+        XCTAssertTrue(cidr("2001:db8::/64").contains(ip("2001:db8::ffff:ffff:ffff:ffff")))
+        XCTAssertFalse(cidr("2001:db8::/64").contains(ip("2001:db8:0:1::")))
+    }
+
+    func testInvalidCIDRs() {
+        for text in [
+            "", "/", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8", "10.0.0.0/a",
+            "10.0.0.0/0008", "::/129", "::1/1000", "300.0.0.0/8", "host/8", "10.0.0.0 /8",
+        ] {
+            XCTAssertNil(CIDR(text), text)
+        }
+    }
+}
+
+final class RouteAccessTests: XCTestCase {
+    func access(white: [String], black: [String]) -> RouteAccess {
+        RouteAccess(whitelist: white.map { CIDR($0)! }, blacklist: black.map { CIDR($0)! })
+    }
+
+    func allows(_ a: RouteAccess, _ text: String) -> Bool { a.allows(IPAddress(text)!) }
+
+    func testEmptyListsAllowEveryone() {
+        let a = access(white: [], black: [])
+        XCTAssertTrue(a.isUnrestricted)
+        XCTAssertTrue(allows(a, "127.0.0.1"))
+        XCTAssertTrue(allows(a, "::1"))
+    }
+
+    func testWhitelistOnly() {
+        let a = access(white: ["127.0.0.1", "10.0.0.0/8"], black: [])
+        XCTAssertFalse(a.isUnrestricted)
+        XCTAssertTrue(allows(a, "127.0.0.1"))
+        XCTAssertTrue(allows(a, "::ffff:127.0.0.1"))
+        XCTAssertTrue(allows(a, "10.20.30.40"))
+        XCTAssertFalse(allows(a, "127.0.0.2"))
+        XCTAssertFalse(allows(a, "::1"))
+    }
+
+    func testBlacklistOnly() {
+        let a = access(white: [], black: ["127.0.0.2", "192.168.0.0/16"])
+        XCTAssertTrue(allows(a, "127.0.0.1"))
+        XCTAssertFalse(allows(a, "127.0.0.2"))
+        XCTAssertFalse(allows(a, "::ffff:127.0.0.2"))
+        XCTAssertFalse(allows(a, "192.168.1.1"))
+        XCTAssertTrue(allows(a, "::1"))
+    }
+
+    func testBothListsS3() {
+        let a = access(white: ["127.0.0.1", "127.0.0.3"], black: ["127.0.0.3"])
+        XCTAssertTrue(allows(a, "127.0.0.1"))
+        XCTAssertFalse(allows(a, "127.0.0.3"), "in both lists: denied")
+        XCTAssertFalse(allows(a, "127.0.0.2"), "in neither: denied")
+    }
+
+    func testEmptyDifferenceDeniesEveryone() {
+        // eXpServer's quirk would allow everyone here; we deny.
+        let a = access(white: ["127.0.0.1"], black: ["127.0.0.1"])
+        XCTAssertFalse(allows(a, "127.0.0.1"))
+        XCTAssertFalse(allows(a, "127.0.0.2"))
+    }
+
+    func testBlacklistCarvesOutOfWhitelistPrefix() {
+        let a = access(white: ["127.0.0.0/30"], black: ["127.0.0.2/32"])
+        XCTAssertTrue(allows(a, "127.0.0.1"))
+        XCTAssertTrue(allows(a, "127.0.0.3"))
+        XCTAssertFalse(allows(a, "127.0.0.2"))
+        XCTAssertFalse(allows(a, "127.0.0.4"))
+    }
+}

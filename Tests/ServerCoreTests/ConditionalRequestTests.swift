@@ -1,0 +1,85 @@
+import XCTest
+
+@testable import ServerCore
+
+/// If-None-Match / If-Modified-Since decisions and the single-range table.
+final class ConditionalRequestTests: XCTestCase {
+    let etag = "\"5f5e100-4da\""
+    let lastModified = "Sun, 09 Sep 2001 01:46:40 GMT"
+    let mtime = 1_000_000_000
+
+    func notModified(inm: String? = nil, ims: String? = nil) -> Bool {
+        ConditionalRequest.notModified(ifNoneMatch: inm, ifModifiedSince: ims, etag: etag, lastModified: lastModified, mtime: mtime)
+    }
+
+    func testETagLists() {
+        XCTAssertTrue(ConditionalRequest.etagListMatches(etag, etag: etag))
+        XCTAssertTrue(ConditionalRequest.etagListMatches("*", etag: etag))
+        XCTAssertTrue(ConditionalRequest.etagListMatches(" * ", etag: etag))
+        XCTAssertTrue(ConditionalRequest.etagListMatches("\"a\", \(etag)", etag: etag))
+        XCTAssertTrue(ConditionalRequest.etagListMatches("\"a\",\(etag),\"b\"", etag: etag))
+        XCTAssertTrue(ConditionalRequest.etagListMatches("\t\(etag)\t", etag: etag))
+        XCTAssertTrue(ConditionalRequest.etagListMatches("W/\(etag)", etag: etag), "weak comparison")
+        XCTAssertTrue(ConditionalRequest.etagListMatches(etag, etag: "W/\(etag)"))
+        XCTAssertFalse(ConditionalRequest.etagListMatches("\"a\", \"b\"", etag: etag))
+        XCTAssertFalse(ConditionalRequest.etagListMatches("", etag: etag))
+        XCTAssertFalse(ConditionalRequest.etagListMatches("5f5e100-4da", etag: etag), "quotes are part of the tag")
+    }
+
+    func testNotModified() {
+        XCTAssertFalse(notModified())
+        XCTAssertTrue(notModified(inm: etag))
+        XCTAssertTrue(notModified(inm: "*"))
+        XCTAssertFalse(notModified(inm: "\"other\""))
+        XCTAssertTrue(notModified(ims: lastModified))
+        XCTAssertTrue(notModified(ims: "Mon, 10 Sep 2001 00:00:00 GMT"), "newer than mtime")
+        XCTAssertFalse(notModified(ims: "Sun, 06 Nov 1994 08:49:37 GMT"), "older than mtime")
+        XCTAssertFalse(notModified(ims: "yesterday"))
+    }
+
+    func testIfNoneMatchTakesPrecedence() {
+        XCTAssertFalse(notModified(inm: "\"other\"", ims: lastModified))
+        XCTAssertTrue(notModified(inm: etag, ims: "Sun, 06 Nov 1994 08:49:37 GMT"))
+    }
+
+    func range(_ header: String?, ifRange: String? = nil, size: Int = 1242) -> ConditionalRequest.RangeResult {
+        ConditionalRequest.range(header, ifRange: ifRange, size: size, etag: etag, lastModified: lastModified)
+    }
+
+    func testRangesTable() {
+        let cases: [(String?, Int, ConditionalRequest.RangeResult)] = [
+            (nil, 1242, .full),
+            ("bytes=0-9", 1242, .partial(offset: 0, count: 10)),
+            ("bytes=0-0", 1242, .partial(offset: 0, count: 1)),
+            ("bytes=10-", 1242, .partial(offset: 10, count: 1232)),
+            ("bytes=-5", 1242, .partial(offset: 1237, count: 5)),
+            ("bytes=-5000", 1242, .partial(offset: 0, count: 1242)),
+            ("bytes=1000-999999", 1242, .partial(offset: 1000, count: 242)),
+            ("bytes=1241-1241", 1242, .partial(offset: 1241, count: 1)),
+            ("bytes= 2-3 ", 1242, .partial(offset: 2, count: 2)),
+            ("bytes=1242-", 1242, .unsatisfiable),
+            ("bytes=999999-", 1242, .unsatisfiable),
+            ("bytes=-0", 1242, .unsatisfiable),
+            ("bytes=0-", 0, .unsatisfiable),
+            ("bytes=-5", 0, .unsatisfiable),
+            ("bytes=0-1,5-6", 1242, .full),
+            ("bytes=9-5", 1242, .full),
+            ("bytes=-", 1242, .full),
+            ("bytes=a-b", 1242, .full),
+            ("bytes=5", 1242, .full),
+            ("items=0-9", 1242, .full),
+            ("", 1242, .full),
+        ]
+        for (header, size, expected) in cases {
+            XCTAssertEqual(range(header, size: size), expected, "\(header ?? "nil") on \(size)")
+        }
+    }
+
+    func testIfRange() {
+        XCTAssertEqual(range("bytes=0-9", ifRange: etag), .partial(offset: 0, count: 10))
+        XCTAssertEqual(range("bytes=0-9", ifRange: lastModified), .partial(offset: 0, count: 10))
+        XCTAssertEqual(range("bytes=0-9", ifRange: "\"stale\""), .full)
+        XCTAssertEqual(range("bytes=0-9", ifRange: "Sun, 06 Nov 1994 08:49:37 GMT"), .full)
+        XCTAssertEqual(range("bytes=999999-", ifRange: "\"stale\""), .full, "a stale If-Range means the whole file, not 416")
+    }
+}

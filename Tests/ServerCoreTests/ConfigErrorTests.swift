@@ -1,0 +1,140 @@
+import Foundation
+import XCTest
+
+@testable import ServerCore
+
+/// Every config problem is refused with a `ConfigError` whose path names the offending key.
+final class ConfigErrorTests: XCTestCase {
+    /// A valid one-server config with `route` as its only route and `extraTop` top-level keys.
+    func config(route: String = #"{ "req_path": "/", "type": "redirect", "redirect_url": "http://x/" }"#,
+                listener: String = #"{ "host": "127.0.0.1", "port": 8001 }"#, extraTop: String = "") -> String {
+        """
+        { \(extraTop) "servers": [ { "listeners": [\(listener)], "routes": [\(route)] } ] }
+        """
+    }
+
+    func assertError(
+        _ json: String, path: String, contains fragment: String? = nil, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        XCTAssertThrowsError(try XPSConfig.parse(Data(json.utf8)), file: file, line: line) { error in
+            guard let e = error as? ConfigError else { return XCTFail("not a ConfigError: \(error)", file: file, line: line) }
+            XCTAssertEqual(e.path, path, e.description, file: file, line: line)
+            XCTAssertTrue(e.description.hasPrefix(path), e.description, file: file, line: line)
+            if let fragment {
+                XCTAssertTrue(e.message.contains(fragment), e.description, file: file, line: line)
+            }
+        }
+    }
+
+    func testValidBaseConfigParses() throws {
+        let c = try XPSConfig.parse(Data(config().utf8))
+        XCTAssertEqual(c.servers.count, 1)
+        XCTAssertEqual(c.serverName, "eXpServer")
+    }
+
+    func testUnknownKeys() {
+        assertError(config(extraTop: #""workerz": 2,"#), path: "workerz", contains: "unknown key")
+        assertError(config(listener: #"{ "host": "127.0.0.1", "port": 1, "tls": true }"#), path: "servers[0].listeners[0].tls")
+        assertError(config(route: #"{ "req_path": "/", "type": "file_serve", "dir_path": ".", "dir_pth": "x" }"#),
+                    path: "servers[0].routes[0].dir_pth", contains: "unknown key")
+        // A key of another route type is unknown here too.
+        assertError(config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "x", "dir_path": "." }"#),
+                    path: "servers[0].routes[0].dir_path")
+    }
+
+    func testWrongTypes() {
+        assertError(config(extraTop: #""workers": "4","#), path: "workers", contains: "integer")
+        assertError(config(extraTop: #""workers": 1.5,"#), path: "workers", contains: "integer")
+        assertError(config(extraTop: #""server_name": 7,"#), path: "server_name", contains: "string")
+        assertError(#"{ "servers": { } }"#, path: "servers", contains: "array")
+        assertError(#"{ "servers": [ 3 ] }"#, path: "servers[0]", contains: "object")
+        assertError(config(listener: #"{ "host": "127.0.0.1", "port": "8001" }"#), path: "servers[0].listeners[0].port")
+        assertError(config(route: #"{ "req_path": "/", "type": "file_serve", "dir_path": ".", "gzip_enable": "false" }"#),
+                    path: "servers[0].routes[0].gzip_enable")
+        assertError(config(route: #"{ "req_path": "/", "type": "file_serve", "dir_path": ".", "index": [1] }"#),
+                    path: "servers[0].routes[0].index[0]")
+        assertError(#"[1, 2]"#, path: "(top level)", contains: "object")
+    }
+
+    func testPortOutOfRange() {
+        assertError(config(listener: #"{ "host": "127.0.0.1", "port": 70000 }"#), path: "servers[0].listeners[0].port",
+                    contains: "70000 is out of range")
+        assertError(config(listener: #"{ "host": "127.0.0.1", "port": 0 }"#), path: "servers[0].listeners[0].port")
+        assertError(config(listener: #"{ "host": "127.0.0.1" }"#), path: "servers[0].listeners[0].port", contains: "required")
+    }
+
+    func testMissingOrEmptyServers() {
+        assertError(#"{ "server_name": "x" }"#, path: "servers", contains: "required")
+        assertError(#"{ "servers": [] }"#, path: "servers")
+        assertError(#"{ "servers": [ { "routes": [] } ] }"#, path: "servers[0].listeners")
+    }
+
+    func testBadRouteType() {
+        assertError(config(route: #"{ "req_path": "/", "type": "metricz" }"#), path: "servers[0].routes[0].type", contains: "metricz")
+        assertError(config(route: #"{ "req_path": "/" }"#), path: "servers[0].routes[0].type", contains: "required")
+        assertError(config(route: #"{ "req_path": "nope", "type": "redirect", "redirect_url": "x" }"#),
+                    path: "servers[0].routes[0].req_path")
+    }
+
+    func testDirPathMissing() {
+        assertError(config(route: #"{ "req_path": "/", "type": "file_serve" }"#), path: "servers[0].routes[0].dir_path",
+                    contains: "required")
+    }
+
+    func testDirPathDoesNotExist() throws {
+        let parsed = try XPSConfig.parse(Data(config(route: #"{ "req_path": "/", "type": "file_serve", "dir_path": "no/such/dir" }"#).utf8))
+        XCTAssertThrowsError(try ConfigCompiler.compile(parsed, configPath: nil, baseDirectory: NSTemporaryDirectory())) { error in
+            XCTAssertEqual((error as? ConfigError)?.path, "servers[0].routes[0].dir_path", "\(error)")
+        }
+    }
+
+    func testDirPathIsAFile() throws {
+        let file = NSTemporaryDirectory() + "expserver-config-file-\(UUID().uuidString)"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let parsed = try XPSConfig.parse(Data(config(route: #"{ "req_path": "/", "type": "file_serve", "dir_path": "\#(file)" }"#).utf8))
+        XCTAssertThrowsError(try ConfigCompiler.compile(parsed, configPath: nil, baseDirectory: "/")) { error in
+            XCTAssertEqual((error as? ConfigError)?.path, "servers[0].routes[0].dir_path", "\(error)")
+        }
+    }
+
+    func testBadUpstreams() {
+        func proxy(_ upstreams: String) -> String {
+            config(route: #"{ "req_path": "/", "type": "reverse_proxy", "upstreams": \#(upstreams) }"#)
+        }
+        assertError(proxy(#"["localhost:3000", "host:99999"]"#), path: "servers[0].routes[0].upstreams[1]", contains: "host:99999")
+        assertError(proxy(#"["justahost"]"#), path: "servers[0].routes[0].upstreams[0]")
+        assertError(proxy(#"["host:"]"#), path: "servers[0].routes[0].upstreams[0]")
+        assertError(proxy(#"[]"#), path: "servers[0].routes[0].upstreams")
+        assertError(proxy(#"[{ "address": "h:1", "weight": -1 }]"#), path: "servers[0].routes[0].upstreams[0].weight")
+        assertError(config(route: #"{ "req_path": "/", "type": "reverse_proxy", "upstreams": ["h:1"], "load_balancing": "random" }"#),
+                    path: "servers[0].routes[0].load_balancing")
+    }
+
+    func testBadCIDR() {
+        func lists(_ key: String, _ value: String) -> String {
+            config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "x", "\#(key)": \#(value) }"#)
+        }
+        assertError(lists("ip_whitelist", #"["127.0.0.1", "10.0.0.0/33"]"#), path: "servers[0].routes[0].ip_whitelist[1]", contains: "10.0.0.0/33")
+        assertError(lists("ip_blacklist", #"["300.1.1.1"]"#), path: "servers[0].routes[0].ip_blacklist[0]")
+        assertError(lists("ip_blacklist", #"["::1/129"]"#), path: "servers[0].routes[0].ip_blacklist[0]")
+        assertError(lists("ip_whitelist", #"[42]"#), path: "servers[0].routes[0].ip_whitelist[0]")
+        assertError(lists("ip_whitelist", #""127.0.0.1""#), path: "servers[0].routes[0].ip_whitelist", contains: "array")
+    }
+
+    func testGzipLevelOutOfRange() {
+        for level in ["10", "-2"] {
+            assertError(config(route: #"{ "req_path": "/", "type": "file_serve", "dir_path": ".", "gzip_level": \#(level) }"#),
+                        path: "servers[0].routes[0].gzip_level", contains: "out of range")
+        }
+    }
+
+    func testRedirectStatusOutOfRange() {
+        assertError(config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "x", "http_status_code": 200 }"#),
+                    path: "servers[0].routes[0].http_status_code")
+    }
+
+    func testNotJSON() {
+        assertError("{ servers: ", path: "", contains: "JSON")
+    }
+}
