@@ -49,23 +49,22 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         responding = true
         let snapshot = state.current
-        let start = NIODeadline.now()
         let result = state.dispatcher.dispatch(
             head: head, config: snapshot.config, listener: listenerID, client: client, eventLoop: context.eventLoop)
         switch result {
         case .now(let response):
-            send(response, for: head, snapshot: snapshot, started: start, context: context)
+            send(response, for: head, snapshot: snapshot, context: context)
         case .later(let future):
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             future.whenComplete { result in
                 let (handler, context) = bound.value
                 let response = (try? result.get()) ?? .status(.internalServerError)
-                handler.send(response, for: head, snapshot: snapshot, started: start, context: context)
+                handler.send(response, for: head, snapshot: snapshot, context: context)
             }
         }
     }
 
-    private func send(_ response: Response, for head: HTTPRequestHead?, snapshot: ServingSnapshot, started: NIODeadline, context: ChannelHandlerContext) {
+    private func send(_ response: Response, for head: HTTPRequestHead?, snapshot: ServingSnapshot, context: ChannelHandlerContext) {
         guard context.channel.isActive else {
             if case .file(let fd, _, _) = response.body { _ = close(fd) }
             return
@@ -109,15 +108,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
                 referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent"))
             log.append(line)
         }
-        _ = started
         responding = false
         if fileHandle == nil && keepAlive {
             context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
             return
         }
         let channel = context.channel
+        let handle = fileHandle
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-            try? fileHandle?.close()
+            try? handle?.close()
             if !keepAlive { channel.close(promise: nil) }
         }
     }
@@ -138,7 +137,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         } else {
             status = .badRequest
         }
-        send(.status(status), for: nil, snapshot: state.current, started: .now(), context: context)
+        send(.status(status), for: nil, snapshot: state.current, context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
