@@ -2,42 +2,105 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// One client connection: turns decoded request parts into a dispatch and writes the answer.
-/// Keep-alive and pipelining come from NIO's codec and `HTTPServerPipelineHandler` (responses go
-/// out in request order); this handler adds the default headers, framing and `Connection`, and
-/// maps codec errors to 400/414/431. An error here closes this connection only.
-final class HTTPConnectionHandler: ChannelInboundHandler {
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One client connection, after NIO's HTTP/1 decoder: dispatches each request, writes the answer
+/// as bytes (`ResponseEncoder`), and owns the connection's life:
+/// - **Pipelining**: answers go out in request order. Most answers are made synchronously; while
+///   one is deferred (a directory listing read off the loop), later request parts are queued and
+///   reading stops until it is written.
+/// - **Backpressure**: while the socket is not writable, reading stops, so a client that pipelines
+///   requests without reading the answers cannot make us queue without bound.
+/// - **Keep-alive**: per the request (`Connection`, HTTP/1.0 vs 1.1); 400/414/431/5xx close.
+/// - **Idle timer** (eXpServer's session timer): a connection with nothing read or written for
+///   `idleTimeout` is closed without a response. A response still being written does not count
+///   as idle.
+/// - **Codec errors** become 400, or 414/431 for an oversized head, then close.
+/// An error here closes this connection only.
+final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
 
     private let state: ServerState
     private let listenerID: Int
     private let headGuard: HeadGuard
+    private let idleTimeout: TimeAmount
     private var client: IPAddress?
     private var clientText = "-"
     private var head: HTTPRequestHead?
-    private var responding = false
+    /// A deferred response is being produced; request parts wait in `queue`.
+    private var waiting = false
+    private var queue = CircularBuffer<HTTPServerRequestPart>()
+    private var queuedError: HTTPParserError?
+    private var readSuppressed = false
+    private var closing = false
+    private var writesInFlight = 0
+    private var lastActivity = NIODeadline.now()
+    private var idleTask: Scheduled<Void>?
 
-    init(state: ServerState, listenerID: Int, headGuard: HeadGuard) {
+    init(state: ServerState, listenerID: Int, headGuard: HeadGuard, idleTimeout: TimeAmount) {
         self.state = state
         self.listenerID = listenerID
         self.headGuard = headGuard
+        self.idleTimeout = idleTimeout
     }
+
+    // MARK: life cycle
 
     func channelActive(context: ChannelHandlerContext) {
         if let remote = context.channel.remoteAddress, let ip = remote.ipAddress, let addr = IPAddress(ip) {
             client = addr
             clientText = addr.description
         }
+        lastActivity = .now()
+        scheduleIdleCheck(context: context, in: idleTimeout)
         context.fireChannelActive()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTask?.cancel()
+        idleTask = nil
+        context.fireChannelInactive()
+    }
+
+    private func scheduleIdleCheck(context: ChannelHandlerContext, in delay: TimeAmount) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleTask = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = bound.value
+            handler.idleCheck(context: context)
+        }
+    }
+
+    private func idleCheck(context: ChannelHandlerContext) {
+        let idleFor = NIODeadline.now() - lastActivity
+        if writesInFlight == 0 && !waiting && idleFor >= idleTimeout {
+            context.close(promise: nil)  // silently, as eXpServer does
+            return
+        }
+        scheduleIdleCheck(context: context, in: max(idleTimeout - idleFor, .milliseconds(100)))
+    }
+
+    // MARK: reading
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch Self.unwrapInboundIn(data) {
+        lastActivity = .now()
+        let part = Self.unwrapInboundIn(data)
+        if waiting || closing {
+            if !closing { queue.append(part) }
+            return
+        }
+        process(part, context: context)
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let h):
             head = h
         case .body:
-            break  // bodies are not used by file_serve or redirect; the decoder keeps framing.
+            break  // bodies are not used by file_serve or redirect; the decoder keeps the framing.
         case .end:
             headGuard.requestEnded()
             guard let h = head else { return }
@@ -46,8 +109,29 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    func read(context: ChannelHandlerContext) {
+        if waiting || !context.channel.isWritable {
+            readSuppressed = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfPossible(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        if readSuppressed && !waiting && context.channel.isWritable {
+            readSuppressed = false
+            context.read()
+        }
+    }
+
+    // MARK: dispatch
+
     private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        responding = true
         let snapshot = state.current
         let result = state.dispatcher.dispatch(
             head: head, config: snapshot.config, listener: listenerID, client: client, eventLoop: context.eventLoop)
@@ -55,69 +139,84 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
         case .now(let response):
             send(response, for: head, snapshot: snapshot, context: context)
         case .later(let future):
+            waiting = true
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             future.whenComplete { result in
                 let (handler, context) = bound.value
                 let response = (try? result.get()) ?? .status(.internalServerError)
+                handler.waiting = false
                 handler.send(response, for: head, snapshot: snapshot, context: context)
+                handler.drainQueue(context: context)
             }
         }
     }
 
+    private func drainQueue(context: ChannelHandlerContext) {
+        while !waiting && !closing, let part = queue.popFirst() {
+            process(part, context: context)
+        }
+        if !waiting && !closing, let error = queuedError {
+            queuedError = nil
+            sendParserError(error, context: context)
+        }
+        resumeReadingIfPossible(context: context)
+    }
+
+    // MARK: writing
+
     private func send(_ response: Response, for head: HTTPRequestHead?, snapshot: ServingSnapshot, context: ChannelHandlerContext) {
-        guard context.channel.isActive else {
-            if case .file(let fd, _, _) = response.body { _ = close(fd) }
+        guard context.channel.isActive, !closing else {
+            if case .file(let fd, _, _) = response.body { _ = Glibc.close(fd) }
             return
         }
+        lastActivity = .now()
         let keepAlive = (head?.isKeepAlive ?? false) && !Self.closesConnection(response.status.code)
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(response.headers.count + 6)
-        headers.add(name: "Date", value: HTTPDate.now())
-        headers.add(name: "Server", value: "eXpServer")
-        headers.add(name: "Access-Control-Allow-Origin", value: "*")
-        for (name, value) in response.headers { headers.add(name: name, value: value) }
-        let code = response.status.code
-        let bodyLength = response.length ?? response.bodyLength
-        if code != 304 && code != 204 && code >= 200 {
-            headers.add(name: "Content-Length", value: String(bodyLength))
-        }
-        if !keepAlive {
-            headers.add(name: "Connection", value: "close")
-        } else if head?.version.minor == 0 {
-            headers.add(name: "Connection", value: "keep-alive")
-        }
-        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        let headBytes = ResponseEncoder.encodeHead(
+            response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
+            allocator: context.channel.allocator)
+        // The last write carries the completion only when something must happen after it.
+        let needsCompletion = !keepAlive || { if case .file = response.body { return true } else { return false } }()
+        let promise = needsCompletion ? context.eventLoop.makePromise(of: Void.self) : nil
         var fileHandle: NIOFileHandle? = nil
         switch response.body {
         case .empty:
-            break
-        case .buffer(let buffer):
-            context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: promise)
+        case .buffer(var body):
+            if body.readableBytes <= 2048 {
+                // Small bodies ride in the head's buffer: one iovec, one copy of a few bytes.
+                var combined = headBytes
+                combined.writeBuffer(&body)
+                context.write(Self.wrapOutboundOut(.byteBuffer(combined)), promise: promise)
+            } else {
+                context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
+                context.write(Self.wrapOutboundOut(.byteBuffer(body)), promise: promise)
+            }
         case .file(let fd, let offset, let count):
+            context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
             fileHandle = handle
             let region = FileRegion(fileHandle: handle, readerIndex: offset, endIndex: offset + count)
-            context.write(Self.wrapOutboundOut(.body(.fileRegion(region))), promise: nil)
+            context.write(Self.wrapOutboundOut(.fileRegion(region)), promise: promise)
         }
-        let sentBytes = head?.method == .HEAD ? 0 : bodyLength
         if let log = snapshot.accessLog {
-            let line = AccessLog.combinedLine(
+            log.append(AccessLog.combinedLine(
                 client: clientText, time: Int(time(nil)),
                 requestLine: head.map { "\($0.method.rawValue) \($0.uri) HTTP/\($0.version.major).\($0.version.minor)" } ?? "-",
-                status: Int(code), bytes: sentBytes,
-                referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent"))
-            log.append(line)
+                status: Int(response.status.code), bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
+                referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
         }
-        responding = false
-        if fileHandle == nil && keepAlive {
-            context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
-            return
-        }
-        let channel = context.channel
+        context.flush()
+        guard let promise else { return }
+        if !keepAlive { closing = true }
+        writesInFlight += 1
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let handle = fileHandle
-        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+        promise.futureResult.whenComplete { _ in
             try? handle?.close()
-            if !keepAlive { channel.close(promise: nil) }
+            let (handler, context) = bound.value
+            handler.writesInFlight -= 1
+            handler.lastActivity = .now()
+            if !keepAlive { context.close(promise: nil) }
         }
     }
 
@@ -127,29 +226,24 @@ final class HTTPConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let parserError = error as? HTTPParserError, !responding else {
+        guard let parserError = error as? HTTPParserError else {
             context.close(promise: nil)
             return
         }
+        if waiting {
+            queuedError = parserError
+            return
+        }
+        sendParserError(parserError, context: context)
+    }
+
+    private func sendParserError(_ error: HTTPParserError, context: ChannelHandlerContext) {
         let status: HTTPResponseStatus
-        if case .headerOverflow = parserError {
+        if case .headerOverflow = error {
             status = headGuard.requestLineTooLong ? .uriTooLong : .requestHeaderFieldsTooLarge
         } else {
             status = .badRequest
         }
         send(.status(status), for: nil, snapshot: state.current, context: context)
     }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent {
-            // eXpServer's session timer: an idle connection is closed without a response.
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

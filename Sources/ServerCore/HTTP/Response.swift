@@ -17,12 +17,17 @@ public struct Response: Sendable {
     public var body: Body
     /// Overrides the Content-Length derived from the body (HEAD answers carry the GET length).
     public var length: Int?
+    /// Header lines already encoded (`Name: value\r\n`...), written before `headers`; a cached
+    /// file keeps its validators this way so the hot path does not re-encode them.
+    public var encodedHeaders: ByteBuffer?
 
-    public init(status: HTTPResponseStatus, headers: [(String, String)] = [], body: Body = .empty, length: Int? = nil) {
+    public init(status: HTTPResponseStatus, headers: [(String, String)] = [], body: Body = .empty, length: Int? = nil,
+                encodedHeaders: ByteBuffer? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
         self.length = length
+        self.encodedHeaders = encodedHeaders
     }
 
     /// A canned response for an error or a status without a body (eXpServer sends errors empty).

@@ -69,12 +69,9 @@ public final class HTTPServer: Sendable {
         limits.maxHeaderListSize = maxHeadBytes
         limits.maxHeaderFieldCount = 200
         let headGuard = HeadGuard()
-        try pipeline.addHandler(IdleStateHandler(allTimeout: idleTimeout))
         try pipeline.addHandler(headGuard)
-        try pipeline.addHandler(HTTPResponseEncoder())
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-        try pipeline.addHandler(HTTPServerPipelineHandler())
-        try pipeline.addHandler(HTTPConnectionHandler(state: state, listenerID: listenerID, headGuard: headGuard))
+        try pipeline.addHandler(HTTPConnectionHandler(state: state, listenerID: listenerID, headGuard: headGuard, idleTimeout: idleTimeout))
     }
 
     public var localAddresses: [SocketAddress] { channels.withLock { $0.compactMap(\.localAddress) } }

@@ -10,6 +10,19 @@ public struct CachedFile: Sendable {
     public let lastModified: String
     /// The whole file, for files up to `FileCache.maxFileBytes`; nil for larger ones (sent with sendfile).
     public let body: ByteBuffer?
+    /// `Content-Type`, `Last-Modified`, `ETag`, `Accept-Ranges`, encoded once.
+    public let headerBlock: ByteBuffer
+
+    init(info: FileInfo, contentType: String, etag: String, lastModified: String, body: ByteBuffer?) {
+        self.info = info
+        self.contentType = contentType
+        self.etag = etag
+        self.lastModified = lastModified
+        self.body = body
+        headerBlock = ResponseEncoder.encodeBlock([
+            ("Content-Type", contentType), ("Last-Modified", lastModified), ("ETag", etag), ("Accept-Ranges", "bytes"),
+        ])
+    }
 }
 
 /// Open-file cache: path → last validated version. A hit still costs one `stat(2)` so that a

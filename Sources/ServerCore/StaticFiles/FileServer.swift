@@ -101,10 +101,6 @@ public final class FileServer: Sendable {
     }
 
     func respond(_ file: CachedFile, path: String, request: FileRequest) -> Response {
-        var headers: [(String, String)] = [
-            ("Content-Type", file.contentType), ("Last-Modified", file.lastModified), ("ETag", file.etag),
-            ("Accept-Ranges", "bytes"),
-        ]
         if ConditionalRequest.notModified(
             ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince, etag: file.etag,
             lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
@@ -112,25 +108,29 @@ public final class FileServer: Sendable {
             return Response(status: .notModified, headers: [("Last-Modified", file.lastModified), ("ETag", file.etag)])
         }
         let size = file.info.size
-        var status = HTTPResponseStatus.ok
+        var response = Response(status: .ok, encodedHeaders: file.headerBlock)
         var offset = 0
         var count = size
-        switch ConditionalRequest.range(request.range, ifRange: request.ifRange, size: size, etag: file.etag, lastModified: file.lastModified) {
-        case .full:
-            break
-        case .partial(let o, let c):
-            status = .partialContent
-            offset = o
-            count = c
-            headers.append(("Content-Range", "bytes \(o)-\(o + c - 1)/\(size)"))
-        case .unsatisfiable:
-            return Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")])
+        if request.range != nil {
+            switch ConditionalRequest.range(request.range, ifRange: request.ifRange, size: size, etag: file.etag, lastModified: file.lastModified) {
+            case .full:
+                break
+            case .partial(let o, let c):
+                response.status = .partialContent
+                offset = o
+                count = c
+                response.headers.append(("Content-Range", "bytes \(o)-\(o + c - 1)/\(size)"))
+            case .unsatisfiable:
+                return Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")])
+            }
         }
         if request.isHead {
-            return Response(status: status, headers: headers, length: count)
+            response.length = count
+            return response
         }
         if let body = file.body {
-            return Response(status: status, headers: headers, body: .buffer(body.getSlice(at: body.readerIndex + offset, length: count)!))
+            response.body = .buffer(body.getSlice(at: body.readerIndex + offset, length: count)!)
+            return response
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .status(FileInfo.errorFor(errno).status) }
@@ -139,7 +139,8 @@ public final class FileServer: Sendable {
             close(fd)
             return .status(.internalServerError)
         }
-        return Response(status: status, headers: headers, body: .file(fd: fd, offset: offset, count: count))
+        response.body = .file(fd: fd, offset: offset, count: count)
+        return response
     }
 
     static func readWhole(_ path: String, size: Int) -> Result<ByteBuffer, HTTPError> {
