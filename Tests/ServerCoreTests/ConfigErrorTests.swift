@@ -32,6 +32,11 @@ final class ConfigErrorTests: XCTestCase {
         XCTAssertEqual(c.serverName, "eXpServer")
     }
 
+    func testRedirectURLWithControlCharactersIsRefused() {
+        assertError(config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "http://x/\r\nSet-Cookie: a=b" }"#),
+                    path: "servers[0].routes[0].redirect_url", contains: "control characters")
+    }
+
     func testUnknownKeys() {
         assertError(config(extraTop: #""workerz": 2,"#), path: "workerz", contains: "unknown key")
         assertError(config(listener: #"{ "host": "127.0.0.1", "port": 1, "tls": true }"#), path: "servers[0].listeners[0].tls")

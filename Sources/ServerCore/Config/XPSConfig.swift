@@ -129,7 +129,11 @@ extension XPSConfig {
             route.gzipLevel = try obj.int("gzip_level", in: -1...9) ?? -1
             route.gzipMimeTypes = try obj.stringArray("gzip_mime_types") ?? []
         case .redirect:
-            route.redirectURL = try obj.requiredString("redirect_url")
+            let url = try obj.requiredString("redirect_url")
+            guard !url.isEmpty, !url.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw ConfigError(obj.keyPath("redirect_url"), "must be a non-empty URL without control characters")
+            }
+            route.redirectURL = url
             route.httpStatusCode = try obj.int("http_status_code", in: 300...399) ?? 302
         case .reverseProxy:
             guard let items = try obj.array("upstreams"), !items.isEmpty else {
