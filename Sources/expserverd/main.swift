@@ -4,7 +4,8 @@ import Foundation
 import Logging
 import ServerCore
 
-/// `expserverd [CONFIG]`: parse flags, load the config, run the server until SIGINT/SIGTERM.
+/// `expserverd [CONFIG]`: parse flags, then hand over to `Daemon`. Signals: SIGTERM/SIGINT stop
+/// gracefully, SIGHUP reloads the config, SIGUSR1 reopens the log files.
 @main
 struct ExpServerd: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,6 +32,21 @@ struct ExpServerd: ParsableCommand {
     @Flag(help: "Validate the config and exit (0 when valid).")
     var check = false
 
+    @Option(help: "SQLite state database (overrides `state_db`).")
+    var stateDB: String?
+
+    @Option(help: "Control socket path (overrides `control.socket`).")
+    var socket: String?
+
+    @Flag(help: "Detach and run in the background.")
+    var daemon = false
+
+    @Option(help: "Write the process id here; refuse to start if it names a running process.")
+    var pidFile: String?
+
+    @Option(help: "Append logs to this file instead of stderr (overrides `error_log`; reopened on SIGUSR1).")
+    var logFile: String?
+
     func validate() throws {
         if configPath != nil && configOption != nil {
             throw ValidationError("give the config either as an argument or with --config, not both")
@@ -39,7 +55,31 @@ struct ExpServerd: ParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
     }
 
+    func fail(_ message: String, code: Int32, readiness: CInt?) -> ExitCode {
+        if let readiness {
+            DaemonProcess.report(readiness, "expserverd: \(message)\n")
+        } else {
+            FileHandle.standardError.write(Data("expserverd: \(message)\n".utf8))
+        }
+        return ExitCode(code)
+    }
+
     func run() throws {
+        let path = configPath ?? configOption
+        if check {
+            do {
+                let config = try path.map { try ConfigLoader.load(path: $0, workersOverride: workers) } ?? ConfigLoader.loadDefault()
+                print("config OK: \(config.configPath ?? "built-in default"), \(config.listeners.count) listener(s), \(config.routing.servers.count) server(s)")
+                return
+            } catch {
+                throw fail("config error: \(error)", code: 2, readiness: nil)
+            }
+        }
+        // Resolve relative paths before detaching (the daemon keeps the working directory, but be explicit).
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 } }
+        let readiness: CInt? = daemon ? DaemonProcess.detach() : nil
+
         let level = Logger.Level(rawValue: logLevel)!
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -47,42 +87,52 @@ struct ExpServerd: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "expserverd")
-        let config: RuntimeConfig
+        var configuredLog = absolute(logFile)
+        if configuredLog == nil, let path, let cfg = try? ConfigLoader.load(path: path) { configuredLog = cfg.errorLog }
+        let logPath = configuredLog
+        if let logPath {
+            do { try DaemonProcess.redirectStderr(to: logPath) } catch { throw fail("\(error)", code: 1, readiness: readiness) }
+        }
+
+        let running: Daemon
         do {
-            if let path = configPath ?? configOption {
-                config = try ConfigLoader.load(path: path, workersOverride: workers)
-            } else {
-                config = try ConfigLoader.loadDefault(workersOverride: workers)
-            }
+            running = try Daemon(
+                options: Daemon.Options(
+                    configPath: absolute(path), workers: workers, stateDB: absolute(stateDB), socket: absolute(socket),
+                    pidFile: absolute(pidFile)),
+                logger: logger)
         } catch let error as ConfigError {
-            FileHandle.standardError.write("expserverd: config error: \(error)\n".data(using: .utf8)!)
-            throw ExitCode(2)
-        }
-        if check {
-            print("config OK: \(config.configPath ?? "built-in default"), \(config.listeners.count) listener(s), \(config.routing.servers.count) server(s)")
-            return
-        }
-        let server: HTTPServer
-        do {
-            server = try HTTPServer(config: config, logger: logger)
-            try server.start()
+            throw fail("config error: \(error)", code: 2, readiness: readiness)
         } catch {
-            FileHandle.standardError.write("expserverd: \(error)\n".data(using: .utf8)!)
-            throw ExitCode(1)
+            throw fail("\(error)", code: 1, readiness: readiness)
         }
-        logger.info("started", metadata: ["pid": "\(getpid())", "workers": "\(config.workers)", "config": "\(config.configPath ?? "built-in")"])
-        let done = DispatchSemaphore(value: 0)
+        logger.info("started", metadata: [
+            "pid": "\(getpid())", "workers": "\(running.config.workers)", "config": "\(running.config.configPath ?? "built-in")",
+        ])
+        if let readiness { DaemonProcess.report(readiness, "ok") }
+
+        let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
+        func on(_ sig: Int32, _ action: @escaping @Sendable () -> Void) {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { done.signal() }
+            source.setEventHandler(handler: action)
             source.resume()
             sources.append(source)
         }
-        done.wait()
-        logger.info("shutting down")
-        server.shutdown()
+        on(SIGTERM) { stop.signal() }
+        on(SIGINT) { stop.signal() }
+        on(SIGHUP) {
+            do { try running.reload(caller: nil, reason: "SIGHUP") } catch { logger.error("reload refused: \(error)") }
+        }
+        on(SIGUSR1) {
+            if let logPath { try? DaemonProcess.redirectStderr(to: logPath) }
+            running.http.state.current.accessLog?.reopen()
+            logger.info("log files reopened")
+        }
+        stop.wait()
+        running.shutdown()
+        logger.info("stopped")
         _ = sources
     }
 }

@@ -37,7 +37,15 @@ public enum ConfigCompiler {
         return RuntimeConfig(
             source: config, configPath: configPath, serverName: config.serverName, workers: max(1, workers),
             listeners: listeners, routing: Routing(servers: servers, listenerCount: listeners.count),
-            accessLog: config.accessLog.map { $0 == "-" || $0 == "stdout" ? $0 : absolute($0, base: baseDirectory) })
+            accessLog: config.accessLog.map { $0 == "-" || $0 == "stdout" ? $0 : absolute($0, base: baseDirectory) },
+            stateDB: config.stateDB.map { absolute($0, base: baseDirectory) },
+            control: {
+                var c = config.control
+                c.socket = c.socket.map { absolute($0, base: baseDirectory) }
+                return c
+            }(),
+            errorLog: config.errorLog.map { absolute($0, base: baseDirectory) },
+            shutdownGrace: config.shutdownGraceMs)
     }
 
     static func compileAction(_ route: XPSConfig.Route, path: String, baseDirectory: String) throws -> RouteAction {

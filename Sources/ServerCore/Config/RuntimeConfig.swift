@@ -11,9 +11,16 @@ public final class RuntimeConfig: Sendable {
     public let listeners: [XPSConfig.Listener]
     public let routing: Routing
     public let accessLog: String?
+    /// listener address → its index in `listeners` (what `routing` is keyed by).
+    public let listenerIDs: [XPSConfig.Listener: Int]
+    public let stateDB: String?
+    public let control: ControlSettings
+    public let errorLog: String?
+    public let shutdownGrace: Int
 
     init(source: XPSConfig, configPath: String?, serverName: String, workers: Int,
-         listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?) {
+         listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?,
+         stateDB: String? = nil, control: ControlSettings = ControlSettings(), errorLog: String? = nil, shutdownGrace: Int = 10_000) {
         self.source = source
         self.configPath = configPath
         self.serverName = serverName
@@ -21,6 +28,13 @@ public final class RuntimeConfig: Sendable {
         self.listeners = listeners
         self.routing = routing
         self.accessLog = accessLog
+        var ids: [XPSConfig.Listener: Int] = [:]
+        for (i, l) in listeners.enumerated() { ids[l] = i }
+        self.listenerIDs = ids
+        self.stateDB = stateDB
+        self.control = control
+        self.errorLog = errorLog
+        self.shutdownGrace = shutdownGrace
     }
 }
 
@@ -51,4 +65,20 @@ public struct FileServeRoute: Sendable {
 public struct ProxyRoute: Sendable {
     public let upstreams: [XPSConfig.Upstream]
     public let loadBalancing: String
+}
+
+/// The `control` block: where the control socket lives and who may use it.
+public struct ControlSettings: Sendable, Equatable {
+    /// Absolute socket path; nil means "beside the state db".
+    public var socket: String?
+    public var mode: UInt32
+    public var allowedUIDs: [UInt32]
+    public var allowedGIDs: [UInt32]
+
+    public init(socket: String? = nil, mode: UInt32 = 0o600, allowedUIDs: [UInt32] = [], allowedGIDs: [UInt32] = []) {
+        self.socket = socket
+        self.mode = mode
+        self.allowedUIDs = allowedUIDs
+        self.allowedGIDs = allowedGIDs
+    }
 }

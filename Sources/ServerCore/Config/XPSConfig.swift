@@ -7,6 +7,11 @@ public struct XPSConfig: Sendable, Equatable {
     public var workers: Int?
     public var servers: [Server]
     public var accessLog: String?
+    public var errorLog: String?
+    public var stateDB: String?
+    public var control: ControlSettings = ControlSettings()
+    /// How long SIGTERM waits for in-flight requests, in milliseconds.
+    public var shutdownGraceMs: Int = 10_000
 
     public struct Server: Sendable, Equatable {
         public var listeners: [Listener]
@@ -68,15 +73,42 @@ extension XPSConfig {
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {
         let top = try ConfigObject(root, path: "")
-        try top.checkKeys(["server_name", "workers", "servers", "access_log"])
+        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms"])
         guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
         guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
-        return XPSConfig(
+        var config = XPSConfig(
             serverName: try top.string("server_name") ?? "eXpServer",
             workers: try top.int("workers", in: 1...1024),
             servers: try servers.map { try parseServer($0.value, path: $0.path) },
             accessLog: try top.string("access_log")
         )
+        config.errorLog = try top.string("error_log")
+        config.stateDB = try top.string("state_db")
+        config.shutdownGraceMs = try top.int("shutdown_grace_ms", in: 0...3_600_000) ?? 10_000
+        if let control = try top.object("control") { config.control = try parseControl(control) }
+        return config
+    }
+
+    static func parseControl(_ obj: ConfigObject) throws -> ControlSettings {
+        try obj.checkKeys(["socket", "mode", "allowed_uids", "allowed_gids"])
+        var settings = ControlSettings(socket: try obj.string("socket"))
+        if let mode = try obj.string("mode") {
+            guard !mode.isEmpty, mode.count <= 4, let m = UInt32(mode, radix: 8), m & 0o7000 == 0 else {
+                throw ConfigError(obj.keyPath("mode"), "\"\(mode)\" is not an octal file mode such as \"0600\" or \"0660\"")
+            }
+            settings.mode = m
+        }
+        func ids(_ key: String) throws -> [UInt32] {
+            try (obj.array(key) ?? []).map { item in
+                guard case .number(let d) = item.value, d >= 0, d <= Double(UInt32.max), d == d.rounded() else {
+                    throw ConfigError(item.path, "expected a numeric id, found \(item.value.rendered)")
+                }
+                return UInt32(d)
+            }
+        }
+        settings.allowedUIDs = try ids("allowed_uids")
+        settings.allowedGIDs = try ids("allowed_gids")
+        return settings
     }
 
     static func parseServer(_ value: JSONValue, path: String) throws -> Server {

@@ -10,12 +10,14 @@ import Synchronization
 public final class AccessLog: Sendable {
     private let fd: CInt
     private let ownsFD: Bool
+    private let path: String
     private let buffer = Mutex<[UInt8]>([])
     private let stopped = Atomic<Bool>(false)
     static let flushThreshold = 64 << 10
     static let maxBuffered = 8 << 20
 
     public init(destination: String) throws {
+        path = destination
         if destination == "-" || destination == "stdout" {
             fd = STDOUT_FILENO
             ownsFD = false
@@ -60,6 +62,16 @@ public final class AccessLog: Sendable {
             if n <= 0 { break }
             offset += n
         }
+    }
+
+    /// Reopens the file at the same path (after logrotate moved it); the fd number stays.
+    public func reopen() {
+        guard ownsFD else { return }
+        flush()
+        let fresh = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fresh >= 0 else { return }
+        dup2(fresh, fd)
+        _ = Glibc.close(fresh)
     }
 
     public func close() {

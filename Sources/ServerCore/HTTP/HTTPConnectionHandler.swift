@@ -25,7 +25,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundOut = IOData
 
     private let state: ServerState
-    private let listenerID: Int
+    private let listener: XPSConfig.Listener
     private let headGuard: HeadGuard
     private let idleTimeout: TimeAmount
     private var client: IPAddress?
@@ -37,13 +37,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var queuedError: HTTPParserError?
     private var readSuppressed = false
     private var closing = false
+    /// Shutdown asked us to finish: the current response (if any) is the last.
+    private var quiescing = false
     private var writesInFlight = 0
     private var lastActivity = NIODeadline.now()
     private var idleTask: Scheduled<Void>?
 
-    init(state: ServerState, listenerID: Int, headGuard: HeadGuard, idleTimeout: TimeAmount) {
+    init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard, idleTimeout: TimeAmount) {
         self.state = state
-        self.listenerID = listenerID
+        self.listener = listener
         self.headGuard = headGuard
         self.idleTimeout = idleTimeout
     }
@@ -134,7 +136,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let snapshot = state.current
         let result = state.dispatcher.dispatch(
-            head: head, config: snapshot.config, listener: listenerID, client: client, eventLoop: context.eventLoop)
+            head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client, eventLoop: context.eventLoop)
         switch result {
         case .now(let response):
             send(response, for: head, snapshot: snapshot, context: context)
@@ -170,7 +172,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         lastActivity = .now()
-        let keepAlive = (head?.isKeepAlive ?? false) && !Self.closesConnection(response.status.code)
+        let keepAlive = !quiescing && (head?.isKeepAlive ?? false) && !Self.closesConnection(response.status.code)
         let headBytes = ResponseEncoder.encodeHead(
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
             allocator: context.channel.allocator)
@@ -223,6 +225,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Statuses after which the connection's state is suspect, so it is not reused.
     static func closesConnection(_ code: UInt) -> Bool {
         code == 400 || code == 408 || code == 413 || code == 414 || code == 431 || code >= 500
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        quiescing = true
+        if head == nil && !waiting && writesInFlight == 0 {
+            // Idle between requests: close once anything already written has gone out.
+            closing = true
+            let channel = context.channel
+            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -5,14 +5,19 @@ import NIOPosix
 import Synchronization
 
 /// The HTTP side of the daemon: one event loop per worker, one listening socket per unique
-/// listener address (shared by all loops; the kernel's accept queue spreads connections),
-/// and the per-connection pipeline.
+/// listener address (shared by all loops), and the per-connection pipeline.
+///
+/// `apply(_:)` swaps in a new config: listeners that appear are bound first (if one cannot be,
+/// nothing changes), then the snapshot is swapped, then listeners that went away are closed.
+/// `shutdown(grace:)` stops accepting, asks every connection to finish its current response,
+/// waits up to `grace`, then closes what is left.
 public final class HTTPServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     public let state: ServerState
     let threadPool: NIOThreadPool
     let logger: Logger
-    private let channels = Mutex<[Channel]>([])
+    private let listeners = Mutex<[XPSConfig.Listener: Channel]>([:])
+    private let connections = ConnectionRegistry()
     /// Connections idle this long (nothing read or written) are closed silently, as eXpServer does.
     public static let idleTimeout = TimeAmount.seconds(60)
     /// Decoder limits: a request line over `maxLineBytes` is 414; a head over `maxHeadBytes` is 431.
@@ -30,40 +35,76 @@ public final class HTTPServer: Sendable {
             dispatcher: RequestDispatcher(files: FileServer(), threadPool: threadPool))
     }
 
-    /// Binds every listener; throws (naming the address) if one cannot be bound.
+    /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.
     @discardableResult
     public func start() throws -> [SocketAddress] {
-        var bound: [SocketAddress] = []
-        for (id, listener) in state.current.config.listeners.enumerated() {
-            let channel: Channel
-            do {
-                channel = try bootstrap(listenerID: id).bind(host: listener.host, port: listener.port).wait()
-            } catch {
-                shutdown()
-                throw ServerStartError(message: "cannot listen on \(listener.host):\(listener.port): \(error)")
-            }
-            channels.withLock { $0.append(channel) }
-            if let addr = channel.localAddress { bound.append(addr) }
-            logger.info("listening", metadata: ["address": "\(listener.host):\(listener.port)"])
+        do {
+            try bindMissing(state.current.config.listeners)
+        } catch {
+            shutdown(grace: .zero)
+            throw error
         }
-        return bound
+        return localAddresses
     }
 
-    func bootstrap(listenerID: Int) -> ServerBootstrap {
+    /// Binds the listeners not bound yet. On failure closes the ones it bound and throws.
+    private func bindMissing(_ wanted: [XPSConfig.Listener]) throws {
+        let existing = listeners.withLock { Set($0.keys) }
+        var added: [XPSConfig.Listener: Channel] = [:]
+        for listener in wanted where !existing.contains(listener) {
+            do {
+                added[listener] = try bootstrap(listener).bind(host: listener.host, port: listener.port).wait()
+                logger.info("listening", metadata: ["address": "\(listener.host):\(listener.port)"])
+            } catch {
+                for channel in added.values { try? channel.close().wait() }
+                throw ServerStartError(message: "cannot listen on \(listener.host):\(listener.port): \(error)")
+            }
+        }
+        listeners.withLock { $0.merge(added) { a, _ in a } }
+    }
+
+    /// Installs `config`: binds new listeners, swaps the snapshot, closes listeners no longer
+    /// configured. Requests already running finish with the snapshot they started with.
+    /// Throws (and changes nothing) when a new listener or the access log cannot be opened.
+    public func apply(_ config: RuntimeConfig) throws {
+        let accessLog = try config.accessLog.map { try AccessLog(destination: $0) }
+        do {
+            try bindMissing(config.listeners)
+        } catch {
+            accessLog?.close()
+            throw error
+        }
+        let old = state.swap(ServingSnapshot(config: config, accessLog: accessLog))
+        old.accessLog?.close()
+        let keep = Set(config.listeners)
+        let removed = listeners.withLock { l in
+            let gone = l.filter { !keep.contains($0.key) }
+            for key in gone.keys { l[key] = nil }
+            return gone
+        }
+        for (listener, channel) in removed {
+            try? channel.close().wait()
+            logger.info("stopped listening", metadata: ["address": "\(listener.host):\(listener.port)"])
+        }
+    }
+
+    func bootstrap(_ listener: XPSConfig.Listener) -> ServerBootstrap {
         let state = self.state
+        let connections = self.connections
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel.pipeline.syncOperations, state: state, listenerID: listenerID)
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
+                    try Self.configure(channel.pipeline.syncOperations, state: state, listener: listener)
                 }
             }
     }
 
-    static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, state: ServerState, listenerID: Int) throws {
+    static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, state: ServerState, listener: XPSConfig.Listener) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderFieldSize = maxLineBytes
         limits.maxHeaderListSize = maxHeadBytes
@@ -71,22 +112,57 @@ public final class HTTPServer: Sendable {
         let headGuard = HeadGuard()
         try pipeline.addHandler(headGuard)
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-        try pipeline.addHandler(HTTPConnectionHandler(state: state, listenerID: listenerID, headGuard: headGuard, idleTimeout: idleTimeout))
+        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, headGuard: headGuard, idleTimeout: idleTimeout))
     }
 
-    public var localAddresses: [SocketAddress] { channels.withLock { $0.compactMap(\.localAddress) } }
+    public var localAddresses: [SocketAddress] { listeners.withLock { $0.values.compactMap(\.localAddress) } }
+    public var openConnections: Int { connections.count }
 
-    /// Closes the listeners, then the event loops and the thread pool.
-    public func shutdown() {
-        let open = channels.withLock { c in
-            let all = c
-            c.removeAll()
+    /// Stops accepting, lets connections finish their current response for up to `grace`, then
+    /// closes the rest and stops the event loops and the thread pool.
+    public func shutdown(grace: TimeAmount = .seconds(10)) {
+        let open = listeners.withLock { l in
+            let all = Array(l.values)
+            l.removeAll()
             return all
         }
         for channel in open { try? channel.close().wait() }
+        connections.quiesceAll()
+        let deadline = NIODeadline.now() + grace
+        while connections.count > 0 && NIODeadline.now() < deadline {
+            usleep(10_000)
+        }
+        connections.closeAll()
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()
         state.current.accessLog?.close()
+    }
+}
+
+/// The open client connections, so shutdown can ask each to finish and then close.
+final class ConnectionRegistry: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+
+    func add(_ channel: Channel) {
+        let id = ObjectIdentifier(channel)
+        channels.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { _ in
+            self.channels.withLock { $0[id] = nil }
+        }
+    }
+
+    var count: Int { channels.withLock { $0.count } }
+
+    func quiesceAll() {
+        for channel in channels.withLock({ Array($0.values) }) {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    func closeAll() {
+        for channel in channels.withLock({ Array($0.values) }) {
+            try? channel.close().wait()
+        }
     }
 }
 

@@ -103,7 +103,7 @@ final class TestServer {
     }
 
     func stop() {
-        server.shutdown()
+        server.shutdown(grace: .seconds(1))
         fixture.remove()
     }
 }

@@ -1,0 +1,14 @@
+/// Control-plane endpoints: HTTP/1.1 + JSON on the daemon's Unix-domain socket, versioned paths.
+/// `curl --unix-socket SOCK http://localhost/v1/status` works as well as `expctl status`.
+public enum Endpoint {
+    public static let status = "/v1/status"
+    public static let reload = "/v1/reload"
+    public static let audit = "/v1/audit"
+}
+
+/// HTTP methods the control protocol uses.
+public enum ControlMethod: String, Sendable {
+    case get = "GET"
+    case post = "POST"
+    case delete = "DELETE"
+}

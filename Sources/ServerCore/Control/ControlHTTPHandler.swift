@@ -1,0 +1,115 @@
+import ControlProtocol
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One control-socket connection: reads a request (body capped at `maxBody`), checks the
+/// caller's credentials, runs the route on the thread pool (handlers may block on SQLite, never
+/// the event loop), and writes the JSON answer. Refused callers get 403 and an audit record.
+final class ControlHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let maxBody = 64 << 10
+
+    private let router: ControlRouter
+    private let access: ControlAccess
+    private let threadPool: NIOThreadPool
+    private let audit: @Sendable (AuditRecord) -> Void
+    private var caller: PeerCredentials?
+    private var head: HTTPRequestHead?
+    private var body = Data()
+    private var tooLarge = false
+
+    init(router: ControlRouter, access: ControlAccess, threadPool: NIOThreadPool, audit: @escaping @Sendable (AuditRecord) -> Void) {
+        self.router = router
+        self.access = access
+        self.threadPool = threadPool
+        self.audit = audit
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        PeerCredentials.of(context.channel).whenSuccess { creds in
+            bound.value.0.caller = creds
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body = Data()
+            tooLarge = false
+        case .body(var chunk):
+            if body.count + chunk.readableBytes > Self.maxBody {
+                tooLarge = true
+            } else if let bytes = chunk.readBytes(length: chunk.readableBytes) {
+                body.append(contentsOf: bytes)
+            }
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            handle(h, context: context)
+        }
+    }
+
+    private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        if tooLarge {
+            respond(.error(.payloadTooLarge, .payloadTooLarge, "request body is larger than \(Self.maxBody) bytes"),
+                    keepAlive: false, context: context)
+            return
+        }
+        let (path, query) = Self.split(head.uri)
+        let request = ControlRequest(method: head.method.rawValue, path: path, query: query, body: body, caller: caller)
+        guard access.allows(caller) else {
+            let who = caller.map { "uid \($0.uid)" } ?? "unknown caller"
+            audit(AuditRecord(
+                time: Date().timeIntervalSince1970, uid: caller.map { Int64($0.uid) }, pid: caller.map { Int64($0.pid) },
+                action: "\(request.method) \(path)", arguments: "", result: "refused", reason: nil))
+            respond(.error(.forbidden, .forbidden, "\(who) may not use this control socket"), keepAlive: head.isKeepAlive, context: context)
+            return
+        }
+        let router = self.router
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        threadPool.runIfActive(eventLoop: context.eventLoop) { router.handle(request) }.whenComplete { result in
+            let (handler, context) = bound.value
+            let reply = (try? result.get()) ?? .error(.serviceUnavailable, .internal, "the daemon is shutting down")
+            handler.respond(reply, keepAlive: head.isKeepAlive, context: context)
+        }
+    }
+
+    private func respond(_ reply: ControlReply, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(reply.body.count + 1))
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: reply.body.count + 1)
+        buffer.writeBytes(reply.body)
+        buffer.writeStaticString("\n")
+        context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+
+    static func split(_ uri: String) -> (String, [String: String]) {
+        guard let q = uri.firstIndex(of: "?") else { return (uri, [:]) }
+        var query: [String: String] = [:]
+        for pair in uri[uri.index(after: q)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+            let value = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+            query[key] = value
+        }
+        return (String(uri[..<q]), query)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

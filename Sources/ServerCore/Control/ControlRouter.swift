@@ -1,0 +1,97 @@
+import ControlProtocol
+import Foundation
+import NIOHTTP1
+
+/// One control request, as the handlers see it.
+public struct ControlRequest: Sendable {
+    public var method: String
+    public var path: String
+    public var query: [String: String]
+    public var body: Data
+    public var caller: PeerCredentials?
+}
+
+/// A handler's answer: a status and a JSON body.
+public struct ControlReply: Sendable {
+    public var status: HTTPResponseStatus
+    public var body: Data
+
+    public static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> ControlReply {
+        ControlReply(status: status, body: (try? ControlJSON.encoder.encode(value)) ?? Data("{}".utf8))
+    }
+
+    public static func error(_ status: HTTPResponseStatus, _ code: ControlErrorCode, _ message: String) -> ControlReply {
+        json(ControlErrorBody(code: code, message: message), status: status)
+    }
+}
+
+/// A failure a handler throws; becomes the error body.
+public struct ControlFailure: Error, Sendable {
+    public var status: HTTPResponseStatus
+    public var code: ControlErrorCode
+    public var message: String
+
+    public init(_ status: HTTPResponseStatus, _ code: ControlErrorCode, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+}
+
+public typealias ControlHandler = @Sendable (ControlRequest) throws -> ControlReply
+
+/// Path → method → handler. Unknown paths are 404, known paths with another method 405, thrown
+/// `ControlFailure`s become their error body, anything else a 500 that says only "internal error".
+/// Adding a command is one `register` call plus its Codable types in `ControlProtocol`.
+public struct ControlRouter: Sendable {
+    private var routes: [String: [String: ControlHandler]] = [:]
+
+    public init() {}
+
+    public mutating func register(_ method: ControlMethod, _ path: String, _ handler: @escaping ControlHandler) {
+        routes[path, default: [:]][method.rawValue] = handler
+    }
+
+    public func handle(_ request: ControlRequest) -> ControlReply {
+        guard let byMethod = routes[request.path] else {
+            return .error(.notFound, .notFound, "no such endpoint: \(request.path)")
+        }
+        guard let handler = byMethod[request.method] else {
+            return .error(.methodNotAllowed, .methodNotAllowed,
+                          "\(request.method) is not allowed on \(request.path) (allowed: \(byMethod.keys.sorted().joined(separator: ", ")))")
+        }
+        do {
+            return try handler(request)
+        } catch let failure as ControlFailure {
+            return .error(failure.status, failure.code, failure.message)
+        } catch {
+            return .error(.internalServerError, .internal, "internal error")
+        }
+    }
+}
+
+/// JSON as the control protocol writes and reads it: sorted keys, strict request bodies.
+public enum ControlJSON {
+    public static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    /// Decodes a request body, refusing malformed JSON and fields the type does not know.
+    /// An empty body decodes from `{}`.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: Data, fields: Set<String>) throws -> T {
+        let bytes = data.isEmpty ? Data("{}".utf8) : data
+        guard let object = try? JSONSerialization.jsonObject(with: bytes), let dict = object as? [String: Any] else {
+            throw ControlFailure(.badRequest, .badRequest, "request body is not a JSON object")
+        }
+        if let unknown = dict.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw ControlFailure(.badRequest, .badRequest, "unknown field \"\(unknown)\"")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: bytes)
+        } catch {
+            throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(error)")
+        }
+    }
+}

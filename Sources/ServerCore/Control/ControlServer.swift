@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The control socket: HTTP/1.1 + JSON on a Unix-domain socket.
+///
+/// Start-up rules: a socket file left by a dead daemon (nothing accepts on it) is replaced; a
+/// socket on which a live daemon answers is never taken over (`ControlSocketError.inUse`); any
+/// other file at the path is left alone and refused. The socket is created with mode 0600 (or
+/// `mode`) — never briefly wider — and removed on `stop()`.
+public final class ControlServer: Sendable {
+    public let path: String
+    private let channel: Channel
+
+    public static func start(
+        path: String, mode: mode_t, group: EventLoopGroup, router: ControlRouter, access: ControlAccess,
+        threadPool: NIOThreadPool, audit: @escaping @Sendable (AuditRecord) -> Void
+    ) throws -> ControlServer {
+        try prepare(path)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 64)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        ControlHTTPHandler(router: router, access: access, threadPool: threadPool, audit: audit))
+                }
+            }
+        let old = umask(0o177)
+        defer { umask(old) }
+        let channel: Channel
+        do {
+            channel = try bootstrap.bind(unixDomainSocketPath: path).wait()
+        } catch {
+            throw ControlSocketError.cannotBind(path: path, detail: "\(error)")
+        }
+        chmod(path, mode)
+        return ControlServer(path: path, channel: channel)
+    }
+
+    private init(path: String, channel: Channel) {
+        self.path = path
+        self.channel = channel
+    }
+
+    public func stop() {
+        try? channel.close().wait()
+        unlink(path)
+    }
+
+    /// Removes a stale socket file; refuses a live one or a non-socket file.
+    static func prepare(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard st.st_mode & S_IFMT == S_IFSOCK else { throw ControlSocketError.notASocket(path: path) }
+        if isLive(path) { throw ControlSocketError.inUse(path: path) }
+        unlink(path)
+    }
+
+    /// Whether something accepts connections on the Unix socket at `path`.
+    public static func isLive(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+        }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return r == 0
+    }
+}
+
+public enum ControlSocketError: Error, CustomStringConvertible {
+    case inUse(path: String)
+    case notASocket(path: String)
+    case cannotBind(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .inUse(let p): return "another expserverd is running: its control socket \(p) is answering"
+        case .notASocket(let p): return "\(p) exists and is not a socket; refusing to replace it"
+        case .cannotBind(let p, let d): return "cannot create control socket \(p): \(d)"
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import ControlProtocol
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// The running daemon: the HTTP server, the state store, the control socket, and the
+/// operations on them (status, reload, shutdown). The executable only parses flags and calls this.
+public final class Daemon: Sendable {
+    public struct Options: Sendable {
+        public var configPath: String?
+        public var workers: Int?
+        public var stateDB: String?
+        public var socket: String?
+        public var pidFile: String?
+
+        public init(configPath: String? = nil, workers: Int? = nil, stateDB: String? = nil, socket: String? = nil, pidFile: String? = nil) {
+            self.configPath = configPath
+            self.workers = workers
+            self.stateDB = stateDB
+            self.socket = socket
+            self.pidFile = pidFile
+        }
+    }
+
+    public let options: Options
+    public let http: HTTPServer
+    public let store: StateStore
+    public let stateDBPath: String
+    public let socketPath: String
+    let logger: Logger
+    let startedAt = Date()
+    private let control = Mutex<ControlServer?>(nil)
+    private let reloads = Atomic<Int>(0)
+    /// Reloads are serialised: SIGHUP and `expctl reload` may race.
+    private let reloadLock = Mutex<Void>(())
+
+    /// Loads the config (throws `ConfigError`), opens the state db, binds the listeners and the
+    /// control socket, writes the pid file. Throws, having released what it took, on any failure.
+    public init(options: Options, logger: Logger) throws {
+        self.options = options
+        self.logger = logger
+        let config = try Self.loadConfig(options)
+        stateDBPath = options.stateDB ?? config.stateDB ?? ControlDefaults.stateDB()
+        socketPath = options.socket ?? config.control.socket
+            ?? ((stateDBPath as NSString).deletingLastPathComponent + "/expserverd.sock")
+        if let pidFile = options.pidFile { try PIDFile.check(pidFile) }
+        // Refuse early, before touching anything, if a live daemon owns the socket.
+        if ControlServer.isLive(socketPath) { throw ControlSocketError.inUse(path: socketPath) }
+        store = try SQLiteStateStore(path: stateDBPath)
+        http = try HTTPServer(config: config, logger: logger)
+        try http.start()
+        do {
+            var router = ControlRouter()
+            ControlAPI.register(on: &router, daemon: self)
+            let access = ControlAccess(
+                allowedUIDs: Set(config.control.allowedUIDs), allowedGIDs: Set(config.control.allowedGIDs))
+            let store = self.store
+            let log = logger
+            let server = try ControlServer.start(
+                path: socketPath, mode: mode_t(config.control.mode), group: http.group, router: router, access: access,
+                threadPool: http.threadPool,
+                audit: { record in
+                    do { try store.appendAudit(record) } catch { log.error("audit write failed: \(error)") }
+                })
+            control.withLock { $0 = server }
+            if let pidFile = options.pidFile { try PIDFile.write(pidFile) }
+        } catch {
+            control.withLock { $0?.stop() }
+            http.shutdown(grace: .zero)
+            throw error
+        }
+        logger.info("control socket ready", metadata: ["socket": "\(socketPath)", "state_db": "\(stateDBPath)"])
+    }
+
+    static func loadConfig(_ options: Options) throws -> RuntimeConfig {
+        if let path = options.configPath {
+            return try ConfigLoader.load(path: path, workersOverride: options.workers)
+        }
+        return try ConfigLoader.loadDefault(workersOverride: options.workers)
+    }
+
+    public var config: RuntimeConfig { http.state.current.config }
+
+    public func status() -> StatusResponse {
+        let config = self.config
+        return StatusResponse(
+            version: ConfigLoader.version, protocolVersion: ControlProtocolVersion.current, pid: getpid(),
+            startedAt: startedAt.timeIntervalSince1970, uptimeMs: Int64(Date().timeIntervalSince(startedAt) * 1000),
+            configPath: config.configPath, stateDB: stateDBPath, controlSocket: socketPath, workers: config.workers,
+            listeners: config.listeners.map { "\($0.host):\($0.port)" }, reloads: reloads.load(ordering: .relaxed))
+    }
+
+    /// Re-reads and fully validates the config, then swaps it in. On any error the running config
+    /// is untouched and the error is thrown. Audited either way.
+    @discardableResult
+    public func reload(caller: PeerCredentials?, reason: String?) throws -> ReloadResponse {
+        try reloadLock.withLock { _ in
+            var result = "ok"
+            defer {
+                let record = AuditRecord(
+                    time: Date().timeIntervalSince1970, uid: caller.map { Int64($0.uid) }, pid: caller.map { Int64($0.pid) },
+                    action: "reload", arguments: config.configPath ?? "built-in default", result: result, reason: reason)
+                do { try store.appendAudit(record) } catch { logger.error("audit write failed: \(error)") }
+            }
+            do {
+                var opts = options
+                if opts.configPath == nil { opts.configPath = config.configPath }
+                let new = try Self.loadConfig(opts)
+                if new.workers != config.workers {
+                    logger.warning("workers changed in the config; it takes effect at the next restart")
+                }
+                try http.apply(new)
+                let count = reloads.add(1, ordering: .relaxed).newValue
+                logger.info("config reloaded", metadata: ["config": "\(new.configPath ?? "built-in")"])
+                return ReloadResponse(configPath: new.configPath, listeners: new.listeners.map { "\($0.host):\($0.port)" }, reloads: count)
+            } catch let error as ConfigError {
+                result = "error: invalid_config"
+                throw ControlFailure(.unprocessableEntity, .invalidConfig, "config refused, still running the old one: \(error)")
+            } catch {
+                result = "error: \(error)"
+                throw ControlFailure(.unprocessableEntity, .invalidConfig, "reload failed, still running the old config: \(error)")
+            }
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `grace`, closes the control
+    /// socket and removes it and the pid file.
+    public func shutdown(grace: TimeAmount? = nil) {
+        let graceTime = grace ?? .milliseconds(Int64(config.shutdownGrace))
+        logger.info("shutting down", metadata: ["grace_ms": "\(graceTime.nanoseconds / 1_000_000)"])
+        control.withLock { c in
+            c?.stop()
+            c = nil
+        }
+        http.shutdown(grace: graceTime)
+        if let pidFile = options.pidFile { PIDFile.remove(pidFile) }
+    }
+}

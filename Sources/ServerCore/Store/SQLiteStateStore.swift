@@ -1,0 +1,65 @@
+import ControlProtocol
+import Foundation
+import GRDB
+
+/// `StateStore` on SQLite (GRDB, the system libsqlite3): WAL journal, `synchronous = FULL` so an
+/// acknowledged commit survives a crash or power loss, ordered named migrations.
+public final class SQLiteStateStore: StateStore {
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String) throws {
+        self.path = path
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Self.migrator.migrate(pool)
+    }
+
+    /// Migrations run in order, once each, recorded in `grdb_migrations`. Never edit a shipped
+    /// migration: add a new one.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-audit") { db in
+            try db.create(table: "audit") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .double).notNull()
+                t.column("uid", .integer)
+                t.column("pid", .integer)
+                t.column("action", .text).notNull()
+                t.column("arguments", .text).notNull()
+                t.column("result", .text).notNull()
+                t.column("reason", .text)
+            }
+            try db.create(index: "audit_time", on: "audit", columns: ["time"])
+        }
+        return m
+    }
+
+    public func appendAudit(_ r: AuditRecord) throws -> Int64 {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO audit (time, uid, pid, action, arguments, result, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                arguments: [r.time, r.uid, r.pid, r.action, r.arguments, r.result, r.reason])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func audit(since: Double?, limit: Int) throws -> [AuditEntry] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit WHERE time >= ? ORDER BY id LIMIT ?",
+                arguments: [since ?? 0, limit]
+            ).map { row in
+                AuditEntry(
+                    id: row["id"], time: row["time"], uid: row["uid"], pid: row["pid"], action: row["action"],
+                    arguments: row["arguments"], result: row["result"], reason: row["reason"])
+            }
+        }
+    }
+}

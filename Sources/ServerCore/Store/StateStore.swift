@@ -1,0 +1,32 @@
+import ControlProtocol
+
+/// What a control-plane action looked like, for the audit log.
+public struct AuditRecord: Sendable, Equatable {
+    public var time: Double
+    public var uid: Int64?
+    public var pid: Int64?
+    public var action: String
+    public var arguments: String
+    public var result: String
+    public var reason: String?
+
+    public init(time: Double, uid: Int64?, pid: Int64?, action: String, arguments: String, result: String, reason: String?) {
+        self.time = time
+        self.uid = uid
+        self.pid = pid
+        self.action = action
+        self.arguments = arguments
+        self.result = result
+        self.reason = reason
+    }
+}
+
+/// The daemon's durable state. Every method is blocking and must not run on an event loop;
+/// a method that returns has committed (the change survives `kill -9`).
+public protocol StateStore: Sendable {
+    /// Appends an audit record; returns its id.
+    @discardableResult
+    func appendAudit(_ record: AuditRecord) throws -> Int64
+    /// Records at or after `since` (epoch seconds), oldest first, at most `limit`.
+    func audit(since: Double?, limit: Int) throws -> [AuditEntry]
+}
