@@ -1,17 +1,14 @@
 import ArgumentParser
 import ControlProtocol
 
-/// expserverd's operator CLI. The control socket and its commands arrive with the control-plane
-/// work; until then this only reports the protocol version it speaks.
-@main
+/// expserverd's operator CLI: noun → verb commands over the daemon's control socket.
+/// Exit status: 0 success, 1 the daemon refused or failed, 3 no daemon answering, 64 bad usage.
 struct Expctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "expctl",
         abstract: "Control a running expserverd over its control socket.",
-        discussion: "The control plane is not implemented yet; this build only knows --version.",
-        version: "0.1.0 (control protocol v\(ControlProtocolVersion.current))")
-
-    func run() throws {
-        throw ValidationError("no command given; the control-plane commands are not implemented yet")
-    }
+        version: "0.1.0 (control protocol v\(ControlProtocolVersion.current))",
+        subcommands: [StatusCommand.self, ReloadCommand.self, AuditCommand.self])
 }
+
+Expctl.main()
