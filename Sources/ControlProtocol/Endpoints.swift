@@ -4,6 +4,9 @@ public enum Endpoint {
     public static let status = "/v1/status"
     public static let reload = "/v1/reload"
     public static let audit = "/v1/audit"
+    public static let acl = "/v1/acl"
+    public static let aclRemove = "/v1/acl/remove"
+    public static let aclCheck = "/v1/acl/check"
 }
 
 /// HTTP methods the control protocol uses.

@@ -45,7 +45,7 @@ public enum ConfigCompiler {
                 return c
             }(),
             errorLog: config.errorLog.map { absolute($0, base: baseDirectory) },
-            shutdownGrace: config.shutdownGraceMs)
+            shutdownGrace: config.shutdownGraceMs, acl: config.acl)
     }
 
     static func compileAction(_ route: XPSConfig.Route, path: String, baseDirectory: String) throws -> RouteAction {

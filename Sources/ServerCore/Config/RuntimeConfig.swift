@@ -17,10 +17,12 @@ public final class RuntimeConfig: Sendable {
     public let control: ControlSettings
     public let errorLog: String?
     public let shutdownGrace: Int
+    public let acl: ACLSettings
 
     init(source: XPSConfig, configPath: String?, serverName: String, workers: Int,
          listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?,
-         stateDB: String? = nil, control: ControlSettings = ControlSettings(), errorLog: String? = nil, shutdownGrace: Int = 10_000) {
+         stateDB: String? = nil, control: ControlSettings = ControlSettings(), errorLog: String? = nil, shutdownGrace: Int = 10_000,
+         acl: ACLSettings = ACLSettings()) {
         self.source = source
         self.configPath = configPath
         self.serverName = serverName
@@ -35,6 +37,7 @@ public final class RuntimeConfig: Sendable {
         self.control = control
         self.errorLog = errorLog
         self.shutdownGrace = shutdownGrace
+        self.acl = acl
     }
 }
 

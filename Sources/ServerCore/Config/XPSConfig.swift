@@ -12,6 +12,7 @@ public struct XPSConfig: Sendable, Equatable {
     public var control: ControlSettings = ControlSettings()
     /// How long SIGTERM waits for in-flight requests, in milliseconds.
     public var shutdownGraceMs: Int = 10_000
+    public var acl = ACLSettings()
 
     public struct Server: Sendable, Equatable {
         public var listeners: [Listener]
@@ -73,7 +74,7 @@ extension XPSConfig {
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {
         let top = try ConfigObject(root, path: "")
-        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms"])
+        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl"])
         guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
         guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
         var config = XPSConfig(
@@ -86,7 +87,35 @@ extension XPSConfig {
         config.stateDB = try top.string("state_db")
         config.shutdownGraceMs = try top.int("shutdown_grace_ms", in: 0...3_600_000) ?? 10_000
         if let control = try top.object("control") { config.control = try parseControl(control) }
+        if let acl = try top.object("acl") { config.acl = try parseACL(acl) }
         return config
+    }
+
+    static func parseACL(_ obj: ConfigObject) throws -> ACLSettings {
+        try obj.checkKeys(["allow", "deny", "deny_action", "trusted_proxies", "auto_ban"])
+        var acl = ACLSettings()
+        acl.allow = try cidrList(obj, "allow")
+        acl.deny = try cidrList(obj, "deny")
+        acl.trustedProxies = try cidrList(obj, "trusted_proxies")
+        if let action = try obj.string("deny_action") {
+            guard let a = ACLSettings.DenyAction(rawValue: action) else {
+                throw ConfigError(obj.keyPath("deny_action"), "\"\(action)\" is not \"403\" or \"close\"")
+            }
+            acl.denyAction = a
+        }
+        if let ban = try obj.object("auto_ban") {
+            try ban.checkKeys(["window_ms", "max_requests", "max_4xx", "ban_ms"])
+            let settings = AutoBanSettings(
+                windowMs: try ban.int("window_ms", in: 100...86_400_000) ?? 10_000,
+                maxRequests: try ban.int("max_requests", in: 1...100_000_000),
+                max4xx: try ban.int("max_4xx", in: 1...100_000_000),
+                banMs: try ban.int("ban_ms", in: 1000...31_536_000_000) ?? 600_000)
+            guard settings.maxRequests != nil || settings.max4xx != nil else {
+                throw ConfigError(ban.path, "needs max_requests or max_4xx")
+            }
+            acl.autoBan = settings
+        }
+        return acl
     }
 
     static func parseControl(_ obj: ConfigObject) throws -> ControlSettings {

@@ -5,6 +5,7 @@ import Foundation
 /// a reply; mutations are audited (by the domain call) and committed before they are answered.
 enum ControlAPI {
     static func register(on router: inout ControlRouter, daemon: Daemon) {
+        registerACL(on: &router, access: daemon.access)
         router.register(.get, Endpoint.status) { _ in
             .json(daemon.status())
         }

@@ -28,8 +28,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private let listener: XPSConfig.Listener
     private let headGuard: HeadGuard
     private let idleTimeout: TimeAmount
-    private var client: IPAddress?
-    private var clientText = "-"
+    /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
+    private var peer: IPAddress?
+    private var peerText = "-"
     private var head: HTTPRequestHead?
     /// A deferred response is being produced; request parts wait in `queue`.
     private var waiting = false
@@ -54,8 +55,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         if let remote = context.channel.remoteAddress, let ip = remote.ipAddress, let addr = IPAddress(ip) {
-            client = addr
-            clientText = addr.description
+            peer = addr
+            peerText = addr.description
         }
         lastActivity = .now()
         scheduleIdleCheck(context: context, in: idleTimeout)
@@ -135,11 +136,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let snapshot = state.current
+        let access = state.access.snapshot
+        let client: IPAddress?
+        if let p = peer, access.trusted.count > 0 {
+            client = ClientAddress.resolve(peer: p, forwardedFor: head.headers["x-forwarded-for"], trusted: access.trusted)
+        } else {
+            client = peer
+        }
         let result = state.dispatcher.dispatch(
-            head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client, eventLoop: context.eventLoop)
+            head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client,
+            access: access, eventLoop: context.eventLoop)
         switch result {
         case .now(let response):
-            send(response, for: head, snapshot: snapshot, context: context)
+            send(response, for: head, client: client, snapshot: snapshot, context: context)
         case .later(let future):
             waiting = true
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -147,7 +156,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 let (handler, context) = bound.value
                 let response = (try? result.get()) ?? .status(.internalServerError)
                 handler.waiting = false
-                handler.send(response, for: head, snapshot: snapshot, context: context)
+                handler.send(response, for: head, client: client, snapshot: snapshot, context: context)
                 handler.drainQueue(context: context)
             }
         }
@@ -166,9 +175,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     // MARK: writing
 
-    private func send(_ response: Response, for head: HTTPRequestHead?, snapshot: ServingSnapshot, context: ChannelHandlerContext) {
+    private func send(
+        _ response: Response, for head: HTTPRequestHead?, client: IPAddress?, snapshot: ServingSnapshot, context: ChannelHandlerContext
+    ) {
         guard context.channel.isActive, !closing else {
             if case .file(let fd, _, _) = response.body { _ = Glibc.close(fd) }
+            return
+        }
+        if let client { state.access.record(client: client, status: response.status.code) }
+        if response.closeConnection {
+            closing = true
+            context.close(promise: nil)
             return
         }
         lastActivity = .now()
@@ -202,7 +219,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if let log = snapshot.accessLog {
             log.append(AccessLog.combinedLine(
-                client: clientText, time: Int(time(nil)),
+                client: client == peer ? peerText : client?.description ?? peerText, time: Int(time(nil)),
                 requestLine: head.map { "\($0.method.rawValue) \($0.uri) HTTP/\($0.version.major).\($0.version.minor)" } ?? "-",
                 status: Int(response.status.code), bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
                 referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
@@ -262,6 +279,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         } else {
             status = .badRequest
         }
-        send(.status(status), for: nil, snapshot: state.current, context: context)
+        send(.status(status), for: nil, client: peer, snapshot: state.current, context: context)
     }
 }

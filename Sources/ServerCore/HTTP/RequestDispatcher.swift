@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -6,6 +7,7 @@ import NIOPosix
 /// 0. protocol checks (`RequestValidator`) — 400;
 /// 1. pathname (`PathResolver`: decode, normalise, no escaping `..`) — 400/403;
 /// 2. server by listener + Host, then route by longest prefix — 404;
+/// 0b. the global access list (`AccessPolicy.decide`) — 403, or close under `deny_action: "close"`;
 /// 3. the route's IP lists (before any 404 of the action) — 403;
 /// 4. the action: file_serve | redirect | reverse_proxy.
 public final class RequestDispatcher: Sendable {
@@ -23,9 +25,21 @@ public final class RequestDispatcher: Sendable {
     }
 
     public func dispatch(
-        head: HTTPRequestHead, config: RuntimeConfig, listener: Int, client: IPAddress?, eventLoop: EventLoop
+        head: HTTPRequestHead, config: RuntimeConfig, listener: Int, client: IPAddress?, access: AccessControl.Snapshot,
+        eventLoop: EventLoop
     ) -> Result {
         if let error = RequestValidator.validate(head) { return .now(.status(error.status)) }
+        if let client, !access.policy.isEmpty {
+            switch access.policy.decide(client, now: Date().timeIntervalSince1970) {
+            case .deny(let entry):
+                access.hits.increment(entry)
+                return .now(access.settings.denyAction == .close ? .closeWithoutAnswer : .status(.forbidden))
+            case .allow(let entry):
+                access.hits.increment(entry)
+            case .noMatch:
+                break
+            }
+        }
         let pathname: String
         switch PathResolver.pathname(fromTarget: head.uri[...]) {
         case .success(let p): pathname = p

@@ -20,6 +20,8 @@ public struct Response: Sendable {
     /// Header lines already encoded (`Name: value\r\n`...), written before `headers`; a cached
     /// file keeps its validators this way so the hot path does not re-encode them.
     public var encodedHeaders: ByteBuffer?
+    /// Send nothing and close the connection (a denied client under `acl.deny_action: "close"`).
+    public var closeConnection = false
 
     public init(status: HTTPResponseStatus, headers: [(String, String)] = [], body: Body = .empty, length: Int? = nil,
                 encodedHeaders: ByteBuffer? = nil) {
@@ -32,6 +34,12 @@ public struct Response: Sendable {
 
     /// A canned response for an error or a status without a body (eXpServer sends errors empty).
     public static func status(_ status: HTTPResponseStatus) -> Response { Response(status: status) }
+
+    public static var closeWithoutAnswer: Response {
+        var r = Response(status: .forbidden)
+        r.closeConnection = true
+        return r
+    }
 
     var bodyLength: Int {
         switch body {

@@ -27,6 +27,7 @@ public final class Daemon: Sendable {
     public let options: Options
     public let http: HTTPServer
     public let store: StateStore
+    public let access: AccessControl
     public let stateDBPath: String
     public let socketPath: String
     let logger: Logger
@@ -49,7 +50,8 @@ public final class Daemon: Sendable {
         // Refuse early, before touching anything, if a live daemon owns the socket.
         if ControlServer.isLive(socketPath) { throw ControlSocketError.inUse(path: socketPath) }
         store = try SQLiteStateStore(path: stateDBPath)
-        http = try HTTPServer(config: config, logger: logger)
+        access = try AccessControl(settings: config.acl, store: store)
+        http = try HTTPServer(config: config, logger: logger, access: access)
         try http.start()
         do {
             var router = ControlRouter()

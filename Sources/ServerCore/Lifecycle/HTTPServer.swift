@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -24,7 +25,7 @@ public final class HTTPServer: Sendable {
     public static let maxLineBytes = 8 << 10
     public static let maxHeadBytes = 32 << 10
 
-    public init(config: RuntimeConfig, logger: Logger) throws {
+    public init(config: RuntimeConfig, logger: Logger, access: AccessControl? = nil) throws {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: config.workers)
         threadPool = NIOThreadPool(numberOfThreads: 2)
@@ -32,7 +33,8 @@ public final class HTTPServer: Sendable {
         let accessLog = try config.accessLog.map { try AccessLog(destination: $0) }
         state = ServerState(
             snapshot: ServingSnapshot(config: config, accessLog: accessLog),
-            dispatcher: RequestDispatcher(files: FileServer(), threadPool: threadPool))
+            dispatcher: RequestDispatcher(files: FileServer(), threadPool: threadPool),
+            access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()))
     }
 
     /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.
@@ -75,6 +77,7 @@ public final class HTTPServer: Sendable {
             throw error
         }
         let old = state.swap(ServingSnapshot(config: config, accessLog: accessLog))
+        state.access.apply(config.acl)
         old.accessLog?.close()
         let keep = Set(config.listeners)
         let removed = listeners.withLock { l in
@@ -97,11 +100,29 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
+                if Self.refusedAtAccept(channel, access: state.access.snapshot) {
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel.pipeline.syncOperations, state: state, listener: listener)
                 }
             }
+    }
+
+    /// `acl.deny_action: "close"`: a denied peer is closed before anything is read. (Peers that
+    /// are trusted proxies are judged per request, by the address they forward.)
+    static func refusedAtAccept(_ channel: Channel, access: AccessControl.Snapshot) -> Bool {
+        guard access.settings.denyAction == .close, !access.policy.isEmpty,
+            let ip = channel.remoteAddress?.ipAddress, let peer = IPAddress(ip),
+            access.trusted.count == 0 || access.trusted.longestMatch(peer) == nil
+        else { return false }
+        if case .deny(let entry) = access.policy.decide(peer, now: Date().timeIntervalSince1970) {
+            access.hits.increment(entry)
+            return true
+        }
+        return false
     }
 
     static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, state: ServerState, listener: XPSConfig.Listener) throws {

@@ -16,10 +16,12 @@ public final class ServingSnapshot: Sendable {
 public final class ServerState: Sendable {
     private let snapshot: Mutex<ServingSnapshot>
     public let dispatcher: RequestDispatcher
+    public let access: AccessControl
 
-    public init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher) {
+    public init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl) {
         self.snapshot = Mutex(snapshot)
         self.dispatcher = dispatcher
+        self.access = access
     }
 
     public var current: ServingSnapshot { snapshot.withLock { $0 } }

@@ -38,15 +38,72 @@ public final class SQLiteStateStore: StateStore {
             }
             try db.create(index: "audit_time", on: "audit", columns: ["time"])
         }
+        m.registerMigration("v2-acl") { db in
+            try db.create(table: "acl") { t in
+                t.primaryKey("cidr", .text)
+                t.column("action", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("created_at", .double).notNull()
+                t.column("expires_at", .double)
+                t.column("reason", .text)
+                t.column("created_by", .integer)
+            }
+        }
         return m
     }
 
+    @discardableResult
     public func appendAudit(_ r: AuditRecord) throws -> Int64 {
         try pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO audit (time, uid, pid, action, arguments, result, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [r.time, r.uid, r.pid, r.action, r.arguments, r.result, r.reason])
+            try Self.insertAudit(db, r)
             return db.lastInsertedRowID
+        }
+    }
+
+    static func insertAudit(_ db: Database, _ r: AuditRecord) throws {
+        try db.execute(
+            sql: "INSERT INTO audit (time, uid, pid, action, arguments, result, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [r.time, r.uid, r.pid, r.action, r.arguments, r.result, r.reason])
+    }
+
+    public func putACL(_ e: ACLEntry, audit: AuditRecord) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO acl (cidr, action, source, created_at, expires_at, reason, created_by)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [e.cidr.description, e.action.rawValue, e.source.rawValue, e.createdAt, e.expiresAt, e.reason, e.createdBy])
+            try Self.insertAudit(db, audit)
+        }
+    }
+
+    public func removeACL(_ cidr: CIDR, audit: AuditRecord) throws -> Bool {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM acl WHERE cidr = ?", arguments: [cidr.description])
+            guard db.changesCount > 0 else { return false }
+            try Self.insertAudit(db, audit)
+            return true
+        }
+    }
+
+    public func aclEntries() throws -> [ACLEntry] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM acl ORDER BY created_at").compactMap { row in
+                let text: String = row["cidr"]
+                guard let cidr = CIDR(text), let action = ACLEntry.Action(rawValue: row["action"]),
+                    let source = ACLEntry.Source(rawValue: row["source"])
+                else { return nil }
+                return ACLEntry(
+                    cidr: cidr, action: action, source: source, createdAt: row["created_at"], expiresAt: row["expires_at"],
+                    reason: row["reason"], createdBy: row["created_by"])
+            }
+        }
+    }
+
+    public func pruneACL(expiredBefore before: Double) throws {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM acl WHERE expires_at IS NOT NULL AND expires_at < ?", arguments: [before])
         }
     }
 

@@ -29,4 +29,13 @@ public protocol StateStore: Sendable {
     func appendAudit(_ record: AuditRecord) throws -> Int64
     /// Records at or after `since` (epoch seconds), oldest first, at most `limit`.
     func audit(since: Double?, limit: Int) throws -> [AuditEntry]
+
+    /// Adds or replaces the dynamic ACL entry for `entry.cidr`, with its audit record, in one commit.
+    func putACL(_ entry: ACLEntry, audit: AuditRecord) throws
+    /// Removes the entry for `cidr` with its audit record; false (and nothing written) when absent.
+    func removeACL(_ cidr: CIDR, audit: AuditRecord) throws -> Bool
+    /// Every stored dynamic entry, expired ones included.
+    func aclEntries() throws -> [ACLEntry]
+    /// Deletes entries that expired before `before` (epoch seconds).
+    func pruneACL(expiredBefore before: Double) throws
 }

@@ -1,0 +1,150 @@
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The live global access list: config entries plus the operator's (and auto-ban's) dynamic
+/// entries, persisted in the `StateStore`.
+///
+/// Reads are lock-free in effect: requests take the current immutable `Snapshot` (one short
+/// lock to copy a reference). Every change is committed to the store first (with its audit
+/// record), then a new snapshot is built and swapped in, so it applies from the next request on.
+/// Entries expire exactly at their TTL: lookups skip expired entries, and a timer rebuilds the
+/// snapshot at the next expiry so they also leave the table.
+public final class AccessControl: Sendable {
+    /// What a request is checked against.
+    public final class Snapshot: Sendable {
+        public let policy: AccessPolicy
+        public let hits: HitCounters
+        public let settings: ACLSettings
+        public let trusted: IPSet<Bool>
+
+        init(policy: AccessPolicy, hits: HitCounters, settings: ACLSettings) {
+            self.policy = policy
+            self.hits = hits
+            self.settings = settings
+            trusted = IPSet(settings.trustedProxies.map { ($0, true) })
+        }
+    }
+
+    struct Mutable {
+        var settings: ACLSettings
+        var dynamic: [CIDR: ACLEntry]
+        var generation = 0
+    }
+
+    public let store: StateStore
+    private let current: Mutex<Snapshot>
+    private let mutable: Mutex<Mutable>
+    /// Serialises writers (store commit + rebuild) so snapshots are built in commit order.
+    private let writeLock = Mutex<Void>(())
+    let autoBan: Mutex<AutoBan?>
+    /// Read on every answered request, so auto-ban costs nothing when it is off.
+    private let autoBanOn = Atomic<Bool>(false)
+
+    public init(settings: ACLSettings, store: StateStore) throws {
+        self.store = store
+        try store.pruneACL(expiredBefore: Date().timeIntervalSince1970 - 7 * 86400)
+        var dynamic: [CIDR: ACLEntry] = [:]
+        for e in try store.aclEntries() { dynamic[e.cidr] = e }
+        mutable = Mutex(Mutable(settings: settings, dynamic: dynamic))
+        current = Mutex(Snapshot(policy: AccessPolicy(), hits: HitCounters(count: 0), settings: settings))
+        autoBan = Mutex(settings.autoBan.map { AutoBan(settings: $0) })
+        autoBanOn.store(settings.autoBan != nil, ordering: .relaxed)
+        rebuild()
+    }
+
+    public var snapshot: Snapshot { current.withLock { $0 } }
+
+    /// Installs a reloaded config's `acl` block; dynamic entries are kept.
+    public func apply(_ settings: ACLSettings) {
+        writeLock.withLock { _ in
+            mutable.withLock { $0.settings = settings }
+            autoBan.withLock { ban in
+                if ban?.settings != settings.autoBan { ban = settings.autoBan.map { AutoBan(settings: $0) } }
+            }
+            autoBanOn.store(settings.autoBan != nil, ordering: .relaxed)
+            rebuild()
+        }
+    }
+
+    /// Adds or replaces the dynamic entry for `entry.cidr`. Committed before it returns.
+    public func put(_ entry: ACLEntry, audit: AuditRecord) throws {
+        try writeLock.withLock { _ in
+            try store.putACL(entry, audit: audit)
+            mutable.withLock { $0.dynamic[entry.cidr] = entry }
+            rebuild()
+        }
+    }
+
+    /// Removes the dynamic entry for `cidr`; false when there is none.
+    public func remove(_ cidr: CIDR, audit: AuditRecord) throws -> Bool {
+        try writeLock.withLock { _ in
+            guard mutable.withLock({ $0.dynamic[cidr] }) != nil else { return false }
+            guard try store.removeACL(cidr, audit: audit) else { return false }
+            mutable.withLock { $0.dynamic[cidr] = nil }
+            rebuild()
+            return true
+        }
+    }
+
+    /// Every entry with its hit count: config entries, then dynamic ones; expired ones on request.
+    public func list(includeExpired: Bool, now: Double = Date().timeIntervalSince1970) -> [(entry: ACLEntry, hits: Int)] {
+        let snap = snapshot
+        var hitsByKey: [CIDR: Int] = [:]
+        for (i, e) in snap.policy.entries.enumerated() { hitsByKey[e.cidr] = snap.hits[i] }
+        let m = mutable.withLock { $0 }
+        let config = Self.configEntries(m.settings).filter { m.dynamic[$0.cidr] == nil }
+        let dynamic = m.dynamic.values.sorted { $0.createdAt < $1.createdAt }
+        return (config + dynamic)
+            .filter { includeExpired || $0.isActive(at: now) }
+            .map { ($0, hitsByKey[$0.cidr] ?? 0) }
+    }
+
+    /// Builds and swaps a new snapshot from the current entries, carrying hit counts over.
+    private func rebuild(now: Double = Date().timeIntervalSince1970) {
+        let m = mutable.withLock { s -> Mutable in
+            s.generation += 1
+            return s
+        }
+        let active = m.dynamic.values.filter { $0.isActive(at: now) }.sorted { $0.createdAt < $1.createdAt }
+        let policy = AccessPolicy(config: Self.configEntries(m.settings), dynamic: active)
+        let old = snapshot
+        var oldHits: [CIDR: Int] = [:]
+        for (i, e) in old.policy.entries.enumerated() { oldHits[e.cidr] = old.hits[i] }
+        let hits = HitCounters(count: policy.entries.count, initial: policy.entries.map { oldHits[$0.cidr] ?? 0 })
+        current.withLock { $0 = Snapshot(policy: policy, hits: hits, settings: m.settings) }
+        scheduleExpiry(after: now, entries: active, generation: m.generation)
+    }
+
+    private func scheduleExpiry(after now: Double, entries: [ACLEntry], generation: Int) {
+        guard let next = entries.compactMap(\.expiresAt).filter({ $0 > now }).min() else { return }
+        let delay = max(0, next - Date().timeIntervalSince1970)
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay + 0.001) { [weak self] in
+            guard let self else { return }
+            self.writeLock.withLock { _ in
+                guard self.mutable.withLock({ $0.generation }) == generation else { return }
+                self.rebuild()
+            }
+        }
+    }
+
+    static func configEntries(_ settings: ACLSettings) -> [ACLEntry] {
+        settings.allow.map { ACLEntry(cidr: $0, action: .allow, source: .config, createdAt: 0) }
+            + settings.deny.map { ACLEntry(cidr: $0, action: .deny, source: .config, createdAt: 0) }
+    }
+
+    /// Auto-ban bookkeeping for one answered request; may add a deny entry (off the caller's thread).
+    public func record(client: IPAddress, status: UInt) {
+        guard autoBanOn.load(ordering: .relaxed) else { return }
+        let now = Date().timeIntervalSince1970
+        guard let ban = autoBan.withLock({ $0 }) else { return }
+        guard let reason = ban.record(client, is4xx: status >= 400 && status < 500, now: now) else { return }
+        // An address an allow entry lets in explicitly is never auto-banned.
+        if case .allow = snapshot.policy.decide(client, now: now) { return }
+        let entry = ACLEntry(
+            cidr: CIDR(address: client, bits: 128), action: .deny, source: .auto, createdAt: now,
+            expiresAt: now + Double(ban.settings.banMs) / 1000, reason: reason)
+        let audit = AuditRecord(time: now, uid: nil, pid: nil, action: "acl deny", arguments: entry.cidr.description, result: "ok", reason: reason)
+        DispatchQueue.global().async { try? self.put(entry, audit: audit) }
+    }
+}

@@ -1,0 +1,45 @@
+/// The global access list as one immutable value: every active entry in an `IPSet`.
+///
+/// **The decision** (`decide`): the most specific matching entry that has not expired decides —
+/// allow or deny — so `allow 10.1.2.3` inside `deny 10.0.0.0/8` lets 10.1.2.3 in and keeps the
+/// rest of 10/8 out. No matching entry: allowed. An operator's entry replaces a config entry for
+/// the same prefix. IPv4-mapped IPv6 clients are compared as IPv4.
+///
+/// **The request check** (`evaluate`): the global decision first (a deny ends it), then the
+/// route's `ip_whitelist`/`ip_blacklist` (`RouteAccess`, eXpServer's semantics).
+public struct AccessPolicy: Sendable {
+    public let table: IPSet<ACLEntry>
+
+    public init(config: [ACLEntry] = [], dynamic: [ACLEntry] = []) {
+        // Later inserts replace earlier ones on the same prefix: dynamic entries win.
+        table = IPSet((config + dynamic).map { ($0.cidr, $0) })
+    }
+
+    public var entries: [ACLEntry] { table.values }
+    public var isEmpty: Bool { table.count == 0 }
+
+    public enum Decision: Equatable, Sendable {
+        /// No entry matched.
+        case noMatch
+        /// `entry` is the index of the deciding entry in `entries`.
+        case allow(entry: Int)
+        case deny(entry: Int)
+
+        public var allows: Bool {
+            if case .deny = self { return false }
+            return true
+        }
+    }
+
+    @inline(__always)
+    public func decide(_ client: IPAddress, now: Double) -> Decision {
+        if table.count == 0 { return .noMatch }
+        guard let i = table.longestMatchIndex(client, where: { $0.isActive(at: now) }) else { return .noMatch }
+        return table.values[i].action == .allow ? .allow(entry: i) : .deny(entry: i)
+    }
+
+    public func evaluate(_ client: IPAddress, route: RouteAccess, now: Double) -> Bool {
+        guard decide(client, now: now).allows else { return false }
+        return route.isUnrestricted || route.allows(client)
+    }
+}

@@ -1,0 +1,29 @@
+import Synchronization
+
+/// A fixed array of atomic counters (per ACL entry hits): incremented on the hot path without locks.
+// The pointer is written only in init/deinit; every access in between is atomic.
+public final class HitCounters: @unchecked Sendable {
+    private let storage: UnsafeMutablePointer<Atomic<Int>>
+    public let count: Int
+
+    public init(count: Int, initial: [Int] = []) {
+        self.count = count
+        storage = .allocate(capacity: max(count, 1))
+        for i in 0..<count {
+            (storage + i).initialize(to: Atomic(i < initial.count ? initial[i] : 0))
+        }
+    }
+
+    deinit {
+        storage.deinitialize(count: count)
+        storage.deallocate()
+    }
+
+    @inline(__always)
+    public func increment(_ i: Int) {
+        guard i >= 0 && i < count else { return }
+        storage[i].add(1, ordering: .relaxed)
+    }
+
+    public subscript(_ i: Int) -> Int { i >= 0 && i < count ? storage[i].load(ordering: .relaxed) : 0 }
+}
