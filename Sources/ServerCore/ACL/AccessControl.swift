@@ -67,37 +67,53 @@ public final class AccessControl: Sendable {
         }
     }
 
-    /// Adds or replaces the dynamic entry for `entry.cidr`. Committed before it returns.
+    /// Adds or replaces the dynamic entry for `entry.cidr`. Committed before it returns; applied
+    /// incrementally (one insert into a copy of the table), so it is fast with large lists.
     public func put(_ entry: ACLEntry, audit: AuditRecord) throws {
         try writeLock.withLock { _ in
             try store.putACL(entry, audit: audit)
-            mutable.withLock { $0.dynamic[entry.cidr] = entry }
-            rebuild()
+            let generation = mutable.withLock { m -> Int in
+                m.dynamic[entry.cidr] = entry
+                return m.generation
+            }
+            let old = snapshot
+            let (policy, index) = old.policy.inserting(entry)
+            let hits = index < old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
+            current.withLock { $0 = Snapshot(policy: policy, hits: hits, settings: old.settings) }
+            if entry.expiresAt != nil {
+                scheduleExpiry(after: Date().timeIntervalSince1970, entries: [entry], generation: generation)
+            }
         }
     }
 
-    /// Removes the dynamic entry for `cidr`; false when there is none.
+    /// Removes the dynamic entry for `cidr`; false when there is none. A config entry for the
+    /// same prefix, if any, applies again.
     public func remove(_ cidr: CIDR, audit: AuditRecord) throws -> Bool {
         try writeLock.withLock { _ in
-            guard mutable.withLock({ $0.dynamic[cidr] }) != nil else { return false }
+            guard hasDynamicEntry(cidr) else { return false }
             guard try store.removeACL(cidr, audit: audit) else { return false }
-            mutable.withLock { $0.dynamic[cidr] = nil }
-            rebuild()
+            let settings = mutable.withLock { m -> ACLSettings in
+                m.dynamic[cidr] = nil
+                return m.settings
+            }
+            let old = snapshot
+            let fallback = Self.configEntries(settings).last { $0.cidr == cidr }
+            current.withLock { $0 = Snapshot(policy: old.policy.removing(cidr, fallback: fallback), hits: old.hits, settings: old.settings) }
             return true
         }
     }
 
+    public func hasDynamicEntry(_ cidr: CIDR) -> Bool { mutable.withLock { $0.dynamic[cidr] != nil } }
+
     /// Every entry with its hit count: config entries, then dynamic ones; expired ones on request.
     public func list(includeExpired: Bool, now: Double = Date().timeIntervalSince1970) -> [(entry: ACLEntry, hits: Int)] {
         let snap = snapshot
-        var hitsByKey: [CIDR: Int] = [:]
-        for (i, e) in snap.policy.entries.enumerated() { hitsByKey[e.cidr] = snap.hits[i] }
         let m = mutable.withLock { $0 }
         let config = Self.configEntries(m.settings).filter { m.dynamic[$0.cidr] == nil }
         let dynamic = m.dynamic.values.sorted { $0.createdAt < $1.createdAt }
         return (config + dynamic)
             .filter { includeExpired || $0.isActive(at: now) }
-            .map { ($0, hitsByKey[$0.cidr] ?? 0) }
+            .map { ($0, snap.policy.table.exactIndex($0.cidr).map { snap.hits[$0] } ?? 0) }
     }
 
     /// Builds and swaps a new snapshot from the current entries, carrying hit counts over.
@@ -109,9 +125,9 @@ public final class AccessControl: Sendable {
         let active = m.dynamic.values.filter { $0.isActive(at: now) }.sorted { $0.createdAt < $1.createdAt }
         let policy = AccessPolicy(config: Self.configEntries(m.settings), dynamic: active)
         let old = snapshot
-        var oldHits: [CIDR: Int] = [:]
-        for (i, e) in old.policy.entries.enumerated() { oldHits[e.cidr] = old.hits[i] }
-        let hits = HitCounters(count: policy.entries.count, initial: policy.entries.map { oldHits[$0.cidr] ?? 0 })
+        let hits = HitCounters(count: policy.entries.count, initial: policy.entries.map { e in
+            old.policy.table.exactIndex(e.cidr).map { old.hits[$0] } ?? 0
+        })
         current.withLock { $0 = Snapshot(policy: policy, hits: hits, settings: m.settings) }
         scheduleExpiry(after: now, entries: active, generation: m.generation)
     }

@@ -12,7 +12,29 @@ public struct AccessPolicy: Sendable {
 
     public init(config: [ACLEntry] = [], dynamic: [ACLEntry] = []) {
         // Later inserts replace earlier ones on the same prefix: dynamic entries win.
-        table = IPSet((config + dynamic).map { ($0.cidr, $0) })
+        table = IPSet((config + dynamic).map { ($0.cidr, $0, $0.expiresAt) })
+    }
+
+    private init(table: IPSet<ACLEntry>) { self.table = table }
+
+    /// This policy with `entry` added (or replacing the entry for its prefix). Costs a copy of
+    /// the table and one insert, not a rebuild. Returns the entry's index.
+    public func inserting(_ entry: ACLEntry) -> (AccessPolicy, Int) {
+        var t = table
+        t.insert(entry.cidr, entry, expiresAt: entry.expiresAt)
+        return (AccessPolicy(table: t), t.exactIndex(entry.cidr)!)
+    }
+
+    /// This policy without the entry for `cidr`; `fallback` (the config's entry for the same
+    /// prefix, if any) takes its place.
+    public func removing(_ cidr: CIDR, fallback: ACLEntry?) -> AccessPolicy {
+        var t = table
+        if let fallback {
+            t.insert(cidr, fallback, expiresAt: fallback.expiresAt)
+        } else {
+            t.tombstone(cidr)
+        }
+        return AccessPolicy(table: t)
     }
 
     public var entries: [ACLEntry] { table.values }
@@ -34,7 +56,7 @@ public struct AccessPolicy: Sendable {
     @inline(__always)
     public func decide(_ client: IPAddress, now: Double) -> Decision {
         if table.count == 0 { return .noMatch }
-        guard let i = table.longestMatchIndex(client, where: { $0.isActive(at: now) }) else { return .noMatch }
+        guard let i = table.longestMatchIndex(client, now: now) else { return .noMatch }
         return table.values[i].action == .allow ? .allow(entry: i) : .deny(entry: i)
     }
 

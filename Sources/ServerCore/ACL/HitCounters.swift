@@ -25,5 +25,10 @@ public final class HitCounters: @unchecked Sendable {
         storage[i].add(1, ordering: .relaxed)
     }
 
+    /// A copy with room for `count` counters, the existing ones carried over.
+    public func resized(to count: Int) -> HitCounters {
+        HitCounters(count: count, initial: (0..<min(count, self.count)).map { self[$0] })
+    }
+
     public subscript(_ i: Int) -> Int { i >= 0 && i < count ? storage[i].load(ordering: .relaxed) : 0 }
 }

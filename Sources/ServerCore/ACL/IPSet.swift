@@ -19,6 +19,9 @@ public struct IPSet<Value: Sendable>: Sendable {
 
     private var nodes: [Node] = [Node(high: 0, low: 0, bits: 0)]
     public private(set) var values: [Value] = []
+    /// Per value: when it stops matching (epoch seconds; +infinity for never). Kept beside the
+    /// nodes so a lookup never copies a value to test it.
+    private var expiries: [Double] = []
     public var count: Int { values.count }
     var nodeCount: Int { nodes.count }
 
@@ -28,6 +31,13 @@ public struct IPSet<Value: Sendable>: Sendable {
         nodes.reserveCapacity(entries.count * 2 + 1)
         values.reserveCapacity(entries.count)
         for (cidr, value) in entries { insert(cidr, value) }
+    }
+
+    /// Entries with expiry times (epoch seconds, nil for never).
+    public init(_ entries: [(CIDR, Value, Double?)]) {
+        nodes.reserveCapacity(entries.count * 2 + 1)
+        values.reserveCapacity(entries.count)
+        for (cidr, value, expiry) in entries { insert(cidr, value, expiresAt: expiry) }
     }
 
     @inline(__always)
@@ -50,19 +60,20 @@ public struct IPSet<Value: Sendable>: Sendable {
     }
 
     /// Adds `cidr`; a prefix already present gets the new value (the later entry replaces it).
-    public mutating func insert(_ cidr: CIDR, _ value: Value) {
+    public mutating func insert(_ cidr: CIDR, _ value: Value, expiresAt: Double? = nil) {
+        let expiry = expiresAt ?? .infinity
         let h = cidr.network.high, l = cidr.network.low, len = cidr.bits
         var current = 0
         while true {
             let node = nodes[current]
             if Int(node.bits) == len {
-                setValue(current, value)
+                setValue(current, value, expiry)
                 return
             }
             let b = Self.bit(h, l, Int(node.bits))
             let childIndex = b == 0 ? node.left : node.right
             if childIndex < 0 {
-                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value)
+                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value, expiry)
                 setChild(current, b, leaf)
                 return
             }
@@ -75,13 +86,13 @@ public struct IPSet<Value: Sendable>: Sendable {
             // Split the edge to `child` at `shared` bits.
             let (sh, sl) = Self.masked(h, l, shared)
             if shared == len {
-                let mid = append(Node(high: sh, low: sl, bits: UInt8(shared)), value)
+                let mid = append(Node(high: sh, low: sl, bits: UInt8(shared)), value, expiry)
                 setChild(Int(mid), Self.bit(child.high, child.low, shared), childIndex)
                 setChild(current, b, mid)
             } else {
-                let mid = append(Node(high: sh, low: sl, bits: UInt8(shared)), nil)
+                let mid = append(Node(high: sh, low: sl, bits: UInt8(shared)), nil, expiry)
                 setChild(Int(mid), Self.bit(child.high, child.low, shared), childIndex)
-                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value)
+                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value, expiry)
                 setChild(Int(mid), Self.bit(h, l, shared), leaf)
                 setChild(current, b, mid)
             }
@@ -89,19 +100,21 @@ public struct IPSet<Value: Sendable>: Sendable {
         }
     }
 
-    private mutating func append(_ node: Node, _ value: Value?) -> Int32 {
+    private mutating func append(_ node: Node, _ value: Value?, _ expiry: Double) -> Int32 {
         nodes.append(node)
         let index = nodes.count - 1
-        if let value { setValue(index, value) }
+        if let value { setValue(index, value, expiry) }
         return Int32(index)
     }
 
-    private mutating func setValue(_ index: Int, _ value: Value) {
+    private mutating func setValue(_ index: Int, _ value: Value, _ expiry: Double) {
         if nodes[index].value >= 0 {
             values[Int(nodes[index].value)] = value
+            expiries[Int(nodes[index].value)] = expiry
         } else {
             nodes[index].value = Int32(values.count)
             values.append(value)
+            expiries.append(expiry)
         }
     }
 
@@ -109,36 +122,56 @@ public struct IPSet<Value: Sendable>: Sendable {
         if bit == 0 { nodes[index].left = child } else { nodes[index].right = child }
     }
 
-    /// The value of the most specific prefix containing `address` for which `accept` is true
-    /// (used to skip expired entries), or nil.
+    /// The value of the most specific prefix containing `address` that has not expired at `now`.
     @inline(__always)
-    public func longestMatch(_ address: IPAddress, where accept: (Value) -> Bool = { _ in true }) -> Value? {
-        longestMatchIndex(address, where: accept).map { values[$0] }
+    public func longestMatch(_ address: IPAddress, now: Double = 0) -> Value? {
+        longestMatchIndex(address, now: now).map { values[$0] }
     }
 
-    public func longestMatchIndex(_ address: IPAddress, where accept: (Value) -> Bool = { _ in true }) -> Int? {
+    /// The index (into `values`) of the most specific prefix containing `address` that has not
+    /// expired at `now`, or nil.
+    public func longestMatchIndex(_ address: IPAddress, now: Double = 0) -> Int? {
         let h = address.high, l = address.low
-        var best: Int? = nil
-        var current = 0
-        while true {
-            let node = nodes[current]
-            if node.value >= 0 && accept(values[Int(node.value)]) { best = Int(node.value) }
-            if node.bits >= 128 { return best }
-            let next = Self.bit(h, l, Int(node.bits)) == 0 ? node.left : node.right
-            if next < 0 { return best }
-            let child = nodes[Int(next)]
-            let (mh, ml) = CIDR.mask(Int(child.bits))
-            if h & mh != child.high || l & ml != child.low { return best }
-            current = Int(next)
+        return nodes.withUnsafeBufferPointer { nodes in
+            expiries.withUnsafeBufferPointer { expiries in
+                var best = -1
+                var current = 0
+                while true {
+                    let node = nodes[current]
+                    if node.value >= 0 && expiries[Int(node.value)] > now { best = Int(node.value) }
+                    if node.bits >= 128 { break }
+                    let next = Self.bit(h, l, Int(node.bits)) == 0 ? node.left : node.right
+                    if next < 0 { break }
+                    let child = nodes[Int(next)]
+                    let (mh, ml) = CIDR.mask(Int(child.bits))
+                    if h & mh != child.high || l & ml != child.low { break }
+                    current = Int(next)
+                }
+                return best >= 0 ? best : nil
+            }
         }
     }
 
     /// The value stored for exactly this prefix.
-    public func exact(_ cidr: CIDR) -> Value? {
+    public func exact(_ cidr: CIDR) -> Value? { exactIndex(cidr).map { values[$0] } }
+
+    /// Makes the value stored for exactly `cidr` never match again (it keeps its index, so
+    /// per-value side tables stay aligned). False when there is no such prefix.
+    @discardableResult
+    public mutating func tombstone(_ cidr: CIDR) -> Bool {
+        guard let i = exactIndex(cidr) else { return false }
+        expiries[i] = -.infinity
+        return true
+    }
+
+    /// The index in `values` of exactly this prefix, if stored.
+    public func exactIndex(_ cidr: CIDR) -> Int? {
         var current = 0
         while true {
             let node = nodes[current]
-            if Int(node.bits) == cidr.bits { return node.high == cidr.network.high && node.low == cidr.network.low && node.value >= 0 ? values[Int(node.value)] : nil }
+            if Int(node.bits) == cidr.bits {
+                return node.high == cidr.network.high && node.low == cidr.network.low && node.value >= 0 ? Int(node.value) : nil
+            }
             if Int(node.bits) > cidr.bits { return nil }
             let next = Self.bit(cidr.network.high, cidr.network.low, Int(node.bits)) == 0 ? node.left : node.right
             if next < 0 { return nil }

@@ -28,7 +28,7 @@ extension ControlAPI {
             let entry = ACLEntry(
                 cidr: cidr, action: action, source: .manual, createdAt: now, expiresAt: body.ttlSeconds.map { now + $0 },
                 reason: body.reason, createdBy: request.caller.map { Int64($0.uid) })
-            let replaced = access.list(includeExpired: true, now: now).contains { $0.entry.cidr == cidr && $0.entry.source != .config }
+            let replaced = access.hasDynamicEntry(cidr)
             let audit = record(request, action: "acl \(action.rawValue)", arguments: cidr.description + (body.ttlSeconds.map { " ttl=\(Int($0))s" } ?? ""), reason: body.reason)
             do {
                 try access.put(entry, audit: audit)

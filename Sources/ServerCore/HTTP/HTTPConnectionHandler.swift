@@ -43,6 +43,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var writesInFlight = 0
     private var lastActivity = NIODeadline.now()
     private var idleTask: Scheduled<Void>?
+    private var accessCache = AccessDecisionCache()
 
     init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard, idleTimeout: TimeAmount) {
         self.state = state
@@ -143,9 +144,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         } else {
             client = peer
         }
+        let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
         let result = state.dispatcher.dispatch(
             head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client,
-            access: access, eventLoop: context.eventLoop)
+            access: access, globalDecision: decision, eventLoop: context.eventLoop)
         switch result {
         case .now(let response):
             send(response, for: head, client: client, snapshot: snapshot, context: context)

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -24,21 +23,20 @@ public final class RequestDispatcher: Sendable {
         case later(EventLoopFuture<Response>)
     }
 
+    /// `globalDecision` is `access.policy.decide(client)` (the connection memoises it).
     public func dispatch(
         head: HTTPRequestHead, config: RuntimeConfig, listener: Int, client: IPAddress?, access: AccessControl.Snapshot,
-        eventLoop: EventLoop
+        globalDecision: AccessPolicy.Decision, eventLoop: EventLoop
     ) -> Result {
         if let error = RequestValidator.validate(head) { return .now(.status(error.status)) }
-        if let client, !access.policy.isEmpty {
-            switch access.policy.decide(client, now: Date().timeIntervalSince1970) {
-            case .deny(let entry):
-                access.hits.increment(entry)
-                return .now(access.settings.denyAction == .close ? .closeWithoutAnswer : .status(.forbidden))
-            case .allow(let entry):
-                access.hits.increment(entry)
-            case .noMatch:
-                break
-            }
+        switch globalDecision {
+        case .deny(let entry):
+            access.hits.increment(entry)
+            return .now(access.settings.denyAction == .close ? .closeWithoutAnswer : .status(.forbidden))
+        case .allow(let entry):
+            access.hits.increment(entry)
+        case .noMatch:
+            break
         }
         let pathname: String
         switch PathResolver.pathname(fromTarget: head.uri[...]) {
