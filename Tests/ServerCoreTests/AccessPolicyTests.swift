@@ -1,0 +1,92 @@
+import XCTest
+
+@testable import ServerCore
+
+final class AccessPolicyTests: XCTestCase {
+    func entry(_ cidr: String, _ action: ACLEntry.Action, source: ACLEntry.Source = .manual, expires: Double? = nil) -> ACLEntry {
+        ACLEntry(cidr: CIDR(cidr)!, action: action, source: source, createdAt: 0, expiresAt: expires)
+    }
+
+    func decide(_ p: AccessPolicy, _ ip: String, now: Double = 0) -> String {
+        switch p.decide(IPAddress(ip)!, now: now) {
+        case .noMatch: return "none"
+        case .allow(let i): return "allow \(p.entries[i].cidr)"
+        case .deny(let i): return "deny \(p.entries[i].cidr)"
+        }
+    }
+
+    func testMostSpecificEntryDecides() {
+        let p = AccessPolicy(config: [entry("10.0.0.0/8", .deny, source: .config)], dynamic: [entry("10.1.2.3", .allow)])
+        XCTAssertEqual(decide(p, "10.1.2.3"), "allow 10.1.2.3")
+        XCTAssertEqual(decide(p, "10.1.2.4"), "deny 10.0.0.0/8")
+        XCTAssertEqual(decide(p, "11.0.0.1"), "none")
+        XCTAssertTrue(p.decide(IPAddress("11.0.0.1")!, now: 0).allows)
+    }
+
+    func testDynamicReplacesConfigOnSamePrefix() {
+        let p = AccessPolicy(config: [entry("10.0.0.0/8", .deny, source: .config)], dynamic: [entry("10.0.0.0/8", .allow)])
+        XCTAssertEqual(decide(p, "10.9.9.9"), "allow 10.0.0.0/8")
+    }
+
+    func testExpiredEntriesDoNotDecide() {
+        let p = AccessPolicy(dynamic: [entry("10.0.0.0/8", .deny), entry("10.1.0.0/16", .allow, expires: 50)])
+        XCTAssertEqual(decide(p, "10.1.1.1", now: 49), "allow 10.1.0.0/16")
+        XCTAssertEqual(decide(p, "10.1.1.1", now: 50), "deny 10.0.0.0/8")
+    }
+
+    func testIPv6AndMapped() {
+        let p = AccessPolicy(dynamic: [entry("2001:db8::/32", .deny), entry("192.0.2.0/24", .deny)])
+        XCTAssertEqual(decide(p, "2001:db8:1::5"), "deny 2001:db8::/32")
+        XCTAssertEqual(decide(p, "::ffff:192.0.2.7"), "deny 192.0.2.0/24")
+        XCTAssertEqual(decide(p, "2001:db9::1"), "none")
+    }
+
+    func testInsertingAndRemovingIncrementally() {
+        let base = AccessPolicy(config: [entry("10.0.0.0/8", .deny, source: .config)])
+        let (added, index) = base.inserting(entry("10.0.0.0/8", .allow))
+        XCTAssertEqual(added.entries[index].action, .allow)
+        XCTAssertEqual(decide(added, "10.1.1.1"), "allow 10.0.0.0/8")
+        XCTAssertEqual(decide(base, "10.1.1.1"), "deny 10.0.0.0/8", "the original is unchanged")
+        // Removing the dynamic entry brings the config entry back.
+        let removed = added.removing(CIDR("10.0.0.0/8")!, fallback: entry("10.0.0.0/8", .deny, source: .config))
+        XCTAssertEqual(decide(removed, "10.1.1.1"), "deny 10.0.0.0/8")
+        let (host, _) = base.inserting(entry("10.5.5.5", .allow))
+        XCTAssertEqual(decide(host.removing(CIDR("10.5.5.5")!, fallback: nil), "10.5.5.5"), "deny 10.0.0.0/8")
+    }
+
+    func testEvaluateCombinesGlobalThenRoute() {
+        let p = AccessPolicy(dynamic: [entry("127.0.0.2", .deny)])
+        let route = RouteAccess(whitelist: [CIDR("127.0.0.0/30")!], blacklist: [CIDR("127.0.0.3")!])
+        XCTAssertTrue(p.evaluate(IPAddress("127.0.0.1")!, route: route, now: 0))
+        XCTAssertFalse(p.evaluate(IPAddress("127.0.0.2")!, route: route, now: 0), "global deny")
+        XCTAssertFalse(p.evaluate(IPAddress("127.0.0.3")!, route: route, now: 0), "in both route lists")
+        XCTAssertFalse(p.evaluate(IPAddress("127.0.0.9")!, route: route, now: 0), "outside the whitelist")
+    }
+
+    func testClientAddressFromTrustedProxies() {
+        let trusted = IPSet<Bool>([(CIDR("127.0.0.0/8")!, true), (CIDR("10.0.0.0/8")!, true)])
+        let peer = IPAddress("127.0.0.1")!
+        XCTAssertEqual(ClientAddress.resolve(peer: peer, forwardedFor: ["203.0.113.9, 10.0.0.2"], trusted: trusted), IPAddress("203.0.113.9"))
+        XCTAssertEqual(ClientAddress.resolve(peer: peer, forwardedFor: ["198.51.100.1, 203.0.113.9"], trusted: trusted), IPAddress("203.0.113.9"),
+                       "the rightmost untrusted hop, not the client-supplied leftmost")
+        XCTAssertEqual(ClientAddress.resolve(peer: peer, forwardedFor: ["garbage"], trusted: trusted), peer)
+        XCTAssertEqual(ClientAddress.resolve(peer: IPAddress("192.0.2.1")!, forwardedFor: ["203.0.113.9"], trusted: trusted), IPAddress("192.0.2.1"),
+                       "an untrusted peer's header is ignored")
+        XCTAssertEqual(ClientAddress.resolve(peer: peer, forwardedFor: [], trusted: trusted), peer)
+    }
+
+    func testAutoBanWindow() {
+        let ban = AutoBan(settings: AutoBanSettings(windowMs: 1000, maxRequests: 3, max4xx: 2, banMs: 60_000))
+        let a = IPAddress("192.0.2.1")!
+        XCTAssertNil(ban.record(a, is4xx: false, now: 0))
+        XCTAssertNil(ban.record(a, is4xx: false, now: 0.1))
+        XCTAssertNil(ban.record(a, is4xx: false, now: 0.2))
+        XCTAssertNotNil(ban.record(a, is4xx: false, now: 0.3), "the 4th request in the window crosses max_requests")
+        XCTAssertNil(ban.record(a, is4xx: false, now: 0.4), "reported once per window")
+        XCTAssertNil(ban.record(a, is4xx: false, now: 1.5), "a new window starts")
+        let b = IPAddress("192.0.2.2")!
+        XCTAssertNil(ban.record(b, is4xx: true, now: 0))
+        XCTAssertNil(ban.record(b, is4xx: true, now: 0))
+        XCTAssertTrue(ban.record(b, is4xx: true, now: 0)?.contains("4xx") ?? false)
+    }
+}
