@@ -45,6 +45,10 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "expbench",
+            dependencies: ["ServerCore"]
+        ),
+        .executableTarget(
             name: "expctl",
             dependencies: [
                 "ControlProtocol",
@@ -71,6 +75,10 @@ let package = Package(
         .testTarget(
             name: "ControlProtocolTests",
             dependencies: ["ControlProtocol"]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["expserverd", "expctl", "ControlProtocol"]
         ),
     ]
 )

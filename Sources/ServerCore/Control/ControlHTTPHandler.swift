@@ -64,16 +64,23 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         }
         let (path, query) = Self.split(head.uri)
         let request = ControlRequest(method: head.method.rawValue, path: path, query: query, body: body, caller: caller)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         guard access.allows(caller) else {
             let who = caller.map { "uid \($0.uid)" } ?? "unknown caller"
-            audit(AuditRecord(
+            let record = AuditRecord(
                 time: Date().timeIntervalSince1970, uid: caller.map { Int64($0.uid) }, pid: caller.map { Int64($0.pid) },
-                action: "\(request.method) \(path)", arguments: "", result: "refused", reason: nil))
-            respond(.error(.forbidden, .forbidden, "\(who) may not use this control socket"), keepAlive: head.isKeepAlive, context: context)
+                action: "\(request.method) \(path)", arguments: "", result: "refused",
+                reason: "\(who) is not root, the daemon's uid, or in control.allowed_uids/allowed_gids")
+            // The audit write blocks on SQLite: on the thread pool, answered once it is committed.
+            let audit = self.audit
+            threadPool.runIfActive(eventLoop: context.eventLoop) { audit(record) }.whenComplete { _ in
+                let (handler, context) = bound.value
+                handler.respond(.error(.forbidden, .forbidden, "\(who) may not use this control socket"),
+                                keepAlive: head.isKeepAlive, context: context)
+            }
             return
         }
         let router = self.router
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         threadPool.runIfActive(eventLoop: context.eventLoop) { router.handle(request) }.whenComplete { result in
             let (handler, context) = bound.value
             let reply = (try? result.get()) ?? .error(.serviceUnavailable, .internal, "the daemon is shutting down")

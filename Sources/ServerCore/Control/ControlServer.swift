@@ -23,11 +23,7 @@ public final class ControlServer: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ControlHTTPHandler(router: router, access: access, threadPool: threadPool, audit: audit))
-                }
+                configureConnection(channel, router: router, access: access, threadPool: threadPool, audit: audit)
             }
         let old = umask(0o177)
         defer { umask(old) }
@@ -39,6 +35,18 @@ public final class ControlServer: Sendable {
         }
         chmod(path, mode)
         return ControlServer(path: path, channel: channel)
+    }
+
+    /// The pipeline of one control connection: HTTP/1.1 codec, then `ControlHTTPHandler`.
+    static func configureConnection(
+        _ channel: Channel, router: ControlRouter, access: ControlAccess, threadPool: NIOThreadPool,
+        audit: @escaping @Sendable (AuditRecord) -> Void
+    ) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+            try channel.pipeline.syncOperations.addHandler(
+                ControlHTTPHandler(router: router, access: access, threadPool: threadPool, audit: audit))
+        }
     }
 
     private init(path: String, channel: Channel) {

@@ -7,7 +7,9 @@ import Foundation
 public enum DaemonProcess {
     /// Detaches into the background: forks; the parent waits until the child reports that it
     /// started (exit 0) or why it failed (message on stderr, exit 1). The child starts a new
-    /// session and points stdin/stdout at /dev/null. Must run before any thread is started.
+    /// session, points stdin/stdout/stderr at /dev/null (stderr is replaced again by the log file,
+    /// if any) and closes every other inherited descriptor, so a caller waiting on a pipe it
+    /// gave us is not kept waiting. Must run before any thread is started.
     /// Returns in the child only, with the write end of the readiness pipe.
     public static func detach() -> CInt {
         var fds: [CInt] = [0, 0]
@@ -30,11 +32,15 @@ public enum DaemonProcess {
         }
         close(fds[0])
         setsid()
+        let readiness = fds[1]
+        let limit = min(Int(sysconf(Int32(_SC_OPEN_MAX))), 65536)
+        for fd in 3..<max(limit, 3) where CInt(fd) != readiness { close(CInt(fd)) }
         let null = open("/dev/null", O_RDWR)
         dup2(null, STDIN_FILENO)
         dup2(null, STDOUT_FILENO)
+        dup2(null, STDERR_FILENO)
         if null > 2 { close(null) }
-        return fds[1]
+        return readiness
     }
 
     /// Tells the waiting parent how start-up went ("ok" or an error line) and closes the pipe.

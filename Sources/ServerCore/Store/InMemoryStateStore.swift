@@ -18,7 +18,7 @@ public final class InMemoryStateStore: StateStore {
     }
 
     public func audit(since: Double?, limit: Int) throws -> [AuditEntry] {
-        entries.withLock { e in Array(e.filter { $0.time >= (since ?? 0) }.prefix(limit)) }
+        entries.withLock { e in Array(e.filter { $0.time >= (since ?? 0) }.suffix(limit)) }
     }
 
     public func putACL(_ entry: ACLEntry, audit: AuditRecord) throws {

@@ -110,7 +110,7 @@ public final class SQLiteStateStore: StateStore {
     public func audit(since: Double?, limit: Int) throws -> [AuditEntry] {
         try pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM audit WHERE time >= ? ORDER BY id LIMIT ?",
+                db, sql: "SELECT * FROM (SELECT * FROM audit WHERE time >= ? ORDER BY id DESC LIMIT ?) ORDER BY id",
                 arguments: [since ?? 0, limit]
             ).map { row in
                 AuditEntry(

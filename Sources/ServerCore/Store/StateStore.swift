@@ -27,7 +27,7 @@ public protocol StateStore: Sendable {
     /// Appends an audit record; returns its id.
     @discardableResult
     func appendAudit(_ record: AuditRecord) throws -> Int64
-    /// Records at or after `since` (epoch seconds), oldest first, at most `limit`.
+    /// The newest `limit` records at or after `since` (epoch seconds), in time order.
     func audit(since: Double?, limit: Int) throws -> [AuditEntry]
 
     /// Adds or replaces the dynamic ACL entry for `entry.cidr`, with its audit record, in one commit.

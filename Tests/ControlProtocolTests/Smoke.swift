@@ -1,2 +1,0 @@
-import XCTest
-final class ControlProtocolTestsSmoke: XCTestCase { func testNothing() {} }

@@ -1,0 +1,102 @@
+import ControlProtocol
+import Foundation
+import XCTest
+
+/// `expctl reload` with a good and a bad config, SIGHUP, and what the audit log says about it.
+final class ReloadE2ETests: E2ETestCase {
+    func testReloadWithAGoodConfigServesTheNewListener() throws {
+        let (old, new) = (freePort(), freePort())
+        try startDaemon(ports: [old])
+        try writeConfig(configJSON(ports: [new]))
+        let reply = try expctlJSON(ReloadResponse.self, ["reload", "--reason", "move"])
+        XCTAssertEqual(reply.listeners, ["127.0.0.1:\(new)"])
+        XCTAssertEqual(reply.reloads, 1)
+        XCTAssertEqual(try httpGet(port: new, path: "/hello.txt").status, 200)
+        XCTAssertFalse(portAccepts(old), "the old listener is closed")
+
+        let plain = try expctl(["reload"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertTrue(plain.stdout.hasPrefix("reloaded \(configPath)"), plain.stdout)
+    }
+
+    func testReloadWithABadConfigFailsWithOneLineAndKeepsServing() throws {
+        let port = freePort()
+        try startDaemon(ports: [port])
+        try writeConfig(configJSON(ports: [70000]))
+        let r = try expctl(["reload", "--reason", "typo"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.status, 1, "the daemon refused")
+        XCTAssertEqual(r.stdout, "")
+        let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 2, "one line and its newline: \(r.stderr)")
+        XCTAssertTrue(r.stderr.hasPrefix("expctl: config refused"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("70000"), r.stderr)
+
+        let served = try httpGet(port: port, path: "/hello.txt")
+        XCTAssertEqual(served.status, 200)
+        XCTAssertEqual(served.body, Self.helloText)
+        let status = try expctlJSON(StatusResponse.self, ["status"])
+        XCTAssertEqual(status.listeners, ["127.0.0.1:\(port)"])
+        XCTAssertEqual(status.reloads, 0)
+    }
+
+    func testAuditRecordsReloadsWithCallerAndReason() throws {
+        let port = freePort()
+        try startDaemon(ports: [port])
+        let good = try expctl(["reload", "--reason", "good one"])
+        XCTAssertEqual(good.status, 0, good.stderr)
+        try writeConfig("{ \"servers\": [] }")
+        XCTAssertEqual(try expctl(["reload", "--reason", "bad one"]).status, 1)
+
+        let audit = try expctlJSON(AuditResponse.self, ["audit", "--since", "1h"])
+        XCTAssertEqual(audit.entries.map(\.action), ["reload", "reload"])
+        XCTAssertEqual(audit.entries.map(\.result), ["ok", "error: invalid_config"])
+        XCTAssertEqual(audit.entries.map(\.reason), ["good one", "bad one"])
+        for e in audit.entries {
+            XCTAssertEqual(e.uid, Int64(getuid()))
+            XCTAssertNotNil(e.pid)
+            XCTAssertNotEqual(e.pid, Int64(getpid()), "the caller is the expctl process, not the test")
+            XCTAssertEqual(e.arguments, configPath)
+            XCTAssertEqual(e.time, Date().timeIntervalSince1970, accuracy: 120)
+        }
+
+        let table = try expctl(["audit", "--since", "1h"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("good one") && table.stdout.contains("error: invalid_config"), table.stdout)
+        let limited = try expctlJSON(AuditResponse.self, ["audit", "--limit", "1"])
+        XCTAssertEqual(limited.entries.map(\.reason), ["bad one"], "--limit keeps the newest")
+    }
+
+    func testSIGHUPReloads() throws {
+        let (first, second) = (freePort(), freePort())
+        let daemon = try startDaemon(ports: [first])
+        try writeConfig(configJSON(ports: [first, second]))
+        kill(daemon.pid, SIGHUP)
+        XCTAssertTrue(waitUntil(timeout: 15) { portAccepts(second) }, "the new listener appears after SIGHUP")
+        XCTAssertEqual(try httpGet(port: second, path: "/hello.txt").body, Self.helloText)
+        XCTAssertEqual(try httpGet(port: first, path: "/hello.txt").status, 200)
+        XCTAssertEqual(try expctlJSON(StatusResponse.self, ["status"]).reloads, 1)
+
+        let entries = try expctlJSON(AuditResponse.self, ["audit", "--since", "1h"]).entries
+        let record = try XCTUnwrap(entries.last)
+        XCTAssertEqual(record.action, "reload")
+        XCTAssertEqual(record.result, "ok")
+        XCTAssertEqual(record.reason, "SIGHUP")
+        XCTAssertNil(record.uid, "a signal has no control-socket caller")
+        XCTAssertTrue(daemon.process.isRunning)
+    }
+
+    func testSIGHUPWithABadConfigKeepsRunning() throws {
+        let port = freePort()
+        let daemon = try startDaemon(ports: [port])
+        try writeConfig("not json")
+        kill(daemon.pid, SIGHUP)
+        XCTAssertTrue(waitUntil(timeout: 15) {
+            ((try? self.expctlJSON(AuditResponse.self, ["audit"]).entries.count) ?? 0) == 1
+        })
+        let record = try XCTUnwrap(try expctlJSON(AuditResponse.self, ["audit"]).entries.first)
+        XCTAssertEqual(record.result, "error: invalid_config")
+        XCTAssertTrue(daemon.process.isRunning)
+        XCTAssertEqual(try httpGet(port: port, path: "/hello.txt").status, 200)
+    }
+}

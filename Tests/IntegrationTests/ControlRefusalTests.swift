@@ -1,0 +1,82 @@
+import ControlProtocol
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import XCTest
+@testable import ServerCore
+
+/// A refused caller gets 403 and an audit record, and the audit write (a blocking SQLite commit)
+/// runs on the thread pool, never on the event loop, and is committed before the 403 is sent.
+///
+/// The control pipeline runs here on a 127.0.0.1 TCP listener: there the kernel reports no peer
+/// credentials of a local user (SO_PEERCRED gives the overflow uid, or fails), so every caller is
+/// a stranger even when the tests run as root.
+final class ControlRefusalTests: XCTestCase {
+    struct Seen: Sendable {
+        var records: [AuditRecord] = []
+        var onEventLoop: [Bool] = []
+    }
+
+    final class Recorder: Sendable {
+        private let state = Mutex(Seen())
+        func withLock<T: Sendable>(_ body: (inout Seen) -> T) -> T { state.withLock { body(&$0) } }
+    }
+
+    var group: MultiThreadedEventLoopGroup!
+    var pool: NIOThreadPool!
+    var server: Channel!
+    let seen = Recorder()
+
+    override func setUpWithError() throws {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        var router = ControlRouter()
+        router.register(.get, Endpoint.status) { _ in .json(["ran": true]) }
+        let seen = self.seen
+        let audit: @Sendable (AuditRecord) -> Void = { record in
+            let onLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
+            usleep(50_000)  // a slow commit: the answer must still wait for it
+            seen.withLock {
+                $0.records.append(record)
+                $0.onEventLoop.append(onLoop)
+            }
+        }
+        let (pool, access, routes) = (self.pool!, ControlAccess(daemonUID: 0), router)
+        server = try ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                ControlServer.configureConnection(channel, router: routes, access: access, threadPool: pool, audit: audit)
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    override func tearDown() {
+        try? server?.close().wait()
+        try? group?.syncShutdownGracefully()
+        try? pool?.syncShutdownGracefully()
+        super.tearDown()
+    }
+
+    func testRefusalIsAuditedOffTheEventLoopBeforeTheAnswer() throws {
+        let client = try RawClient(port: try XCTUnwrap(server.localAddress?.port))
+        try client.send("GET /v1/status HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let r = try client.readResponse()
+        XCTAssertEqual(r.status, 403, r.text)
+        let body = try JSONDecoder().decode(ControlErrorBody.self, from: Data(r.body))
+        XCTAssertEqual(body.error.code, "forbidden")
+        XCTAssertTrue(body.error.message.hasSuffix("may not use this control socket"), body.error.message)
+
+        let state = seen.withLock { $0 }
+        XCTAssertEqual(state.records.count, 1, "audited before the 403 was answered")
+        XCTAssertEqual(state.onEventLoop, [false], "the audit write must not block the event loop")
+        let record = try XCTUnwrap(state.records.first)
+        XCTAssertEqual(record.result, "refused")
+        XCTAssertEqual(record.action, "GET /v1/status")
+
+        // The connection stays usable: a second refused request on it is answered and audited too.
+        try client.send("GET /v1/other HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 403)
+        XCTAssertEqual(seen.withLock { $0.records.map(\.action) }, ["GET /v1/status", "GET /v1/other"])
+    }
+}
