@@ -6,7 +6,8 @@ import NIOCore
 /// All filesystem checks happen here, once, so a bad config is refused before anything binds.
 public enum ConfigCompiler {
     public static func compile(
-        _ config: XPSConfig, configPath: String?, baseDirectory: String, workersOverride: Int? = nil
+        _ config: XPSConfig, configPath: String?, baseDirectory: String, workersOverride: Int? = nil,
+        upstreams: UpstreamRegistry = UpstreamRegistry()
     ) throws -> RuntimeConfig {
         var listeners: [XPSConfig.Listener] = []
         var listenerIndex: [XPSConfig.Listener: Int] = [:]
@@ -28,7 +29,8 @@ public enum ConfigCompiler {
                 routes.append(CompiledRoute(
                     reqPath: route.reqPath, order: ri,
                     access: RouteAccess(whitelist: route.ipWhitelist, blacklist: route.ipBlacklist),
-                    action: try compileAction(route, path: path, baseDirectory: baseDirectory)))
+                    action: try compileAction(
+                        route, path: path, baseDirectory: baseDirectory, timeouts: config.timeouts, upstreams: upstreams)))
             }
             servers.append(VirtualServer(
                 listenerIDs: Set(ids), hostnames: server.hostnames, routes: RouteTable(routes)))
@@ -45,10 +47,12 @@ public enum ConfigCompiler {
                 return c
             }(),
             errorLog: config.errorLog.map { absolute($0, base: baseDirectory) },
-            shutdownGrace: config.shutdownGraceMs, acl: config.acl)
+            shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams)
     }
 
-    static func compileAction(_ route: XPSConfig.Route, path: String, baseDirectory: String) throws -> RouteAction {
+    static func compileAction(
+        _ route: XPSConfig.Route, path: String, baseDirectory: String, timeouts: XPSConfig.Timeouts, upstreams: UpstreamRegistry
+    ) throws -> RouteAction {
         switch route.type {
         case .fileServe:
             let dir = absolute(route.dirPath ?? "", base: baseDirectory)
@@ -65,7 +69,11 @@ public enum ConfigCompiler {
         case .redirect:
             return .redirect(status: route.httpStatusCode, location: route.redirectURL ?? "/")
         case .reverseProxy:
-            return .reverseProxy(ProxyRoute(upstreams: route.upstreams, loadBalancing: route.loadBalancing))
+            let policy = LoadBalancing(rawValue: route.loadBalancing) ?? .roundRobin
+            return .reverseProxy(ProxyRoute(
+                upstreams: route.upstreams, loadBalancing: route.loadBalancing, policy: policy, healthCheck: route.healthCheck,
+                retries: route.retries, upstreamKeepalive: route.upstreamKeepalive, timeouts: timeouts,
+                group: UpstreamGroup(upstreams: route.upstreams, policy: policy, registry: upstreams)))
         }
     }
 

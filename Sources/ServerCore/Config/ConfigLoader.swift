@@ -6,22 +6,23 @@ public enum ConfigLoader {
     public static let version = "0.1.0"
 
     /// Reads, validates and compiles the config at `path`.
-    public static func load(path: String, workersOverride: Int? = nil) throws -> RuntimeConfig {
+    public static func load(path: String, workersOverride: Int? = nil, upstreams: UpstreamRegistry = UpstreamRegistry()) throws -> RuntimeConfig {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         guard let data = FileManager.default.contents(atPath: absolute) else {
             throw ConfigError("", "cannot read config file \(absolute)")
         }
         let parsed = try XPSConfig.parse(data)
         let base = (absolute as NSString).deletingLastPathComponent
-        return try ConfigCompiler.compile(parsed, configPath: absolute, baseDirectory: base, workersOverride: workersOverride)
+        return try ConfigCompiler.compile(
+            parsed, configPath: absolute, baseDirectory: base, workersOverride: workersOverride, upstreams: upstreams)
     }
 
     /// The config used when none is given: `./xps_config.json` if present; otherwise serve `./public`
     /// (or, when that does not exist either, a generated welcome page) on 127.0.0.1:8001.
-    public static func loadDefault(workersOverride: Int? = nil) throws -> RuntimeConfig {
+    public static func loadDefault(workersOverride: Int? = nil, upstreams: UpstreamRegistry = UpstreamRegistry()) throws -> RuntimeConfig {
         let cwd = FileManager.default.currentDirectoryPath
         if FileManager.default.fileExists(atPath: cwd + "/xps_config.json") {
-            return try load(path: cwd + "/xps_config.json", workersOverride: workersOverride)
+            return try load(path: cwd + "/xps_config.json", workersOverride: workersOverride, upstreams: upstreams)
         }
         var root = cwd + "/public"
         var isDir: ObjCBool = false

@@ -18,11 +18,15 @@ public final class RuntimeConfig: Sendable {
     public let errorLog: String?
     public let shutdownGrace: Int
     public let acl: ACLSettings
+    public let timeouts: XPSConfig.Timeouts
+    /// Live upstream state by address (shared with the previous config across a reload).
+    public let upstreams: UpstreamRegistry
 
     init(source: XPSConfig, configPath: String?, serverName: String, workers: Int,
          listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?,
          stateDB: String? = nil, control: ControlSettings = ControlSettings(), errorLog: String? = nil, shutdownGrace: Int = 10_000,
-         acl: ACLSettings = ACLSettings()) {
+         acl: ACLSettings = ACLSettings(), timeouts: XPSConfig.Timeouts = XPSConfig.Timeouts(),
+         upstreams: UpstreamRegistry = UpstreamRegistry()) {
         self.source = source
         self.configPath = configPath
         self.serverName = serverName
@@ -38,6 +42,8 @@ public final class RuntimeConfig: Sendable {
         self.errorLog = errorLog
         self.shutdownGrace = shutdownGrace
         self.acl = acl
+        self.timeouts = timeouts
+        self.upstreams = upstreams
     }
 }
 
@@ -68,6 +74,13 @@ public struct FileServeRoute: Sendable {
 public struct ProxyRoute: Sendable {
     public let upstreams: [XPSConfig.Upstream]
     public let loadBalancing: String
+    public let policy: LoadBalancing
+    public let healthCheck: XPSConfig.HealthCheck?
+    public let retries: Int?
+    public let upstreamKeepalive: Int
+    public let timeouts: XPSConfig.Timeouts
+    /// The route's live upstream group (balancer state, health), set up by `HTTPServer`.
+    public let group: UpstreamGroup
 }
 
 /// The `control` block: where the control socket lives and who may use it.

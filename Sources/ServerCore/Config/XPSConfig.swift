@@ -13,6 +13,7 @@ public struct XPSConfig: Sendable, Equatable {
     /// How long SIGTERM waits for in-flight requests, in milliseconds.
     public var shutdownGraceMs: Int = 10_000
     public var acl = ACLSettings()
+    public var timeouts = Timeouts()
 
     public struct Server: Sendable, Equatable {
         public var listeners: [Listener]
@@ -48,12 +49,52 @@ public struct XPSConfig: Sendable, Equatable {
         // reverse_proxy
         public var upstreams: [Upstream]
         public var loadBalancing: String
+        public var healthCheck: HealthCheck? = nil
+        /// How many more upstreams to try after the first fails; nil = all of them.
+        public var retries: Int? = nil
+        /// Idle keep-alive connections kept per upstream (per worker); 0 = none.
+        public var upstreamKeepalive: Int = 32
     }
 
     public struct Upstream: Sendable, Equatable {
         public var host: String
         public var port: Int
         public var weight: Int
+        /// Passive health: this many failures within `failTimeoutMs` mark the upstream down for
+        /// `failTimeoutMs` (0 disables), as nginx's `max_fails` / `fail_timeout`.
+        public var maxFails: Int = 1
+        public var failTimeoutMs: Int = 10_000
+        /// Used only when no primary upstream is available.
+        public var backup: Bool = false
+
+        public init(host: String, port: Int, weight: Int, maxFails: Int = 1, failTimeoutMs: Int = 10_000, backup: Bool = false) {
+            self.host = host
+            self.port = port
+            self.weight = weight
+            self.maxFails = maxFails
+            self.failTimeoutMs = failTimeoutMs
+            self.backup = backup
+        }
+
+        /// `host:port` (`[v6]:port`): how operators name an upstream.
+        public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// The `timeouts` block (the upstream part; the client-side timeouts are fixed for now).
+    public struct Timeouts: Sendable, Equatable {
+        /// Connecting to an upstream; past it the next upstream is tried, and 504 when none is left.
+        public var upstreamConnectMs = 5_000
+        /// Waiting for upstream bytes once the request is sent; past it 504 (or close mid-response).
+        public var upstreamReadMs = 60_000
+    }
+
+    /// `health_check`: active checks of every upstream of the route.
+    public struct HealthCheck: Sendable, Equatable {
+        public var path: String = "/"
+        public var intervalMs: Int = 5000
+        public var timeoutMs: Int = 2000
+        public var fall: Int = 3
+        public var rise: Int = 2
     }
 }
 
@@ -74,7 +115,7 @@ extension XPSConfig {
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {
         let top = try ConfigObject(root, path: "")
-        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl"])
+        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts"])
         guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
         guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
         var config = XPSConfig(
@@ -88,6 +129,11 @@ extension XPSConfig {
         config.shutdownGraceMs = try top.int("shutdown_grace_ms", in: 0...3_600_000) ?? 10_000
         if let control = try top.object("control") { config.control = try parseControl(control) }
         if let acl = try top.object("acl") { config.acl = try parseACL(acl) }
+        if let t = try top.object("timeouts") {
+            try t.checkKeys(["upstream_connect_ms", "upstream_read_ms"])
+            config.timeouts.upstreamConnectMs = try t.int("upstream_connect_ms", in: 1...3_600_000) ?? config.timeouts.upstreamConnectMs
+            config.timeouts.upstreamReadMs = try t.int("upstream_read_ms", in: 1...86_400_000) ?? config.timeouts.upstreamReadMs
+        }
         return config
     }
 
@@ -162,7 +208,7 @@ extension XPSConfig {
     static let routeKeys: [RouteType: Set<String>] = [
         .fileServe: commonRouteKeys.union(["dir_path", "index", "gzip_enable", "gzip_level", "gzip_mime_types"]),
         .redirect: commonRouteKeys.union(["http_status_code", "redirect_url"]),
-        .reverseProxy: commonRouteKeys.union(["upstreams", "load_balancing"]),
+        .reverseProxy: commonRouteKeys.union(["upstreams", "load_balancing", "health_check", "retries", "upstream_keepalive"]),
     ]
 
     static func parseRoute(_ value: JSONValue, path: String) throws -> Route {
@@ -202,10 +248,29 @@ extension XPSConfig {
             }
             route.upstreams = try items.map { try parseUpstream($0.value, path: $0.path) }
             let lb = try obj.string("load_balancing") ?? "round_robin"
-            guard ["round_robin", "ip_hash"].contains(lb) else {
-                throw ConfigError(obj.keyPath("load_balancing"), "\"\(lb)\" is not a policy (round_robin, ip_hash)")
+            guard LoadBalancing(rawValue: lb) != nil else {
+                throw ConfigError(obj.keyPath("load_balancing"), "\"\(lb)\" is not a policy (round_robin, least_conn, ip_hash, random_two)")
             }
             route.loadBalancing = lb
+            var seen = Set<String>()
+            for (i, u) in route.upstreams.enumerated() where !seen.insert(u.address).inserted {
+                throw ConfigError("\(obj.keyPath("upstreams"))[\(i)]", "\"\(u.address)\" is listed twice")
+            }
+            route.retries = try obj.int("retries", in: 0...100)
+            route.upstreamKeepalive = try obj.int("upstream_keepalive", in: 0...10_000) ?? 32
+            if let hc = try obj.object("health_check") {
+                try hc.checkKeys(["path", "interval_ms", "timeout_ms", "fall", "rise"])
+                var check = HealthCheck()
+                check.path = try hc.string("path") ?? "/"
+                guard check.path.hasPrefix("/"), !check.path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+                    throw ConfigError(hc.keyPath("path"), "\"\(check.path)\" must be a path starting with / without spaces")
+                }
+                check.intervalMs = try hc.int("interval_ms", in: 100...3_600_000) ?? 5000
+                check.timeoutMs = try hc.int("timeout_ms", in: 10...600_000) ?? 2000
+                check.fall = try hc.int("fall", in: 1...100) ?? 3
+                check.rise = try hc.int("rise", in: 1...100) ?? 2
+                route.healthCheck = check
+            }
         }
         return route
     }
@@ -223,16 +288,22 @@ extension XPSConfig {
     static func parseUpstream(_ value: JSONValue, path: String) throws -> Upstream {
         var address: String
         var weight = 1
+        var maxFails = 1
+        var failTimeout = 10_000
+        var backup = false
         var addressPath = path
         switch value {
         case .string(let s):
             address = s
         case .object:
             let obj = try ConfigObject(value, path: path)
-            try obj.checkKeys(["address", "weight"])
+            try obj.checkKeys(["address", "weight", "max_fails", "fail_timeout_ms", "backup"])
             address = try obj.requiredString("address")
             addressPath = obj.keyPath("address")
             weight = try obj.int("weight", in: 0...1000) ?? 1
+            maxFails = try obj.int("max_fails", in: 0...1000) ?? 1
+            failTimeout = try obj.int("fail_timeout_ms", in: 100...86_400_000) ?? 10_000
+            backup = try obj.bool("backup") ?? false
         default:
             throw ConfigError(path, "expected \"host:port\" or an object, found \(value.typeName)")
         }
@@ -242,7 +313,7 @@ extension XPSConfig {
         guard let p = Int(port), (1...65535).contains(p) else {
             throw ConfigError(addressPath, "\"\(address)\" does not have a valid port (1-65535)")
         }
-        return Upstream(host: host, port: p, weight: weight)
+        return Upstream(host: host, port: p, weight: weight, maxFails: maxFails, failTimeoutMs: failTimeout, backup: backup)
     }
 }
 

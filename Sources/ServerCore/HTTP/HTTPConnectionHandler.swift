@@ -24,26 +24,38 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    private let state: ServerState
+    fileprivate let state: ServerState
     private let listener: XPSConfig.Listener
     private let headGuard: HeadGuard
     private let idleTimeout: TimeAmount
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
-    private var peerText = "-"
+    fileprivate var peerText = "-"
     private var head: HTTPRequestHead?
     /// A deferred response is being produced; request parts wait in `queue`.
-    private var waiting = false
+    fileprivate var waiting = false
     private var queue = CircularBuffer<HTTPServerRequestPart>()
     private var queuedError: HTTPParserError?
     private var readSuppressed = false
-    private var closing = false
+    fileprivate var closing = false
     /// Shutdown asked us to finish: the current response (if any) is the last.
-    private var quiescing = false
+    fileprivate var quiescing = false
     private var writesInFlight = 0
-    private var lastActivity = NIODeadline.now()
+    fileprivate var lastActivity = NIODeadline.now()
     private var idleTask: Scheduled<Void>?
     private var accessCache = AccessDecisionCache()
+    private var context: ChannelHandlerContext?
+    /// A non-proxy request's answer, decided at its head, sent at its end.
+    private var pendingAnswer: (result: RequestDispatcher.Result, head: HTTPRequestHead, client: IPAddress?, snapshot: ServingSnapshot)?
+    /// The proxied request in progress, and whether its request has been fully read.
+    private var proxy: ProxySession?
+    private var proxyRequestEnded = false
+    private var proxyHead: HTTPRequestHead?
+    private var proxyClient: IPAddress?
+    private var proxyBytes = 0
+    private var proxyStatus: UInt = 0
+    /// The answer went out before the request was fully read: drop its remaining parts.
+    private var discardingRequest = false
 
     init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard, idleTimeout: TimeAmount) {
         self.state = state
@@ -64,9 +76,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
     func channelInactive(context: ChannelHandlerContext) {
         idleTask?.cancel()
         idleTask = nil
+        proxy?.cancel()
+        proxy = nil
         context.fireChannelInactive()
     }
 
@@ -80,7 +96,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     private func idleCheck(context: ChannelHandlerContext) {
         let idleFor = NIODeadline.now() - lastActivity
-        if writesInFlight == 0 && !waiting && idleFor >= idleTimeout {
+        if writesInFlight == 0 && !waiting && proxy == nil && idleFor >= idleTimeout {
             context.close(promise: nil)  // silently, as eXpServer does
             return
         }
@@ -103,18 +119,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         switch part {
         case .head(let h):
             head = h
-        case .body:
-            break  // bodies are not used by file_serve or redirect; the decoder keeps the framing.
+            dispatch(h, context: context)
+        case .body(let buffer):
+            // Proxied bodies stream to the upstream; file_serve and redirect ignore bodies (the
+            // decoder keeps the framing).
+            if let proxy, !discardingRequest { proxy.clientBody(buffer) }
         case .end:
             headGuard.requestEnded()
-            guard let h = head else { return }
             head = nil
-            handle(h, context: context)
+            if discardingRequest {
+                discardingRequest = false
+            } else if let proxy {
+                proxyRequestEnded = true
+                waiting = true  // later requests wait for the proxied answer
+                proxy.clientEnd()
+            } else if let answer = pendingAnswer {
+                pendingAnswer = nil
+                deliver(answer.result, for: answer.head, client: answer.client, snapshot: answer.snapshot, context: context)
+            }
         }
     }
 
     func read(context: ChannelHandlerContext) {
-        if waiting || !context.channel.isWritable {
+        if waiting || !context.channel.isWritable || proxy?.blocksClientReads == true {
             readSuppressed = true
             return
         }
@@ -122,12 +149,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        proxy?.clientWritabilityChanged()
         resumeReadingIfPossible(context: context)
         context.fireChannelWritabilityChanged()
     }
 
-    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
-        if readSuppressed && !waiting && context.channel.isWritable {
+    fileprivate func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        if readSuppressed && !waiting && context.channel.isWritable && proxy?.blocksClientReads != true {
             readSuppressed = false
             context.read()
         }
@@ -135,7 +163,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     // MARK: dispatch
 
-    private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    /// Decides the request at its head: a proxied request starts at once (its body streams); any
+    /// other answer is kept until the request's end.
+    private func dispatch(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let snapshot = state.current
         let access = state.access.snapshot
         let client: IPAddress?
@@ -148,7 +178,20 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let result = state.dispatcher.dispatch(
             head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client,
             access: access, globalDecision: decision, eventLoop: context.eventLoop)
+        if case .proxy(let route) = result {
+            startProxy(route, head: head, client: client, context: context)
+        } else {
+            pendingAnswer = (result, head, client, snapshot)
+        }
+    }
+
+    private func deliver(
+        _ result: RequestDispatcher.Result, for head: HTTPRequestHead, client: IPAddress?, snapshot: ServingSnapshot,
+        context: ChannelHandlerContext
+    ) {
         switch result {
+        case .proxy:
+            break  // started at the head
         case .now(let response):
             send(response, for: head, client: client, snapshot: snapshot, context: context)
         case .later(let future):
@@ -164,7 +207,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func drainQueue(context: ChannelHandlerContext) {
+    fileprivate func drainQueue(context: ChannelHandlerContext) {
         while !waiting && !closing, let part = queue.popFirst() {
             process(part, context: context)
         }
@@ -177,7 +220,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     // MARK: writing
 
-    private func send(
+    fileprivate func send(
         _ response: Response, for head: HTTPRequestHead?, client: IPAddress?, snapshot: ServingSnapshot, context: ChannelHandlerContext
     ) {
         guard context.channel.isActive, !closing else {
@@ -282,5 +325,95 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             status = .badRequest
         }
         send(.status(status), for: nil, client: peer, snapshot: state.current, context: context)
+    }
+}
+
+// MARK: proxying
+
+extension HTTPConnectionHandler: ProxyClient {
+    fileprivate func startProxy(_ route: ProxyRoute, head: HTTPRequestHead, client: IPAddress?, context: ChannelHandlerContext) {
+        proxyRequestEnded = false
+        proxyHead = head
+        proxyClient = client
+        proxyBytes = 0
+        proxyStatus = 0
+        let session = ProxySession(
+            route: route, head: head, client: client, eventLoop: context.eventLoop,
+            pool: state.pools?.pool(for: context.eventLoop), owner: self)
+        proxy = session
+        session.start()
+    }
+
+    var clientWritable: Bool { context?.channel.isWritable ?? false }
+
+    func proxyWrite(_ buffer: ByteBuffer) {
+        guard let context else { return }
+        if proxyStatus == 0, buffer.readableBytes >= 12, let code = Self.statusCode(of: buffer) { proxyStatus = code }
+        proxyBytes += buffer.readableBytes
+        lastActivity = .now()
+        context.write(Self.wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+    }
+
+    func proxyFlush() { context?.flush() }
+
+    func proxyRespond(_ response: Response) {
+        guard let context, let head = proxyHead else { return }
+        endProxy()
+        send(response, for: head, client: proxyClient, snapshot: state.current, context: context)
+        resumeAfterProxy(context: context)
+    }
+
+    func proxyDone(closeClient: Bool) {
+        guard let context, let head = proxyHead else { return }
+        endProxy()
+        if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
+        if let log = state.current.accessLog {
+            log.append(AccessLog.combinedLine(
+                client: proxyClient?.description ?? peerText, time: Int(time(nil)),
+                requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
+                status: Int(proxyStatus), bytes: proxyBytes, referer: head.headers.first(name: "referer"),
+                userAgent: head.headers.first(name: "user-agent")))
+        }
+        if closeClient || quiescing {
+            closing = true
+            let channel = context.channel
+            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            return
+        }
+        context.flush()
+        resumeAfterProxy(context: context)
+    }
+
+    func proxyAbort() {
+        endProxy()
+        closing = true
+        context?.close(promise: nil)
+    }
+
+    func proxyResumeClientReads() {
+        if let context { resumeReadingIfPossible(context: context) }
+    }
+
+    private func endProxy() {
+        proxy = nil
+        if !proxyRequestEnded { discardingRequest = true }
+    }
+
+    private func resumeAfterProxy(context: ChannelHandlerContext) {
+        waiting = false
+        drainQueue(context: context)
+    }
+
+    /// The status code of an encoded response head (`HTTP/1.1 200 ...`).
+    static func statusCode(of buffer: ByteBuffer) -> UInt? {
+        guard let bytes = buffer.getBytes(at: buffer.readerIndex + 9, length: 3) else { return nil }
+        var code: UInt = 0
+        for b in bytes {
+            guard b >= 48 && b <= 57 else { return nil }
+            code = code * 10 + UInt(b - 48)
+        }
+        return code
     }
 }

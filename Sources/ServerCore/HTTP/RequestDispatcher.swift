@@ -21,6 +21,8 @@ public final class RequestDispatcher: Sendable {
     public enum Result {
         case now(Response)
         case later(EventLoopFuture<Response>)
+        /// Proxy the request to one of the route's upstreams (the connection streams it).
+        case proxy(ProxyRoute)
     }
 
     /// `globalDecision` is `access.policy.decide(client)` (the connection memoises it).
@@ -54,9 +56,8 @@ public final class RequestDispatcher: Sendable {
         switch route.action {
         case .redirect(let status, let location):
             return .now(Response(status: HTTPResponseStatus(statusCode: status), headers: [("Location", location)]))
-        case .reverseProxy:
-            // Proxying arrives with the reverse-proxy work; until then the upstream is unreachable.
-            return .now(.status(.badGateway))
+        case .reverseProxy(let proxyRoute):
+            return .proxy(proxyRoute)
         case .fileServe(let fs):
             let request = FileRequest(head: head)
             switch files.serve(route: fs, relative: PathResolver.relative(pathname, toRoute: route.reqPath), request: request) {

@@ -76,11 +76,11 @@ public final class Daemon: Sendable {
         logger.info("control socket ready", metadata: ["socket": "\(socketPath)", "state_db": "\(stateDBPath)"])
     }
 
-    static func loadConfig(_ options: Options) throws -> RuntimeConfig {
+    static func loadConfig(_ options: Options, upstreams: UpstreamRegistry = UpstreamRegistry()) throws -> RuntimeConfig {
         if let path = options.configPath {
-            return try ConfigLoader.load(path: path, workersOverride: options.workers)
+            return try ConfigLoader.load(path: path, workersOverride: options.workers, upstreams: upstreams)
         }
-        return try ConfigLoader.loadDefault(workersOverride: options.workers)
+        return try ConfigLoader.loadDefault(workersOverride: options.workers, upstreams: upstreams)
     }
 
     public var config: RuntimeConfig { http.state.current.config }
@@ -109,7 +109,7 @@ public final class Daemon: Sendable {
             do {
                 var opts = options
                 if opts.configPath == nil { opts.configPath = config.configPath }
-                let new = try Self.loadConfig(opts)
+                let new = try Self.loadConfig(opts, upstreams: config.upstreams)
                 if new.workers != config.workers {
                     logger.warning("workers changed in the config; it takes effect at the next restart")
                 }

@@ -34,7 +34,8 @@ public final class HTTPServer: Sendable {
         state = ServerState(
             snapshot: ServingSnapshot(config: config, accessLog: accessLog),
             dispatcher: RequestDispatcher(files: FileServer(), threadPool: threadPool),
-            access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()))
+            access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()),
+            pools: UpstreamPools(group: group))
     }
 
     /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.
@@ -154,6 +155,7 @@ public final class HTTPServer: Sendable {
             usleep(10_000)
         }
         connections.closeAll()
+        state.pools?.closeAll()
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()
         state.current.accessLog?.close()

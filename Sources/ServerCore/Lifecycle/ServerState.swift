@@ -17,11 +17,14 @@ public final class ServerState: Sendable {
     private let snapshot: Mutex<ServingSnapshot>
     public let dispatcher: RequestDispatcher
     public let access: AccessControl
+    /// Idle upstream connections, one pool per event loop.
+    let pools: UpstreamPools?
 
-    public init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl) {
+    init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl, pools: UpstreamPools?) {
         self.snapshot = Mutex(snapshot)
         self.dispatcher = dispatcher
         self.access = access
+        self.pools = pools
     }
 
     public var current: ServingSnapshot { snapshot.withLock { $0 } }

@@ -1,0 +1,110 @@
+/// `load_balancing` policies.
+public enum LoadBalancing: String, Sendable {
+    case roundRobin = "round_robin"
+    case leastConn = "least_conn"
+    case ipHash = "ip_hash"
+    case randomTwo = "random_two"
+}
+
+/// One choosable upstream as a policy sees it.
+public struct Candidate: Sendable, Equatable {
+    /// Index in the route's upstream list.
+    public var index: Int
+    public var weight: Int
+    public var inFlight: Int
+
+    public init(index: Int, weight: Int, inFlight: Int) {
+        self.index = index
+        self.weight = weight
+        self.inFlight = inFlight
+    }
+}
+
+/// The balancing policies as pure functions over the candidates (upstreams that are available
+/// now, weight > 0, not yet tried for this request) and a small mutable state.
+public struct Balancer: Sendable {
+    public let policy: LoadBalancing
+    /// Smooth weighted round robin: each upstream's current weight (nginx's algorithm).
+    var current: [Int]
+    var random: UInt64 = 0x2545_F491_4F6C_DD1D
+
+    public init(policy: LoadBalancing, count: Int) {
+        self.policy = policy
+        current = Array(repeating: 0, count: count)
+    }
+
+    /// Picks one of `candidates` (non-empty); `clientHash` feeds `ip_hash`, `total` is the
+    /// number of upstreams configured (for ip_hash's stable modulus).
+    public mutating func pick(_ candidates: [Candidate], clientHash: UInt64, total: Int) -> Int {
+        precondition(!candidates.isEmpty)
+        switch policy {
+        case .roundRobin:
+            return smoothWeighted(candidates)
+        case .leastConn:
+            // Fewest in-flight per unit of weight; ties broken by smooth WRR among the tied.
+            var best: [Candidate] = []
+            for c in candidates {
+                guard let b = best.first else {
+                    best = [c]
+                    continue
+                }
+                let lhs = c.inFlight * b.weight, rhs = b.inFlight * c.weight
+                if lhs < rhs { best = [c] } else if lhs == rhs { best.append(c) }
+            }
+            return best.count == 1 ? best[0].index : smoothWeighted(best)
+        case .ipHash:
+            // Stable per client: the client's slot among all configured upstreams; when that one
+            // is unavailable, the next available after it (so other clients do not move).
+            let slot = Int(clientHash % UInt64(max(total, 1)))
+            let sorted = candidates.sorted { $0.index < $1.index }
+            return (sorted.first { $0.index >= slot } ?? sorted[0]).index
+        case .randomTwo:
+            if candidates.count == 1 { return candidates[0].index }
+            let a = weightedRandom(candidates)
+            var b = weightedRandom(candidates)
+            if b.index == a.index { b = candidates[(candidates.firstIndex(of: a)! + 1) % candidates.count] }
+            return a.inFlight * b.weight <= b.inFlight * a.weight ? a.index : b.index
+        }
+    }
+
+    /// nginx's smooth weighted round robin: add each weight to its current value, pick the
+    /// largest, subtract the total from it. 5:1:1 gives a a b a c a a; equal weights cycle.
+    mutating func smoothWeighted(_ candidates: [Candidate]) -> Int {
+        var total = 0
+        var best = -1
+        for c in candidates {
+            current[c.index] += c.weight
+            total += c.weight
+            if best < 0 || current[c.index] > current[best] { best = c.index }
+        }
+        current[best] -= total
+        return best
+    }
+
+    mutating func nextRandom() -> UInt64 {
+        random ^= random << 13
+        random ^= random >> 7
+        random ^= random << 17
+        return random
+    }
+
+    mutating func weightedRandom(_ candidates: [Candidate]) -> Candidate {
+        let total = candidates.reduce(0) { $0 + $1.weight }
+        var r = Int(nextRandom() % UInt64(max(total, 1)))
+        for c in candidates {
+            if r < c.weight { return c }
+            r -= c.weight
+        }
+        return candidates[candidates.count - 1]
+    }
+
+    /// eXpServer's ip_hash key: the IPv4 address's bytes read little-endian (`a + b<<8 + c<<16 +
+    /// d<<24`), so 127.0.0.1 goes to upstream 1 of 2 as in eXpServer; IPv6 addresses fold their 128 bits.
+    public static func clientHash(_ address: IPAddress?) -> UInt64 {
+        guard let address else { return 0 }
+        if let v4 = address.ipv4Value { return UInt64(v4.byteSwapped) }
+        var h = address.high ^ (address.low &* 0x9E37_79B9_7F4A_7C15)
+        h ^= h >> 29
+        return h
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Synchronization
+
+/// The live state of one upstream address, shared by every route that lists it and kept across
+/// reloads: the operator's admin state and weight, health, and counters.
+public final class UpstreamState: Sendable {
+    public enum Admin: String, Sendable, Codable {
+        case active, draining, disabled
+    }
+
+    public let address: String
+    public let host: String
+    public let port: Int
+    public let inFlight = Atomic<Int>(0)
+    public let requests = Atomic<Int>(0)
+    public let failures = Atomic<Int>(0)
+
+    struct Control {
+        var admin: Admin = .active
+        /// The operator's weight (`expctl upstream weight`); nil = the config's.
+        var weight: Int?
+    }
+    struct Health {
+        /// Down (passive or active) until this time; 0 = up.
+        var downUntil: Double = 0
+        /// Active checks: down until `rise` successes.
+        var activeDown = false
+        var recentFailures: [Double] = []
+        var consecutiveOK = 0
+        var consecutiveFail = 0
+        var lastCheck: Double?
+        var lastCheckOK: Bool?
+        var transitions = 0
+    }
+    private let control = Mutex(Control())
+    private let health = Mutex(Health())
+
+    init(host: String, port: Int, address: String) {
+        self.host = host
+        self.port = port
+        self.address = address
+    }
+
+    public var admin: Admin { control.withLock { $0.admin } }
+    public var weightOverride: Int? { control.withLock { $0.weight } }
+
+    public func set(admin: Admin? = nil, weight: Int?? = nil) {
+        control.withLock { c in
+            if let admin { c.admin = admin }
+            if let weight { c.weight = weight }
+        }
+    }
+
+    /// Usable for new requests now: active and healthy.
+    public func isAvailable(now: Double) -> Bool {
+        guard admin == .active else { return false }
+        return health.withLock { !$0.activeDown && $0.downUntil <= now }
+    }
+
+    public func isDown(now: Double) -> Bool { health.withLock { $0.activeDown || $0.downUntil > now } }
+
+    /// Passive health: a failed attempt. `maxFails` failures within `failTimeout` seconds mark the
+    /// upstream down for `failTimeout` seconds.
+    func recordFailure(now: Double, maxFails: Int, failTimeout: Double) {
+        failures.add(1, ordering: .relaxed)
+        guard maxFails > 0 else { return }
+        health.withLock { h in
+            h.recentFailures = h.recentFailures.filter { now - $0 < failTimeout } + [now]
+            if h.recentFailures.count >= maxFails && h.downUntil <= now {
+                h.downUntil = now + failTimeout
+                h.recentFailures.removeAll()
+                h.transitions += 1
+            }
+        }
+    }
+
+    /// Active health: one check's result; `fall` failures in a row mark it down, `rise` successes up.
+    func recordCheck(ok: Bool, now: Double, fall: Int, rise: Int) {
+        health.withLock { h in
+            h.lastCheck = now
+            h.lastCheckOK = ok
+            if ok {
+                h.consecutiveOK += 1
+                h.consecutiveFail = 0
+                if h.activeDown && h.consecutiveOK >= rise {
+                    h.activeDown = false
+                    h.transitions += 1
+                }
+            } else {
+                h.consecutiveFail += 1
+                h.consecutiveOK = 0
+                if !h.activeDown && h.consecutiveFail >= fall {
+                    h.activeDown = true
+                    h.transitions += 1
+                }
+            }
+        }
+    }
+
+    public var lastCheck: (time: Double, ok: Bool)? {
+        health.withLock { h in h.lastCheck.map { ($0, h.lastCheckOK ?? false) } }
+    }
+    public var healthTransitions: Int { health.withLock { $0.transitions } }
+
+    /// What `expctl upstream list` shows: disabled and draining/drained (admin) win over down (health).
+    public func stateName(now: Double) -> String {
+        switch admin {
+        case .disabled: return "disabled"
+        case .draining: return inFlight.load(ordering: .relaxed) == 0 ? "drained" : "draining"
+        case .active: return isDown(now: now) ? "down" : "active"
+        }
+    }
+}
+
+/// Every upstream address the config names, by address; survives reloads so counters, admin
+/// state and health carry over.
+public final class UpstreamRegistry: Sendable {
+    private let states = Mutex<[String: UpstreamState]>([:])
+
+    public init() {}
+
+    func state(for upstream: XPSConfig.Upstream) -> UpstreamState {
+        states.withLock { s in
+            if let existing = s[upstream.address] { return existing }
+            let new = UpstreamState(host: upstream.host, port: upstream.port, address: upstream.address)
+            s[upstream.address] = new
+            return new
+        }
+    }
+
+    public func lookup(_ address: String) -> UpstreamState? { states.withLock { $0[address] } }
+    public var all: [UpstreamState] { states.withLock { Array($0.values) } }
+}
