@@ -7,6 +7,11 @@ public enum Endpoint {
     public static let acl = "/v1/acl"
     public static let aclRemove = "/v1/acl/remove"
     public static let aclCheck = "/v1/acl/check"
+    public static let upstreams = "/v1/upstreams"
+    public static let upstreamWeight = "/v1/upstreams/weight"
+    public static let upstreamDrain = "/v1/upstreams/drain"
+    public static let upstreamEnable = "/v1/upstreams/enable"
+    public static let upstreamDisable = "/v1/upstreams/disable"
 }
 
 /// HTTP methods the control protocol uses.

@@ -6,6 +6,7 @@ import Foundation
 enum ControlAPI {
     static func register(on router: inout ControlRouter, daemon: Daemon) {
         registerACL(on: &router, access: daemon.access)
+        registerUpstreams(on: &router, daemon: daemon)
         router.register(.get, Endpoint.status) { _ in
             .json(daemon.status())
         }

@@ -50,6 +50,7 @@ public final class Daemon: Sendable {
         // Refuse early, before touching anything, if a live daemon owns the socket.
         if ControlServer.isLive(socketPath) { throw ControlSocketError.inUse(path: socketPath) }
         store = try SQLiteStateStore(path: stateDBPath)
+        try UpstreamControl.restore(config, from: store)
         access = try AccessControl(settings: config.acl, store: store)
         http = try HTTPServer(config: config, logger: logger, access: access)
         try http.start()
@@ -110,6 +111,7 @@ public final class Daemon: Sendable {
                 var opts = options
                 if opts.configPath == nil { opts.configPath = config.configPath }
                 let new = try Self.loadConfig(opts, upstreams: config.upstreams)
+                try UpstreamControl.restore(new, from: store)
                 if new.workers != config.workers {
                     logger.warning("workers changed in the config; it takes effect at the next restart")
                 }

@@ -19,6 +19,7 @@ public final class HTTPServer: Sendable {
     let logger: Logger
     private let listeners = Mutex<[XPSConfig.Listener: Channel]>([:])
     private let connections = ConnectionRegistry()
+    private let health: HealthChecker
     /// Connections idle this long (nothing read or written) are closed silently, as eXpServer does.
     public static let idleTimeout = TimeAmount.seconds(60)
     /// Decoder limits: a request line over `maxLineBytes` is 414; a head over `maxHeadBytes` is 431.
@@ -30,6 +31,7 @@ public final class HTTPServer: Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: config.workers)
         threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
+        health = HealthChecker(group: group)
         let accessLog = try config.accessLog.map { try AccessLog(destination: $0) }
         state = ServerState(
             snapshot: ServingSnapshot(config: config, accessLog: accessLog),
@@ -47,6 +49,7 @@ public final class HTTPServer: Sendable {
             shutdown(grace: .zero)
             throw error
         }
+        health.start(state.current.config)
         return localAddresses
     }
 
@@ -79,6 +82,7 @@ public final class HTTPServer: Sendable {
         }
         let old = state.swap(ServingSnapshot(config: config, accessLog: accessLog))
         state.access.apply(config.acl)
+        health.start(config)
         old.accessLog?.close()
         let keep = Set(config.listeners)
         let removed = listeners.withLock { l in
@@ -149,6 +153,7 @@ public final class HTTPServer: Sendable {
             return all
         }
         for channel in open { try? channel.close().wait() }
+        health.stop()
         connections.quiesceAll()
         let deadline = NIODeadline.now() + grace
         while connections.count > 0 && NIODeadline.now() < deadline {

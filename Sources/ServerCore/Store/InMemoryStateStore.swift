@@ -5,6 +5,7 @@ import Synchronization
 public final class InMemoryStateStore: StateStore {
     private let entries = Mutex<[AuditEntry]>([])
     private let acl = Mutex<[CIDR: ACLEntry]>([:])
+    private let upstreams = Mutex<[String: StoredUpstream]>([:])
 
     public init() {}
 
@@ -36,5 +37,14 @@ public final class InMemoryStateStore: StateStore {
 
     public func pruneACL(expiredBefore before: Double) throws {
         acl.withLock { $0 = $0.filter { ($0.value.expiresAt ?? .infinity) >= before } }
+    }
+
+    public func putUpstream(_ state: StoredUpstream, audit: AuditRecord) throws {
+        upstreams.withLock { $0[state.address] = state }
+        try appendAudit(audit)
+    }
+
+    public func upstreamStates() throws -> [StoredUpstream] {
+        upstreams.withLock { $0.values.sorted { $0.address < $1.address } }
     }
 }

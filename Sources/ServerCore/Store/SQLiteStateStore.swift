@@ -49,7 +49,33 @@ public final class SQLiteStateStore: StateStore {
                 t.column("created_by", .integer)
             }
         }
+        m.registerMigration("v3-upstreams") { db in
+            try db.create(table: "upstream_state") { t in
+                t.primaryKey("address", .text)
+                t.column("admin", .text).notNull()
+                t.column("weight", .integer)
+                t.column("updated_at", .double).notNull()
+            }
+        }
         return m
+    }
+
+    public func putUpstream(_ u: StoredUpstream, audit: AuditRecord) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO upstream_state (address, admin, weight, updated_at) VALUES (?, ?, ?, ?)",
+                arguments: [u.address, u.admin.rawValue, u.weight, audit.time])
+            try Self.insertAudit(db, audit)
+        }
+    }
+
+    public func upstreamStates() throws -> [StoredUpstream] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM upstream_state ORDER BY address").compactMap { row in
+                guard let admin = UpstreamState.Admin(rawValue: row["admin"]) else { return nil }
+                return StoredUpstream(address: row["address"], admin: admin, weight: row["weight"])
+            }
+        }
     }
 
     @discardableResult

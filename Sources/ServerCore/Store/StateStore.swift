@@ -38,4 +38,22 @@ public protocol StateStore: Sendable {
     func aclEntries() throws -> [ACLEntry]
     /// Deletes entries that expired before `before` (epoch seconds).
     func pruneACL(expiredBefore before: Double) throws
+
+    /// Stores the operator's state for an upstream address (admin state, weight override), with
+    /// its audit record, in one commit.
+    func putUpstream(_ state: StoredUpstream, audit: AuditRecord) throws
+    func upstreamStates() throws -> [StoredUpstream]
+}
+
+/// An upstream address's operator-set state, as persisted.
+public struct StoredUpstream: Sendable, Equatable {
+    public var address: String
+    public var admin: UpstreamState.Admin
+    public var weight: Int?
+
+    public init(address: String, admin: UpstreamState.Admin, weight: Int?) {
+        self.address = address
+        self.admin = admin
+        self.weight = weight
+    }
 }

@@ -1,0 +1,95 @@
+/// Upstreams of reverse_proxy routes over the control socket.
+///
+/// `GET /v1/upstreams` → `UpstreamListResponse`; `POST /v1/upstreams/weight` with
+/// `UpstreamWeightRequest`; `POST /v1/upstreams/{drain,enable,disable}` with `UpstreamAdminRequest`.
+/// Every POST answers `UpstreamChangeResponse`. Addresses are `host:port` as in the config.
+public struct UpstreamInfo: Codable, Sendable, Equatable {
+    /// `servers[N] REQ_PATH`: which route lists this upstream.
+    public var route: String
+    public var address: String
+    public var configuredWeight: Int
+    public var effectiveWeight: Int
+    /// `active`, `draining`, `drained`, `disabled` or `down`.
+    public var state: String
+    public var backup: Bool
+    public var inFlight: Int
+    public var requests: Int
+    public var failures: Int
+    public var healthTransitions: Int
+    public var lastCheck: Double?
+    public var lastCheckOK: Bool?
+
+    public init(route: String, address: String, configuredWeight: Int, effectiveWeight: Int, state: String, backup: Bool,
+                inFlight: Int, requests: Int, failures: Int, healthTransitions: Int, lastCheck: Double?, lastCheckOK: Bool?) {
+        self.route = route
+        self.address = address
+        self.configuredWeight = configuredWeight
+        self.effectiveWeight = effectiveWeight
+        self.state = state
+        self.backup = backup
+        self.inFlight = inFlight
+        self.requests = requests
+        self.failures = failures
+        self.healthTransitions = healthTransitions
+        self.lastCheck = lastCheck
+        self.lastCheckOK = lastCheckOK
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case route, address, state, backup, requests, failures
+        case configuredWeight = "configured_weight"
+        case effectiveWeight = "effective_weight"
+        case inFlight = "in_flight"
+        case healthTransitions = "health_transitions"
+        case lastCheck = "last_check"
+        case lastCheckOK = "last_check_ok"
+    }
+}
+
+public struct UpstreamListResponse: Codable, Sendable, Equatable {
+    public var upstreams: [UpstreamInfo]
+    public init(upstreams: [UpstreamInfo]) { self.upstreams = upstreams }
+}
+
+public struct UpstreamWeightRequest: Codable, Sendable, Equatable {
+    public static let fields: Set<String> = ["address", "weight", "reason"]
+    public var address: String
+    public var weight: Int
+    public var reason: String?
+    public init(address: String, weight: Int, reason: String? = nil) {
+        self.address = address
+        self.weight = weight
+        self.reason = reason
+    }
+}
+
+public struct UpstreamAdminRequest: Codable, Sendable, Equatable {
+    public static let fields: Set<String> = ["address", "reason"]
+    public var address: String
+    public var reason: String?
+    public init(address: String, reason: String? = nil) {
+        self.address = address
+        self.reason = reason
+    }
+}
+
+public struct UpstreamChangeResponse: Codable, Sendable, Equatable {
+    public var address: String
+    /// The admin state now: `active`, `draining` or `disabled`.
+    public var admin: String
+    /// The operator's weight, nil when the config's applies.
+    public var weight: Int?
+    public var inFlight: Int
+
+    public init(address: String, admin: String, weight: Int?, inFlight: Int) {
+        self.address = address
+        self.admin = admin
+        self.weight = weight
+        self.inFlight = inFlight
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, admin, weight
+        case inFlight = "in_flight"
+    }
+}

@@ -1,0 +1,97 @@
+import ControlProtocol
+import Foundation
+
+/// `/v1/upstreams…`: list, weight, drain, enable, disable. An address no reverse_proxy route
+/// lists is an error (404), not a no-op. Changes are committed (with their audit record) before
+/// they are answered, apply to every route that lists the address, and are re-applied after
+/// restarts and reloads (`UpstreamControl.restore`).
+extension ControlAPI {
+    static func registerUpstreams(on router: inout ControlRouter, daemon: Daemon) {
+        router.register(.get, Endpoint.upstreams) { _ in
+            .json(UpstreamListResponse(upstreams: UpstreamControl.list(daemon.config)))
+        }
+        router.register(.post, Endpoint.upstreamWeight) { request in
+            let body = try ControlJSON.decode(UpstreamWeightRequest.self, from: request.body, fields: UpstreamWeightRequest.fields)
+            guard (0...1000).contains(body.weight) else {
+                throw ControlFailure(.badRequest, .badRequest, "weight must be 0-1000 (0 = no new requests), got \(body.weight)")
+            }
+            return try change(daemon, request, address: body.address, action: "upstream weight", arguments: "\(body.address) \(body.weight)",
+                              reason: body.reason) { $0.set(weight: .some(body.weight)) }
+        }
+        for (path, admin, verb) in [
+            (Endpoint.upstreamDrain, UpstreamState.Admin.draining, "drain"),
+            (Endpoint.upstreamEnable, .active, "enable"),
+            (Endpoint.upstreamDisable, .disabled, "disable"),
+        ] {
+            router.register(.post, path) { request in
+                let body = try ControlJSON.decode(UpstreamAdminRequest.self, from: request.body, fields: UpstreamAdminRequest.fields)
+                return try change(daemon, request, address: body.address, action: "upstream \(verb)", arguments: body.address,
+                                  reason: body.reason) { $0.set(admin: admin) }
+            }
+        }
+    }
+
+    private static func change(
+        _ daemon: Daemon, _ request: ControlRequest, address: String, action: String, arguments: String, reason: String?,
+        _ apply: (UpstreamState) -> Void
+    ) throws -> ControlReply {
+        guard UpstreamControl.isConfigured(address, in: daemon.config), let state = daemon.config.upstreams.lookup(address) else {
+            throw ControlFailure(.notFound, .notFound, "no reverse_proxy route lists upstream \"\(address)\"")
+        }
+        // Compute the new state, commit it, then apply it: an acknowledged change is durable.
+        var admin = state.admin
+        var weight = state.weightOverride
+        let probe = UpstreamState(host: state.host, port: state.port, address: address)
+        probe.set(admin: admin, weight: .some(weight))
+        apply(probe)
+        admin = probe.admin
+        weight = probe.weightOverride
+        do {
+            try daemon.store.putUpstream(
+                StoredUpstream(address: address, admin: admin, weight: weight),
+                audit: record(request, action: action, arguments: arguments, reason: reason))
+        } catch {
+            throw ControlFailure(.internalServerError, .storeFailure, "could not store the change: \(error)")
+        }
+        state.set(admin: admin, weight: .some(weight))
+        return .json(UpstreamChangeResponse(address: address, admin: admin.rawValue, weight: weight,
+                                            inFlight: state.inFlight.load(ordering: .relaxed)))
+    }
+}
+
+/// Reading and restoring upstream state, shared by the control API and start-up/reload.
+enum UpstreamControl {
+    static func proxyRoutes(_ config: RuntimeConfig) -> [(label: String, route: ProxyRoute)] {
+        var out: [(String, ProxyRoute)] = []
+        for (si, server) in config.routing.servers.enumerated() {
+            for route in server.routes.ordered.sorted(by: { $0.order < $1.order }) {
+                if case .reverseProxy(let p) = route.action { out.append(("servers[\(si)] \(route.reqPath)", p)) }
+            }
+        }
+        return out
+    }
+
+    static func isConfigured(_ address: String, in config: RuntimeConfig) -> Bool {
+        proxyRoutes(config).contains { $0.route.group.members.contains { $0.state.address == address } }
+    }
+
+    static func list(_ config: RuntimeConfig, now: Double = Date().timeIntervalSince1970) -> [UpstreamInfo] {
+        proxyRoutes(config).flatMap { label, route in
+            route.group.members.map { m in
+                let check = m.state.lastCheck
+                return UpstreamInfo(
+                    route: label, address: m.state.address, configuredWeight: m.config.weight, effectiveWeight: m.weight,
+                    state: m.state.stateName(now: now), backup: m.config.backup, inFlight: m.state.inFlight.load(ordering: .relaxed),
+                    requests: m.state.requests.load(ordering: .relaxed), failures: m.state.failures.load(ordering: .relaxed),
+                    healthTransitions: m.state.healthTransitions, lastCheck: check?.time, lastCheckOK: check?.ok)
+            }
+        }
+    }
+
+    /// Applies the persisted operator state to the config's upstreams (after start and reload).
+    static func restore(_ config: RuntimeConfig, from store: StateStore) throws {
+        for saved in try store.upstreamStates() {
+            config.upstreams.lookup(saved.address)?.set(admin: saved.admin, weight: .some(saved.weight))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Active health checks (`health_check`): every `interval_ms`, each upstream of the route gets
+/// `GET path` on a new connection; a 2xx/3xx status within `timeout_ms` is a success. `fall`
+/// failures in a row mark it down, `rise` successes up (`UpstreamState.recordCheck`). Restarted
+/// with the config on reload; one check per address and path even if several routes list it.
+final class HealthChecker: Sendable {
+    private let group: EventLoopGroup
+    private let tasks = Mutex<[RepeatedTask]>([])
+
+    init(group: EventLoopGroup) {
+        self.group = group
+    }
+
+    func start(_ config: RuntimeConfig) {
+        stop()
+        var seen = Set<String>()
+        var started: [RepeatedTask] = []
+        for (_, route) in UpstreamControl.proxyRoutes(config) {
+            guard let check = route.healthCheck else { continue }
+            for member in route.group.members where seen.insert(member.state.address + " " + check.path).inserted {
+                let loop = group.next()
+                let state = member.state
+                let host = member.config.host, port = member.config.port
+                let task = loop.scheduleRepeatedAsyncTask(
+                    initialDelay: .milliseconds(Int64(check.intervalMs)), delay: .milliseconds(Int64(check.intervalMs))
+                ) { _ in
+                    Self.probe(host: host, port: port, path: check.path, timeout: .milliseconds(Int64(check.timeoutMs)), on: loop)
+                        .map { ok in state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise) }
+                }
+                started.append(task)
+            }
+        }
+        tasks.withLock { $0 = started }
+    }
+
+    func stop() {
+        for task in tasks.withLock({ t in defer { t.removeAll() }; return t }) { task.cancel() }
+    }
+
+    /// One check: true for a 2xx/3xx status line within `timeout`.
+    static func probe(host: String, port: Int, path: String, timeout: TimeAmount, on loop: EventLoop) -> EventLoopFuture<Bool> {
+        let promise = loop.makePromise(of: Bool.self)
+        let deadline = loop.scheduleTask(in: timeout) { promise.succeed(false) }
+        ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(StatusLineReader(promise: promise))
+                }
+            }
+            .connect(host: host, port: port)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    var request = channel.allocator.buffer(capacity: 128)
+                    let hostHeader = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+                    request.writeString("GET \(path) HTTP/1.1\r\nHost: \(hostHeader)\r\nUser-Agent: expserverd-health\r\nConnection: close\r\n\r\n")
+                    channel.writeAndFlush(request, promise: nil)
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                case .failure:
+                    promise.succeed(false)
+                }
+            }
+        return promise.futureResult.always { _ in deadline.cancel() }
+    }
+}
+
+/// Reads until the status line of a response is complete and reports whether it is 2xx/3xx.
+private final class StatusLineReader: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let promise: EventLoopPromise<Bool>
+    var seen: [UInt8] = []
+
+    init(promise: EventLoopPromise<Bool>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = Self.unwrapInboundIn(data)
+        seen.append(contentsOf: buffer.readableBytesView.prefix(64 - min(seen.count, 64)))
+        if seen.count >= 12 {
+            let line = String(decoding: seen, as: UTF8.self)
+            let ok = line.hasPrefix("HTTP/1.") && (line.dropFirst(9).first == "2" || line.dropFirst(9).first == "3")
+            promise.succeed(ok)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { promise.succeed(false) }
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        promise.succeed(false)
+        context.close(promise: nil)
+    }
+}
