@@ -65,7 +65,9 @@ public enum ConfigCompiler {
             }
             return .fileServe(FileServeRoute(
                 root: real, index: route.index, gzipEnable: route.gzipEnable, gzipLevel: route.gzipLevel,
-                gzipMimeTypes: route.gzipMimeTypes))
+                gzipMimeTypes: route.gzipMimeTypes,
+                compression: CompressionPolicy(enabled: route.gzipEnable, extraTypes: route.gzipMimeTypes, minLength: route.gzipMinLength),
+                gzipListing: route.gzipListing))
         case .redirect:
             return .redirect(status: route.httpStatusCode, location: route.redirectURL ?? "/")
         case .reverseProxy:

@@ -69,6 +69,8 @@ public struct FileServeRoute: Sendable {
     public let gzipEnable: Bool
     public let gzipLevel: Int
     public let gzipMimeTypes: [String]
+    public let compression: CompressionPolicy
+    public let gzipListing: Bool
 }
 
 public struct ProxyRoute: Sendable {

@@ -14,6 +14,8 @@ public struct XPSConfig: Sendable, Equatable {
     public var shutdownGraceMs: Int = 10_000
     public var acl = ACLSettings()
     public var timeouts = Timeouts()
+    /// Memory for compressed variants of static files.
+    public var gzipCacheMaxBytes = 64 << 20
 
     public struct Server: Sendable, Equatable {
         public var listeners: [Listener]
@@ -43,6 +45,9 @@ public struct XPSConfig: Sendable, Equatable {
         public var gzipEnable: Bool
         public var gzipLevel: Int
         public var gzipMimeTypes: [String]
+        public var gzipMinLength: Int = 256
+        /// Opt-in: compress directory listings too (eXpServer never does).
+        public var gzipListing: Bool = false
         // redirect
         public var redirectURL: String?
         public var httpStatusCode: Int
@@ -115,7 +120,7 @@ extension XPSConfig {
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {
         let top = try ConfigObject(root, path: "")
-        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts"])
+        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts", "gzip_cache_max_bytes"])
         guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
         guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
         var config = XPSConfig(
@@ -129,6 +134,7 @@ extension XPSConfig {
         config.shutdownGraceMs = try top.int("shutdown_grace_ms", in: 0...3_600_000) ?? 10_000
         if let control = try top.object("control") { config.control = try parseControl(control) }
         if let acl = try top.object("acl") { config.acl = try parseACL(acl) }
+        config.gzipCacheMaxBytes = try top.int("gzip_cache_max_bytes", in: 0...(1 << 40)) ?? config.gzipCacheMaxBytes
         if let t = try top.object("timeouts") {
             try t.checkKeys(["upstream_connect_ms", "upstream_read_ms"])
             config.timeouts.upstreamConnectMs = try t.int("upstream_connect_ms", in: 1...3_600_000) ?? config.timeouts.upstreamConnectMs
@@ -206,7 +212,7 @@ extension XPSConfig {
 
     static let commonRouteKeys: Set<String> = ["req_path", "type", "ip_whitelist", "ip_blacklist"]
     static let routeKeys: [RouteType: Set<String>] = [
-        .fileServe: commonRouteKeys.union(["dir_path", "index", "gzip_enable", "gzip_level", "gzip_mime_types"]),
+        .fileServe: commonRouteKeys.union(["dir_path", "index", "gzip_enable", "gzip_level", "gzip_mime_types", "gzip_min_length", "gzip_listing"]),
         .redirect: commonRouteKeys.union(["http_status_code", "redirect_url"]),
         .reverseProxy: commonRouteKeys.union(["upstreams", "load_balancing", "health_check", "retries", "upstream_keepalive"]),
     ]
@@ -235,6 +241,8 @@ extension XPSConfig {
             route.gzipEnable = try obj.bool("gzip_enable") ?? false
             route.gzipLevel = try obj.int("gzip_level", in: -1...9) ?? -1
             route.gzipMimeTypes = try obj.stringArray("gzip_mime_types") ?? []
+            route.gzipMinLength = try obj.int("gzip_min_length", in: 0...1_073_741_824) ?? 256
+            route.gzipListing = try obj.bool("gzip_listing") ?? false
         case .redirect:
             let url = try obj.requiredString("redirect_url")
             guard !url.isEmpty, !url.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {

@@ -234,10 +234,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         lastActivity = .now()
+        // A streamed body is chunked to HTTP/1.1 clients; to HTTP/1.0 ones its end is the close.
+        let chunked = response.isStream && head?.version.minor == 1
         let keepAlive = !quiescing && (head?.isKeepAlive ?? false) && !Self.closesConnection(response.status.code)
+            && (!response.isStream || chunked)
         let headBytes = ResponseEncoder.encodeHead(
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
-            allocator: context.channel.allocator)
+            allocator: context.channel.allocator, chunked: chunked)
+        if case .stream(let body) = response.body {
+            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
+            stream(body, chunked: chunked, keepAlive: keepAlive, context: context)
+            return
+        }
         // The last write carries the completion only when something must happen after it.
         let needsCompletion = !keepAlive || { if case .file = response.body { return true } else { return false } }()
         let promise = needsCompletion ? context.eventLoop.makePromise(of: Void.self) : nil
@@ -255,6 +263,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
                 context.write(Self.wrapOutboundOut(.byteBuffer(body)), promise: promise)
             }
+        case .stream:
+            preconditionFailure("streamed bodies are sent by stream(_:)")
         case .file(let fd, let offset, let count):
             context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
@@ -281,6 +291,48 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             handler.writesInFlight -= 1
             handler.lastActivity = .now()
             if !keepAlive { context.close(promise: nil) }
+        }
+    }
+
+    /// Sends a streamed body; later pipelined requests wait until it is complete.
+    private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, context: ChannelHandlerContext) {
+        waiting = true
+        writesInFlight += 1
+        if !keepAlive { closing = true }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let allocator = context.channel.allocator
+        body.run(on: context.eventLoop) { piece in
+            let (handler, context) = bound.value
+            handler.lastActivity = .now()
+            guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            guard chunked else { return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(piece))) }
+            var framed = allocator.buffer(capacity: piece.readableBytes + 16)
+            framed.writeString(String(piece.readableBytes, radix: 16))
+            framed.writeStaticString("\r\n")
+            var p = piece
+            framed.writeBuffer(&p)
+            framed.writeStaticString("\r\n")
+            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(framed)))
+        }.flatMap { () -> EventLoopFuture<Void> in
+            let (_, context) = bound.value
+            guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
+            var last = allocator.buffer(capacity: 5)
+            last.writeStaticString("0\r\n\r\n")
+            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(last)))
+        }.whenComplete { result in
+            let (handler, context) = bound.value
+            handler.writesInFlight -= 1
+            handler.lastActivity = .now()
+            if case .failure = result {
+                context.close(promise: nil)  // a body cut short cannot be repaired
+                return
+            }
+            if !keepAlive {
+                context.close(promise: nil)
+                return
+            }
+            handler.waiting = false
+            handler.drainQueue(context: context)
         }
     }
 

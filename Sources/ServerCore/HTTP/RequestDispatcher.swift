@@ -12,10 +12,12 @@ import NIOPosix
 public final class RequestDispatcher: Sendable {
     public let files: FileServer
     let threadPool: NIOThreadPool
+    let compression: CompressionFilter
 
-    public init(files: FileServer, threadPool: NIOThreadPool) {
+    public init(files: FileServer, threadPool: NIOThreadPool, gzipCache: GzipCache = GzipCache()) {
         self.files = files
         self.threadPool = threadPool
+        compression = CompressionFilter(cache: gzipCache, threadPool: threadPool)
     }
 
     public enum Result {
@@ -62,13 +64,21 @@ public final class RequestDispatcher: Sendable {
             let request = FileRequest(head: head)
             switch files.serve(route: fs, relative: PathResolver.relative(pathname, toRoute: route.reqPath), request: request) {
             case .response(let r):
-                return .now(r)
+                return compression.apply(r, request: request, route: fs, eventLoop: eventLoop)
             case .listing(let directory):
                 let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
                     guard let listing = DirectoryListing.read(directory) else { return .status(.internalServerError) }
                     let html = ListingRenderer.html(pathname: pathname, listing: listing)
-                    let body = ByteBuffer(string: html)
-                    let r = Response(status: .ok, headers: [("Content-Type", "text/html")], body: .buffer(body))
+                    var body = ByteBuffer(string: html)
+                    var r = Response(status: .ok, headers: [("Content-Type", "text/html")])
+                    if fs.gzipListing && fs.compression.varies(contentType: "text/html", size: body.readableBytes) {
+                        r.headers.append(("Vary", "Accept-Encoding"))
+                        if AcceptEncoding.acceptsGzip(request.acceptEncoding), let gz = try? Gzip.compress(body, level: fs.gzipLevel) {
+                            body = gz
+                            r.headers.append(("Content-Encoding", "gzip"))
+                        }
+                    }
+                    r.body = .buffer(body)
                     return request.isHead ? r.withoutBody() : r
                 }
                 return .later(future)

@@ -9,6 +9,9 @@ public struct Response: Sendable {
         case buffer(ByteBuffer)
         /// `count` bytes of the open file `fd` from `offset`, sent with sendfile. The handler closes `fd`.
         case file(fd: CInt, offset: Int, count: Int)
+        /// A body produced as it is sent (no length known up front): chunked to HTTP/1.1 clients,
+        /// close-delimited to HTTP/1.0 ones.
+        case stream(StreamingBody)
     }
 
     public var status: HTTPResponseStatus
@@ -20,6 +23,10 @@ public struct Response: Sendable {
     /// Header lines already encoded (`Name: value\r\n`...), written before `headers`; a cached
     /// file keeps its validators this way so the hot path does not re-encode them.
     public var encodedHeaders: ByteBuffer?
+    /// Send no Content-Length (a HEAD answer for a body that would be streamed).
+    public var omitLength = false
+    /// For a static file's full response: what compression needs to know about it.
+    public var file: FileVariant?
     /// Send nothing and close the connection (a denied client under `acl.deny_action: "close"`).
     public var closeConnection = false
 
@@ -30,6 +37,11 @@ public struct Response: Sendable {
         self.body = body
         self.length = length
         self.encodedHeaders = encodedHeaders
+    }
+
+    var isStream: Bool {
+        if case .stream = body { return true }
+        return false
     }
 
     /// A canned response for an error or a status without a body (eXpServer sends errors empty).
@@ -46,6 +58,7 @@ public struct Response: Sendable {
         case .empty: return 0
         case .buffer(let b): return b.readableBytes
         case .file(_, _, let count): return count
+        case .stream: return 0
         }
     }
 
@@ -62,3 +75,19 @@ public struct Response: Sendable {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// A body that is produced while it is sent: `run` calls `write` for each piece (waiting for the
+/// returned future before producing more: that is the backpressure) and completes at the end.
+public protocol StreamingBody: Sendable {
+    func run(on eventLoop: EventLoop, write: @escaping @Sendable (ByteBuffer) -> EventLoopFuture<Void>) -> EventLoopFuture<Void>
+}
+
+/// The facts about a served file that a response filter (compression) needs.
+public struct FileVariant: Sendable {
+    public var path: String
+    public var info: FileInfo
+    public var contentType: String
+    public var etag: String
+    /// The whole file, when it is small enough to be cached.
+    public var body: ByteBuffer?
+}

@@ -9,7 +9,7 @@ enum ResponseEncoder {
     static let defaultHeaders: StaticString = "Server: eXpServer\r\nAccess-Control-Allow-Origin: *\r\n"
 
     static func encodeHead(
-        _ response: Response, keepAlive: Bool, announceKeepAlive: Bool, allocator: ByteBufferAllocator
+        _ response: Response, keepAlive: Bool, announceKeepAlive: Bool, allocator: ByteBufferAllocator, chunked: Bool = false
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256 + (response.encodedHeaders?.readableBytes ?? 0))
         let code = response.status.code
@@ -30,7 +30,9 @@ enum ResponseEncoder {
             buffer.writeString(value)
             buffer.writeStaticString("\r\n")
         }
-        if code != 304 && code != 204 && code >= 200 {
+        if response.isStream {
+            if chunked { buffer.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        } else if code != 304 && code != 204 && code >= 200 && !response.omitLength {
             buffer.writeStaticString("Content-Length: ")
             buffer.writeString(String(response.length ?? response.bodyLength))
             buffer.writeStaticString("\r\n")

@@ -35,7 +35,8 @@ public final class HTTPServer: Sendable {
         let accessLog = try config.accessLog.map { try AccessLog(destination: $0) }
         state = ServerState(
             snapshot: ServingSnapshot(config: config, accessLog: accessLog),
-            dispatcher: RequestDispatcher(files: FileServer(), threadPool: threadPool),
+            dispatcher: RequestDispatcher(
+                files: FileServer(), threadPool: threadPool, gzipCache: GzipCache(maxBytes: config.source.gzipCacheMaxBytes)),
             access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()),
             pools: UpstreamPools(group: group))
     }

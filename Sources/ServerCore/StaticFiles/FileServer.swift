@@ -11,6 +11,9 @@ public struct FileRequest: Sendable {
     public var ifModifiedSince: String?
     public var range: String?
     public var ifRange: String?
+    public var acceptEncoding: String?
+    public var cacheControl: String?
+    public var isHTTP11: Bool
 
     public init(head: HTTPRequestHead) {
         isHead = head.method == .HEAD
@@ -19,6 +22,9 @@ public struct FileRequest: Sendable {
         ifModifiedSince = h.first(name: "if-modified-since")
         range = head.method == .GET || isHead ? h.first(name: "range") : nil
         ifRange = h.first(name: "if-range")
+        acceptEncoding = h.first(name: "accept-encoding")
+        cacheControl = h.first(name: "cache-control")
+        isHTTP11 = head.version.minor >= 1
     }
 }
 
@@ -105,7 +111,9 @@ public final class FileServer: Sendable {
             ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince, etag: file.etag,
             lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
         {
-            return Response(status: .notModified, headers: [("Last-Modified", file.lastModified), ("ETag", file.etag)])
+            var r = Response(status: .notModified, headers: [("Last-Modified", file.lastModified), ("ETag", file.etag)])
+            r.file = FileVariant(path: path, info: file.info, contentType: file.contentType, etag: file.etag, body: nil)
+            return r
         }
         let size = file.info.size
         var response = Response(status: .ok, encodedHeaders: file.headerBlock)
@@ -123,6 +131,9 @@ public final class FileServer: Sendable {
             case .unsatisfiable:
                 return Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")])
             }
+        }
+        if response.status == .ok {
+            response.file = FileVariant(path: path, info: file.info, contentType: file.contentType, etag: file.etag, body: file.body)
         }
         if request.isHead {
             response.length = count

@@ -1,0 +1,147 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The response filter for static files: decides (`CompressionPolicy`) and produces the gzip
+/// variant. Variants come from, in order: a precompressed `name.gz` beside the file that is at
+/// least as new; the in-memory `GzipCache`; compressing on the thread pool (files up to
+/// `streamThreshold`, then cached, so they get a Content-Length); or, for larger files, a stream
+/// compressed piece by piece off the event loop while it is sent (never whole in memory).
+/// The gzip variant's ETag is the file's made weak; `Vary: Accept-Encoding` goes on every
+/// variant of a compressible file. HEAD gets the headers of the matching GET.
+public final class CompressionFilter: Sendable {
+    public let cache: GzipCache
+    let threadPool: NIOThreadPool
+    static let streamThreshold = 1 << 20
+    static let chunkSize = 64 << 10
+
+    init(cache: GzipCache, threadPool: NIOThreadPool) {
+        self.cache = cache
+        self.threadPool = threadPool
+    }
+
+    func apply(_ response: Response, request: FileRequest, route: FileServeRoute, eventLoop: EventLoop) -> RequestDispatcher.Result {
+        guard let file = response.file, route.compression.varies(contentType: file.contentType, size: file.info.size) else {
+            return .now(response)
+        }
+        var r = response
+        r.headers.append(("Vary", "Accept-Encoding"))
+        guard route.compression.shouldCompress(
+            contentType: file.contentType, size: file.info.size, acceptEncoding: request.acceptEncoding,
+            isRange: request.range != nil && response.status != .ok, cacheControl: request.cacheControl)
+        else { return .now(r) }
+        let weak = "W/" + file.etag
+        if r.status == .notModified {
+            r.headers = r.headers.map { $0.0 == "ETag" ? ("ETag", weak) : $0 }
+            return .now(r)
+        }
+        guard r.status == .ok else { return .now(r) }
+        if case .file(let fd, _, _) = r.body { close(fd) }
+        r.encodedHeaders = ResponseEncoder.encodeBlock([
+            ("Content-Type", file.contentType), ("Last-Modified", HTTPDate.format(epochSeconds: file.info.mtimeSeconds)),
+            ("ETag", weak), ("Content-Encoding", "gzip"),
+        ])
+        if let precompressed = Self.precompressed(file) {
+            return .now(Self.withBody(r, .file(fd: precompressed.fd, offset: 0, count: precompressed.size), head: request.isHead))
+        }
+        let key = GzipCache.key(file.path, file.info, level: route.gzipLevel)
+        if let hit = cache.get(key) {
+            return .now(Self.withBody(r, .buffer(hit), head: request.isHead))
+        }
+        let level = route.gzipLevel
+        if file.info.size <= Self.streamThreshold {
+            let cache = self.cache
+            let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
+                let source = try file.body ?? Self.readFile(file.path, size: file.info.size)
+                let compressed = try Gzip.compress(source, level: level)
+                cache.put(key, compressed)
+                return Self.withBody(r, .buffer(compressed), head: request.isHead)
+            }
+            return .later(future.flatMapErrorThrowing { _ in .status(.internalServerError) })
+        }
+        r.body = .stream(GzipFileStream(path: file.path, level: level, threadPool: threadPool))
+        if request.isHead {
+            r.body = .empty
+            r.length = nil
+            r.headers.append(("Transfer-Encoding", "chunked"))
+            r.omitLength = true
+        }
+        return .now(r)
+    }
+
+    static func withBody(_ response: Response, _ body: Response.Body, head: Bool) -> Response {
+        var r = response
+        r.body = body
+        r.length = nil  // the identity length (HEAD) no longer applies
+        return head ? r.withoutBody() : r
+    }
+
+    /// `name.gz` beside the file, a regular file at least as new: served as the gzip variant.
+    static func precompressed(_ file: FileVariant) -> (fd: CInt, size: Int)? {
+        let path = file.path + ".gz"
+        guard case .success(let info) = FileInfo.of(path), info.kind == .regular, info.mtimeSeconds >= file.info.mtimeSeconds,
+            info.isWorldReadable
+        else { return nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0, let now = FileInfo.of(descriptor: fd) else {
+            if fd >= 0 { close(fd) }
+            return nil
+        }
+        return (fd, now.size)
+    }
+
+    static func readFile(_ path: String, size: Int) throws -> ByteBuffer {
+        switch FileServer.readWhole(path, size: size) {
+        case .success(let b): return b
+        case .failure(let e): throw e
+        }
+    }
+}
+
+/// A large file gzipped while it is sent: each 64 KiB piece is read and compressed on the thread
+/// pool, then written; the next piece starts only when the previous one has been written, so
+/// memory stays at a piece or two whatever the file size, and the event loop never runs zlib.
+struct GzipFileStream: StreamingBody {
+    let path: String
+    let level: Int
+    let threadPool: NIOThreadPool
+
+    final class State: @unchecked Sendable {  // used by one step at a time, in sequence
+        var fd: CInt = -1
+        var gzip: GzipStream?
+        var done = false
+        deinit { if fd >= 0 { close(fd) } }
+    }
+
+    func run(on eventLoop: EventLoop, write: @escaping @Sendable (ByteBuffer) -> EventLoopFuture<Void>) -> EventLoopFuture<Void> {
+        let state = State()
+        let path = self.path, level = self.level, pool = self.threadPool
+        let opened = pool.runIfActive(eventLoop: eventLoop) {
+            state.fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard state.fd >= 0 else { throw HTTPError.notFound }
+            state.gzip = try GzipStream(level: level)
+        }
+        @Sendable func step() -> EventLoopFuture<Void> {
+            pool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer in
+                var piece = ByteBufferAllocator().buffer(capacity: CompressionFilter.chunkSize)
+                let n = piece.writeWithUnsafeMutableBytes(minimumWritableBytes: CompressionFilter.chunkSize) { ptr in
+                    max(0, read(state.fd, ptr.baseAddress, CompressionFilter.chunkSize))
+                }
+                if n == 0 {
+                    state.done = true
+                    return try state.gzip!.finish()
+                }
+                return try state.gzip!.feed(piece)
+            }.flatMap { out in
+                let written = out.readableBytes > 0 ? write(out) : eventLoop.makeSucceededVoidFuture()
+                return written.flatMap { state.done ? eventLoop.makeSucceededVoidFuture() : step() }
+            }
+        }
+        return opened.flatMap { step() }
+    }
+}
