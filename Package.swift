@@ -61,6 +61,7 @@ let package = Package(
             name: "ServerCoreTests",
             dependencies: [
                 "ServerCore",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -70,6 +71,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "ServerCore",
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -17,13 +17,19 @@ public final class AccessControl: Sendable {
         public let hits: HitCounters
         public let settings: ACLSettings
         public let trusted: IPSet<Bool>
+        /// Unique per snapshot for the process's life (an object identity can be reused once the
+        /// object is freed; this number never is), so memos can tell snapshots apart.
+        public let generation: UInt64
 
         init(policy: AccessPolicy, hits: HitCounters, settings: ACLSettings) {
             self.policy = policy
             self.hits = hits
             self.settings = settings
             trusted = IPSet(settings.trustedProxies.map { ($0, true) })
+            generation = Snapshot.counter.add(1, ordering: .relaxed).newValue
         }
+
+        private static let counter = Atomic<UInt64>(0)
     }
 
     struct Mutable {

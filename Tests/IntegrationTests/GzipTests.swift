@@ -1,0 +1,165 @@
+import CompressNIO
+import Foundation
+import NIOCore
+import XCTest
+
+@testable import ServerCore
+
+/// Compat 4.2 cases G1-G7 and the HTTP semantics around them.
+final class GzipTests: ServerTestCase {
+    func config(_ extra: String = #""gzip_enable": true, "gzip_level": 8"#) -> String {
+        """
+        { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+          "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public", "index": ["index.html"], \(extra) } ] } ] }
+        """
+    }
+
+    func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        var buffer = ByteBuffer(bytes: bytes)
+        var out = try buffer.decompress(with: .gzip)
+        return out.readBytes(length: out.readableBytes) ?? []
+    }
+
+    /// Decodes a chunked body.
+    func dechunk(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        while let lineEnd = HTTPResult.find(Array(bytes[i...]), [13, 10]).map({ $0 + i }) {
+            let size = Int(String(decoding: bytes[i..<lineEnd], as: UTF8.self), radix: 16) ?? 0
+            if size == 0 { break }
+            out += bytes[(lineEnd + 2)..<(lineEnd + 2 + size)]
+            i = lineEnd + 2 + size + 2
+        }
+        return out
+    }
+
+    func testG1CompressedTextAndG2Identity() throws {
+        let s = try startServer(config())
+        let gz = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(gz.status, 200)
+        XCTAssertEqual(gz.header("Content-Encoding"), "gzip")
+        XCTAssertEqual(gz.header("Content-Type"), "text/plain")
+        XCTAssertEqual(Array(gz.body.prefix(3)), [0x1f, 0x8b, 0x08])
+        XCTAssertEqual(try gunzip(gz.body), s.fixture.bytes("public/sample.txt"))
+        XCTAssertEqual(gz.header("Vary"), "Accept-Encoding")
+        XCTAssertEqual(gz.header("Content-Length"), String(gz.body.count))
+        let plain = try exchange(s, getRequest("/sample.txt")).response
+        XCTAssertNil(plain.header("Content-Encoding"))
+        XCTAssertEqual(plain.header("Content-Length"), "1242")
+        XCTAssertEqual(plain.header("Vary"), "Accept-Encoding")
+        XCTAssertEqual(plain.body, s.fixture.bytes("public/sample.txt"))
+    }
+
+    func testG3DisabledAndG4Jpeg() throws {
+        let off = try startServer(config(#""gzip_enable": false"#))
+        XCTAssertNil(try exchange(off, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"])).response.header("Content-Encoding"))
+        let on = try startServer(config())
+        let jpg = try exchange(on, getRequest("/cat.jpg", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertNil(jpg.header("Content-Encoding"))
+        XCTAssertEqual(jpg.body, on.fixture.bytes("public/cat.jpg"))
+    }
+
+    func testG5ExtraTypeAndG6ListingNotCompressed() throws {
+        let s = try startServer(config(#""gzip_enable": true, "gzip_mime_types": ["application/pdf"]"#))
+        let pdf = try exchange(s, getRequest("/sample.pdf", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(pdf.header("Content-Encoding"), "gzip")
+        XCTAssertEqual(pdf.header("Content-Type"), "application/pdf")
+        XCTAssertEqual(try gunzip(pdf.body), s.fixture.bytes("public/sample.pdf"))
+        let listing = try exchange(s, getRequest("/", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(listing.header("Content-Type"), "text/html")
+        XCTAssertNil(listing.header("Content-Encoding"))
+    }
+
+    func testG7EveryLevelIsValidGzip() throws {
+        for level in [-1, 0, 1, 9] {
+            let s = try startServer(config(#""gzip_enable": true, "gzip_level": \#(level)"#))
+            let r = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip, deflate"])).response
+            XCTAssertEqual(r.header("Content-Encoding"), "gzip", "level \(level)")
+            XCTAssertEqual(try gunzip(r.body), s.fixture.bytes("public/sample.txt"), "level \(level)")
+        }
+    }
+
+    func testQZeroAndStar() throws {
+        let s = try startServer(config())
+        XCTAssertNil(try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip;q=0, *"])).response.header("Content-Encoding"))
+        XCTAssertEqual(try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: *"])).response.header("Content-Encoding"), "gzip")
+        XCTAssertNil(try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip", "Cache-Control: no-transform"])).response.header("Content-Encoding"))
+    }
+
+    func testWeakETagAndConditional() throws {
+        let s = try startServer(config())
+        let plain = try exchange(s, getRequest("/sample.txt")).response
+        let gz = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"])).response
+        let strong = try XCTUnwrap(plain.header("ETag"))
+        XCTAssertEqual(gz.header("ETag"), "W/" + strong)
+        let again = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip", "If-None-Match: W/\(strong)"])).response
+        XCTAssertEqual(again.status, 304)
+        XCTAssertEqual(again.header("ETag"), "W/" + strong)
+        XCTAssertEqual(again.header("Vary"), "Accept-Encoding")
+        XCTAssertTrue(again.body.isEmpty)
+    }
+
+    func testHeadCarriesTheGetHeaders() throws {
+        let s = try startServer(config())
+        let get = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"])).response
+        let client = try RawClient(port: s.port)
+        try client.send("HEAD /sample.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+        let head = try client.readResponse(headRequest: true)
+        XCTAssertEqual(head.header("Content-Encoding"), "gzip")
+        XCTAssertEqual(head.header("Content-Length"), get.header("Content-Length"))
+        XCTAssertTrue(head.body.isEmpty)
+    }
+
+    func testRangeIsServedFromIdentity() throws {
+        let s = try startServer(config())
+        let r = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip", "Range: bytes=0-9"])).response
+        XCTAssertEqual(r.status, 206)
+        XCTAssertNil(r.header("Content-Encoding"))
+        XCTAssertEqual(r.body, Array(s.fixture.bytes("public/sample.txt")[0..<10]))
+    }
+
+    func testCacheInvalidatesWhenTheFileChanges() throws {
+        let s = try startServer(config())
+        _ = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"]))
+        let newText = String(repeating: "changed content for the cache test\n", count: 40)
+        let path = s.fixture.publicDir.appendingPathComponent("sample.txt").path
+        try newText.write(toFile: path, atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(10)], ofItemAtPath: path)
+        let r = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(try gunzip(r.body), Array(newText.utf8))
+    }
+
+    func testPrecompressedFileIsUsed() throws {
+        let fixture = try makeFixture()
+        let marker = Array("served from the .gz file".utf8)
+        var gz = try Gzip.compress(ByteBuffer(bytes: marker), level: 9)
+        try fixture.write(Data(gz.readBytes(length: gz.readableBytes)!), to: "public/sample.txt.gz")
+        let path = fixture.publicDir.appendingPathComponent("sample.txt.gz").path
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(10)], ofItemAtPath: path)
+        let s = try startServer(config(), fixture: fixture)
+        let r = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(try gunzip(r.body), marker)
+        XCTAssertEqual(r.header("Content-Type"), "text/plain")
+    }
+
+    func testLargeFileStreamsChunkedAndDecompressesToTheOriginal() throws {
+        let fixture = try makeFixture()
+        var text = ""
+        for i in 0..<60_000 { text += "line \(i): the quick brown fox jumps over the lazy dog\n" }
+        try fixture.write(Data(text.utf8), to: "public/big.txt")
+        let s = try startServer(config(), fixture: fixture)
+        let client = try RawClient(port: s.port, timeout: 20)
+        try client.send(getRequest("/big.txt", headers: ["Accept-Encoding: gzip"]))
+        let all = client.readAll()
+        let head = try XCTUnwrap(HTTPResult.parse(all.bytes, complete: true))
+        XCTAssertEqual(head.header("Transfer-Encoding"), "chunked")
+        XCTAssertEqual(head.header("Content-Encoding"), "gzip")
+        XCTAssertNil(head.header("Content-Length"))
+        XCTAssertEqual(try gunzip(dechunk(head.body)), Array(text.utf8))
+        // HTTP/1.0: close-delimited instead of chunked.
+        let old = try exchange(s, "GET /big.txt HTTP/1.0\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        XCTAssertTrue(old.closed)
+        XCTAssertNil(old.response.header("Transfer-Encoding"))
+        XCTAssertEqual(try gunzip(old.response.body), Array(text.utf8))
+    }
+}
