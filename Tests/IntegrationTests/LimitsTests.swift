@@ -2,7 +2,7 @@ import XCTest
 @testable import ServerCore
 
 /// Head size limits: a request line over `HTTPServer.maxLineBytes` is 414, a header block over
-/// `HTTPServer.maxHeadBytes` is 431; both close the connection and leave the server serving.
+/// `XPSConfig.Limits().maxHeaderBytes` is 431; both close the connection and leave the server serving.
 final class LimitsTests: ServerTestCase {
     var server: TestServer!
 
@@ -48,7 +48,7 @@ final class LimitsTests: ServerTestCase {
 
     func testHugeHeaderBlockIs431() throws {
         let field = String(repeating: "v", count: 1000)
-        let count = HTTPServer.maxHeadBytes / 1000 + 4
+        let count = XPSConfig.Limits().maxHeaderBytes / 1000 + 4
         let headers = (0..<count).map { "X-Filler-\($0): \(field)\r\n" }.joined()
         try assertRefused("GET /sample.txt HTTP/1.1\r\nHost: localhost\r\n\(headers)\r\n", status: 431)
     }
@@ -61,13 +61,13 @@ final class LimitsTests: ServerTestCase {
     func testLongButAllowedLineWithHugeHeadersIs431() throws {
         let path = "/" + String(repeating: "c", count: HTTPServer.maxLineBytes - 100)
         let field = String(repeating: "v", count: 1000)
-        let headers = (0..<(HTTPServer.maxHeadBytes / 1000 + 4)).map { "X-Filler-\($0): \(field)\r\n" }.joined()
+        let headers = (0..<(XPSConfig.Limits().maxHeaderBytes / 1000 + 4)).map { "X-Filler-\($0): \(field)\r\n" }.joined()
         try assertRefused("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\(headers)\r\n", status: 431)
     }
 
     func testHeaderBlockUnderLimitIsServed() throws {
         let field = String(repeating: "v", count: 1000)
-        let headers = (0..<(HTTPServer.maxHeadBytes / 1000 - 4)).map { "X-Filler-\($0): \(field)" }
+        let headers = (0..<(XPSConfig.Limits().maxHeaderBytes / 1000 - 4)).map { "X-Filler-\($0): \(field)" }
         let r = try exchange(server, getRequest("/sample.txt", headers: headers)).response
         XCTAssertEqual(r.status, 200)
     }

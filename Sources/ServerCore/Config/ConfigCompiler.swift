@@ -26,14 +26,22 @@ public enum ConfigCompiler {
             var routes: [CompiledRoute] = []
             for (ri, route) in server.routes.enumerated() {
                 let path = "servers[\(si)].routes[\(ri)]"
-                routes.append(CompiledRoute(
+                var compiled = CompiledRoute(
                     reqPath: route.reqPath, order: ri,
                     access: RouteAccess(whitelist: route.ipWhitelist, blacklist: route.ipBlacklist),
                     action: try compileAction(
-                        route, path: path, baseDirectory: baseDirectory, timeouts: config.timeouts, upstreams: upstreams)))
+                        route, path: path, baseDirectory: baseDirectory, timeouts: config.timeouts, upstreams: upstreams))
+                compiled.maxBodyBytes = route.maxBodyBytes ?? config.limits.maxBodyBytes
+                routes.append(compiled)
             }
             servers.append(VirtualServer(
                 listenerIDs: Set(ids), hostnames: server.hostnames, routes: RouteTable(routes)))
+        }
+        var listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:]
+        for server in config.servers {
+            // A server's own block: the keys it omits take their defaults, not the top level's.
+            guard let t = server.timeouts else { continue }
+            for l in server.listeners where listenerTimeouts[l] == nil { listenerTimeouts[l] = RuntimeConfig.settings(t) }
         }
         let workers = workersOverride ?? config.workers ?? System.coreCount
         return RuntimeConfig(
@@ -47,7 +55,8 @@ public enum ConfigCompiler {
                 return c
             }(),
             errorLog: config.errorLog.map { absolute($0, base: baseDirectory) },
-            shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams)
+            shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams,
+            limits: config.limits, listenerTimeouts: listenerTimeouts)
     }
 
     static func compileAction(

@@ -1,6 +1,16 @@
 /// The validated, compiled config the server runs on: immutable, shared by every event loop,
 /// swapped as a whole on reload. Nothing on the request path parses strings out of it.
 public final class RuntimeConfig: Sendable {
+    /// The client timeouts of connections on `listener`.
+    public func timeouts(for listener: XPSConfig.Listener) -> ConnectionTimeouts.Settings {
+        listenerTimeouts[listener] ?? Self.settings(timeouts)
+    }
+
+    static func settings(_ t: XPSConfig.Timeouts) -> ConnectionTimeouts.Settings {
+        ConnectionTimeouts.Settings(
+            headerMs: t.headerMs, bodyMs: t.bodyMs, keepaliveMs: t.keepaliveMs, sendMs: t.sendMs, respond408: t.headerMsConfigured)
+    }
+
     /// What the operator wrote (kept for `status` and for re-validation on reload).
     public let source: XPSConfig
     /// Absolute path of the config file, nil for the built-in default.
@@ -19,6 +29,9 @@ public final class RuntimeConfig: Sendable {
     public let shutdownGrace: Int
     public let acl: ACLSettings
     public let timeouts: XPSConfig.Timeouts
+    public let limits: XPSConfig.Limits
+    /// Each listener's client timeouts: the first server on it that overrides them, else the top level's.
+    public let listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings]
     /// Live upstream state by address (shared with the previous config across a reload).
     public let upstreams: UpstreamRegistry
 
@@ -26,7 +39,8 @@ public final class RuntimeConfig: Sendable {
          listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?,
          stateDB: String? = nil, control: ControlSettings = ControlSettings(), errorLog: String? = nil, shutdownGrace: Int = 10_000,
          acl: ACLSettings = ACLSettings(), timeouts: XPSConfig.Timeouts = XPSConfig.Timeouts(),
-         upstreams: UpstreamRegistry = UpstreamRegistry()) {
+         upstreams: UpstreamRegistry = UpstreamRegistry(), limits: XPSConfig.Limits = XPSConfig.Limits(),
+         listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:]) {
         self.source = source
         self.configPath = configPath
         self.serverName = serverName
@@ -44,6 +58,8 @@ public final class RuntimeConfig: Sendable {
         self.acl = acl
         self.timeouts = timeouts
         self.upstreams = upstreams
+        self.limits = limits
+        self.listenerTimeouts = listenerTimeouts
     }
 }
 
@@ -54,6 +70,8 @@ public struct CompiledRoute: Sendable {
     public let order: Int
     public let access: RouteAccess
     public let action: RouteAction
+    /// The route's `max_body_bytes`, else the top-level limit; nil = unlimited.
+    public var maxBodyBytes: Int? = nil
 }
 
 public enum RouteAction: Sendable {

@@ -14,6 +14,20 @@ public struct XPSConfig: Sendable, Equatable {
     public var shutdownGraceMs: Int = 10_000
     public var acl = ACLSettings()
     public var timeouts = Timeouts()
+    public var limits = Limits()
+
+    /// The `limits` block.
+    public struct Limits: Sendable, Equatable {
+        /// Open client connections at most; beyond it new ones are closed at accept.
+        public var maxConnections: Int?
+        /// The whole request head (431 beyond it; a request line over 8 KiB is 414).
+        public var maxHeaderBytes = 32 << 10
+        /// Request bodies (413 beyond it); a route's `max_body_bytes` overrides it.
+        public var maxBodyBytes: Int?
+        /// Requests served on one connection before it is closed (1 = eXpServer's one request
+        /// per connection).
+        public var maxRequestsPerConnection: Int?
+    }
     /// Memory for compressed variants of static files.
     public var gzipCacheMaxBytes = 64 << 20
 
@@ -21,6 +35,8 @@ public struct XPSConfig: Sendable, Equatable {
         public var listeners: [Listener]
         public var hostnames: [String]
         public var routes: [Route]
+        /// This server's client-side timeouts, when it overrides the top level's.
+        public var timeouts: Timeouts? = nil
     }
 
     public struct Listener: Sendable, Equatable, Hashable {
@@ -39,6 +55,8 @@ public struct XPSConfig: Sendable, Equatable {
         public var type: RouteType
         public var ipWhitelist: [CIDR]
         public var ipBlacklist: [CIDR]
+        /// Overrides `limits.max_body_bytes` for this route.
+        public var maxBodyBytes: Int? = nil
         // file_serve
         public var dirPath: String?
         public var index: [String]
@@ -85,8 +103,20 @@ public struct XPSConfig: Sendable, Equatable {
         public var address: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
     }
 
-    /// The `timeouts` block (the upstream part; the client-side timeouts are fixed for now).
+    /// The `timeouts` block (top level; `header_ms`…`send_ms` can be overridden per server).
     public struct Timeouts: Sendable, Equatable {
+        /// The whole request head must arrive within this of its first byte (and a connection
+        /// that never sends anything is closed after it).
+        public var headerMs = 60_000
+        /// Set when `header_ms` was configured: then a partial head gets 408 at the deadline;
+        /// by default it is closed silently, as eXpServer does.
+        public var headerMsConfigured = false
+        /// Inactivity while reading a request body.
+        public var bodyMs = 60_000
+        /// Idle time between requests on a keep-alive connection.
+        public var keepaliveMs = 60_000
+        /// How long the client may not read (the socket stays unwritable) while we send.
+        public var sendMs = 60_000
         /// Connecting to an upstream; past it the next upstream is tried, and 504 when none is left.
         public var upstreamConnectMs = 5_000
         /// Waiting for upstream bytes once the request is sent; past it 504 (or close mid-response).
@@ -120,7 +150,7 @@ extension XPSConfig {
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {
         let top = try ConfigObject(root, path: "")
-        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts", "gzip_cache_max_bytes"])
+        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts", "limits", "gzip_cache_max_bytes"])
         guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
         guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
         var config = XPSConfig(
@@ -135,12 +165,37 @@ extension XPSConfig {
         if let control = try top.object("control") { config.control = try parseControl(control) }
         if let acl = try top.object("acl") { config.acl = try parseACL(acl) }
         config.gzipCacheMaxBytes = try top.int("gzip_cache_max_bytes", in: 0...(1 << 40)) ?? config.gzipCacheMaxBytes
-        if let t = try top.object("timeouts") {
-            try t.checkKeys(["upstream_connect_ms", "upstream_read_ms"])
-            config.timeouts.upstreamConnectMs = try t.int("upstream_connect_ms", in: 1...3_600_000) ?? config.timeouts.upstreamConnectMs
-            config.timeouts.upstreamReadMs = try t.int("upstream_read_ms", in: 1...86_400_000) ?? config.timeouts.upstreamReadMs
-        }
+        if let t = try top.object("timeouts") { config.timeouts = try parseTimeouts(t, base: config.timeouts, upstream: true) }
+        if let l = try top.object("limits") { config.limits = try parseLimits(l) }
         return config
+    }
+
+    static func parseTimeouts(_ t: ConfigObject, base: Timeouts, upstream: Bool) throws -> Timeouts {
+        let client = ["header_ms", "body_ms", "keepalive_ms", "send_ms"]
+        try t.checkKeys(Set(upstream ? client + ["upstream_connect_ms", "upstream_read_ms"] : client))
+        var out = base
+        if let h = try t.int("header_ms", in: 1...86_400_000) {
+            out.headerMs = h
+            out.headerMsConfigured = true
+        }
+        out.bodyMs = try t.int("body_ms", in: 1...86_400_000) ?? out.bodyMs
+        out.keepaliveMs = try t.int("keepalive_ms", in: 1...86_400_000) ?? out.keepaliveMs
+        out.sendMs = try t.int("send_ms", in: 1...86_400_000) ?? out.sendMs
+        if upstream {
+            out.upstreamConnectMs = try t.int("upstream_connect_ms", in: 1...3_600_000) ?? out.upstreamConnectMs
+            out.upstreamReadMs = try t.int("upstream_read_ms", in: 1...86_400_000) ?? out.upstreamReadMs
+        }
+        return out
+    }
+
+    static func parseLimits(_ l: ConfigObject) throws -> Limits {
+        try l.checkKeys(["max_connections", "max_header_bytes", "max_body_bytes", "max_requests_per_connection"])
+        var limits = Limits()
+        limits.maxConnections = try l.int("max_connections", in: 1...10_000_000)
+        limits.maxHeaderBytes = try l.int("max_header_bytes", in: 1024...(1 << 20)) ?? limits.maxHeaderBytes
+        limits.maxBodyBytes = try l.int("max_body_bytes", in: 0...(1 << 50))
+        limits.maxRequestsPerConnection = try l.int("max_requests_per_connection", in: 1...100_000_000)
+        return limits
     }
 
     static func parseACL(_ obj: ConfigObject) throws -> ACLSettings {
@@ -194,7 +249,7 @@ extension XPSConfig {
 
     static func parseServer(_ value: JSONValue, path: String) throws -> Server {
         let obj = try ConfigObject(value, path: path)
-        try obj.checkKeys(["listeners", "hostnames", "routes"])
+        try obj.checkKeys(["listeners", "hostnames", "routes", "timeouts"])
         guard let listenerItems = try obj.array("listeners"), !listenerItems.isEmpty else {
             throw ConfigError(obj.keyPath("listeners"), "is required and must not be empty")
         }
@@ -207,10 +262,12 @@ extension XPSConfig {
             return Listener(host: host, port: port)
         }
         let routes = try (obj.array("routes") ?? []).map { try parseRoute($0.value, path: $0.path) }
-        return Server(listeners: listeners, hostnames: try obj.stringArray("hostnames") ?? [], routes: routes)
+        var server = Server(listeners: listeners, hostnames: try obj.stringArray("hostnames") ?? [], routes: routes)
+        if let t = try obj.object("timeouts") { server.timeouts = try parseTimeouts(t, base: Timeouts(), upstream: false) }
+        return server
     }
 
-    static let commonRouteKeys: Set<String> = ["req_path", "type", "ip_whitelist", "ip_blacklist"]
+    static let commonRouteKeys: Set<String> = ["req_path", "type", "ip_whitelist", "ip_blacklist", "max_body_bytes"]
     static let routeKeys: [RouteType: Set<String>] = [
         .fileServe: commonRouteKeys.union(["dir_path", "index", "gzip_enable", "gzip_level", "gzip_mime_types", "gzip_min_length", "gzip_listing"]),
         .redirect: commonRouteKeys.union(["http_status_code", "redirect_url"]),
@@ -231,6 +288,7 @@ extension XPSConfig {
             ipWhitelist: try cidrList(obj, "ip_whitelist"), ipBlacklist: try cidrList(obj, "ip_blacklist"),
             dirPath: nil, index: [], gzipEnable: false, gzipLevel: -1, gzipMimeTypes: [],
             redirectURL: nil, httpStatusCode: 302, upstreams: [], loadBalancing: "round_robin")
+        route.maxBodyBytes = try obj.int("max_body_bytes", in: 0...(1 << 50))
         switch type {
         case .fileServe:
             route.dirPath = try obj.requiredString("dir_path")

@@ -14,9 +14,9 @@ import Glibc
 /// - **Backpressure**: while the socket is not writable, reading stops, so a client that pipelines
 ///   requests without reading the answers cannot make us queue without bound.
 /// - **Keep-alive**: per the request (`Connection`, HTTP/1.0 vs 1.1); 400/414/431/5xx close.
-/// - **Idle timer** (eXpServer's session timer): a connection with nothing read or written for
-///   `idleTimeout` is closed without a response. A response still being written does not count
-///   as idle.
+/// - **Timeouts** are the `TimeoutHandler`'s (first in the pipeline); this handler tells it where
+///   requests begin and end (`ConnectionEvent`).
+/// - **Limits**: `max_body_bytes` (413, then close), `max_requests_per_connection`.
 /// - **Codec errors** become 400, or 414/431 for an oversized head, then close.
 /// An error here closes this connection only.
 final class HTTPConnectionHandler: ChannelDuplexHandler {
@@ -27,7 +27,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     fileprivate let state: ServerState
     private let listener: XPSConfig.Listener
     private let headGuard: HeadGuard
-    private let idleTimeout: TimeAmount
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
     fileprivate var peerText = "-"
@@ -41,8 +40,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Shutdown asked us to finish: the current response (if any) is the last.
     fileprivate var quiescing = false
     private var writesInFlight = 0
-    fileprivate var lastActivity = NIODeadline.now()
-    private var idleTask: Scheduled<Void>?
+    /// Requests answered on this connection (for `max_requests_per_connection`).
+    private var served = 0
+    /// Body bytes of the current request so far, and its limit.
+    private var bodyBytes = 0
+    private var bodyLimit: Int?
     private var accessCache = AccessDecisionCache()
     private var context: ChannelHandlerContext?
     /// A non-proxy request's answer, decided at its head, sent at its end.
@@ -57,11 +59,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
-    init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard, idleTimeout: TimeAmount) {
+    init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard) {
         self.state = state
         self.listener = listener
         self.headGuard = headGuard
-        self.idleTimeout = idleTimeout
     }
 
     // MARK: life cycle
@@ -71,42 +72,20 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             peer = addr
             peerText = addr.description
         }
-        lastActivity = .now()
-        scheduleIdleCheck(context: context, in: idleTimeout)
         context.fireChannelActive()
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func channelInactive(context: ChannelHandlerContext) {
-        idleTask?.cancel()
-        idleTask = nil
         proxy?.cancel()
         proxy = nil
         context.fireChannelInactive()
     }
 
-    private func scheduleIdleCheck(context: ChannelHandlerContext, in delay: TimeAmount) {
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        idleTask = context.eventLoop.scheduleTask(in: delay) {
-            let (handler, context) = bound.value
-            handler.idleCheck(context: context)
-        }
-    }
-
-    private func idleCheck(context: ChannelHandlerContext) {
-        let idleFor = NIODeadline.now() - lastActivity
-        if writesInFlight == 0 && !waiting && proxy == nil && idleFor >= idleTimeout {
-            context.close(promise: nil)  // silently, as eXpServer does
-            return
-        }
-        scheduleIdleCheck(context: context, in: max(idleTimeout - idleFor, .milliseconds(100)))
-    }
-
     // MARK: reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastActivity = .now()
         let part = Self.unwrapInboundIn(data)
         if waiting || closing {
             if !closing { queue.append(part) }
@@ -119,13 +98,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         switch part {
         case .head(let h):
             head = h
+            bodyBytes = 0
+            let hasBody = h.headers.contains(name: "transfer-encoding") || (Int(h.headers.first(name: "content-length") ?? "0") ?? 0) > 0
+            context.triggerUserOutboundEvent(ConnectionEvent.headComplete(hasBody: hasBody), promise: nil)
             dispatch(h, context: context)
         case .body(let buffer):
+            bodyBytes += buffer.readableBytes
+            if let limit = bodyLimit, bodyBytes > limit {
+                bodyTooLarge(context: context)
+                return
+            }
             // Proxied bodies stream to the upstream; file_serve and redirect ignore bodies (the
             // decoder keeps the framing).
             if let proxy, !discardingRequest { proxy.clientBody(buffer) }
         case .end:
             headGuard.requestEnded()
+            context.triggerUserOutboundEvent(ConnectionEvent.requestComplete, promise: nil)
             head = nil
             if discardingRequest {
                 discardingRequest = false
@@ -178,6 +166,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let result = state.dispatcher.dispatch(
             head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client,
             access: access, globalDecision: decision, eventLoop: context.eventLoop)
+        bodyLimit = Self.bodyLimit(head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1)
+        if let limit = bodyLimit, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
+            pendingAnswer = nil
+            bodyTooLarge(context: context)
+            return
+        }
         if case .proxy(let route) = result {
             startProxy(route, head: head, client: client, context: context)
         } else {
@@ -218,6 +212,30 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         resumeReadingIfPossible(context: context)
     }
 
+    /// The body limit of the route this request goes to (`max_body_bytes`), if any.
+    static func bodyLimit(_ head: HTTPRequestHead, config: RuntimeConfig, listener: Int) -> Int? {
+        guard let path = try? PathResolver.pathname(fromTarget: head.uri[...]).get(),
+            let server = config.routing.server(listener: listener, host: head.headers.first(name: "host").map { Substring($0) }),
+            let route = server.routes.route(for: path)
+        else { return config.limits.maxBodyBytes }
+        return route.maxBodyBytes
+    }
+
+    /// 413, then close: the rest of the body is not read.
+    private func bodyTooLarge(context: ChannelHandlerContext) {
+        let head = self.head
+        if let proxy {
+            self.proxy = nil
+            proxy.cancel()
+        }
+        pendingAnswer = nil
+        discardingRequest = true
+        waiting = false
+        var r = Response.status(.payloadTooLarge)
+        r.closeAfter = true
+        send(r, for: head, client: peer, snapshot: state.current, context: context)
+    }
+
     // MARK: writing
 
     fileprivate func send(
@@ -233,11 +251,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        lastActivity = .now()
         // A streamed body is chunked to HTTP/1.1 clients; to HTTP/1.0 ones its end is the close.
         let chunked = response.isStream && head?.version.minor == 1
+        served += 1
+        let maxRequests = state.current.config.limits.maxRequestsPerConnection
         let keepAlive = !quiescing && (head?.isKeepAlive ?? false) && !Self.closesConnection(response.status.code)
-            && (!response.isStream || chunked)
+            && (!response.isStream || chunked) && !response.closeAfter && (maxRequests.map { served < $0 } ?? true)
         let headBytes = ResponseEncoder.encodeHead(
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
             allocator: context.channel.allocator, chunked: chunked)
@@ -280,8 +299,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
         }
         context.flush()
-        guard let promise else { return }
-        if !keepAlive { closing = true }
+        guard let promise else {
+            context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
+            return
+        }
+        if !keepAlive {
+            closing = true
+            context.triggerUserOutboundEvent(ConnectionEvent.closing, promise: nil)
+        }
         writesInFlight += 1
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let handle = fileHandle
@@ -289,8 +314,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             try? handle?.close()
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
-            handler.lastActivity = .now()
-            if !keepAlive { context.close(promise: nil) }
+            if !keepAlive {
+                context.close(promise: nil)
+            } else {
+                context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
+            }
         }
     }
 
@@ -303,7 +331,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let allocator = context.channel.allocator
         body.run(on: context.eventLoop) { piece in
             let (handler, context) = bound.value
-            handler.lastActivity = .now()
             guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
             guard chunked else { return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(piece))) }
             var framed = allocator.buffer(capacity: piece.readableBytes + 16)
@@ -322,7 +349,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
-            handler.lastActivity = .now()
             if case .failure = result {
                 context.close(promise: nil)  // a body cut short cannot be repaired
                 return
@@ -331,6 +357,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
                 return
             }
+            context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
             handler.waiting = false
             handler.drainQueue(context: context)
         }
@@ -402,7 +429,6 @@ extension HTTPConnectionHandler: ProxyClient {
         guard let context else { return }
         if proxyStatus == 0, buffer.readableBytes >= 12, let code = Self.statusCode(of: buffer) { proxyStatus = code }
         proxyBytes += buffer.readableBytes
-        lastActivity = .now()
         context.write(Self.wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
 
@@ -435,6 +461,7 @@ extension HTTPConnectionHandler: ProxyClient {
             return
         }
         context.flush()
+        context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
         resumeAfterProxy(context: context)
     }
 

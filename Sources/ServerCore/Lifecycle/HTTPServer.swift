@@ -20,11 +20,8 @@ public final class HTTPServer: Sendable {
     private let listeners = Mutex<[XPSConfig.Listener: Channel]>([:])
     private let connections = ConnectionRegistry()
     private let health: HealthChecker
-    /// Connections idle this long (nothing read or written) are closed silently, as eXpServer does.
-    public static let idleTimeout = TimeAmount.seconds(60)
-    /// Decoder limits: a request line over `maxLineBytes` is 414; a head over `maxHeadBytes` is 431.
+    /// Decoder limits: a request line over `maxLineBytes` is 414; a head over `limits.max_header_bytes` is 431.
     public static let maxLineBytes = 8 << 10
-    public static let maxHeadBytes = 32 << 10
 
     public init(config: RuntimeConfig, logger: Logger, access: AccessControl? = nil) throws {
         self.logger = logger
@@ -110,6 +107,12 @@ public final class HTTPServer: Sendable {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
+                if let max = state.current.config.limits.maxConnections, connections.count >= max {
+                    // Over max_connections: refuse the newcomer; established connections are untouched.
+                    state.connectionStats.refused.add(1, ordering: .relaxed)
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                }
                 connections.add(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel.pipeline.syncOperations, state: state, listener: listener)
@@ -132,14 +135,17 @@ public final class HTTPServer: Sendable {
     }
 
     static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, state: ServerState, listener: XPSConfig.Listener) throws {
+        let config = state.current.config
         var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = maxLineBytes
-        limits.maxHeaderListSize = maxHeadBytes
+        limits.maxHeaderFieldSize = min(maxLineBytes, config.limits.maxHeaderBytes)
+        limits.maxHeaderListSize = config.limits.maxHeaderBytes
         limits.maxHeaderFieldCount = 200
         let headGuard = HeadGuard()
+        let stats = state.connectionStats
+        try pipeline.addHandler(TimeoutHandler(settings: config.timeouts(for: listener)) { stats.recordTimeout($0) })
         try pipeline.addHandler(headGuard)
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, headGuard: headGuard, idleTimeout: idleTimeout))
+        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, headGuard: headGuard))
     }
 
     public var localAddresses: [SocketAddress] { listeners.withLock { $0.values.compactMap(\.localAddress) } }

@@ -19,6 +19,7 @@ public final class ServerState: Sendable {
     public let access: AccessControl
     /// Idle upstream connections, one pool per event loop.
     let pools: UpstreamPools?
+    public let connectionStats = ConnectionStats()
 
     init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl, pools: UpstreamPools?) {
         self.snapshot = Mutex(snapshot)

@@ -23,14 +23,12 @@ struct ACLPutOptions: ParsableArguments {
     @Flag(help: "Allow prefixes wider than /8 (IPv4) or /32 (IPv6).")
     var force = false
 
-    func validate() throws {
-        if let ttl, (Output.parseDuration(ttl) ?? 0) <= 0 {
-            throw ValidationError("--ttl \(ttl) is not a positive duration like 30s, 15m, 1h or 7d")
-        }
-    }
-
     func run(_ action: String, _ options: GlobalOptions) throws {
         try Output.run {
+            // Checked here rather than in `validate()`, so the refusal is one line (no usage text).
+            if let ttl, !(Output.parseDuration(ttl).map { $0 > 0 && $0.isFinite } ?? false) {
+                throw CLIError.usage("--ttl \(ttl) is not a positive duration like 30s, 15m, 1h or 7d")
+            }
             let request = ACLPutRequest(cidr: target, action: action, ttlSeconds: ttl.flatMap(Output.parseDuration), reason: reason,
                                         force: force ? true : nil)
             let (reply, _) = try Output.call(options, .post, Endpoint.acl, body: try JSONEncoder().encode(request), as: ACLPutResponse.self)

@@ -1,0 +1,106 @@
+/// A client connection's deadlines as a value-type state machine. Times are nanoseconds from any
+/// fixed origin (the handler passes `NIODeadline.now().uptimeNanoseconds`; tests pass numbers).
+///
+/// Phases and their deadline:
+/// - `idle`: nothing of a request has arrived. A connection that never spoke is closed silently
+///   after `header` (eXpServer's 60 s); one idle between requests after `keepalive`.
+/// - `head`: part of a request head has arrived. The deadline is `header` after its **first**
+///   byte and later bytes do not move it, so a client trickling a byte at a time (slowloris)
+///   cannot extend it. On expiry: 408 then close (or a silent close, eXpServer's behaviour, when
+///   `respond408` is false).
+/// - `body`: the head is complete and its body is being read: `body` after the last byte read.
+/// - `responding`: the answer is being produced or written. While the socket is not writable
+///   (the client is not reading), `send` after it became so; otherwise no client deadline (the
+///   upstream timeouts cover a slow upstream).
+public struct ConnectionTimeouts: Equatable, Sendable {
+    public struct Settings: Equatable, Sendable {
+        public var header: Int64
+        public var body: Int64
+        public var keepalive: Int64
+        public var send: Int64
+        public var respond408: Bool
+
+        public init(headerMs: Int, bodyMs: Int, keepaliveMs: Int, sendMs: Int, respond408: Bool) {
+            header = Int64(headerMs) * 1_000_000
+            body = Int64(bodyMs) * 1_000_000
+            keepalive = Int64(keepaliveMs) * 1_000_000
+            send = Int64(sendMs) * 1_000_000
+            self.respond408 = respond408
+        }
+    }
+
+    public enum Phase: Equatable, Sendable {
+        case idle(since: Int64, spoke: Bool)
+        case head(started: Int64)
+        case body(lastRead: Int64)
+        case responding
+    }
+
+    /// Why a connection timed out (counted by kind).
+    public enum Kind: String, Sendable, CaseIterable {
+        case neverSpoke = "never_spoke"
+        case keepalive
+        case header
+        case body
+        case send
+    }
+
+    public enum Action: Equatable, Sendable {
+        case none
+        case close(Kind)
+        /// 408 Request Timeout, then close.
+        case respond408AndClose
+    }
+
+    public let settings: Settings
+    public private(set) var phase: Phase
+    private var unwritableSince: Int64?
+
+    public init(settings: Settings, now: Int64) {
+        self.settings = settings
+        phase = .idle(since: now, spoke: false)
+    }
+
+    public mutating func bytesRead(now: Int64) {
+        switch phase {
+        case .idle: phase = .head(started: now)
+        case .body: phase = .body(lastRead: now)
+        case .head, .responding: break  // a head's deadline is fixed at its first byte
+        }
+    }
+
+    public mutating func headComplete(hasBody: Bool, now: Int64) {
+        phase = hasBody ? .body(lastRead: now) : .responding
+    }
+
+    public mutating func requestComplete() { phase = .responding }
+
+    public mutating func responseComplete(now: Int64) {
+        phase = .idle(since: now, spoke: true)
+    }
+
+    public mutating func writabilityChanged(writable: Bool, now: Int64) {
+        unwritableSince = writable ? nil : (unwritableSince ?? now)
+    }
+
+    /// When the next check is due, and what expires then; nil when nothing can expire.
+    public var deadline: (at: Int64, kind: Kind)? {
+        switch phase {
+        case .idle(let since, let spoke):
+            return spoke ? (since + settings.keepalive, .keepalive) : (since + settings.header, .neverSpoke)
+        case .head(let started):
+            return (started + settings.header, .header)
+        case .body(let last):
+            return (last + settings.body, .body)
+        case .responding:
+            return unwritableSince.map { ($0 + settings.send, .send) }
+        }
+    }
+
+    /// What to do at `now`.
+    public func check(now: Int64) -> Action {
+        guard let d = deadline, now >= d.at else { return .none }
+        if d.kind == .header && settings.respond408 { return .respond408AndClose }
+        return .close(d.kind)
+    }
+}
