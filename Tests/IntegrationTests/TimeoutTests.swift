@@ -1,0 +1,126 @@
+import Foundation
+import XCTest
+
+@testable import ServerCore
+
+/// Timeouts and limits with short configured values (a few hundred ms).
+final class TimeoutTests: ServerTestCase {
+    func config(timeouts: String = "", limits: String = "", routeExtra: String = "") -> String {
+        """
+        { "workers": 2, \(timeouts.isEmpty ? "" : "\"timeouts\": { \(timeouts) },") \(limits.isEmpty ? "" : "\"limits\": { \(limits) },")
+          "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+            "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public" \(routeExtra) } ] } ] }
+        """
+    }
+
+    func testTrickledHeadGets408AtTheDeadline() throws {
+        let s = try startServer(config(timeouts: #""header_ms": 400"#))
+        let client = try RawClient(port: s.port, timeout: 5)
+        let start = Date()
+        // Trickle a byte every 50 ms: the deadline does not move.
+        for byte in "GET /sample.txt HTTP/1.1\r\nHost: x\r\n".utf8.prefix(12) {
+            try? client.send([byte])
+            usleep(50_000)
+        }
+        let (bytes, closed) = client.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 408"), String(decoding: bytes, as: UTF8.self))
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3, "closed near the deadline, not extended by the trickle")
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.header), 1)
+    }
+
+    func testNeverSpokeAndIdleKeepAliveCloseSilently() throws {
+        let s = try startServer(config(timeouts: #""header_ms": 300, "keepalive_ms": 300"#))
+        let silent = try RawClient(port: s.port, timeout: 5)
+        let (bytes, closed) = silent.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertTrue(bytes.isEmpty, "nothing is sent to a connection that never spoke")
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("GET /sample.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        let (more, closedIdle) = client.readAll()
+        XCTAssertTrue(closedIdle)
+        XCTAssertTrue(more.isEmpty, "idle keep-alive is closed without a response")
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.neverSpoke), 1)
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.keepalive), 1)
+    }
+
+    func testDefaultIncompleteHeadClosesSilently() throws {
+        // header_ms not configured: eXpServer's behaviour (a silent close), shortened via a server override.
+        let json = """
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }], "timeouts": { "keepalive_ms": 300 },
+              "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public" } ] } ] }
+            """
+        let s = try startServer(json)
+        XCTAssertFalse(s.server.state.current.config.timeouts(for: s.server.state.current.config.listeners[0]).respond408)
+    }
+
+    func testBodyTimeoutCloses() throws {
+        let s = try startServer(config(timeouts: #""body_ms": 300"#))
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        let (_, closed) = client.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.body), 1)
+    }
+
+    func testClientThatStopsReadingIsClosed() throws {
+        let fixture = try makeFixture()
+        try fixture.write(Data(count: 64 << 20), to: "public/huge.bin")
+        let s = try startServer(config(timeouts: #""send_ms": 300"#), fixture: fixture)
+        let client = try RawClient(port: s.port, timeout: 5)
+        var size: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        try client.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        // Do not read; wait (bounded) for the server to give up on us.
+        let deadline = Date().addingTimeInterval(10)
+        while s.server.state.connectionStats.timeouts(.send) == 0 && Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 1)
+    }
+
+    func testHeaderAndBodyLimits() throws {
+        let s = try startServer(config(limits: #""max_header_bytes": 4096, "max_body_bytes": 10"#, routeExtra: ""))
+        let big = String(repeating: "a", count: 3000)
+        let r1 = try exchange(s, "GET / HTTP/1.1\r\nHost: x\r\nX-A: \(big)\r\nX-B: \(big)\r\n\r\n").response
+        XCTAssertEqual(r1.status, 431)
+        let r2 = try exchange(s, "POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n01234567890")
+        XCTAssertEqual(r2.response.status, 413)
+        XCTAssertTrue(r2.closed)
+        let chunked = try exchange(s, "POST /sample.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n")
+        XCTAssertEqual(chunked.response.status, 413)
+        let ok = try exchange(s, "POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc").response
+        XCTAssertEqual(ok.status, 200)
+    }
+
+    func testRouteBodyLimitOverridesTheTopLevel() throws {
+        let s = try startServer(config(limits: #""max_body_bytes": 10"#, routeExtra: #", "max_body_bytes": 1000"#))
+        let r = try exchange(s, "POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\nConnection: close\r\n\r\n01234567890123456789").response
+        XCTAssertEqual(r.status, 200)
+    }
+
+    func testMaxRequestsPerConnection() throws {
+        let s = try startServer(config(limits: #""max_requests_per_connection": 2"#))
+        let client = try RawClient(port: s.port)
+        try client.send("GET /sample.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /sample.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        let first = try client.readResponse()
+        XCTAssertNil(first.header("Connection"))
+        let second = try client.readResponse()
+        XCTAssertEqual(second.header("Connection"), "close")
+        XCTAssertTrue(client.readAll().closed)
+    }
+
+    func testMaxConnections() throws {
+        let s = try startServer(config(limits: #""max_connections": 3"#))
+        let held = try (0..<3).map { _ in try RawClient(port: s.port) }
+        // Let the server register them.
+        for c in held { try c.send("GET /sample.txt HTTP/1.1\r\nHost: x\r\n\r\n"); XCTAssertEqual(try c.readResponse().status, 200) }
+        let extra = try RawClient(port: s.port, timeout: 3)
+        let (bytes, closed) = extra.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertTrue(bytes.isEmpty)
+        XCTAssertEqual(s.server.state.connectionStats.refused.load(ordering: .relaxed), 1)
+        // The established ones still work.
+        try held[0].send("GET /sample.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try held[0].readResponse().status, 200)
+    }
+}
