@@ -1,0 +1,49 @@
+import ControlProtocol
+import Foundation
+import XCTest
+
+/// Bad `expctl acl` input: one line on stderr, a non-zero exit (1: the daemon refused; 64: bad
+/// usage), nothing on stdout, and nothing stored (the list and the audit log are unchanged).
+final class ACLBadInputE2ETests: E2ETestCase {
+    func testBadInputIsRefusedWithOneLineAndStoresNothing() throws {
+        let port = freePort()
+        try startDaemon(ports: [port])
+        XCTAssertEqual(try expctl(["acl", "deny", "127.0.0.9", "--reason", "baseline"]).status, 0)
+        let list = try expctlJSON(ACLListResponse.self, ["acl", "list"]).entries
+        let audit = try expctlJSON(AuditResponse.self, ["audit"]).entries
+
+        let cases: [(args: [String], status: Int32, message: String)] = [
+            (["acl", "deny", "127.0.0.256"], 1, "\"127.0.0.256\" is not a valid IP address or CIDR"),
+            (["acl", "allow", "not-an-ip"], 1, "\"not-an-ip\" is not a valid IP address or CIDR"),
+            (["acl", "deny", "127.0.0.2", "--ttl=-5m"], 64, "--ttl -5m is not a positive duration"),
+            (["acl", "deny", "127.0.0.2", "--ttl", "0s"], 64, "--ttl 0s is not a positive duration"),
+            (["acl", "deny", "127.0.0.2", "--ttl", "5x"], 64, "--ttl 5x is not a positive duration"),
+            (["acl", "remove", "127.0.0.77"], 1, "no dynamic entry for 127.0.0.77"),
+            (["acl", "deny", "64.0.0.0/4"], 1, "64.0.0.0/4 covers more than a /8; repeat with --force"),
+            (["acl", "allow", "2001:db8::/31"], 1, "2001:db8::/31 covers more than a /32; repeat with --force"),
+            (["acl", "check", "127.0.0.300"], 1, "ip must be an IPv4 or IPv6 address"),
+        ]
+        for c in cases {
+            let r = try expctl(c.args)
+            XCTAssertEqual(r.status, c.status, "\(c.args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, "", "\(c.args)")
+            XCTAssertTrue(r.stderr.hasPrefix("expctl: ") && r.stderr.contains(c.message), "\(c.args): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n", omittingEmptySubsequences: false).count, 2,
+                           "one line and its newline: \(r.stderr)")
+        }
+        XCTAssertEqual(try expctlJSON(ACLListResponse.self, ["acl", "list"]).entries.map(\.cidr), list.map(\.cidr))
+        XCTAssertEqual(try expctlJSON(AuditResponse.self, ["audit"]).entries, audit, "no audit record for refused input")
+        XCTAssertEqual(try httpStatus(port: port, source: "127.0.0.2"), 200)
+
+        let forced = try expctl(["acl", "deny", "64.0.0.0/4", "--force"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertEqual(forced.stdout, "added: deny 64.0.0.0/4\n")
+    }
+
+    func testNoDaemonIsExitStatus3() throws {
+        let r = try expctl(["acl", "deny", "127.0.0.2"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.hasPrefix("expctl: expserverd is not running"), r.stderr)
+        XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+    }
+}

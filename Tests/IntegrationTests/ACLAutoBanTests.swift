@@ -1,0 +1,67 @@
+import ControlProtocol
+import Foundation
+import XCTest
+
+/// `acl.auto_ban`: a client over the 4xx (or request) limit in a window gets a deny entry
+/// (source `auto`, reason `auto: ...`) for `ban_ms`, is refused meanwhile and let in after; an
+/// address with an explicit allow entry is never banned.
+final class ACLAutoBanTests: ACLDaemonTestCase {
+    static let fourxx = #""auto_ban": { "window_ms": 60000, "max_4xx": 3, "ban_ms": 1000 }"#
+
+    func autoEntry(_ cidr: String) throws -> ACLEntryInfo? {
+        try entries().first { $0.cidr == cidr && $0.source == "auto" }
+    }
+
+    func testRepeated404sBanTheClientUntilTheBanExpires() throws {
+        try startACLDaemon(acl: Self.fourxx)
+        for _ in 0..<3 { XCTAssertEqual(try status(from: "127.0.0.2", "/missing"), 404) }
+        XCTAssertNil(try autoEntry("127.0.0.2"), "three 4xx are within the limit")
+        XCTAssertEqual(try status(from: "127.0.0.2", "/missing"), 404)
+
+        var ban: ACLEntryInfo?
+        XCTAssertTrue(try pollUntil(timeout: 5) {
+            ban = try autoEntry("127.0.0.2")
+            return ban != nil
+        }, "the fourth 4xx bans")
+        let entry = try XCTUnwrap(ban)
+        XCTAssertEqual(entry.action, "deny")
+        XCTAssertTrue(entry.reason?.hasPrefix("auto:") ?? false, entry.reason ?? "no reason")
+        let expiresAt = try XCTUnwrap(entry.expiresAt)
+        XCTAssertEqual(expiresAt - (entry.createdAt ?? 0), 1, accuracy: 0.01)
+
+        if let refused = try status(from: "127.0.0.2", answeredBefore: expiresAt) { XCTAssertEqual(refused, 403, "refused while banned") }
+        XCTAssertEqual(try status(from: "127.0.0.1"), 200)
+        XCTAssertTrue(try pollUntil(timeout: 10) { try status(from: "127.0.0.2") == 200 }, "let in after the ban")
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince1970, expiresAt, "let in only once it ran out")
+        XCTAssertNil(try autoEntry("127.0.0.2"), "gone from the list once expired")
+
+        let record = try XCTUnwrap(try audit().last)
+        XCTAssertEqual(record.action, "acl deny")
+        XCTAssertEqual(record.arguments, "127.0.0.2")
+        XCTAssertEqual(record.reason, entry.reason)
+        XCTAssertNil(record.uid, "no control-socket caller")
+    }
+
+    func testAnExplicitlyAllowedAddressIsNeverBanned() throws {
+        try startACLDaemon(acl: Self.fourxx)
+        try add("allow", "127.0.0.3", reason: "monitoring")
+        for _ in 0..<8 { XCTAssertEqual(try status(from: "127.0.0.3", "/missing"), 404) }
+        // 127.0.0.2's ban is made the same way; once it is listed, a ban of .3 would have been too.
+        for _ in 0..<4 { XCTAssertEqual(try status(from: "127.0.0.2", "/missing"), 404) }
+        XCTAssertTrue(try pollUntil(timeout: 5) { try autoEntry("127.0.0.2") != nil })
+        XCTAssertNil(try autoEntry("127.0.0.3"))
+        XCTAssertEqual(try entry("127.0.0.3")?.action, "allow")
+        XCTAssertEqual(try status(from: "127.0.0.3"), 200)
+    }
+
+    func testTooManyRequestsBan() throws {
+        try startACLDaemon(acl: #""auto_ban": { "window_ms": 60000, "max_requests": 5, "ban_ms": 60000 }"#)
+        for _ in 0..<6 { XCTAssertEqual(try status(from: "127.0.0.2"), 200) }
+        XCTAssertTrue(try pollUntil(timeout: 5) { try status(from: "127.0.0.2") == 403 })
+        let entry = try XCTUnwrap(try autoEntry("127.0.0.2"))
+        XCTAssertTrue(entry.reason?.contains("more than 5 requests") ?? false, entry.reason ?? "")
+        XCTAssertEqual(try status(from: "127.0.0.1"), 200)
+        XCTAssertEqual(try remove("127.0.0.2", reason: "unban").status, 200, "an operator can lift a ban")
+        XCTAssertEqual(try status(from: "127.0.0.2"), 200)
+    }
+}

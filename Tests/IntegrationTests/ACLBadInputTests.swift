@@ -1,0 +1,54 @@
+import ControlProtocol
+import Foundation
+import XCTest
+
+/// Bad input to `/v1/acl` is refused with a one-line message and nothing is stored: the list and
+/// the audit log are unchanged. Prefixes wider than /8 (IPv4) or /32 (IPv6) need `force`.
+final class ACLBadInputTests: ACLDaemonTestCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try startACLDaemon()
+        try add("deny", "127.0.0.9", reason: "baseline")
+    }
+
+    /// `r` was refused and changed nothing.
+    func assertRefused(_ r: HTTPResult, status: Int = 400, code: String = "bad_request", contains fragment: String,
+                       file: StaticString = #filePath, line: UInt = #line) throws {
+        assertError(r, status: status, code: code, contains: fragment, file: file, line: line)
+        XCTAssertEqual(try entries().map(\.cidr), ["127.0.0.9"], "nothing stored", file: file, line: line)
+        XCTAssertEqual(try audit().map(\.arguments), ["127.0.0.9"], "nothing audited", file: file, line: line)
+    }
+
+    func testInvalidAddressesAreRefused() throws {
+        for text in ["127.0.0.256", "not-an-ip", "127.0.0.1/33", "127.0.0.1/", "2001:db8::/129", ""] {
+            try assertRefused(try put("deny", text), contains: "is not a valid IP address or CIDR")
+        }
+        assertError(try control("GET", Endpoint.aclCheck + "?ip=127.0.0.300"), status: 400, code: "bad_request", contains: "127.0.0.300")
+    }
+
+    func testNonPositiveTTLIsRefused() throws {
+        try assertRefused(try put("deny", "127.0.0.2", ttl: -300), contains: "ttl must be a positive duration")
+        try assertRefused(try put("deny", "127.0.0.2", ttl: 0), contains: "ttl must be a positive duration")
+        XCTAssertEqual(try status(from: "127.0.0.2"), 200)
+    }
+
+    func testUnknownActionIsRefused() throws {
+        try assertRefused(try put("block", "127.0.0.2"), contains: "action must be")
+    }
+
+    func testRemovingAnUnknownEntryIsRefused() throws {
+        try assertRefused(try remove("127.0.0.2", reason: "oops"), status: 404, code: "not_found", contains: "127.0.0.2")
+    }
+
+    func testWidePrefixesNeedForce() throws {
+        try assertRefused(try put("deny", "64.0.0.0/4"), contains: "--force")
+        try assertRefused(try put("deny", "2001:db8::/31"), contains: "--force")
+        try assertRefused(try put("deny", "0.0.0.0/0", force: false), contains: "--force")
+
+        XCTAssertFalse(try add("deny", "64.0.0.0/4", force: true).replaced)
+        try add("deny", "10.0.0.0/8")
+        try add("deny", "2001:db8::/32")
+        XCTAssertEqual(Set(try entries().map(\.cidr)), ["127.0.0.9", "64.0.0.0/4", "10.0.0.0/8", "2001:db8::/32"])
+        XCTAssertEqual(try status(from: "127.0.0.1"), 200, "none of them covers loopback")
+    }
+}
