@@ -7,7 +7,7 @@ import NIOCore
 public enum ConfigCompiler {
     public static func compile(
         _ config: XPSConfig, configPath: String?, baseDirectory: String, workersOverride: Int? = nil,
-        upstreams: UpstreamRegistry = UpstreamRegistry()
+        upstreams: UpstreamRegistry = UpstreamRegistry(), routeStats: RouteStatsRegistry = RouteStatsRegistry()
     ) throws -> RuntimeConfig {
         var listeners: [XPSConfig.Listener] = []
         var listenerIndex: [XPSConfig.Listener: Int] = [:]
@@ -32,6 +32,8 @@ public enum ConfigCompiler {
                     action: try compileAction(
                         route, path: path, baseDirectory: baseDirectory, timeouts: config.timeouts, upstreams: upstreams))
                 compiled.maxBodyBytes = route.maxBodyBytes ?? config.limits.maxBodyBytes
+                compiled.label = "servers[\(si)] \(route.reqPath)"
+                compiled.stats = routeStats.stats(for: compiled.label)
                 routes.append(compiled)
             }
             servers.append(VirtualServer(
@@ -56,7 +58,7 @@ public enum ConfigCompiler {
             }(),
             errorLog: config.errorLog.map { absolute($0, base: baseDirectory) },
             shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams,
-            limits: config.limits, listenerTimeouts: listenerTimeouts)
+            limits: config.limits, listenerTimeouts: listenerTimeouts, routeStats: routeStats)
     }
 
     static func compileAction(
@@ -79,6 +81,8 @@ public enum ConfigCompiler {
                 gzipListing: route.gzipListing))
         case .redirect:
             return .redirect(status: route.httpStatusCode, location: route.redirectURL ?? "/")
+        case .metrics:
+            return .metrics(prometheus: route.metricsFormat == "prometheus")
         case .reverseProxy:
             let policy = LoadBalancing(rawValue: route.loadBalancing) ?? .roundRobin
             return .reverseProxy(ProxyRoute(

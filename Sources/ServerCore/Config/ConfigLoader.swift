@@ -6,7 +6,10 @@ public enum ConfigLoader {
     public static let version = "0.1.0"
 
     /// Reads, validates and compiles the config at `path`.
-    public static func load(path: String, workersOverride: Int? = nil, upstreams: UpstreamRegistry = UpstreamRegistry()) throws -> RuntimeConfig {
+    public static func load(
+        path: String, workersOverride: Int? = nil, upstreams: UpstreamRegistry = UpstreamRegistry(),
+        routeStats: RouteStatsRegistry = RouteStatsRegistry()
+    ) throws -> RuntimeConfig {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         guard let data = FileManager.default.contents(atPath: absolute) else {
             throw ConfigError("", "cannot read config file \(absolute)")
@@ -14,15 +17,18 @@ public enum ConfigLoader {
         let parsed = try XPSConfig.parse(data)
         let base = (absolute as NSString).deletingLastPathComponent
         return try ConfigCompiler.compile(
-            parsed, configPath: absolute, baseDirectory: base, workersOverride: workersOverride, upstreams: upstreams)
+            parsed, configPath: absolute, baseDirectory: base, workersOverride: workersOverride, upstreams: upstreams,
+            routeStats: routeStats)
     }
 
     /// The config used when none is given: `./xps_config.json` if present; otherwise serve `./public`
     /// (or, when that does not exist either, a generated welcome page) on 127.0.0.1:8001.
-    public static func loadDefault(workersOverride: Int? = nil, upstreams: UpstreamRegistry = UpstreamRegistry()) throws -> RuntimeConfig {
+    public static func loadDefault(
+        workersOverride: Int? = nil, upstreams: UpstreamRegistry = UpstreamRegistry(), routeStats: RouteStatsRegistry = RouteStatsRegistry()
+    ) throws -> RuntimeConfig {
         let cwd = FileManager.default.currentDirectoryPath
         if FileManager.default.fileExists(atPath: cwd + "/xps_config.json") {
-            return try load(path: cwd + "/xps_config.json", workersOverride: workersOverride, upstreams: upstreams)
+            return try load(path: cwd + "/xps_config.json", workersOverride: workersOverride, upstreams: upstreams, routeStats: routeStats)
         }
         var root = cwd + "/public"
         var isDir: ObjCBool = false
@@ -38,7 +44,7 @@ public enum ConfigLoader {
                     index: ["index.html"], gzipEnable: false, gzipLevel: -1, gzipMimeTypes: [], redirectURL: nil,
                     httpStatusCode: 302, upstreams: [], loadBalancing: "round_robin")])],
             accessLog: nil)
-        return try ConfigCompiler.compile(config, configPath: nil, baseDirectory: cwd, workersOverride: workersOverride)
+        return try ConfigCompiler.compile(config, configPath: nil, baseDirectory: cwd, workersOverride: workersOverride, routeStats: routeStats)
     }
 
     static func sampleSite() throws -> String {

@@ -34,13 +34,17 @@ public final class RuntimeConfig: Sendable {
     public let listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings]
     /// Live upstream state by address (shared with the previous config across a reload).
     public let upstreams: UpstreamRegistry
+    /// Whether any body limit is configured (so requests need not look one up otherwise).
+    public let hasBodyLimits: Bool
+    /// Per-route traffic counters by label (shared with the previous config across a reload).
+    public let routeStats: RouteStatsRegistry
 
     init(source: XPSConfig, configPath: String?, serverName: String, workers: Int,
          listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?,
          stateDB: String? = nil, control: ControlSettings = ControlSettings(), errorLog: String? = nil, shutdownGrace: Int = 10_000,
          acl: ACLSettings = ACLSettings(), timeouts: XPSConfig.Timeouts = XPSConfig.Timeouts(),
          upstreams: UpstreamRegistry = UpstreamRegistry(), limits: XPSConfig.Limits = XPSConfig.Limits(),
-         listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:]) {
+         listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:], routeStats: RouteStatsRegistry = RouteStatsRegistry()) {
         self.source = source
         self.configPath = configPath
         self.serverName = serverName
@@ -60,6 +64,8 @@ public final class RuntimeConfig: Sendable {
         self.upstreams = upstreams
         self.limits = limits
         self.listenerTimeouts = listenerTimeouts
+        self.routeStats = routeStats
+        hasBodyLimits = limits.maxBodyBytes != nil || routing.servers.contains { $0.routes.ordered.contains { $0.maxBodyBytes != nil } }
     }
 }
 
@@ -72,12 +78,16 @@ public struct CompiledRoute: Sendable {
     public let action: RouteAction
     /// The route's `max_body_bytes`, else the top-level limit; nil = unlimited.
     public var maxBodyBytes: Int? = nil
+    /// This route's traffic counters (by label, so they survive reloads).
+    public var stats: TrafficStats? = nil
+    public var label: String = ""
 }
 
 public enum RouteAction: Sendable {
     case fileServe(FileServeRoute)
     case redirect(status: Int, location: String)
     case reverseProxy(ProxyRoute)
+    case metrics(prometheus: Bool)
 }
 
 public struct FileServeRoute: Sendable {

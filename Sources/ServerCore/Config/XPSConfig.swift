@@ -48,6 +48,8 @@ public struct XPSConfig: Sendable, Equatable {
         case fileServe = "file_serve"
         case redirect
         case reverseProxy = "reverse_proxy"
+        /// Serves the statistics (eXpServer's metrics JSON, or Prometheus text).
+        case metrics
     }
 
     public struct Route: Sendable, Equatable {
@@ -77,6 +79,8 @@ public struct XPSConfig: Sendable, Equatable {
         public var retries: Int? = nil
         /// Idle keep-alive connections kept per upstream (per worker); 0 = none.
         public var upstreamKeepalive: Int = 32
+        /// metrics: `json` (eXpServer's keys) or `prometheus`.
+        public var metricsFormat: String = "json"
     }
 
     public struct Upstream: Sendable, Equatable {
@@ -272,6 +276,7 @@ extension XPSConfig {
         .fileServe: commonRouteKeys.union(["dir_path", "index", "gzip_enable", "gzip_level", "gzip_mime_types", "gzip_min_length", "gzip_listing"]),
         .redirect: commonRouteKeys.union(["http_status_code", "redirect_url"]),
         .reverseProxy: commonRouteKeys.union(["upstreams", "load_balancing", "health_check", "retries", "upstream_keepalive"]),
+        .metrics: commonRouteKeys.union(["format"]),
     ]
 
     static func parseRoute(_ value: JSONValue, path: String) throws -> Route {
@@ -280,7 +285,7 @@ extension XPSConfig {
         guard reqPath.hasPrefix("/") else { throw ConfigError(obj.keyPath("req_path"), "\"\(reqPath)\" must start with /") }
         let typeName = try obj.requiredString("type")
         guard let type = RouteType(rawValue: typeName) else {
-            throw ConfigError(obj.keyPath("type"), "\"\(typeName)\" is not a route type (file_serve, redirect, reverse_proxy)")
+            throw ConfigError(obj.keyPath("type"), "\"\(typeName)\" is not a route type (file_serve, redirect, reverse_proxy, metrics)")
         }
         try obj.checkKeys(routeKeys[type]!)
         var route = Route(
@@ -308,6 +313,12 @@ extension XPSConfig {
             }
             route.redirectURL = url
             route.httpStatusCode = try obj.int("http_status_code", in: 300...399) ?? 302
+        case .metrics:
+            let format = try obj.string("format") ?? "json"
+            guard format == "json" || format == "prometheus" else {
+                throw ConfigError(obj.keyPath("format"), "\"\(format)\" is not json or prometheus")
+            }
+            route.metricsFormat = format
         case .reverseProxy:
             guard let items = try obj.array("upstreams"), !items.isEmpty else {
                 throw ConfigError(obj.keyPath("upstreams"), "is required and must list at least one upstream")

@@ -40,6 +40,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Shutdown asked us to finish: the current response (if any) is the last.
     fileprivate var quiescing = false
     private var writesInFlight = 0
+    /// When the current request's head arrived (for the latency histograms).
+    private var requestStart: UInt64 = 0
     /// Requests answered on this connection (for `max_requests_per_connection`).
     private var served = 0
     /// Body bytes of the current request so far, and its limit.
@@ -56,6 +58,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var proxyClient: IPAddress?
     private var proxyBytes = 0
     private var proxyStatus: UInt = 0
+    private var proxyRouteStats: TrafficStats?
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
@@ -101,6 +104,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             bodyBytes = 0
             let hasBody = h.headers.contains(name: "transfer-encoding") || (Int(h.headers.first(name: "content-length") ?? "0") ?? 0) > 0
             context.triggerUserOutboundEvent(ConnectionEvent.headComplete(hasBody: hasBody), promise: nil)
+            requestStart = NIODeadline.now().uptimeNanoseconds
+            state.stats.reqCurrent.add(1, ordering: .relaxed)
             dispatch(h, context: context)
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
@@ -173,6 +178,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         if case .proxy(let route) = result {
+            proxyRouteStats = Self.routeStats(head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1)
             startProxy(route, head: head, client: client, context: context)
         } else {
             pendingAnswer = (result, head, client, snapshot)
@@ -212,8 +218,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         resumeReadingIfPossible(context: context)
     }
 
+    /// The counters of the route a proxied request went to.
+    static func routeStats(_ head: HTTPRequestHead, config: RuntimeConfig, listener: Int) -> TrafficStats? {
+        guard let path = try? PathResolver.pathname(fromTarget: head.uri[...]).get(),
+            let server = config.routing.server(listener: listener, host: head.headers.first(name: "host").map { Substring($0) })
+        else { return nil }
+        return server.routes.route(for: path)?.stats
+    }
+
     /// The body limit of the route this request goes to (`max_body_bytes`), if any.
     static func bodyLimit(_ head: HTTPRequestHead, config: RuntimeConfig, listener: Int) -> Int? {
+        guard config.hasBodyLimits else { return nil }
         guard let path = try? PathResolver.pathname(fromTarget: head.uri[...]).get(),
             let server = config.routing.server(listener: listener, host: head.headers.first(name: "host").map { Substring($0) }),
             let route = server.routes.route(for: path)
@@ -246,6 +261,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         if let client { state.access.record(client: client, status: response.status.code) }
+        record(status: response.status.code, bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
+               generated: true, route: response.routeStats, client: client, counted: head != nil)
         if response.closeConnection {
             closing = true
             context.close(promise: nil)
@@ -363,6 +380,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Counts one answered request (overall, generated-by-us, per route, top clients).
+    fileprivate func record(status: UInt, bytes: Int, generated: Bool, route: TrafficStats?, client: IPAddress?, counted: Bool) {
+        let stats = state.stats
+        let micros = counted ? Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000) : 0
+        if counted { stats.reqCurrent.add(-1, ordering: .relaxed) }
+        stats.all.record(status: status, bytes: bytes, micros: micros)
+        if generated { stats.generated.record(status: status, bytes: bytes, micros: micros) }
+        route?.record(status: status, bytes: bytes, micros: micros)
+        if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500) }
+    }
+
     /// Statuses after which the connection's state is suspect, so it is not reused.
     static func closesConnection(_ code: UInt) -> Bool {
         code == 400 || code == 408 || code == 413 || code == 414 || code == 431 || code >= 500
@@ -445,6 +473,7 @@ extension HTTPConnectionHandler: ProxyClient {
         guard let context, let head = proxyHead else { return }
         endProxy()
         if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
+        record(status: proxyStatus, bytes: proxyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
         if let log = state.current.accessLog {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
@@ -467,6 +496,8 @@ extension HTTPConnectionHandler: ProxyClient {
 
     func proxyAbort() {
         endProxy()
+        state.stats.reqCurrent.add(-1, ordering: .relaxed)
+        state.stats.connErrors.add(1, ordering: .relaxed)
         closing = true
         context?.close(promise: nil)
     }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -13,6 +14,9 @@ public final class RequestDispatcher: Sendable {
     public let files: FileServer
     let threadPool: NIOThreadPool
     let compression: CompressionFilter
+
+    /// Set once by the server: what metrics routes report.
+    let metricsSource = NIOLockedValueBox<ServerStats?>(nil)
 
     public init(files: FileServer, threadPool: NIOThreadPool, gzipCache: GzipCache = GzipCache()) {
         self.files = files
@@ -49,9 +53,44 @@ public final class RequestDispatcher: Sendable {
         case .failure(.forbidden): return .now(.status(.forbidden))
         }
         let host = head.headers.first(name: "host").map { Substring($0) }
-        guard let server = config.routing.server(listener: listener, host: host),
-            let route = server.routes.route(for: pathname)
-        else { return .now(.status(.notFound)) }
+        guard let server = config.routing.server(listener: listener, host: host) else { return .now(.status(.notFound)) }
+        // A server without routes answers eXpServer's dashboard at /api (compat 6.1, the tester's 8004).
+        if server.routes.isEmpty && pathname == "/api" { return .now(metrics(config: config, prometheus: false)) }
+        guard let route = server.routes.route(for: pathname) else { return .now(.status(.notFound)) }
+        metricsSource.withLockedValue { $0 }?.countType(route.action)
+        var result = act(route, head: head, pathname: pathname, client: client, config: config, eventLoop: eventLoop)
+        if let stats = route.stats {
+            switch result {
+            case .now(var r):
+                r.routeStats = stats
+                result = .now(r)
+            case .later(let f):
+                result = .later(f.map { r in
+                    var r = r
+                    r.routeStats = stats
+                    return r
+                })
+            case .proxy: break
+            }
+        }
+        return result
+    }
+
+    func metrics(config: RuntimeConfig, prometheus: Bool) -> Response {
+        guard let stats = metricsSource.withLockedValue({ $0 }) else { return .status(.notFound) }
+        stats.reqMetrics.add(1, ordering: .relaxed)
+        let body = prometheus
+            ? MetricsRenderer.prometheus(stats: stats, config: config)
+            : MetricsRenderer.expserverJSON(stats: stats, config: config, sampler: stats.sampler)
+        return Response(
+            status: .ok, headers: [("Content-Type", prometheus ? "text/plain; version=0.0.4" : "application/json")],
+            body: .buffer(ByteBuffer(string: body)))
+    }
+
+    /// Step 3 and 4: the route's lists, then its action.
+    private func act(
+        _ route: CompiledRoute, head: HTTPRequestHead, pathname: String, client: IPAddress?, config: RuntimeConfig, eventLoop: EventLoop
+    ) -> Result {
         if !route.access.isUnrestricted {
             guard let client, route.access.allows(client) else { return .now(.status(.forbidden)) }
         }
@@ -60,6 +99,8 @@ public final class RequestDispatcher: Sendable {
             return .now(Response(status: HTTPResponseStatus(statusCode: status), headers: [("Location", location)]))
         case .reverseProxy(let proxyRoute):
             return .proxy(proxyRoute)
+        case .metrics(let prometheus):
+            return .now(metrics(config: config, prometheus: prometheus))
         case .fileServe(let fs):
             let request = FileRequest(head: head)
             switch files.serve(route: fs, relative: PathResolver.relative(pathname, toRoute: route.reqPath), request: request) {

@@ -23,6 +23,8 @@ public struct Response: Sendable {
     /// Header lines already encoded (`Name: value\r\n`...), written before `headers`; a cached
     /// file keeps its validators this way so the hot path does not re-encode them.
     public var encodedHeaders: ByteBuffer?
+    /// The route that answered, for its counters.
+    public var routeStats: TrafficStats?
     /// Close the connection after this response whatever the request asked.
     public var closeAfter = false
     /// Send no Content-Length (a HEAD answer for a body that would be streamed).

@@ -77,11 +77,13 @@ public final class Daemon: Sendable {
         logger.info("control socket ready", metadata: ["socket": "\(socketPath)", "state_db": "\(stateDBPath)"])
     }
 
-    static func loadConfig(_ options: Options, upstreams: UpstreamRegistry = UpstreamRegistry()) throws -> RuntimeConfig {
+    static func loadConfig(
+        _ options: Options, upstreams: UpstreamRegistry = UpstreamRegistry(), routeStats: RouteStatsRegistry = RouteStatsRegistry()
+    ) throws -> RuntimeConfig {
         if let path = options.configPath {
-            return try ConfigLoader.load(path: path, workersOverride: options.workers, upstreams: upstreams)
+            return try ConfigLoader.load(path: path, workersOverride: options.workers, upstreams: upstreams, routeStats: routeStats)
         }
-        return try ConfigLoader.loadDefault(workersOverride: options.workers, upstreams: upstreams)
+        return try ConfigLoader.loadDefault(workersOverride: options.workers, upstreams: upstreams, routeStats: routeStats)
     }
 
     public var config: RuntimeConfig { http.state.current.config }
@@ -110,7 +112,7 @@ public final class Daemon: Sendable {
             do {
                 var opts = options
                 if opts.configPath == nil { opts.configPath = config.configPath }
-                let new = try Self.loadConfig(opts, upstreams: config.upstreams)
+                let new = try Self.loadConfig(opts, upstreams: config.upstreams, routeStats: config.routeStats)
                 try UpstreamControl.restore(new, from: store)
                 if new.workers != config.workers {
                     logger.warning("workers changed in the config; it takes effect at the next restart")

@@ -36,6 +36,8 @@ public final class HTTPServer: Sendable {
                 files: FileServer(), threadPool: threadPool, gzipCache: GzipCache(maxBytes: config.source.gzipCacheMaxBytes)),
             access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()),
             pools: UpstreamPools(group: group))
+        let stats = state.stats
+        state.dispatcher.metricsSource.withLockedValue { $0 = stats }
     }
 
     /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.
@@ -114,6 +116,10 @@ public final class HTTPServer: Sendable {
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
                 connections.add(channel)
+                let stats = state.stats
+                stats.connAccepted.add(1, ordering: .relaxed)
+                stats.connCurrent.add(1, ordering: .relaxed)
+                channel.closeFuture.whenComplete { _ in stats.connCurrent.add(-1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
                     try Self.configure(channel.pipeline.syncOperations, state: state, listener: listener)
                 }
@@ -142,7 +148,7 @@ public final class HTTPServer: Sendable {
         limits.maxHeaderFieldCount = 200
         let headGuard = HeadGuard()
         let stats = state.connectionStats
-        try pipeline.addHandler(TimeoutHandler(settings: config.timeouts(for: listener)) { stats.recordTimeout($0) })
+        try pipeline.addHandler(TimeoutHandler(settings: config.timeouts(for: listener), stats: state.stats) { stats.recordTimeout($0) })
         try pipeline.addHandler(headGuard)
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
         try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, headGuard: headGuard))

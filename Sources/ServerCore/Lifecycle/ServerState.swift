@@ -19,13 +19,16 @@ public final class ServerState: Sendable {
     public let access: AccessControl
     /// Idle upstream connections, one pool per event loop.
     let pools: UpstreamPools?
-    public let connectionStats = ConnectionStats()
+    public let connectionStats: ConnectionStats
+    public let stats: ServerStats
 
     init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl, pools: UpstreamPools?) {
         self.snapshot = Mutex(snapshot)
         self.dispatcher = dispatcher
         self.access = access
         self.pools = pools
+        connectionStats = ConnectionStats()
+        stats = ServerStats(connections: connectionStats, routes: snapshot.config.routeStats)
     }
 
     public var current: ServingSnapshot { snapshot.withLock { $0 } }

@@ -23,9 +23,11 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var scheduledFor: Int64?
     private var stopped = false
     private let onTimeout: @Sendable (ConnectionTimeouts.Kind) -> Void
+    private let stats: ServerStats?
 
-    init(settings: ConnectionTimeouts.Settings, onTimeout: @escaping @Sendable (ConnectionTimeouts.Kind) -> Void) {
+    init(settings: ConnectionTimeouts.Settings, stats: ServerStats? = nil, onTimeout: @escaping @Sendable (ConnectionTimeouts.Kind) -> Void) {
         timeouts = ConnectionTimeouts(settings: settings, now: Self.now())
+        self.stats = stats
         self.onTimeout = onTimeout
     }
 
@@ -43,6 +45,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        stats?.bytesIn.add(Self.unwrapInboundIn(data).readableBytes, ordering: .relaxed)
         timeouts.bytesRead(now: Self.now())
         reschedule(context: context)
         context.fireChannelRead(data)

@@ -1,0 +1,112 @@
+import Foundation
+
+/// The statistics as eXpServer's metrics JSON (compat 6.1: one flat object, its exact keys) and
+/// as Prometheus text exposition. Values are read from the atomics at the moment of the call.
+enum MetricsRenderer {
+    static func expserverJSON(stats: ServerStats, config: RuntimeConfig, sampler: SystemSampler) -> String {
+        let all = stats.all, generated = stats.generated
+        let ram = sampler.machineRAM()
+        let workers = sampler.workerCPUPercents(expected: config.workers)
+        let fields: [(String, String)] = [
+            ("server_name", jsonString(config.serverName)),
+            ("pid", String(getpid())),
+            ("workers", String(config.workers)),
+            ("uptime_msec", String(Int(Date().timeIntervalSince(stats.startedAt) * 1000))),
+            ("sys_cpu_usage_percent", number(sampler.machineCPUPercent())),
+            ("sys_ram_usage_bytes", String(ram.used)),
+            ("sys_ram_total_bytes", String(ram.total)),
+            ("workers_cpu_usage_percent", "[" + workers.map(number).joined(separator: ",") + "]"),
+            ("workers_ram_usage_bytes", String(sampler.processRSS())),
+            ("conn_current", String(stats.connCurrent.load(ordering: .relaxed))),
+            ("conn_accepted", String(stats.total("conn_accepted", stats.connAccepted.load(ordering: .relaxed)))),
+            ("conn_error", String(stats.connErrors.load(ordering: .relaxed))),
+            ("conn_timeout", String(stats.total("conn_timeout", stats.connections.totalTimeouts))),
+            ("conn_accepted_error", String(stats.connections.refused.load(ordering: .relaxed))),
+            ("req_current", String(stats.reqCurrent.load(ordering: .relaxed))),
+            ("req_total", String(stats.total("req_total", all.requests.load(ordering: .relaxed)))),
+            ("req_file_serve", String(stats.total("req_file_serve", stats.reqFileServe.load(ordering: .relaxed)))),
+            ("req_reverse_proxy", String(stats.total("req_reverse_proxy", stats.reqReverseProxy.load(ordering: .relaxed)))),
+            ("req_redirect", String(stats.total("req_redirect", stats.reqRedirect.load(ordering: .relaxed)))),
+            ("res_avg_res_time_msec", String(Int(all.latency.mean / 1000))),
+            ("res_peak_res_time_msec", String(all.latency.max / 1000)),
+            ("res_code_1xx", String(stats.total("res_code_1xx", generated.status(1)))),
+            ("res_code_2xx", String(stats.total("res_code_2xx", generated.status(2)))),
+            ("res_code_3xx", String(stats.total("res_code_3xx", generated.status(3)))),
+            ("res_code_4xx", String(stats.total("res_code_4xx", generated.status(4)))),
+            ("res_code_5xx", String(stats.total("res_code_5xx", generated.status(5)))),
+            ("traffic_total_send_bytes", String(stats.total("traffic_total_send_bytes", all.bytesOut.load(ordering: .relaxed)))),
+            ("traffic_total_recv_bytes", String(stats.total("traffic_total_recv_bytes", stats.bytesIn.load(ordering: .relaxed)))),
+        ]
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    static func prometheus(stats: ServerStats, config: RuntimeConfig) -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { out += "\(name)\(labels) \(value)\n" }
+        }
+        metric("expserver_connections_accepted_total", "counter", "Client connections accepted.",
+               [("", stats.total("conn_accepted", stats.connAccepted.load(ordering: .relaxed)))])
+        metric("expserver_connections_current", "gauge", "Client connections open now.", [("", stats.connCurrent.load(ordering: .relaxed))])
+        metric("expserver_connections_refused_total", "counter", "Connections refused by limits.max_connections.",
+               [("", stats.connections.refused.load(ordering: .relaxed))])
+        metric("expserver_connection_timeouts_total", "counter", "Connections closed by a timeout, by kind.",
+               ConnectionTimeouts.Kind.allCases.map { ("{kind=\"\($0.rawValue)\"}", stats.connections.timeouts($0)) })
+        metric("expserver_requests_total", "counter", "Requests by route type.", [
+            ("{type=\"file_serve\"}", stats.total("req_file_serve", stats.reqFileServe.load(ordering: .relaxed))),
+            ("{type=\"reverse_proxy\"}", stats.total("req_reverse_proxy", stats.reqReverseProxy.load(ordering: .relaxed))),
+            ("{type=\"redirect\"}", stats.total("req_redirect", stats.reqRedirect.load(ordering: .relaxed))),
+            ("{type=\"metrics\"}", stats.reqMetrics.load(ordering: .relaxed)),
+        ])
+        metric("expserver_requests_in_flight", "gauge", "Requests being answered now.", [("", stats.reqCurrent.load(ordering: .relaxed))])
+        metric("expserver_responses_total", "counter", "Responses by status class.",
+               (1...5).map { ("{class=\"\($0)xx\"}", stats.total("res_code_\($0)xx_all", stats.all.status($0))) })
+        metric("expserver_sent_bytes_total", "counter", "Response bytes sent to clients.",
+               [("", stats.total("traffic_total_send_bytes", stats.all.bytesOut.load(ordering: .relaxed)))])
+        metric("expserver_received_bytes_total", "counter", "Request bytes received from clients.",
+               [("", stats.total("traffic_total_recv_bytes", stats.bytesIn.load(ordering: .relaxed)))])
+        histogram(&out, "expserver_request_duration_seconds", "Time from a request's head to its answer, by route.",
+                  stats.routes.all.map { ("route=\"\(escape($0.0))\"", $0.1.latency) })
+        var upstreamRequests: [(String, Int)] = [], failures: [(String, Int)] = [], inFlight: [(String, Int)] = [], down: [(String, Int)] = []
+        var seen = Set<String>()
+        let now = Date().timeIntervalSince1970
+        for state in config.upstreams.all.sorted(by: { $0.address < $1.address }) where seen.insert(state.address).inserted {
+            let l = "{upstream=\"\(escape(state.address))\"}"
+            upstreamRequests.append((l, state.requests.load(ordering: .relaxed)))
+            failures.append((l, state.failures.load(ordering: .relaxed)))
+            inFlight.append((l, state.inFlight.load(ordering: .relaxed)))
+            down.append((l, state.isAvailable(now: now) ? 1 : 0))
+        }
+        metric("expserver_upstream_requests_total", "counter", "Requests sent to each upstream.", upstreamRequests)
+        metric("expserver_upstream_failures_total", "counter", "Failed attempts per upstream.", failures)
+        metric("expserver_upstream_in_flight", "gauge", "Requests in flight per upstream.", inFlight)
+        metric("expserver_upstream_available", "gauge", "1 when the upstream takes new requests.", down)
+        return out
+    }
+
+    /// Prometheus histogram buckets in seconds.
+    static let bucketSeconds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    static func histogram(_ out: inout String, _ name: String, _ help: String, _ series: [(String, Histogram)]) {
+        out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+        for (labels, h) in series {
+            let counts = h.cumulative(at: bucketSeconds.map { Int($0 * 1_000_000) })
+            for (le, c) in zip(bucketSeconds, counts) { out += "\(name)_bucket{\(labels),le=\"\(le)\"} \(c)\n" }
+            out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
+            out += "\(name)_sum{\(labels)} \(Double(h.sum) / 1_000_000)\n"
+            out += "\(name)_count{\(labels)} \(h.count)\n"
+        }
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    static func jsonString(_ s: String) -> String {
+        let data = (try? JSONEncoder().encode(s)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func number(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
+}
