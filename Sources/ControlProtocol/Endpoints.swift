@@ -8,6 +8,8 @@ public enum Endpoint {
     public static let aclRemove = "/v1/acl/remove"
     public static let aclCheck = "/v1/acl/check"
     public static let upstreams = "/v1/upstreams"
+    public static let stats = "/v1/stats"
+    public static let metrics = "/v1/metrics"
     public static let upstreamWeight = "/v1/upstreams/weight"
     public static let upstreamDrain = "/v1/upstreams/drain"
     public static let upstreamEnable = "/v1/upstreams/enable"

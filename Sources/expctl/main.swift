@@ -8,7 +8,7 @@ struct Expctl: ParsableCommand {
         commandName: "expctl",
         abstract: "Control a running expserverd over its control socket.",
         version: "0.1.0 (control protocol v\(ControlProtocolVersion.current))",
-        subcommands: [StatusCommand.self, ReloadCommand.self, AuditCommand.self, ACLCommand.self, UpstreamCommand.self])
+        subcommands: [StatusCommand.self, ReloadCommand.self, AuditCommand.self, ACLCommand.self, UpstreamCommand.self, StatsCommand.self])
 }
 
 Expctl.main()

@@ -28,6 +28,9 @@ public struct XPSConfig: Sendable, Equatable {
         /// per connection).
         public var maxRequestsPerConnection: Int?
     }
+    /// `stats.flush_ms`: how often the statistics are saved; `stats.retention_hours`: history kept.
+    public var statsFlushMs = 5_000
+    public var statsRetentionHours = 168
     /// Memory for compressed variants of static files.
     public var gzipCacheMaxBytes = 64 << 20
 
@@ -154,7 +157,7 @@ extension XPSConfig {
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {
         let top = try ConfigObject(root, path: "")
-        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts", "limits", "gzip_cache_max_bytes"])
+        try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts", "limits", "gzip_cache_max_bytes", "stats"])
         guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
         guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
         var config = XPSConfig(
@@ -171,6 +174,11 @@ extension XPSConfig {
         config.gzipCacheMaxBytes = try top.int("gzip_cache_max_bytes", in: 0...(1 << 40)) ?? config.gzipCacheMaxBytes
         if let t = try top.object("timeouts") { config.timeouts = try parseTimeouts(t, base: config.timeouts, upstream: true) }
         if let l = try top.object("limits") { config.limits = try parseLimits(l) }
+        if let st = try top.object("stats") {
+            try st.checkKeys(["flush_ms", "retention_hours"])
+            config.statsFlushMs = try st.int("flush_ms", in: 100...3_600_000) ?? config.statsFlushMs
+            config.statsRetentionHours = try st.int("retention_hours", in: 1...87_600) ?? config.statsRetentionHours
+        }
         return config
     }
 

@@ -7,6 +7,7 @@ enum ControlAPI {
     static func register(on router: inout ControlRouter, daemon: Daemon) {
         registerACL(on: &router, access: daemon.access)
         registerUpstreams(on: &router, daemon: daemon)
+        registerStats(on: &router, daemon: daemon)
         router.register(.get, Endpoint.status) { _ in
             .json(daemon.status())
         }

@@ -28,6 +28,7 @@ public final class Daemon: Sendable {
     public let http: HTTPServer
     public let store: StateStore
     public let access: AccessControl
+    public let statsRecorder: StatsRecorder
     public let stateDBPath: String
     public let socketPath: String
     let logger: Logger
@@ -53,7 +54,11 @@ public final class Daemon: Sendable {
         try UpstreamControl.restore(config, from: store)
         access = try AccessControl(settings: config.acl, store: store)
         http = try HTTPServer(config: config, logger: logger, access: access)
+        statsRecorder = try StatsRecorder(
+            stats: http.state.stats, store: store, flushInterval: Double(config.source.statsFlushMs) / 1000,
+            retention: Double(config.source.statsRetentionHours) * 3600, logger: logger)
         try http.start()
+        statsRecorder.start()
         do {
             var router = ControlRouter()
             ControlAPI.register(on: &router, daemon: self)
@@ -141,6 +146,7 @@ public final class Daemon: Sendable {
             c = nil
         }
         http.shutdown(grace: graceTime)
+        statsRecorder.stop()
         if let pidFile = options.pidFile { PIDFile.remove(pidFile) }
     }
 }

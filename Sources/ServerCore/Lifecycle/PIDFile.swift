@@ -15,7 +15,17 @@ public enum PIDFile {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
         else { return }
-        if pid != getpid() && (kill(pid, 0) == 0 || errno == EPERM) { throw InUse(path: path, pid: pid) }
+        if pid != getpid() && isLive(pid) { throw InUse(path: path, pid: pid) }
+    }
+
+    /// A process that exists and is not a zombie (a killed daemon whose parent has not reaped it
+    /// yet must not block a restart).
+    static func isLive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return true }
+        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
     }
 
     public static func write(_ path: String) throws {

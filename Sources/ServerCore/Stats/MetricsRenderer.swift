@@ -61,7 +61,7 @@ enum MetricsRenderer {
         ])
         metric("expserver_requests_in_flight", "gauge", "Requests being answered now.", [("", stats.reqCurrent.load(ordering: .relaxed))])
         metric("expserver_responses_total", "counter", "Responses by status class.",
-               (1...5).map { ("{class=\"\($0)xx\"}", stats.total("res_code_\($0)xx_all", stats.all.status($0))) })
+               (1...5).map { ("{class=\"\($0)xx\"}", stats.total("res_all_\($0)xx", stats.all.status($0))) })
         metric("expserver_sent_bytes_total", "counter", "Response bytes sent to clients.",
                [("", stats.total("traffic_total_send_bytes", stats.all.bytesOut.load(ordering: .relaxed)))])
         metric("expserver_received_bytes_total", "counter", "Request bytes received from clients.",

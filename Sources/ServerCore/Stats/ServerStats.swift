@@ -53,6 +53,38 @@ public final class ServerStats: Sendable {
     /// A cumulative value including what was counted before the last restart.
     func total(_ key: String, _ live: Int) -> Int { live + baseline.withLock { $0[key] ?? 0 } }
 
+    /// The counters that continue across restarts, as counted by this process.
+    func liveTotals() -> [String: Int] {
+        var t: [String: Int] = [
+            "conn_accepted": connAccepted.load(ordering: .relaxed),
+            "conn_timeout": connections.totalTimeouts,
+            "conn_refused": connections.refused.load(ordering: .relaxed),
+            "conn_error": connErrors.load(ordering: .relaxed),
+            "req_total": all.requests.load(ordering: .relaxed),
+            "req_file_serve": reqFileServe.load(ordering: .relaxed),
+            "req_reverse_proxy": reqReverseProxy.load(ordering: .relaxed),
+            "req_redirect": reqRedirect.load(ordering: .relaxed),
+            "req_metrics": reqMetrics.load(ordering: .relaxed),
+            "traffic_total_send_bytes": all.bytesOut.load(ordering: .relaxed),
+            "traffic_total_recv_bytes": bytesIn.load(ordering: .relaxed),
+        ]
+        for c in 1...5 {
+            t["res_code_\(c)xx"] = generated.status(c)
+            t["res_all_\(c)xx"] = all.status(c)
+        }
+        for kind in ConnectionTimeouts.Kind.allCases { t["conn_timeout_\(kind.rawValue)"] = connections.timeouts(kind) }
+        return t
+    }
+
+    /// Cumulative totals: this process's counts plus the baseline loaded at start.
+    public func totals() -> [String: Int] {
+        let base = baseline.withLock { $0 }
+        return liveTotals().merging(base) { live, old in live + old }
+    }
+
+    /// Installs the totals saved by the previous run (called once at start).
+    public func setBaseline(_ totals: [String: Int]) { baseline.withLock { $0 = totals } }
+
     func countType(_ action: RouteAction?) {
         switch action {
         case .fileServe: reqFileServe.add(1, ordering: .relaxed)

@@ -6,6 +6,7 @@ public final class InMemoryStateStore: StateStore {
     private let entries = Mutex<[AuditEntry]>([])
     private let acl = Mutex<[CIDR: ACLEntry]>([:])
     private let upstreams = Mutex<[String: StoredUpstream]>([:])
+    private let statsState = Mutex<(totals: [String: Int], samples: [(Double, [String: Int])])>(([:], []))
 
     public init() {}
 
@@ -46,5 +47,18 @@ public final class InMemoryStateStore: StateStore {
 
     public func upstreamStates() throws -> [StoredUpstream] {
         upstreams.withLock { $0.values.sorted { $0.address < $1.address } }
+    }
+
+    public func saveStats(_ totals: [String: Int], time: Double, pruneBefore: Double) throws {
+        statsState.withLock { s in
+            s.totals = totals
+            s.samples = s.samples.filter { $0.0 >= pruneBefore } + [(time, totals)]
+        }
+    }
+
+    public func statsTotals() throws -> [String: Int] { statsState.withLock { $0.totals } }
+
+    public func statsSample(atOrBefore time: Double) throws -> (time: Double, totals: [String: Int])? {
+        statsState.withLock { s in s.samples.last { $0.0 <= time }.map { ($0.0, $0.1) } }
     }
 }

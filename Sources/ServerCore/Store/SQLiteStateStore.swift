@@ -57,6 +57,16 @@ public final class SQLiteStateStore: StateStore {
                 t.column("updated_at", .double).notNull()
             }
         }
+        m.registerMigration("v4-stats") { db in
+            try db.create(table: "stats_totals") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .integer).notNull()
+            }
+            try db.create(table: "stats_samples") { t in
+                t.column("time", .double).notNull().primaryKey()
+                t.column("totals", .text).notNull()
+            }
+        }
         return m
     }
 
@@ -66,6 +76,34 @@ public final class SQLiteStateStore: StateStore {
                 sql: "INSERT OR REPLACE INTO upstream_state (address, admin, weight, updated_at) VALUES (?, ?, ?, ?)",
                 arguments: [u.address, u.admin.rawValue, u.weight, audit.time])
             try Self.insertAudit(db, audit)
+        }
+    }
+
+    public func saveStats(_ totals: [String: Int], time: Double, pruneBefore: Double) throws {
+        let json = String(decoding: try JSONEncoder().encode(totals), as: UTF8.self)
+        try pool.write { db in
+            for (k, v) in totals {
+                try db.execute(sql: "INSERT OR REPLACE INTO stats_totals (key, value) VALUES (?, ?)", arguments: [k, v])
+            }
+            try db.execute(sql: "INSERT OR REPLACE INTO stats_samples (time, totals) VALUES (?, ?)", arguments: [time, json])
+            try db.execute(sql: "DELETE FROM stats_samples WHERE time < ?", arguments: [pruneBefore])
+        }
+    }
+
+    public func statsTotals() throws -> [String: Int] {
+        try pool.read { db in
+            var out: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM stats_totals") { out[row["key"]] = row["value"] }
+            return out
+        }
+    }
+
+    public func statsSample(atOrBefore time: Double) throws -> (time: Double, totals: [String: Int])? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT time, totals FROM stats_samples WHERE time <= ? ORDER BY time DESC LIMIT 1", arguments: [time])
+            else { return nil }
+            let text: String = row["totals"]
+            return (row["time"], (try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8))) ?? [:])
         }
     }
 

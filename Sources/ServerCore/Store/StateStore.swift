@@ -43,6 +43,13 @@ public protocol StateStore: Sendable {
     /// its audit record, in one commit.
     func putUpstream(_ state: StoredUpstream, audit: AuditRecord) throws
     func upstreamStates() throws -> [StoredUpstream]
+
+    /// Saves the cumulative counters, appends them as a history sample at `time`, and drops
+    /// samples older than `pruneBefore`.
+    func saveStats(_ totals: [String: Int], time: Double, pruneBefore: Double) throws
+    func statsTotals() throws -> [String: Int]
+    /// The newest history sample at or before `time`.
+    func statsSample(atOrBefore time: Double) throws -> (time: Double, totals: [String: Int])?
 }
 
 /// An upstream address's operator-set state, as persisted.
