@@ -15,6 +15,8 @@ public final class StatsRecorder: @unchecked Sendable {
     let retention: Double
     let logger: Logger
     private let timer: DispatchSourceTimer
+    /// A dispatch source must be resumed before it may be released; `stop` does it if `start` did not.
+    private let started = Atomic<Bool>(false)
     private let lastFlush = Mutex<(time: Double, requests: Int)?>(nil)
     private let queue = DispatchQueue(label: "expserver.stats")
 
@@ -31,11 +33,12 @@ public final class StatsRecorder: @unchecked Sendable {
     public func start() {
         timer.schedule(deadline: .now() + flushInterval, repeating: flushInterval)
         timer.setEventHandler { [weak self] in self?.flush() }
-        timer.resume()
+        if !started.exchange(true, ordering: .relaxed) { timer.resume() }
     }
 
     public func stop() {
         timer.cancel()
+        if !started.exchange(true, ordering: .relaxed) { timer.resume() }
         queue.sync { flush() }
     }
 

@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+
+@testable import ServerCore
+
+final class StatsTests: XCTestCase {
+    func testHistogramQuantilesAreWithinABucket() {
+        let h = Histogram()
+        for v in 1...10_000 { h.record(micros: v) }
+        XCTAssertEqual(h.count, 10_000)
+        XCTAssertEqual(h.max, 10_000)
+        for (q, exact) in [(0.5, 5000.0), (0.9, 9000.0), (0.99, 9900.0)] {
+            let got = Double(h.quantile(q))
+            XCTAssertLessThanOrEqual(abs(got - exact) / exact, 0.2, "q\(q): \(got) vs \(exact)")
+        }
+        XCTAssertEqual(h.mean, 5000.5, accuracy: 0.01)
+        XCTAssertEqual(Histogram().quantile(0.5), 0)
+    }
+
+    func testHistogramUnderConcurrentUpdates() {
+        let h = Histogram()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for v in 0..<10_000 { h.record(micros: v % 1000) }
+        }
+        XCTAssertEqual(h.count, 80_000)
+        XCTAssertEqual(h.cumulative(at: [Int.max]).last, 80_000)
+    }
+
+    func testTrafficCountersUnderConcurrentUpdates() {
+        let t = TrafficStats()
+        DispatchQueue.concurrentPerform(iterations: 8) { i in
+            for _ in 0..<5000 { t.record(status: i % 2 == 0 ? 200 : 404, bytes: 10, micros: 5) }
+        }
+        XCTAssertEqual(t.requests.load(ordering: .relaxed), 40_000)
+        XCTAssertEqual(t.status(2), 20_000)
+        XCTAssertEqual(t.status(4), 20_000)
+        XCTAssertEqual(t.bytesOut.load(ordering: .relaxed), 400_000)
+    }
+
+    func testTopClientsFindsTheHeavyHitters() {
+        let top = TopClients(capacity: 20)
+        // 3 heavy clients among 2,000 light ones.
+        for i in 0..<2000 {
+            top.record(IPAddress(ipv4: 0x0A00_0000 | UInt32(i)), is4xx: false)
+            top.record(IPAddress("192.0.2.1")!, is4xx: false)
+            if i % 2 == 0 { top.record(IPAddress("192.0.2.2")!, is4xx: true) }
+            if i % 4 == 0 { top.record(IPAddress("192.0.2.3")!, is4xx: false) }
+        }
+        let (byRequests, by4xx) = top.top(3)
+        XCTAssertEqual(Set(byRequests.map(\.address.description)), ["192.0.2.1", "192.0.2.2", "192.0.2.3"])
+        XCTAssertEqual(by4xx.first?.address.description, "192.0.2.2")
+        for e in byRequests where e.address.description == "192.0.2.1" {
+            XCTAssertGreaterThanOrEqual(e.requests, 2000, "space-saving never under-counts")
+            XCTAssertLessThanOrEqual(e.requests - e.overcount, 2000)
+        }
+    }
+
+    func testTotalsContinueFromTheBaselineAndPersist() throws {
+        let store = InMemoryStateStore()
+        let stats = ServerStats(connections: ConnectionStats(), routes: RouteStatsRegistry())
+        try store.saveStats(["req_total": 100, "res_code_2xx": 90], time: 1000, pruneBefore: 0)
+        let recorder = try StatsRecorder(stats: stats, store: store, flushInterval: 3600, retention: 86400, logger: .init(label: "t"))
+        stats.all.record(status: 200, bytes: 5, micros: 1)
+        stats.generated.record(status: 200, bytes: 5, micros: 1)
+        XCTAssertEqual(stats.totals()["req_total"], 101)
+        XCTAssertEqual(stats.totals()["res_code_2xx"], 91)
+        XCTAssertEqual(try store.statsSample(atOrBefore: 1000)?.totals["req_total"], 100)
+        XCTAssertNil(try store.statsSample(atOrBefore: 999))
+        recorder.stop()  // flushes (and prunes samples older than the retention)
+        XCTAssertEqual(try store.statsTotals()["req_total"], 101)
+        XCTAssertEqual(try store.statsSample(atOrBefore: Date().timeIntervalSince1970 + 1)?.totals["req_total"], 101)
+    }
+
+    func testSQLiteStatsRoundTripAndPrune() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stats-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("s.db").path
+        do {
+            let store = try SQLiteStateStore(path: path)
+            try store.saveStats(["req_total": 1], time: 10, pruneBefore: 0)
+            try store.saveStats(["req_total": 5], time: 20, pruneBefore: 15)
+        }
+        let reopened = try SQLiteStateStore(path: path)
+        XCTAssertEqual(try reopened.statsTotals(), ["req_total": 5])
+        XCTAssertNil(try reopened.statsSample(atOrBefore: 12), "pruned")
+        XCTAssertEqual(try reopened.statsSample(atOrBefore: 25)?.time, 20)
+    }
+}
