@@ -133,8 +133,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Reading pauses when the socket is not writable, when a proxied request's upstream cannot
+    /// take more, or when pipelined requests pile up behind a deferred answer. (Not merely while
+    /// an answer is deferred: toggling read interest for every proxied request costs two
+    /// `epoll_ctl` calls each time.)
     func read(context: ChannelHandlerContext) {
-        if waiting || !context.channel.isWritable || proxy?.blocksClientReads == true {
+        if queue.count >= Self.maxQueuedParts || !context.channel.isWritable || proxy?.blocksClientReads == true {
             readSuppressed = true
             return
         }
@@ -148,7 +152,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     fileprivate func resumeReadingIfPossible(context: ChannelHandlerContext) {
-        if readSuppressed && !waiting && context.channel.isWritable && proxy?.blocksClientReads != true {
+        if readSuppressed && queue.count < Self.maxQueuedParts && context.channel.isWritable && proxy?.blocksClientReads != true {
             readSuppressed = false
             context.read()
         }
@@ -390,6 +394,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         route?.record(status: status, bytes: bytes, micros: micros)
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500) }
     }
+
+    /// Request parts queued behind a deferred answer before reading pauses.
+    static let maxQueuedParts = 16
 
     /// Statuses after which the connection's state is suspect, so it is not reused.
     static func closesConnection(_ code: UInt) -> Bool {

@@ -9,21 +9,39 @@ import NIOHTTP1
 /// gains `X-Forwarded-For` (appended to any existing value) and `X-Forwarded-Proto`; `Host` is
 /// kept as the client sent it.
 public enum ProxyHeaders {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]
-
     static func stripHopByHop(_ headers: HTTPHeaders) -> HTTPHeaders {
-        var named = Set<String>()
+        // Fields named by Connection (rare beyond keep-alive/close, which are hop-by-hop anyway).
+        var named: [Substring] = []
         for value in headers["connection"] {
-            for token in value.split(separator: ",") { named.insert(token.trimmingSpaces().lowercased()) }
+            for token in value.split(separator: ",") {
+                let t = token.trimmingSpaces()
+                if !isHopByHop(t) { named.append(t) }
+            }
         }
         var out = HTTPHeaders()
         out.reserveCapacity(headers.count + 2)
         for (name, value) in headers {
-            let lower = name.lowercased()
-            if hopByHop.contains(lower) || named.contains(lower) { continue }
+            if isHopByHop(Substring(name)) || named.contains(where: { equalsIgnoringCase($0, name) }) { continue }
             out.add(name: name, value: value)
         }
         return out
+    }
+
+    /// Case-insensitive membership in `hopByHop` without allocating a lowercased copy.
+    static func isHopByHop(_ name: Substring) -> Bool {
+        switch name.utf8.count {
+        case 2: return equalsIgnoringCase(name, "te")
+        case 7: return equalsIgnoringCase(name, "trailer") || equalsIgnoringCase(name, "upgrade")
+        case 10: return equalsIgnoringCase(name, "connection") || equalsIgnoringCase(name, "keep-alive")
+        case 16: return equalsIgnoringCase(name, "proxy-connection")
+        case 17: return equalsIgnoringCase(name, "transfer-encoding")
+        default: return false
+        }
+    }
+
+    static func equalsIgnoringCase(_ a: Substring, _ b: String) -> Bool {
+        guard a.utf8.count == b.utf8.count else { return false }
+        return zip(a.utf8, b.utf8).allSatisfy { x, y in x == y || (x | 0x20) == (y | 0x20) && (y | 0x20) >= 97 && (y | 0x20) <= 122 }
     }
 
     public static func request(_ head: HTTPRequestHead, client: IPAddress?) -> HTTPRequestHead {

@@ -30,6 +30,12 @@ public final class StatsRecorder: @unchecked Sendable {
         timer = DispatchSource.makeTimerSource(queue: queue)
     }
 
+    deinit {
+        // Releasing a never-resumed dispatch source crashes; a recorder dropped after a failed start must not.
+        if !started.exchange(true, ordering: .relaxed) { timer.resume() }
+        timer.cancel()
+    }
+
     public func start() {
         timer.schedule(deadline: .now() + flushInterval, repeating: flushInterval)
         timer.setEventHandler { [weak self] in self?.flush() }
