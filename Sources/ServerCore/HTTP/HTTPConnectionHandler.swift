@@ -79,6 +79,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelInactive(context: ChannelHandlerContext) {
         proxy?.cancel()
@@ -351,7 +352,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let allocator = context.channel.allocator
         body.run(on: context.eventLoop) { piece in
-            let (handler, context) = bound.value
+            let context = bound.value.1
             guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
             guard chunked else { return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(piece))) }
             var framed = allocator.buffer(capacity: piece.readableBytes + 16)

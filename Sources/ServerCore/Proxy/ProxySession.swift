@@ -41,7 +41,9 @@ final class ProxySession {
     let clientHTTP11: Bool
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool?
-    weak var owner: ProxyClient?
+    /// Strong, and dropped when the session finishes (the client handler drops the session then
+    /// too): weak references would put the handler on the slow reference-counting path.
+    var owner: ProxyClient?
 
     private var tried = Set<Int>()
     private var member: UpstreamGroup.Member?
@@ -195,6 +197,7 @@ final class ProxySession {
         guard !finished else { return }
         finished = true
         owner?.proxyRespond(.status(status))
+        owner = nil
     }
 
     // MARK: client side
@@ -216,10 +219,12 @@ final class ProxySession {
 
     /// The client went away: drop the upstream request.
     func cancel() {
+        owner = nil
         guard !finished else { return }
         finished = true
+        let channel = upstream
         release(failed: false)
-        upstream?.close(promise: nil)
+        channel?.close(promise: nil)
     }
 
     func clientWritabilityChanged() {
@@ -246,6 +251,7 @@ final class ProxySession {
             finished = true
             release(failed: true)
             owner?.proxyAbort()
+            owner = nil
         } else {
             lastFailureWasTimeout = true
             release(failed: true)
@@ -297,15 +303,15 @@ final class ProxySession {
             release(failed: false)
             if let channel {
                 if reusable, let pool, let address, let h = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
-                    h.onIdleClose = { [weak pool, weak channel] in
-                        if let pool, let channel { pool.remove(channel, address: address) }
-                    }
+                    let id = ObjectIdentifier(channel)
+                    h.onIdleClose = { pool.remove(id, address: address) }
                     pool.put(channel, address: address, limit: route.upstreamKeepalive)
                 } else {
                     channel.close(promise: nil)
                 }
             }
             owner.proxyDone(closeClient: closeClient)
+            self.owner = nil
         }
     }
 
@@ -317,6 +323,7 @@ final class ProxySession {
             finished = true
             release(failed: true)
             owner?.proxyAbort()
+            owner = nil
         } else {
             attemptFailed(timedOut: false)
         }

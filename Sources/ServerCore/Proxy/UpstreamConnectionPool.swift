@@ -33,8 +33,8 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         idle[address] = list
     }
 
-    func remove(_ channel: Channel, address: String) {
-        idle[address]?.removeAll { $0 === channel }
+    func remove(_ channel: ObjectIdentifier, address: String) {
+        idle[address]?.removeAll { ObjectIdentifier($0) == channel }
     }
 
     func closeAll() {

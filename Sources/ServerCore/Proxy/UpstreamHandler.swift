@@ -12,9 +12,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// Set while idle in a pool: an unexpected close removes the connection from it.
     var onIdleClose: (() -> Void)?
     private var readHeld = false
-    private weak var context: ChannelHandlerContext?
+    // Strong (weak references put objects on the slow reference-counting path); cleared on removal.
+    private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else {
@@ -25,6 +27,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.context = nil
         if let session {
             self.session = nil
             session.upstreamClosed(error: nil)
