@@ -30,6 +30,8 @@ public struct XPSConfig: Sendable, Equatable {
     }
     /// `stats.flush_ms`: how often the statistics are saved; `stats.retention_hours`: history kept.
     public var statsFlushMs = 5_000
+    /// `stats.enabled: false` skips per-request statistics (for measuring their cost).
+    public var statsEnabled = true
     public var statsRetentionHours = 168
     /// Memory for compressed variants of static files.
     public var gzipCacheMaxBytes = 64 << 20
@@ -175,7 +177,8 @@ extension XPSConfig {
         if let t = try top.object("timeouts") { config.timeouts = try parseTimeouts(t, base: config.timeouts, upstream: true) }
         if let l = try top.object("limits") { config.limits = try parseLimits(l) }
         if let st = try top.object("stats") {
-            try st.checkKeys(["flush_ms", "retention_hours"])
+            try st.checkKeys(["flush_ms", "retention_hours", "enabled"])
+            config.statsEnabled = try st.bool("enabled") ?? true
             config.statsFlushMs = try st.int("flush_ms", in: 100...3_600_000) ?? config.statsFlushMs
             config.statsRetentionHours = try st.int("retention_hours", in: 1...87_600) ?? config.statsRetentionHours
         }

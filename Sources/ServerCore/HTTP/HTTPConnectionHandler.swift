@@ -40,6 +40,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Shutdown asked us to finish: the current response (if any) is the last.
     fileprivate var quiescing = false
     private var writesInFlight = 0
+    private lazy var statsEnabled = state.current.config.source.statsEnabled
     /// When the current request's head arrived (for the latency histograms).
     private var requestStart: UInt64 = 0
     /// Requests answered on this connection (for `max_requests_per_connection`).
@@ -388,6 +389,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Counts one answered request (overall, generated-by-us, per route, top clients).
     fileprivate func record(status: UInt, bytes: Int, generated: Bool, route: TrafficStats?, client: IPAddress?, counted: Bool) {
         let stats = state.stats
+        guard statsEnabled else {
+            if counted { stats.reqCurrent.add(-1, ordering: .relaxed) }
+            return
+        }
         let micros = counted ? Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000) : 0
         if counted { stats.reqCurrent.add(-1, ordering: .relaxed) }
         stats.all.record(status: status, bytes: bytes, micros: micros)
