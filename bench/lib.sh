@@ -422,7 +422,7 @@ pid $p/nginx.pid;
 error_log $p/logs/error.log warn;
 
 events {
-    worker_connections 4096;
+    worker_connections ${NGINX_WORKER_CONNECTIONS:-4096};
 }
 
 http {

@@ -55,15 +55,13 @@ cat >"$BENCH_TMP/exp.json" <<JSON
     "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "$WWW" } ] } ] }
 JSON
 start_bg expserverd "$BIN" "$BENCH_TMP/exp.json"
-nginx_start nginx "$WORKERS" "
+NGINX_WORKER_CONNECTIONS=$((SLOW * 2 + 1024)) nginx_start nginx "$WORKERS" "
     keepalive_requests 1000000;
     client_header_timeout $((HEADER_MS / 1000))s;
     server {
         listen 127.0.0.1:$NGINX_PORT backlog=4096;
         root $WWW;
     }"
-sed -i "s/worker_connections 4096;/worker_connections $((SLOW * 2 + 1024));/" "$NGINX_PREFIX/nginx.conf"
-kill -HUP "$NGINX_PID" 2>/dev/null || true
 wait_for_port 127.0.0.1 "$EXP_PORT" 10 || die "expserverd did not start"
 wait_for_port 127.0.0.1 "$NGINX_PORT" 10 || die "nginx did not start"
 sleep 1

@@ -18,9 +18,15 @@ public struct UpstreamInfo: Codable, Sendable, Equatable {
     public var healthTransitions: Int
     public var lastCheck: Double?
     public var lastCheckOK: Bool?
+    /// Response time percentiles through this upstream, in milliseconds.
+    public var latencyP50Ms: Double?
+    public var latencyP99Ms: Double?
 
     public init(route: String, address: String, configuredWeight: Int, effectiveWeight: Int, state: String, backup: Bool,
-                inFlight: Int, requests: Int, failures: Int, healthTransitions: Int, lastCheck: Double?, lastCheckOK: Bool?) {
+                inFlight: Int, requests: Int, failures: Int, healthTransitions: Int, lastCheck: Double?, lastCheckOK: Bool?,
+                latencyP50Ms: Double? = nil, latencyP99Ms: Double? = nil) {
+        self.latencyP50Ms = latencyP50Ms
+        self.latencyP99Ms = latencyP99Ms
         self.route = route
         self.address = address
         self.configuredWeight = configuredWeight
@@ -43,6 +49,8 @@ public struct UpstreamInfo: Codable, Sendable, Equatable {
         case healthTransitions = "health_transitions"
         case lastCheck = "last_check"
         case lastCheckOK = "last_check_ok"
+        case latencyP50Ms = "latency_p50_ms"
+        case latencyP99Ms = "latency_p99_ms"
     }
 }
 

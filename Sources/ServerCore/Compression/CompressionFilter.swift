@@ -56,11 +56,12 @@ public final class CompressionFilter: Sendable {
         let level = route.gzipLevel
         if file.info.size <= Self.streamThreshold {
             let cache = self.cache
+            let pending = r
             let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
                 let source = try file.body ?? Self.readFile(file.path, size: file.info.size)
                 let compressed = try Gzip.compress(source, level: level)
                 cache.put(key, compressed)
-                return Self.withBody(r, .buffer(compressed), head: request.isHead)
+                return Self.withBody(pending, .buffer(compressed), head: request.isHead)
             }
             return .later(future.flatMapErrorThrowing { _ in .status(.internalServerError) })
         }

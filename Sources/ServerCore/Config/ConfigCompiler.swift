@@ -88,7 +88,9 @@ public enum ConfigCompiler {
             return .reverseProxy(ProxyRoute(
                 upstreams: route.upstreams, loadBalancing: route.loadBalancing, policy: policy, healthCheck: route.healthCheck,
                 retries: route.retries, upstreamKeepalive: route.upstreamKeepalive, timeouts: timeouts,
-                group: UpstreamGroup(upstreams: route.upstreams, policy: policy, registry: upstreams)))
+                group: UpstreamGroup(upstreams: route.upstreams, policy: policy, registry: upstreams),
+                gzip: route.gzipProxied ? CompressionPolicy(enabled: true, extraTypes: route.gzipMimeTypes, minLength: route.gzipMinLength) : nil,
+                gzipLevel: route.gzipLevel))
         }
     }
 

@@ -111,6 +111,9 @@ public struct ProxyRoute: Sendable {
     public let timeouts: XPSConfig.Timeouts
     /// The route's live upstream group (balancer state, health), set up by `HTTPServer`.
     public let group: UpstreamGroup
+    /// `gzip_proxied`: compress upstream responses that are not encoded (nil: off).
+    public let gzip: CompressionPolicy?
+    public let gzipLevel: Int
 }
 
 /// The `control` block: where the control socket lives and who may use it.

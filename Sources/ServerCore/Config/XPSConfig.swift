@@ -84,6 +84,8 @@ public struct XPSConfig: Sendable, Equatable {
         public var retries: Int? = nil
         /// Idle keep-alive connections kept per upstream (per worker); 0 = none.
         public var upstreamKeepalive: Int = 32
+        /// reverse_proxy, opt-in: gzip upstream responses that are not encoded already.
+        public var gzipProxied: Bool = false
         /// metrics: `json` (eXpServer's keys) or `prometheus`.
         public var metricsFormat: String = "json"
     }
@@ -286,7 +288,10 @@ extension XPSConfig {
     static let routeKeys: [RouteType: Set<String>] = [
         .fileServe: commonRouteKeys.union(["dir_path", "index", "gzip_enable", "gzip_level", "gzip_mime_types", "gzip_min_length", "gzip_listing"]),
         .redirect: commonRouteKeys.union(["http_status_code", "redirect_url"]),
-        .reverseProxy: commonRouteKeys.union(["upstreams", "load_balancing", "health_check", "retries", "upstream_keepalive"]),
+        .reverseProxy: commonRouteKeys.union([
+            "upstreams", "load_balancing", "health_check", "retries", "upstream_keepalive",
+            "gzip_proxied", "gzip_level", "gzip_mime_types", "gzip_min_length",
+        ]),
         .metrics: commonRouteKeys.union(["format"]),
     ]
 
@@ -345,6 +350,10 @@ extension XPSConfig {
                 throw ConfigError("\(obj.keyPath("upstreams"))[\(i)]", "\"\(u.address)\" is listed twice")
             }
             route.retries = try obj.int("retries", in: 0...100)
+            route.gzipProxied = try obj.bool("gzip_proxied") ?? false
+            route.gzipLevel = try obj.int("gzip_level", in: -1...9) ?? -1
+            route.gzipMimeTypes = try obj.stringArray("gzip_mime_types") ?? []
+            route.gzipMinLength = try obj.int("gzip_min_length", in: 0...1_073_741_824) ?? 256
             route.upstreamKeepalive = try obj.int("upstream_keepalive", in: 0...10_000) ?? 32
             if let hc = try obj.object("health_check") {
                 try hc.checkKeys(["path", "interval_ms", "timeout_ms", "fall", "rise"])

@@ -83,7 +83,8 @@ enum UpstreamControl {
                     route: label, address: m.state.address, configuredWeight: m.config.weight, effectiveWeight: m.weight,
                     state: m.state.stateName(now: now), backup: m.config.backup, inFlight: m.state.inFlight.load(ordering: .relaxed),
                     requests: m.state.requests.load(ordering: .relaxed), failures: m.state.failures.load(ordering: .relaxed),
-                    healthTransitions: m.state.healthTransitions, lastCheck: check?.time, lastCheckOK: check?.ok)
+                    healthTransitions: m.state.healthTransitions, lastCheck: check?.time, lastCheckOK: check?.ok,
+                    latencyP50Ms: Double(m.state.latency.quantile(0.5)) / 1000, latencyP99Ms: Double(m.state.latency.quantile(0.99)) / 1000)
             }
         }
     }

@@ -27,6 +27,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     fileprivate let state: ServerState
     private let listener: XPSConfig.Listener
     private let headGuard: HeadGuard
+    private let timeouts: TimeoutHandler
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
     fileprivate var peerText = "-"
@@ -41,6 +42,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     fileprivate var quiescing = false
     private var writesInFlight = 0
     private lazy var statsEnabled = state.current.config.source.statsEnabled
+    /// `max_requests_per_connection` as it was when the connection opened.
+    private lazy var maxRequests = state.current.config.limits.maxRequestsPerConnection
     /// When the current request's head arrived (for the latency histograms).
     private var requestStart: UInt64 = 0
     /// Requests answered on this connection (for `max_requests_per_connection`).
@@ -63,7 +66,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
-    init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard) {
+    init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard, timeouts: TimeoutHandler) {
+        self.timeouts = timeouts
         self.state = state
         self.listener = listener
         self.headGuard = headGuard
@@ -105,7 +109,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             head = h
             bodyBytes = 0
             let hasBody = h.headers.contains(name: "transfer-encoding") || (Int(h.headers.first(name: "content-length") ?? "0") ?? 0) > 0
-            context.triggerUserOutboundEvent(ConnectionEvent.headComplete(hasBody: hasBody), promise: nil)
+            timeouts.event(.headComplete(hasBody: hasBody))
             requestStart = NIODeadline.now().uptimeNanoseconds
             state.stats.reqCurrent.add(1, ordering: .relaxed)
             dispatch(h, context: context)
@@ -120,7 +124,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             if let proxy, !discardingRequest { proxy.clientBody(buffer) }
         case .end:
             headGuard.requestEnded()
-            context.triggerUserOutboundEvent(ConnectionEvent.requestComplete, promise: nil)
+            timeouts.event(.requestComplete)
             head = nil
             if discardingRequest {
                 discardingRequest = false
@@ -277,7 +281,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         // A streamed body is chunked to HTTP/1.1 clients; to HTTP/1.0 ones its end is the close.
         let chunked = response.isStream && head?.version.minor == 1
         served += 1
-        let maxRequests = state.current.config.limits.maxRequestsPerConnection
         let keepAlive = !quiescing && (head?.isKeepAlive ?? false) && !Self.closesConnection(response.status.code)
             && (!response.isStream || chunked) && !response.closeAfter && (maxRequests.map { served < $0 } ?? true)
         let headBytes = ResponseEncoder.encodeHead(
@@ -323,12 +326,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         context.flush()
         guard let promise else {
-            context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
+            timeouts.event(.responseComplete)
             return
         }
         if !keepAlive {
             closing = true
-            context.triggerUserOutboundEvent(ConnectionEvent.closing, promise: nil)
+            timeouts.event(.closing)
         }
         writesInFlight += 1
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -340,7 +343,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             if !keepAlive {
                 context.close(promise: nil)
             } else {
-                context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
+                handler.timeouts.event(.responseComplete)
             }
         }
     }
@@ -380,7 +383,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 context.close(promise: nil)
                 return
             }
-            context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
+            handler.timeouts.event(.responseComplete)
             handler.waiting = false
             handler.drainQueue(context: context)
         }
@@ -459,7 +462,7 @@ extension HTTPConnectionHandler: ProxyClient {
         proxyStatus = 0
         let session = ProxySession(
             route: route, head: head, client: client, eventLoop: context.eventLoop,
-            pool: state.pools?.pool(for: context.eventLoop), owner: self)
+            pool: state.pools?.pool(for: context.eventLoop), owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()
     }
@@ -503,7 +506,7 @@ extension HTTPConnectionHandler: ProxyClient {
             return
         }
         context.flush()
-        context.triggerUserOutboundEvent(ConnectionEvent.responseComplete, promise: nil)
+        timeouts.event(.responseComplete)
         resumeAfterProxy(context: context)
     }
 

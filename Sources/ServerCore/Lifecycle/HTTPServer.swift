@@ -148,10 +148,11 @@ public final class HTTPServer: Sendable {
         limits.maxHeaderFieldCount = 200
         let headGuard = HeadGuard()
         let stats = state.connectionStats
-        try pipeline.addHandler(TimeoutHandler(settings: config.timeouts(for: listener), stats: state.stats) { stats.recordTimeout($0) })
+        let timeouts = TimeoutHandler(settings: config.timeouts(for: listener), stats: state.stats) { stats.recordTimeout($0) }
+        try pipeline.addHandler(timeouts)
         try pipeline.addHandler(headGuard)
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, headGuard: headGuard))
+        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, headGuard: headGuard, timeouts: timeouts))
     }
 
     public var localAddresses: [SocketAddress] { listeners.withLock { $0.values.compactMap(\.localAddress) } }

@@ -53,6 +53,8 @@ final class ProxySession {
     private var pendingBytes = 0
     private var clientEnded = false
     private var bodySent = false
+    /// A request head has been written to an upstream (this attempt or an earlier one).
+    private var headSent = false
     private var responseStarted = false
     private var noResponseBody = false
     private var chunked = false
@@ -61,9 +63,19 @@ final class ProxySession {
     private var readTimer: Scheduled<Void>?
     private var lastFailureWasTimeout = false
     private var finished = false
+    private var sentAt: UInt64 = 0
     static let maxPending = 1 << 20
+    /// `gzip_proxied`: the response is being compressed, piece by piece on the thread pool, in order.
+    private var gzip: GzipStream?
+    private var compression: EventLoopFuture<Void>?
+    private var compressing = 0
+    let threadPool: NIOThreadPool?
+    let acceptEncoding: String?
 
-    init(route: ProxyRoute, head: HTTPRequestHead, client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, owner: ProxyClient) {
+    init(route: ProxyRoute, head: HTTPRequestHead, client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, owner: ProxyClient,
+         threadPool: NIOThreadPool? = nil) {
+        self.threadPool = threadPool
+        acceptEncoding = head.headers.first(name: "accept-encoding")
         self.route = route
         self.request = ProxyHeaders.request(head, client: client)
         self.client = client
@@ -75,7 +87,7 @@ final class ProxySession {
         noResponseBody = head.method == .HEAD
     }
 
-    var clientCanTakeMore: Bool { owner?.clientWritable ?? false }
+    var clientCanTakeMore: Bool { (owner?.clientWritable ?? false) && compressing < 4 }
     /// Client reads pause while this is true.
     var blocksClientReads: Bool {
         if upstream == nil { return pendingBytes >= Self.maxPending }
@@ -149,6 +161,7 @@ final class ProxySession {
         handler = h
         h.onIdleClose = nil
         h.session = self
+        headSent = true
         channel.write(HTTPClientRequestPart.head(request), promise: nil)
         for part in pending {
             bodySent = true
@@ -156,6 +169,7 @@ final class ProxySession {
         }
         if clientEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
         channel.flush()
+        sentAt = NIODeadline.now().uptimeNanoseconds
         armReadTimer()
         if pendingBytes >= Self.maxPending { owner?.proxyResumeClientReads() }
     }
@@ -172,7 +186,8 @@ final class ProxySession {
     }
 
     /// True while no byte of the request has reached an upstream (connect failures).
-    private var upstreamNeverReached: Bool { upstream == nil }
+    /// (Not `upstream == nil`: `upstreamClosed` clears `upstream` before reporting the failure.)
+    private var upstreamNeverReached: Bool { !headSent }
 
     private func release(failed: Bool) {
         readTimer?.cancel()
@@ -269,50 +284,121 @@ final class ProxySession {
             let code = head.status.code
             if code < 200 || code == 204 || code == 304 { noResponseBody = true }
             var headers = ProxyHeaders.response(head.headers)
+            if shouldCompress(head, headers), let gz = try? GzipStream(level: route.gzipLevel) {
+                gzip = gz
+                headers.remove(name: "content-length")
+                headers.add(name: "Content-Encoding", value: "gzip")
+                headers.add(name: "Vary", value: "Accept-Encoding")
+            }
             if !noResponseBody && !headers.contains(name: "content-length") {
                 if clientHTTP11 { chunked = true } else { closeClient = true }
             }
             if !clientKeepAlive { closeClient = true }
+            // The upstream's `Connection: close` reaches the client as sent, and the client connection
+            // closes after this response, as eXpServer relays it (a client comparing the proxied
+            // headers with the upstream's, compat C10, sees the same value).
+            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) { closeClient = true }
             if chunked { headers.add(name: "Transfer-Encoding", value: "chunked") }
             if closeClient { headers.add(name: "Connection", value: "close") }
             owner.proxyWrite(ResponseEncoder.encodeProxiedHead(status: head.status, headers: headers))
-        case .body(let buffer):
-            if chunked {
-                var framed = ByteBufferAllocator().buffer(capacity: 12)
-                framed.writeString(String(buffer.readableBytes, radix: 16))
-                framed.writeStaticString("\r\n")
-                owner.proxyWrite(framed)
-                owner.proxyWrite(buffer)
-                var crlf = ByteBufferAllocator().buffer(capacity: 2)
-                crlf.writeStaticString("\r\n")
-                owner.proxyWrite(crlf)
-            } else {
-                owner.proxyWrite(buffer)
+        case .body(let buffer) where gzip != nil:
+            let gz = gzip!
+            compress { try gz.feed(buffer) }
+        case .end where gzip != nil:
+            let gz = gzip!
+            compress { try gz.finish() }
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            compression?.whenComplete { result in
+                let session = bound.value
+                guard case .success = result else {
+                    session.owner?.proxyAbort()
+                    session.owner = nil
+                    return
+                }
+                session.gzip = nil
+                session.upstreamRead(.end(nil))
             }
-            owner.proxyFlush()
+            // The upstream side is done now: give the connection back while compression finishes.
+            finishUpstream()
+        case .body(let buffer):
+            writeBody(buffer)
         case .end:
+            readTimer?.cancel()
+            readTimer = nil
             if chunked {
                 var last = ByteBufferAllocator().buffer(capacity: 5)
                 last.writeStaticString("0\r\n\r\n")
                 owner.proxyWrite(last)
             }
             finished = true
-            let channel = upstream
-            let reusable = upstreamKeepAlive && clientEnded && channel?.isActive == true
-            let address = member?.state.address
-            release(failed: false)
-            if let channel {
-                if reusable, let pool, let address, let h = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
-                    let id = ObjectIdentifier(channel)
-                    h.onIdleClose = { pool.remove(id, address: address) }
-                    pool.put(channel, address: address, limit: route.upstreamKeepalive)
-                } else {
-                    channel.close(promise: nil)
-                }
-            }
+            finishUpstream()
             owner.proxyDone(closeClient: closeClient)
             self.owner = nil
         }
+    }
+
+    /// The upstream response is complete: record it, and pool or close its connection.
+    private func finishUpstream() {
+        guard let m = member else { return }
+        m.state.latency.record(micros: Int((NIODeadline.now().uptimeNanoseconds &- sentAt) / 1000))
+        let channel = upstream
+        let reusable = upstreamKeepAlive && clientEnded && channel?.isActive == true
+        let address = m.state.address
+        release(failed: false)
+        guard let channel else { return }
+        if reusable, let pool, let h = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
+            let id = ObjectIdentifier(channel)
+            h.onIdleClose = { pool.remove(id, address: address) }
+            pool.put(channel, address: address, limit: route.upstreamKeepalive)
+        } else {
+            channel.close(promise: nil)
+        }
+    }
+
+    /// `gzip_proxied` applies: the client accepts gzip, the upstream did not encode the body, and
+    /// its type and size qualify (compat's policy for static files, `CompressionPolicy`).
+    private func shouldCompress(_ head: HTTPResponseHead, _ headers: HTTPHeaders) -> Bool {
+        guard let policy = route.gzip, threadPool != nil, !noResponseBody, head.status == .ok,
+            !headers.contains(name: "content-encoding")
+        else { return false }
+        let type = headers.first(name: "content-type").map { String($0.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let size = headers.first(name: "content-length").flatMap(Int.init) ?? Int.max
+        let cc = headers.first(name: "cache-control")
+        return policy.shouldCompress(contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: cc)
+    }
+
+    /// Runs one compression step on the thread pool after the previous one, then writes its output.
+    private func compress(_ work: @escaping @Sendable () throws -> ByteBuffer) {
+        guard let threadPool else { return }
+        compressing += 1
+        let loop = eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let previous = compression ?? loop.makeSucceededVoidFuture()
+        compression = previous.flatMap {
+            threadPool.runIfActive(eventLoop: loop, work)
+        }.map { out in
+            let session = bound.value
+            session.compressing -= 1
+            if out.readableBytes > 0 { session.writeBody(out) }
+            session.handler?.resume()
+        }
+    }
+
+    /// Writes a body piece to the client, chunk-framed when the response is chunked.
+    private func writeBody(_ buffer: ByteBuffer) {
+        guard let owner else { return }
+        if chunked {
+            var framed = ByteBufferAllocator().buffer(capacity: buffer.readableBytes + 16)
+            framed.writeString(String(buffer.readableBytes, radix: 16))
+            framed.writeStaticString("\r\n")
+            var b = buffer
+            framed.writeBuffer(&b)
+            framed.writeStaticString("\r\n")
+            owner.proxyWrite(framed)
+        } else {
+            owner.proxyWrite(buffer)
+        }
+        owner.proxyFlush()
     }
 
     func upstreamClosed(error: Error?) {

@@ -82,6 +82,8 @@ enum MetricsRenderer {
         metric("expserver_upstream_failures_total", "counter", "Failed attempts per upstream.", failures)
         metric("expserver_upstream_in_flight", "gauge", "Requests in flight per upstream.", inFlight)
         metric("expserver_upstream_available", "gauge", "1 when the upstream takes new requests.", down)
+        histogram(&out, "expserver_upstream_response_seconds", "Time from sending a request upstream to the end of its response.",
+                  config.upstreams.all.sorted(by: { $0.address < $1.address }).map { ("upstream=\"\(escape($0.address))\"", $0.latency) })
         return out
     }
 

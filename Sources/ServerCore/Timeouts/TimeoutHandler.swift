@@ -1,6 +1,6 @@
 import NIOCore
 
-/// Events the HTTP handler sends down the pipeline (as user outbound events) to the timeout handler.
+/// What the HTTP handler tells the timeout handler (directly: both run on the connection's loop).
 enum ConnectionEvent {
     case headComplete(hasBody: Bool)
     case requestComplete
@@ -12,11 +12,9 @@ enum ConnectionEvent {
 /// Executes `ConnectionTimeouts` for one connection. First in the pipeline, so it sees every raw
 /// byte read and every writability change; the HTTP handler tells it where requests begin and
 /// end. One scheduled task at a time, at the next deadline.
-final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class TimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = Any
-    typealias OutboundOut = Any
 
     private var timeouts: ConnectionTimeouts
     private var task: Scheduled<Void>?
@@ -33,6 +31,22 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
 
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Called directly by the HTTP handler on the same event loop (cheaper than a pipeline event).
+    func event(_ e: ConnectionEvent) {
+        switch e {
+        case .headComplete(let hasBody): timeouts.headComplete(hasBody: hasBody, now: hasBody ? Self.now() : 0)
+        case .requestComplete: timeouts.requestComplete()
+        case .responseComplete: timeouts.responseComplete(now: Self.now())
+        case .closing: stop()
+        }
+        if let context { reschedule(context: context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         timeouts = ConnectionTimeouts(settings: timeouts.settings, now: Self.now())
         reschedule(context: context)
@@ -41,6 +55,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         stop()
+        self.context = nil
         context.fireChannelInactive()
     }
 
@@ -55,22 +70,6 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
         timeouts.writabilityChanged(writable: context.channel.isWritable, now: Self.now())
         reschedule(context: context)
         context.fireChannelWritabilityChanged()
-    }
-
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard let e = event as? ConnectionEvent else {
-            context.triggerUserOutboundEvent(event, promise: promise)
-            return
-        }
-        let now = Self.now()
-        switch e {
-        case .headComplete(let hasBody): timeouts.headComplete(hasBody: hasBody, now: now)
-        case .requestComplete: timeouts.requestComplete()
-        case .responseComplete: timeouts.responseComplete(now: now)
-        case .closing: stop()
-        }
-        reschedule(context: context)
-        promise?.succeed(())
     }
 
     private func stop() {

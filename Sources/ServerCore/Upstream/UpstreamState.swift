@@ -14,6 +14,8 @@ public final class UpstreamState: Sendable {
     public let inFlight = Atomic<Int>(0)
     public let requests = Atomic<Int>(0)
     public let failures = Atomic<Int>(0)
+    /// Time from sending a request to the end of its response.
+    public let latency = Histogram()
 
     struct Control {
         var admin: Admin = .active
