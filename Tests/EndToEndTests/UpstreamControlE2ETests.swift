@@ -1,0 +1,203 @@
+import ControlProtocol
+import Foundation
+import Synchronization
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `expctl upstream ...` against the built daemon with two upstreams: `drain --wait` returns
+/// once the drained upstream's in-flight requests are done, the state survives a restart, weight,
+/// enable and disable steer requests at once and are audited, unknown addresses fail with a
+/// one-line message.
+final class UpstreamControlE2ETests: E2ETestCase {
+    var port = 0
+    var a: HeldUpstream!
+    var b: HeldUpstream!
+
+    override func tearDown() {
+        super.tearDown()  // the daemon first
+        a?.stop()
+        b?.stop()
+    }
+
+    func startProxyDaemon(holdAt prefix: String? = nil) throws {
+        a = try HeldUpstream(id: "a", holdPrefix: prefix)
+        b = try HeldUpstream(id: "b")
+        port = freePort()
+        try writeConfig("""
+            { "workers": 1,
+              "state_db": "\(stateDBPath)",
+              "control": { "socket": "\(socketPath)", "mode": "0600" },
+              "shutdown_grace_ms": 500,
+              "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
+                             "routes": [ { "req_path": "/", "type": "reverse_proxy",
+                                           "upstreams": [ "\(a.address)", "\(b.address)" ] } ] } ] }
+            """)
+        try restartDaemon()
+    }
+
+    @discardableResult
+    func restartDaemon() throws -> Launched {
+        let launched = try launchDaemon([configPath, "--pid-file", pidFilePath])
+        try waitReady(launched)
+        return launched
+    }
+
+    func upstreams() throws -> [UpstreamInfo] { try expctlJSON(UpstreamListResponse.self, ["upstream", "list"]).upstreams }
+    func info(_ address: String) throws -> UpstreamInfo { try XCTUnwrap(upstreams().first { $0.address == address }) }
+
+    /// The upstream ids of `n` sequential requests.
+    func ids(_ n: Int, path: String = "/x") throws -> [String] {
+        try (0..<n).map { _ in
+            let (status, body) = try httpGet(port: port, path: path)
+            XCTAssertEqual(status, 200)
+            return body
+        }
+    }
+
+    func testDrainWaitReturnsOnceItsInFlightRequestsAreDone() throws {
+        try startProxyDaemon(holdAt: "/held")
+        // Round robin: the 1st and 3rd request wait at a, the 2nd and 4th are answered by b.
+        let clients = (0..<4).map { BackgroundGet(port: port, path: "/held/\($0)") }
+        for (i, c) in clients.enumerated() {
+            c.start()
+            XCTAssertTrue(waitUntil(timeout: 10) { a.counters.requests + b.counters.completed == i + 1 })
+        }
+        XCTAssertEqual(a.counters.held, 2)
+
+        let drain = try launch(try Binaries.url("expctl"), ["upstream", "drain", a.address, "--wait", "--timeout", "2m",
+                                                             "--reason", "deploy", "--socket", socketPath], name: "drain")
+        XCTAssertTrue(waitUntil(timeout: 20) { (try? info(a.address).state) == "draining" })
+        XCTAssertEqual(try info(a.address).inFlight, 2)
+        // New requests go to b only while a's requests are still in flight.
+        XCTAssertEqual(try ids(4), ["b", "b", "b", "b"])
+        XCTAssertEqual(a.counters.requests, 2)
+        XCTAssertTrue(drain.process.isRunning, "--wait cannot return while 2 requests are in flight: \(drain.stderr)")
+        XCTAssertEqual(try info(a.address).state, "draining")
+
+        a.release()
+        XCTAssertEqual(waitForExit(drain, timeout: 30), 0, drain.stderr)
+        XCTAssertEqual(try String(contentsOfFile: drain.stdoutPath, encoding: .utf8), "\(a.address): drained\n")
+        XCTAssertEqual(try info(a.address).inFlight, 0)
+        XCTAssertTrue(waitUntil(timeout: 10) { clients.allSatisfy { $0.result != nil } })
+        XCTAssertEqual(clients.map { $0.result?.status }, [200, 200, 200, 200])
+        XCTAssertEqual(clients.map { $0.result?.body }, ["a", "b", "a", "b"])
+        XCTAssertEqual(a.counters.requests, 2, "nothing new reached a")
+    }
+
+    func testDrainedStateSurvivesARestart() throws {
+        try startProxyDaemon()
+        let r = try expctl(["upstream", "drain", a.address])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "\(a.address): draining (0 in flight)\n")
+        XCTAssertEqual(try ids(3), ["b", "b", "b"])
+
+        let pid = try XCTUnwrap(readPIDFile())
+        kill(pid, SIGTERM)
+        XCTAssertTrue(waitUntil(timeout: 20) { !processIsAlive(pid) })
+        try restartDaemon()
+        let after = try info(a.address)
+        XCTAssertEqual(after.state, "drained")
+        XCTAssertEqual(try info(b.address).state, "active")
+        XCTAssertEqual(try ids(3), ["b", "b", "b"])
+        XCTAssertEqual(a.counters.requests, 0)
+
+        XCTAssertEqual(try expctl(["upstream", "enable", a.address]).status, 0)
+        XCTAssertEqual(Set(try ids(4)), ["a", "b"])
+    }
+
+    func testWeightEnableDisableAreAppliedAndAudited() throws {
+        try startProxyDaemon()
+        var r = try expctl(["upstream", "weight", a.address, "3", "--reason", "bigger box"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "\(a.address): weight 3\n")
+        XCTAssertEqual(try info(a.address).effectiveWeight, 3)
+        XCTAssertEqual(try info(a.address).configuredWeight, 1)
+        let seen = try ids(8)
+        XCTAssertEqual(seen.filter { $0 == "a" }.count, 6, "\(seen)")
+
+        r = try expctl(["upstream", "weight", a.address, "0", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try JSONDecoder().decode(UpstreamChangeResponse.self, from: Data(r.stdout.utf8)).weight, 0)
+        XCTAssertEqual(try ids(3), ["b", "b", "b"], "weight 0: no new requests")
+
+        XCTAssertEqual(try expctl(["upstream", "weight", a.address, "1"]).status, 0)
+        r = try expctl(["upstream", "disable", b.address])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "\(b.address): disabled (0 in flight)\n")
+        XCTAssertEqual(try info(b.address).state, "disabled")
+        XCTAssertEqual(try ids(3), ["a", "a", "a"])
+        r = try expctl(["upstream", "enable", b.address])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "\(b.address): active\n")
+        XCTAssertEqual(Set(try ids(4)), ["a", "b"])
+
+        let table = try expctl(["upstream", "list"])
+        XCTAssertEqual(table.status, 0)
+        XCTAssertTrue(table.stdout.contains(a.address) && table.stdout.contains(b.address) && table.stdout.hasPrefix("route"), table.stdout)
+
+        let audit = try expctlJSON(AuditResponse.self, ["audit"]).entries
+        XCTAssertEqual(audit.map(\.action), ["upstream weight", "upstream weight", "upstream weight", "upstream disable", "upstream enable"])
+        XCTAssertEqual(audit.map(\.arguments), ["\(a.address) 3", "\(a.address) 0", "\(a.address) 1", b.address, b.address])
+        XCTAssertEqual(audit.first?.reason, "bigger box")
+        XCTAssertTrue(audit.allSatisfy { $0.result == "ok" && $0.uid == Int64(getuid()) })
+    }
+
+    func testUnknownAddressFailsWithAOneLineMessage() throws {
+        try startProxyDaemon()
+        for args in [["drain", "10.9.9.9:80"], ["drain", "10.9.9.9:80", "--wait"], ["enable", "10.9.9.9:80"],
+                     ["disable", "10.9.9.9:80"], ["weight", "10.9.9.9:80", "2"]] {
+            let r = try expctl(["upstream"] + args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertEqual(r.stdout, "", "\(args)")
+            XCTAssertTrue(r.stderr.hasPrefix("expctl: ") && r.stderr.contains("10.9.9.9:80"), "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(args): \(r.stderr)")
+        }
+        let bad = try expctl(["upstream", "weight", a.address, "1001"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("weight"), bad.stderr)
+        XCTAssertEqual(try expctlJSON(AuditResponse.self, ["audit"]).entries, [], "failed changes are not audited")
+        XCTAssertEqual(try upstreams().map(\.state), ["active", "active"])
+    }
+}
+
+/// One `GET` on its own thread, waiting up to a minute for the answer; `result` once it is
+/// answered (status 0 when it failed).
+final class BackgroundGet: @unchecked Sendable {
+    let port: Int
+    let path: String
+    private let outcome = Mutex<(status: Int, body: String)?>(nil)
+
+    init(port: Int, path: String) {
+        self.port = port
+        self.path = path
+    }
+
+    var result: (status: Int, body: String)? { outcome.withLock { $0 } }
+
+    func start() {
+        Thread { [self] in
+            let r = fetch()
+            outcome.withLock { $0 = r }
+        }.start()
+    }
+
+    private func fetch() -> (status: Int, body: String) {
+        guard let fd = connectTCP(port: port, timeout: 60) else { return (0, "") }
+        defer { close(fd) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 4096, 0) }
+            if n <= 0 { break }
+            data += buf[..<n]
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        guard let end = text.range(of: "\r\n\r\n") else { return (0, "") }
+        let status = text[..<end.lowerBound].split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, String(text[end.upperBound...]))
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import XCTest
+
+@testable import ServerCore
+
+/// Upstream failures: a refused connection is retried on the next upstream (no client error) and
+/// counted toward passive health; 502 when every upstream fails (or with `retries: 0`, compat
+/// L4); 504 when the upstream does not answer within `upstream_read_ms`.
+final class ProxyFailureTests: ProxyTestCase {
+    /// An address nothing listens on (a port that was free a moment ago).
+    func deadAddress() -> String { "127.0.0.1:\(freePort())" }
+
+    func state(_ s: TestServer, _ address: String) throws -> UpstreamState {
+        try XCTUnwrap(s.server.state.current.config.upstreams.lookup(address))
+    }
+
+    func testDeadUpstreamIsSkippedWithNoClientError() throws {
+        let ups = try fakes("a", "b")
+        let dead = deadAddress()
+        let s = try startServer(proxyConfig(["\"\(dead)\"", quoted(ups[0]), quoted(ups[1])]))
+        let seen = try ids(s, 10)
+        XCTAssertEqual(Set(seen), ["a", "b"])
+        XCTAssertEqual(ups[0].requests + ups[1].requests, 10)
+        let st = try state(s, dead)
+        XCTAssertEqual(st.failures.load(ordering: .relaxed), 1, "tried once, then marked down (max_fails 1)")
+        XCTAssertEqual(st.stateName(now: Date().timeIntervalSince1970), "down")
+        XCTAssertEqual(st.inFlight.load(ordering: .relaxed), 0)
+    }
+
+    func testDeadUpstreamThatIsNeverMarkedDownIsRetriedEveryTime() throws {
+        let ups = try fakes("a")
+        let dead = deadAddress()
+        let s = try startServer(proxyConfig([#"{ "address": "\#(dead)", "max_fails": 0 }"#, quoted(ups[0])]))
+        XCTAssertEqual(try ids(s, 6), Array(repeating: "a", count: 6))
+        let st = try state(s, dead)
+        XCTAssertGreaterThanOrEqual(st.failures.load(ordering: .relaxed), 3, "picked about every other time, retried on a")
+        XCTAssertEqual(st.stateName(now: Date().timeIntervalSince1970), "active", "max_fails 0 never marks it down")
+    }
+
+    func testAllUpstreamsDeadGives502AndTheServerStaysUp() throws {
+        let dead = [deadAddress(), deadAddress()]
+        let s = try startServer(proxyConfig(dead.map { "\"\($0)\"" }))
+        for _ in 0..<3 {
+            let r = try s.get("/x")
+            XCTAssertEqual(r.status, 502)
+            assertDefaultHeaders(r)
+            XCTAssertNil(r.header("X-Upstream-Id"))
+        }
+        for address in dead { XCTAssertGreaterThanOrEqual(try state(s, address).failures.load(ordering: .relaxed), 1) }
+    }
+
+    func testRetriesZeroAnswers502WhenTheChosenUpstreamIsDown() throws {
+        // compat L4: no retry on the other upstream.
+        let ups = try fakes("b")
+        let s = try startServer(proxyConfig(["\"\(deadAddress())\"", quoted(ups[0])], route: #""retries": 0"#))
+        XCTAssertEqual(try s.get("/").status, 502)
+        XCTAssertEqual(ups[0].requests, 0, "not retried")
+        XCTAssertEqual(try hit(s).id, "b", "the dead one is now down: the next request goes to b")
+    }
+
+    func testSlowUpstreamGives504() throws {
+        let ups = try fakes("slow")
+        ups[0].behavior.delayMs = 10_000
+        let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 300 }"#)
+        let r = try s.get("/slow")
+        XCTAssertEqual(r.status, 504)
+        assertDefaultHeaders(r)
+        XCTAssertEqual(ups[0].requests, 1, "the request reached it")
+        XCTAssertEqual(try XCTUnwrap(upstreamState(s, ups[0])).failures.load(ordering: .relaxed), 1)
+        XCTAssertEqual(try XCTUnwrap(upstreamState(s, ups[0])).inFlight.load(ordering: .relaxed), 0)
+    }
+
+    func testSlowUpstreamTimesOutAndAFastOneStillAnswers() throws {
+        let ups = try fakes("slow", "fast")
+        ups[0].behavior.delayMs = 10_000
+        let s = try startProxy(ups, route: #""retries": 0"#, top: #""timeouts": { "upstream_read_ms": 300 }"#)
+        XCTAssertEqual(try s.get("/").status, 504)
+        XCTAssertEqual(try hit(s).id, "fast")
+        XCTAssertEqual(try hit(s).id, "fast", "the slow one counts as down after its timeout (max_fails 1)")
+    }
+
+    /// A route whose first pick is an upstream that reads the request and closes without answering.
+    func hangUpFirst() throws -> (TestServer, hang: FakeUpstream, good: FakeUpstream) {
+        let ups = try fakes("hang", "good")
+        ups[0].behavior.hangUp = true
+        let s = try startServer(proxyConfig([#"{ "address": "\#(ups[0].address)", "max_fails": 0 }"#, quoted(ups[1])]))
+        return (s, ups[0], ups[1])
+    }
+
+    func testIdempotentRequestIsRetriedWhenTheUpstreamClosesWithoutAnswering() throws {
+        let (s, hang, good) = try hangUpFirst()
+        XCTAssertEqual(try hit(s).id, "good")
+        XCTAssertEqual(hang.requests, 1)
+        XCTAssertEqual(good.requests, 1)
+        XCTAssertEqual(try XCTUnwrap(upstreamState(s, hang)).failures.load(ordering: .relaxed), 1)
+    }
+
+    func testPOSTWithABodyIsNotRetriedOnAnotherUpstream() throws {
+        let (s, hang, good) = try hangUpFirst()
+        let r = try s.request("POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")
+        XCTAssertEqual(r.status, 502)
+        XCTAssertEqual(hang.requests, 1)
+        XCTAssertEqual(good.requests, 0, "a non-idempotent request that reached an upstream is not sent twice")
+    }
+
+    func testPOSTWithoutABodyIsNotRetriedOnAnotherUpstream() throws {
+        let (s, hang, good) = try hangUpFirst()
+        let r = try s.request("POST /action HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(r.status, 502)
+        XCTAssertEqual(hang.requests, 1)
+        XCTAssertEqual(good.requests, 0, "a non-idempotent request that reached an upstream is not sent twice")
+    }
+}

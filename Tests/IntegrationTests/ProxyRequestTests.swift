@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+
+@testable import ServerCore
+
+/// What reaches the upstream: the request line as sent, the client's headers in order with the
+/// hop-by-hop ones dropped, X-Forwarded-For/Proto added, and request bodies intact whatever
+/// their framing.
+final class ProxyRequestTests: ProxyTestCase {
+    func testRequestLineAndHeadersAsTheUpstreamSeesThem() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups)
+        let r = try s.request(
+            "GET /api/v1/items?q=1&r=%20 HTTP/1.1\r\nHost: app.example:8002\r\nUser-Agent: t/1\r\nX-Forwarded-For: 203.0.113.9\r\n"
+                + "Connection: close, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
+            source: "127.0.0.2")
+        XCTAssertEqual(r.status, 200)
+        let seen = try XCTUnwrap(ups[0].seen.first)
+        XCTAssertEqual(seen.method, "GET")
+        XCTAssertEqual(seen.target, "/api/v1/items?q=1&r=%20", "not rewritten, prefix not stripped")
+        XCTAssertEqual(seen.header("Host"), "app.example:8002", "Host is kept")
+        XCTAssertEqual(seen.header("User-Agent"), "t/1")
+        XCTAssertEqual(seen.header("Accept-Encoding"), "gzip, deflate")
+        XCTAssertEqual(seen.headers("X-Forwarded-For"), ["203.0.113.9, 127.0.0.2"])
+        XCTAssertEqual(seen.header("X-Forwarded-Proto"), "http")
+        XCTAssertNil(seen.header("X-Hop"), "named by Connection")
+        XCTAssertNil(seen.header("Keep-Alive"))
+        XCTAssertNotEqual(seen.header("Connection")?.lowercased().contains("x-hop"), true)
+    }
+
+    func testPOSTWithContentLengthIsForwardedIntact() throws {
+        let ups = try fakes("echo", behavior: .init(echo: true))
+        let s = try startProxy(ups)
+        let body = (0..<200_000).map { FakeUpstream.pattern($0) }
+        let client = try FramedClient(port: s.port)
+        try client.send(Array("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+        let (r, _) = try client.readResponse()
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.header("X-Body-Bytes"), String(body.count))
+        XCTAssertEqual(r.header("X-Body-Pattern"), "ok")
+        XCTAssertTrue(r.body == body, "echoed \(r.body.count) bytes")
+        let seen = try XCTUnwrap(ups[0].seen.first)
+        XCTAssertEqual(seen.method, "POST")
+        XCTAssertEqual(seen.header("Content-Length"), String(body.count))
+        XCTAssertNil(seen.header("Transfer-Encoding"))
+    }
+
+    func testChunkedPOSTIsForwardedChunkedAndIntact() throws {
+        let ups = try fakes("echo", behavior: .init(echo: true))
+        let s = try startProxy(ups)
+        let text = "hello, chunked world: " + String(repeating: "0123456789", count: 1000)
+        let bytes = Array(text.utf8)
+        var request = "POST /c HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        var offset = 0
+        for size in [1, 7, 4096, bytes.count - 4104] {
+            request += String(size, radix: 16) + "\r\n" + String(decoding: bytes[offset..<offset + size], as: UTF8.self) + "\r\n"
+            offset += size
+        }
+        request += "0\r\n\r\n"
+        let client = try FramedClient(port: s.port)
+        try client.send(request)
+        let (r, _) = try client.readResponse()
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.text, text)
+        let seen = try XCTUnwrap(ups[0].seen.first)
+        XCTAssertEqual(seen.header("Transfer-Encoding"), "chunked")
+        XCTAssertNil(seen.header("Content-Length"))
+    }
+
+    func testPUTAndDELETEAndHEADAreRelayed() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups)
+        XCTAssertEqual(try s.request("PUT /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi").header("X-Body-Bytes"), "2")
+        XCTAssertEqual(try s.request("DELETE /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").status, 200)
+        let head = try s.request("HEAD /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", head: true)
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.header("Content-Length"), "1", "the upstream's length for its GET body")
+        XCTAssertEqual(ups[0].seen.map(\.method), ["PUT", "DELETE", "HEAD"])
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An HTTP/1.1 upstream for proxy tests on a free 127.0.0.1 port: blocking sockets, a thread per
+/// connection, keep-alive, Content-Length and chunked request bodies (`SocketReader`). It answers
+/// with its own id (`X-Upstream-Id` and the body) and counts what it sees. `behavior` can change
+/// at any time: a delay before answering, holding requests until `release()`, a generated body
+/// of N bytes (streamed from one reused block, never held in memory), an HTTP/1.0
+/// close-delimited answer, a chunked one, `Connection: close`, an echo of the request body, or
+/// no answer at all (`hangUp`). Every answer carries `X-Body-Bytes` (the request body's length)
+/// and `X-Body-Pattern` (`ok` when the body was `FakeUpstream.pattern`). `stop()` wakes and ends
+/// every thread (also those waiting out a delay, held, or blocked in a write).
+final class FakeUpstream: @unchecked Sendable {
+    struct Behavior: Sendable {
+        var delayMs = 0
+        /// Answer with a body of this many pattern bytes instead of the id.
+        var bodyBytes: Int? = nil
+        /// `HTTP/1.0 200`, no length and no Connection header, close after the body.
+        var closeDelimited = false
+        /// `Transfer-Encoding: chunked` (the id in two chunks).
+        var chunked = false
+        /// Answer with the request body (kept up to 1 MiB).
+        var echo = false
+        /// Send `Connection: close` (with a length) and close after the answer.
+        var connectionClose = false
+        /// Requests whose target starts with this wait until `release()` (or `stop()`) first.
+        var holdPrefix: String? = nil
+        /// Close the connection after reading the request, without answering.
+        var hangUp = false
+        var status = 200
+    }
+
+    /// What one request looked like on arrival.
+    struct Seen: Sendable {
+        var method: String
+        var target: String
+        var version: String
+        var headers: [(String, String)]
+        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        func headers(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
+    }
+
+    struct Counters: Sendable {
+        /// Request heads received.
+        var requests = 0
+        /// Answers fully written.
+        var completed = 0
+        /// Requests between head and the end of the answer.
+        var active = 0
+        var connections = 0
+        /// Answers cut short because the peer closed or reset the connection.
+        var aborted = 0
+        var bodyBytes = 0
+        /// Requests waiting for `release()` now.
+        var held = 0
+        /// Bytes of generated bodies written so far.
+        var bytesSent = 0
+    }
+
+    let id: String
+    let port: Int
+    private let listenFD: CInt
+    private let state = Mutex(State())
+    private let wake = NSCondition()
+    private let threads = DispatchGroup()
+
+    private struct State {
+        var behavior = Behavior()
+        var counters = Counters()
+        var seen: [Seen] = []
+        var fds: Set<CInt> = []
+        var stopping = false
+    }
+
+    /// The body byte at offset `i` of generated answers and of the tests' large uploads.
+    static func pattern(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: i) }
+    /// One 64 KiB block of the pattern (it repeats every 256 bytes, so every block is the same).
+    static let block: [UInt8] = (0..<65536).map { pattern($0) }
+
+    init(id: String, behavior: Behavior = Behavior()) throws {
+        self.id = id
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestError("socket failed") }
+        var one: CInt = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 128) == 0 else {
+            close(fd)
+            throw TestError("fake upstream bind/listen failed: \(errno)")
+        }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        listenFD = fd
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        state.withLock { $0.behavior = behavior }
+        spawn { $0.acceptLoop() }
+    }
+
+    var address: String { "127.0.0.1:\(port)" }
+    var behavior: Behavior {
+        get { state.withLock { $0.behavior } }
+        set { state.withLock { $0.behavior = newValue } }
+    }
+    var counters: Counters { state.withLock { $0.counters } }
+    var requests: Int { counters.requests }
+    var seen: [Seen] { state.withLock { $0.seen } }
+
+    /// Stops accepting, ends every connection and waits (bounded) for the threads.
+    func stop() {
+        let fds: Set<CInt> = state.withLock { s in
+            s.stopping = true
+            return s.fds
+        }
+        shutdown(listenFD, Int32(SHUT_RDWR))
+        for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
+        wake.lock()
+        wake.broadcast()
+        wake.unlock()
+        _ = threads.wait(timeout: .now() + 10)
+        close(listenFD)
+    }
+
+    deinit {
+        if !state.withLock({ $0.stopping }) { stop() }
+    }
+
+    private func spawn(_ body: @escaping @Sendable (FakeUpstream) -> Void) {
+        threads.enter()
+        let thread = Thread { [self] in
+            body(self)
+            threads.leave()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    private var stopping: Bool { state.withLock { $0.stopping } }
+
+    private func acceptLoop() {
+        while true {
+            let fd = accept(listenFD, nil, nil)
+            if fd < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            let registered = state.withLock { s -> Bool in
+                guard !s.stopping else { return false }
+                s.fds.insert(fd)
+                s.counters.connections += 1
+                return true
+            }
+            guard registered else {
+                close(fd)
+                return
+            }
+            spawn { $0.serve(fd) }
+        }
+    }
+
+    private func serve(_ fd: CInt) {
+        let reader = SocketReader(fd: fd)
+        defer {
+            state.withLock { _ = $0.fds.remove(fd) }
+            close(fd)
+        }
+        while let head = try? reader.readHead() {
+            state.withLock { s in
+                s.counters.requests += 1
+                s.counters.active += 1
+                s.seen.append(head)
+            }
+            var keepAlive = head.version == "HTTP/1.1" && head.header("connection")?.lowercased() != "close"
+            let body = BodySink()
+            guard (try? reader.readBody(head, into: body)) != nil else {
+                finish(completed: false)
+                return
+            }
+            state.withLock { $0.counters.bodyBytes += body.count }
+            waitWhileHeld(head.target)
+            let b = behavior
+            if b.delayMs > 0 { sleepUnlessStopping(ms: b.delayMs) }
+            if b.hangUp {
+                state.withLock { $0.counters.active -= 1 }
+                return
+            }
+            if b.closeDelimited || b.connectionClose { keepAlive = false }
+            let ok = respond(fd, b, body: body, keepAlive: keepAlive, headOnly: head.method == "HEAD")
+            finish(completed: ok)
+            if !ok || !keepAlive || stopping { return }
+        }
+    }
+
+    private func finish(completed: Bool) {
+        state.withLock { s in
+            s.counters.active -= 1
+            if completed { s.counters.completed += 1 } else { s.counters.aborted += 1 }
+        }
+    }
+
+    /// Lets held requests (`holdPrefix`) go on, and answers later ones at once.
+    func release() {
+        wake.lock()
+        state.withLock { $0.behavior.holdPrefix = nil }
+        wake.broadcast()
+        wake.unlock()
+    }
+
+    private func waitWhileHeld(_ target: String) {
+        var counted = false
+        wake.lock()
+        while !stopping, let prefix = behavior.holdPrefix, target.hasPrefix(prefix) {
+            if !counted {
+                counted = true
+                state.withLock { $0.counters.held += 1 }
+            }
+            wake.wait()
+        }
+        if counted { state.withLock { $0.counters.held -= 1 } }
+        wake.unlock()
+    }
+
+    private func sleepUnlessStopping(ms: Int) {
+        let deadline = Date().addingTimeInterval(Double(ms) / 1000)
+        wake.lock()
+        while !stopping && Date() < deadline { _ = wake.wait(until: deadline) }
+        wake.unlock()
+    }
+
+    /// Writes the answer; false when the peer went away first.
+    private func respond(_ fd: CInt, _ b: Behavior, body: BodySink, keepAlive: Bool, headOnly: Bool) -> Bool {
+        let reason = b.status == 200 ? "OK" : "Status"
+        var head = (b.closeDelimited ? "HTTP/1.0" : "HTTP/1.1") + " \(b.status) \(reason)\r\n"
+        head += "X-Upstream-Id: \(id)\r\nX-Body-Bytes: \(body.count)\r\nX-Body-Pattern: \(body.patternOK ? "ok" : "no")\r\n"
+        head += "Content-Type: \(b.bodyBytes == nil ? "text/plain" : "application/octet-stream")\r\n"
+        let small: [UInt8] = b.echo ? body.kept : Array(id.utf8)
+        let length = b.bodyBytes ?? small.count
+        if b.closeDelimited {
+            // HTTP/1.0 closes by default: no Connection header, as python's http.server for a 200.
+        } else if b.chunked {
+            head += "Transfer-Encoding: chunked\r\n"
+        } else {
+            head += "Content-Length: \(length)\r\n"
+        }
+        if !keepAlive && !b.closeDelimited { head += "Connection: close\r\n" }
+        guard write(fd, Array((head + "\r\n").utf8)) else { return false }
+        if headOnly { return true }
+        if b.chunked {
+            let mid = small.count / 2
+            for piece in [Array(small[..<mid]), Array(small[mid...])] where !piece.isEmpty {
+                guard write(fd, Array((String(piece.count, radix: 16) + "\r\n").utf8) + piece + [13, 10]) else { return false }
+            }
+            return write(fd, Array("0\r\n\r\n".utf8))
+        }
+        guard let total = b.bodyBytes else { return write(fd, small) }
+        var sent = 0
+        while sent < total {
+            let n = min(Self.block.count, total - sent)
+            let ok = Self.block.withUnsafeBytes { raw in writeAll(fd, raw.baseAddress!, n) }
+            guard ok else { return false }
+            sent += n
+            state.withLock { $0.counters.bytesSent += n }
+        }
+        return true
+    }
+
+    private func write(_ fd: CInt, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { writeAll(fd, $0.baseAddress!, $0.count) }
+    }
+
+    private func writeAll(_ fd: CInt, _ base: UnsafeRawPointer, _ count: Int) -> Bool {
+        var off = 0
+        while off < count {
+            let n = Glibc.send(fd, base + off, count - off, Int32(MSG_NOSIGNAL))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            off += n
+        }
+        return true
+    }
+}
