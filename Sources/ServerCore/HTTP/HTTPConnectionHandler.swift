@@ -358,20 +358,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         body.run(on: context.eventLoop) { piece in
             let context = bound.value.1
             guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-            guard chunked else { return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(piece))) }
-            var framed = allocator.buffer(capacity: piece.readableBytes + 16)
-            framed.writeString(String(piece.readableBytes, radix: 16))
-            framed.writeStaticString("\r\n")
-            var p = piece
-            framed.writeBuffer(&p)
-            framed.writeStaticString("\r\n")
-            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(framed)))
+            let out = chunked ? ChunkedEncoding.chunk(piece, allocator: allocator) : piece
+            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(out)))
         }.flatMap { () -> EventLoopFuture<Void> in
             let (_, context) = bound.value
             guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
-            var last = allocator.buffer(capacity: 5)
-            last.writeStaticString("0\r\n\r\n")
-            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(last)))
+            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(ChunkedEncoding.last(allocator: allocator))))
         }.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1

@@ -325,11 +325,7 @@ final class ProxySession {
         case .end:
             readTimer?.cancel()
             readTimer = nil
-            if chunked {
-                var last = ByteBufferAllocator().buffer(capacity: 5)
-                last.writeStaticString("0\r\n\r\n")
-                owner.proxyWrite(last)
-            }
+            if chunked { owner.proxyWrite(ChunkedEncoding.last(allocator: ByteBufferAllocator())) }
             finished = true
             finishUpstream()
             owner.proxyDone(closeClient: closeClient)
@@ -387,17 +383,7 @@ final class ProxySession {
     /// Writes a body piece to the client, chunk-framed when the response is chunked.
     private func writeBody(_ buffer: ByteBuffer) {
         guard let owner else { return }
-        if chunked {
-            var framed = ByteBufferAllocator().buffer(capacity: buffer.readableBytes + 16)
-            framed.writeString(String(buffer.readableBytes, radix: 16))
-            framed.writeStaticString("\r\n")
-            var b = buffer
-            framed.writeBuffer(&b)
-            framed.writeStaticString("\r\n")
-            owner.proxyWrite(framed)
-        } else {
-            owner.proxyWrite(buffer)
-        }
+        owner.proxyWrite(chunked ? ChunkedEncoding.chunk(buffer, allocator: ByteBufferAllocator()) : buffer)
         owner.proxyFlush()
     }
 
