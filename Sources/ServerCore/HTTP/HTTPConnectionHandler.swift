@@ -249,6 +249,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// 413, then close: the rest of the body is not read.
     private func bodyTooLarge(context: ChannelHandlerContext) {
         let head = self.head
+        if let session = proxy, proxyBytes > 0 {
+            // The upstream's answer is already on its way: a 413 cannot follow it.
+            proxyAbort()
+            session.cancel()
+            return
+        }
         if let proxy {
             self.proxy = nil
             proxy.cancel()
