@@ -60,6 +60,13 @@ public final class AccessControl: Sendable {
     }
 
     public var snapshot: Snapshot { current.withLock { $0 } }
+    /// Bumped after every new snapshot (see `ServerState.generation`).
+    public let version = Atomic<UInt64>(0)
+
+    private func install(_ snapshot: Snapshot) {
+        current.withLock { $0 = snapshot }
+        version.add(1, ordering: .releasing)
+    }
 
     /// Installs a reloaded config's `acl` block; dynamic entries are kept.
     public func apply(_ settings: ACLSettings) {
@@ -85,7 +92,7 @@ public final class AccessControl: Sendable {
             let old = snapshot
             let (policy, index) = old.policy.inserting(entry)
             let hits = index < old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
-            current.withLock { $0 = Snapshot(policy: policy, hits: hits, settings: old.settings) }
+            install(Snapshot(policy: policy, hits: hits, settings: old.settings))
             if entry.expiresAt != nil {
                 scheduleExpiry(after: Date().timeIntervalSince1970, entries: [entry], generation: generation)
             }
@@ -104,7 +111,7 @@ public final class AccessControl: Sendable {
             }
             let old = snapshot
             let fallback = Self.configEntries(settings).last { $0.cidr == cidr }
-            current.withLock { $0 = Snapshot(policy: old.policy.removing(cidr, fallback: fallback), hits: old.hits, settings: old.settings) }
+            install(Snapshot(policy: old.policy.removing(cidr, fallback: fallback), hits: old.hits, settings: old.settings))
             return true
         }
     }
@@ -134,7 +141,7 @@ public final class AccessControl: Sendable {
         let hits = HitCounters(count: policy.entries.count, initial: policy.entries.map { e in
             old.policy.table.exactIndex(e.cidr).map { old.hits[$0] } ?? 0
         })
-        current.withLock { $0 = Snapshot(policy: policy, hits: hits, settings: m.settings) }
+        install(Snapshot(policy: policy, hits: hits, settings: m.settings))
         scheduleExpiry(after: now, entries: active, generation: m.generation)
     }
 

@@ -52,6 +52,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var bodyBytes = 0
     private var bodyLimit: Int?
     private var accessCache = AccessDecisionCache()
+    /// The snapshots this connection last read, and the versions they were read at.
+    private var servingSnapshot: ServingSnapshot?
+    private var servingVersion: UInt64 = .max
+    private var accessSnapshot: AccessControl.Snapshot?
+    private var accessVersion: UInt64 = .max
+
+    private func currentServing() -> ServingSnapshot {
+        let v = state.generation.load(ordering: .acquiring)
+        if v != servingVersion || servingSnapshot == nil {
+            servingSnapshot = state.current
+            servingVersion = v
+        }
+        return servingSnapshot!
+    }
+
+    private func currentAccess() -> AccessControl.Snapshot {
+        let v = state.access.version.load(ordering: .acquiring)
+        if v != accessVersion || accessSnapshot == nil {
+            accessSnapshot = state.access.snapshot
+            accessVersion = v
+        }
+        return accessSnapshot!
+    }
     private var context: ChannelHandlerContext?
     /// A non-proxy request's answer, decided at its head, sent at its end.
     private var pendingAnswer: (result: RequestDispatcher.Result, head: HTTPRequestHead, client: IPAddress?, snapshot: ServingSnapshot)?
@@ -169,8 +192,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Decides the request at its head: a proxied request starts at once (its body streams); any
     /// other answer is kept until the request's end.
     private func dispatch(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let snapshot = state.current
-        let access = state.access.snapshot
+        let snapshot = currentServing()
+        let access = currentAccess()
         let client: IPAddress?
         if let p = peer, access.trusted.count > 0 {
             client = ClientAddress.resolve(peer: p, forwardedFor: head.headers["x-forwarded-for"], trusted: access.trusted)

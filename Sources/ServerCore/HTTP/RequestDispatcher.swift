@@ -1,4 +1,3 @@
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -15,10 +14,11 @@ public final class RequestDispatcher: Sendable {
     let threadPool: NIOThreadPool
     let compression: CompressionFilter
 
-    /// Set once by the server: what metrics routes report.
-    let metricsSource = NIOLockedValueBox<ServerStats?>(nil)
+    /// What metrics routes report, and where request types are counted.
+    let stats: ServerStats
 
-    public init(files: FileServer, threadPool: NIOThreadPool, gzipCache: GzipCache = GzipCache()) {
+    public init(files: FileServer, threadPool: NIOThreadPool, stats: ServerStats, gzipCache: GzipCache = GzipCache()) {
+        self.stats = stats
         self.files = files
         self.threadPool = threadPool
         compression = CompressionFilter(cache: gzipCache, threadPool: threadPool)
@@ -57,7 +57,7 @@ public final class RequestDispatcher: Sendable {
         // A server without routes answers eXpServer's dashboard at /api (compat 6.1, the tester's 8004).
         if server.routes.isEmpty && pathname == "/api" { return .now(metrics(config: config, prometheus: false)) }
         guard let route = server.routes.route(for: pathname) else { return .now(.status(.notFound)) }
-        metricsSource.withLockedValue { $0 }?.countType(route.action)
+        stats.countType(route.action)
         var result = act(route, head: head, pathname: pathname, client: client, config: config, eventLoop: eventLoop)
         if let stats = route.stats {
             switch result {
@@ -77,7 +77,6 @@ public final class RequestDispatcher: Sendable {
     }
 
     func metrics(config: RuntimeConfig, prometheus: Bool) -> Response {
-        guard let stats = metricsSource.withLockedValue({ $0 }) else { return .status(.notFound) }
         stats.reqMetrics.add(1, ordering: .relaxed)
         let body = prometheus
             ? MetricsRenderer.prometheus(stats: stats, config: config)

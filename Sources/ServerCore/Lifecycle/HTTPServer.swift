@@ -33,11 +33,11 @@ public final class HTTPServer: Sendable {
         state = ServerState(
             snapshot: ServingSnapshot(config: config, accessLog: accessLog),
             dispatcher: RequestDispatcher(
-                files: FileServer(), threadPool: threadPool, gzipCache: GzipCache(maxBytes: config.source.gzipCacheMaxBytes)),
+                files: FileServer(), threadPool: threadPool,
+                stats: ServerStats(connections: ConnectionStats(), routes: config.routeStats),
+                gzipCache: GzipCache(maxBytes: config.source.gzipCacheMaxBytes)),
             access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()),
             pools: UpstreamPools(group: group))
-        let stats = state.stats
-        state.dispatcher.metricsSource.withLockedValue { $0 = stats }
     }
 
     /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.

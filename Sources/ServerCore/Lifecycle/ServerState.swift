@@ -27,19 +27,24 @@ public final class ServerState: Sendable {
         self.dispatcher = dispatcher
         self.access = access
         self.pools = pools
-        connectionStats = ConnectionStats()
-        stats = ServerStats(connections: connectionStats, routes: snapshot.config.routeStats)
+        stats = dispatcher.stats
+        connectionStats = stats.connections
     }
 
     public var current: ServingSnapshot { snapshot.withLock { $0 } }
+    /// Bumped after every swap: connections keep the snapshot they read and re-read it (under the
+    /// lock) only when this changed, so the request path does not take a shared lock.
+    public let generation = Atomic<UInt64>(0)
 
     /// Installs a new snapshot and returns the old one.
     @discardableResult
     public func swap(_ new: ServingSnapshot) -> ServingSnapshot {
-        snapshot.withLock { s in
+        let old = snapshot.withLock { s in
             let old = s
             s = new
             return old
         }
+        generation.add(1, ordering: .releasing)
+        return old
     }
 }
