@@ -61,6 +61,9 @@ final class ProxySession {
     private var closeClient = false
     private var upstreamKeepAlive = false
     private var readTimer: Scheduled<Void>?
+    /// When the upstream last sent something; the read timer checks it when it fires instead of
+    /// being re-armed on every read (scheduling a task per read is costly).
+    private var lastUpstreamRead: UInt64 = 0
     private var lastFailureWasTimeout = false
     private var finished = false
     private var sentAt: UInt64 = 0
@@ -253,11 +256,26 @@ final class ProxySession {
     // MARK: upstream side
 
     private func armReadTimer() {
-        readTimer?.cancel()
+        lastUpstreamRead = NIODeadline.now().uptimeNanoseconds
+        guard readTimer == nil else { return }
+        schedule(in: .milliseconds(Int64(route.timeouts.upstreamReadMs)))
+    }
+
+    private func schedule(in delay: TimeAmount) {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        readTimer = eventLoop.scheduleTask(in: .milliseconds(Int64(route.timeouts.upstreamReadMs))) {
-            bound.value.readTimedOut()
+        readTimer = eventLoop.scheduleTask(in: delay) { bound.value.readTimerFired() }
+    }
+
+    private func readTimerFired() {
+        readTimer = nil
+        guard !finished, upstream != nil else { return }
+        let limit = UInt64(route.timeouts.upstreamReadMs) * 1_000_000
+        let idle = NIODeadline.now().uptimeNanoseconds &- lastUpstreamRead
+        if idle < limit {
+            schedule(in: .nanoseconds(Int64(limit - idle)))
+            return
         }
+        readTimedOut()
     }
 
     private func readTimedOut() {
