@@ -34,8 +34,6 @@ public final class RuntimeConfig: Sendable {
     public let listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings]
     /// Live upstream state by address (shared with the previous config across a reload).
     public let upstreams: UpstreamRegistry
-    /// Whether any body limit is configured (so requests need not look one up otherwise).
-    public let hasBodyLimits: Bool
     /// Per-route traffic counters by label (shared with the previous config across a reload).
     public let routeStats: RouteStatsRegistry
 
@@ -65,7 +63,6 @@ public final class RuntimeConfig: Sendable {
         self.limits = limits
         self.listenerTimeouts = listenerTimeouts
         self.routeStats = routeStats
-        hasBodyLimits = limits.maxBodyBytes != nil || routing.servers.contains { $0.routes.ordered.contains { $0.maxBodyBytes != nil } }
     }
 }
 

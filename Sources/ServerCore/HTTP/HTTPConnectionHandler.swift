@@ -201,17 +201,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             client = peer
         }
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
-        let result = state.dispatcher.dispatch(
+        let (result, matched) = state.dispatcher.dispatch(
             head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client,
             access: access, globalDecision: decision, eventLoop: context.eventLoop)
-        bodyLimit = Self.bodyLimit(head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1)
+        // The route's limit (which already folds in the top-level one), or the top level's.
+        bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
         if let limit = bodyLimit, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
             pendingAnswer = nil
             bodyTooLarge(context: context)
             return
         }
         if case .proxy(let route) = result {
-            proxyRouteStats = Self.routeStats(head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1)
+            proxyRouteStats = matched?.stats
             startProxy(route, head: head, client: client, context: context)
         } else {
             pendingAnswer = (result, head, client, snapshot)
@@ -249,24 +250,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             sendParserError(error, context: context)
         }
         resumeReadingIfPossible(context: context)
-    }
-
-    /// The counters of the route a proxied request went to.
-    static func routeStats(_ head: HTTPRequestHead, config: RuntimeConfig, listener: Int) -> TrafficStats? {
-        guard let path = try? PathResolver.pathname(fromTarget: head.uri[...]).get(),
-            let server = config.routing.server(listener: listener, host: head.headers.first(name: "host").map { Substring($0) })
-        else { return nil }
-        return server.routes.route(for: path)?.stats
-    }
-
-    /// The body limit of the route this request goes to (`max_body_bytes`), if any.
-    static func bodyLimit(_ head: HTTPRequestHead, config: RuntimeConfig, listener: Int) -> Int? {
-        guard config.hasBodyLimits else { return nil }
-        guard let path = try? PathResolver.pathname(fromTarget: head.uri[...]).get(),
-            let server = config.routing.server(listener: listener, host: head.headers.first(name: "host").map { Substring($0) }),
-            let route = server.routes.route(for: path)
-        else { return config.limits.maxBodyBytes }
-        return route.maxBodyBytes
     }
 
     /// 413, then close: the rest of the body is not read.

@@ -31,10 +31,22 @@ public final class RequestDispatcher: Sendable {
         case proxy(ProxyRoute)
     }
 
-    /// `globalDecision` is `access.policy.decide(client)` (the connection memoises it).
+    /// `globalDecision` is `access.policy.decide(client)` (the connection memoises it). Returns the
+    /// answer and the route that gave it (nil when none did), for its limits and counters.
     public func dispatch(
         head: HTTPRequestHead, config: RuntimeConfig, listener: Int, client: IPAddress?, access: AccessControl.Snapshot,
         globalDecision: AccessPolicy.Decision, eventLoop: EventLoop
+    ) -> (Result, CompiledRoute?) {
+        var route: CompiledRoute?
+        let result = decide(
+            head: head, config: config, listener: listener, client: client, access: access, globalDecision: globalDecision,
+            eventLoop: eventLoop, route: &route)
+        return (result, route)
+    }
+
+    private func decide(
+        head: HTTPRequestHead, config: RuntimeConfig, listener: Int, client: IPAddress?, access: AccessControl.Snapshot,
+        globalDecision: AccessPolicy.Decision, eventLoop: EventLoop, route matched: inout CompiledRoute?
     ) -> Result {
         if let error = RequestValidator.validate(head) { return .now(.status(error.status)) }
         switch globalDecision {
@@ -57,6 +69,7 @@ public final class RequestDispatcher: Sendable {
         // A server without routes answers eXpServer's dashboard at /api (compat 6.1, the tester's 8004).
         if server.routes.isEmpty && pathname == "/api" { return .now(metrics(config: config, prometheus: false)) }
         guard let route = server.routes.route(for: pathname) else { return .now(.status(.notFound)) }
+        matched = route
         stats.countType(route.action)
         var result = act(route, head: head, pathname: pathname, client: client, config: config, eventLoop: eventLoop)
         if let stats = route.stats {
