@@ -14,15 +14,12 @@ struct AuditCommand: ParsableCommand {
     @Option(help: "At most this many records.")
     var limit: Int = 1000
 
-    func validate() throws {
-        if let since, Output.parseDuration(since) == nil {
-            throw ValidationError("--since \(since) is not a duration like 30s, 15m, 1h or 7d")
-        }
-        if limit < 1 || limit > 100_000 { throw ValidationError("--limit must be between 1 and 100000") }
-    }
-
     func run() throws {
         try Output.run {
+            if let since, Output.parseDuration(since) == nil {
+                throw CLIError.usage("--since \(since) is not a duration like 30s, 15m, 1h or 7d")
+            }
+            if limit < 1 || limit > 100_000 { throw CLIError.usage("--limit must be between 1 and 100000") }
             var path = Endpoint.audit + "?limit=\(limit)"
             if let since, let seconds = Output.parseDuration(since) {
                 path += "&since=\(Int(Date().timeIntervalSince1970 - seconds))"

@@ -41,12 +41,9 @@ struct UpstreamWeight: ParsableCommand {
     @Argument(help: "0-1000.") var weight: Int
     @Option(help: "Why (kept in the audit log).") var reason: String?
 
-    func validate() throws {
-        if !(0...1000).contains(weight) { throw ValidationError("weight must be between 0 and 1000") }
-    }
-
     func run() throws {
         try Output.run {
+            if !(0...1000).contains(weight) { throw CLIError.usage("weight must be between 0 and 1000, got \(weight)") }
             let r = try upstreamChange(options, Endpoint.upstreamWeight, UpstreamWeightRequest(address: address, weight: weight, reason: reason), verb: "weight")
             if options.json { return Output.printJSON(r) }
             print("\(r.address): weight \(r.weight.map(String.init) ?? "from config")")
@@ -63,12 +60,11 @@ struct UpstreamDrain: ParsableCommand {
     @Option(help: "With --wait: give up after this long (30s, 5m, 1h).") var timeout: String = "5m"
     @Option(help: "Why (kept in the audit log).") var reason: String?
 
-    func validate() throws {
-        if (Output.parseDuration(timeout) ?? 0) <= 0 { throw ValidationError("--timeout \(timeout) is not a positive duration like 30s or 5m") }
-    }
-
     func run() throws {
         try Output.run {
+            if (Output.parseDuration(timeout) ?? 0) <= 0 {
+                throw CLIError.usage("--timeout \(timeout) is not a positive duration like 30s or 5m")
+            }
             let r = try upstreamChange(options, Endpoint.upstreamDrain, UpstreamAdminRequest(address: address, reason: reason), verb: "drain")
             if !wait {
                 if options.json { return Output.printJSON(r) }
