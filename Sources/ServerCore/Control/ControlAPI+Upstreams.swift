@@ -16,7 +16,7 @@ extension ControlAPI {
                 throw ControlFailure(.badRequest, .badRequest, "weight must be 0-1000 (0 = no new requests), got \(body.weight)")
             }
             return try change(daemon, request, address: body.address, action: "upstream weight", arguments: "\(body.address) \(body.weight)",
-                              reason: body.reason) { $0.set(weight: .some(body.weight)) }
+                              reason: body.reason, weight: .some(body.weight))
         }
         for (path, admin, verb) in [
             (Endpoint.upstreamDrain, UpstreamState.Admin.draining, "drain"),
@@ -26,26 +26,22 @@ extension ControlAPI {
             router.register(.post, path) { request in
                 let body = try ControlJSON.decode(UpstreamAdminRequest.self, from: request.body, fields: UpstreamAdminRequest.fields)
                 return try change(daemon, request, address: body.address, action: "upstream \(verb)", arguments: body.address,
-                                  reason: body.reason) { $0.set(admin: admin) }
+                                  reason: body.reason, admin: admin)
             }
         }
     }
 
+    /// Commits the new admin state or weight (with its audit record), then applies it: an
+    /// acknowledged change is durable.
     private static func change(
         _ daemon: Daemon, _ request: ControlRequest, address: String, action: String, arguments: String, reason: String?,
-        _ apply: (UpstreamState) -> Void
+        admin newAdmin: UpstreamState.Admin? = nil, weight newWeight: Int?? = nil
     ) throws -> ControlReply {
         guard UpstreamControl.isConfigured(address, in: daemon.config), let state = daemon.config.upstreams.lookup(address) else {
             throw ControlFailure(.notFound, .notFound, "no reverse_proxy route lists upstream \"\(address)\"")
         }
-        // Compute the new state, commit it, then apply it: an acknowledged change is durable.
-        var admin = state.admin
-        var weight = state.weightOverride
-        let probe = UpstreamState(host: state.host, port: state.port, address: address)
-        probe.set(admin: admin, weight: .some(weight))
-        apply(probe)
-        admin = probe.admin
-        weight = probe.weightOverride
+        let admin = newAdmin ?? state.admin
+        let weight = newWeight ?? state.weightOverride
         do {
             try daemon.store.putUpstream(
                 StoredUpstream(address: address, admin: admin, weight: weight),

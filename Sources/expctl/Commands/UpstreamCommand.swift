@@ -29,7 +29,7 @@ struct UpstreamList: ParsableCommand {
 }
 
 /// Sends an admin change for one address and prints the result.
-func upstreamChange(_ options: GlobalOptions, _ path: String, _ body: some Encodable, verb: String) throws -> UpstreamChangeResponse {
+func upstreamChange(_ options: GlobalOptions, _ path: String, _ body: some Encodable) throws -> UpstreamChangeResponse {
     let (reply, _) = try Output.call(options, .post, path, body: try JSONEncoder().encode(body), as: UpstreamChangeResponse.self)
     return reply
 }
@@ -44,7 +44,7 @@ struct UpstreamWeight: ParsableCommand {
     func run() throws {
         try Output.run {
             if !(0...1000).contains(weight) { throw CLIError.usage("weight must be between 0 and 1000, got \(weight)") }
-            let r = try upstreamChange(options, Endpoint.upstreamWeight, UpstreamWeightRequest(address: address, weight: weight, reason: reason), verb: "weight")
+            let r = try upstreamChange(options, Endpoint.upstreamWeight, UpstreamWeightRequest(address: address, weight: weight, reason: reason))
             if options.json { return Output.printJSON(r) }
             print("\(r.address): weight \(r.weight.map(String.init) ?? "from config")")
         }
@@ -65,7 +65,7 @@ struct UpstreamDrain: ParsableCommand {
             if (Output.parseDuration(timeout) ?? 0) <= 0 {
                 throw CLIError.usage("--timeout \(timeout) is not a positive duration like 30s or 5m")
             }
-            let r = try upstreamChange(options, Endpoint.upstreamDrain, UpstreamAdminRequest(address: address, reason: reason), verb: "drain")
+            let r = try upstreamChange(options, Endpoint.upstreamDrain, UpstreamAdminRequest(address: address, reason: reason))
             if !wait {
                 if options.json { return Output.printJSON(r) }
                 print("\(r.address): draining (\(r.inFlight) in flight)")
@@ -92,32 +92,32 @@ struct UpstreamDrain: ParsableCommand {
     }
 }
 
-struct UpstreamEnable: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "enable", abstract: "Put a drained or disabled upstream back in service.")
-    @OptionGroup var options: GlobalOptions
+/// `upstream enable` and `upstream disable` share everything but the endpoint and the message.
+struct UpstreamAdminOptions: ParsableArguments {
     @Argument(help: "host:port, as in the config.") var address: String
     @Option(help: "Why (kept in the audit log).") var reason: String?
 
-    func run() throws {
+    func run(_ options: GlobalOptions, _ path: String, describe: (UpstreamChangeResponse) -> String) throws {
         try Output.run {
-            let r = try upstreamChange(options, Endpoint.upstreamEnable, UpstreamAdminRequest(address: address, reason: reason), verb: "enable")
+            let r = try upstreamChange(options, path, UpstreamAdminRequest(address: address, reason: reason))
             if options.json { return Output.printJSON(r) }
-            print("\(r.address): active")
+            print(describe(r))
         }
     }
+}
+
+struct UpstreamEnable: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "enable", abstract: "Put a drained or disabled upstream back in service.")
+    @OptionGroup var options: GlobalOptions
+    @OptionGroup var target: UpstreamAdminOptions
+
+    func run() throws { try target.run(options, Endpoint.upstreamEnable) { "\($0.address): active" } }
 }
 
 struct UpstreamDisable: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "disable", abstract: "Take an upstream out of service at once.")
     @OptionGroup var options: GlobalOptions
-    @Argument(help: "host:port, as in the config.") var address: String
-    @Option(help: "Why (kept in the audit log).") var reason: String?
+    @OptionGroup var target: UpstreamAdminOptions
 
-    func run() throws {
-        try Output.run {
-            let r = try upstreamChange(options, Endpoint.upstreamDisable, UpstreamAdminRequest(address: address, reason: reason), verb: "disable")
-            if options.json { return Output.printJSON(r) }
-            print("\(r.address): disabled (\(r.inFlight) in flight)")
-        }
-    }
+    func run() throws { try target.run(options, Endpoint.upstreamDisable) { "\($0.address): disabled (\($0.inFlight) in flight)" } }
 }
