@@ -42,26 +42,14 @@ struct ControlClient {
     }
 
     private func connectSocket() throws -> CInt {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CLIError.transport("cannot create a socket") }
-        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let path = Array(socketPath.utf8)
-        guard path.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-            close(fd)
+        switch UnixSocket.connect(path: socketPath) {
+        case .success(let fd):
+            var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return fd
+        case .failure(.pathTooLong):
             throw CLIError.usage("socket path is too long: \(socketPath)")
-        }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in path.enumerated() { raw[i] = b }
-        }
-        let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        if r != 0 {
-            let err = errno
-            close(fd)
+        case .failure(.system(let err)):
             switch err {
             case ENOENT, ECONNREFUSED:
                 throw CLIError.notRunning("expserverd is not running (no daemon answers on \(socketPath))")
@@ -71,7 +59,6 @@ struct ControlClient {
                 throw CLIError.transport("cannot connect to \(socketPath): \(String(cString: strerror(err)))")
             }
         }
-        return fd
     }
 
     static func parse(_ bytes: [UInt8]) throws -> Reply {

@@ -1,3 +1,4 @@
+import ControlProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,20 +71,9 @@ public final class ControlServer: Sendable {
 
     /// Whether something accepts connections on the Unix socket at `path`.
     public static func isLive(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        return r == 0
+        guard case .success(let fd) = UnixSocket.connect(path: path) else { return false }
+        close(fd)
+        return true
     }
 }
 
