@@ -17,7 +17,7 @@ final class UpstreamGroupTests: XCTestCase {
     }
 
     func picks(_ g: UpstreamGroup, _ n: Int, client: String? = nil, excluding: Set<Int> = [], at time: Double? = nil) -> [Int?] {
-        (0..<n).map { _ in g.pick(client: client.flatMap(IPAddress.init), excluding: excluding, now: time ?? now) }
+        (0..<n).map { _ in g.pick(client: client.flatMap(IPAddress.init), excluding: .init(excluding), now: time ?? now) }
     }
 
     func testRoundRobinThroughTheGroup() {

@@ -84,7 +84,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var proxyHead: HTTPRequestHead?
     private var proxyClient: IPAddress?
     private var proxyBytes = 0
-    private var proxyStatus: UInt = 0
     private var proxyRouteStats: TrafficStats?
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
@@ -463,9 +462,9 @@ extension HTTPConnectionHandler: ProxyClient {
         proxyHead = head
         proxyClient = client
         proxyBytes = 0
-        proxyStatus = 0
         let session = ProxySession(
-            route: route, head: head, client: client, eventLoop: context.eventLoop,
+            route: route, head: head, client: client, clientText: client.map { $0 == peer ? peerText : $0.description },
+            eventLoop: context.eventLoop,
             pool: state.pools?.pool(for: context.eventLoop), owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()
@@ -475,7 +474,6 @@ extension HTTPConnectionHandler: ProxyClient {
 
     func proxyWrite(_ buffer: ByteBuffer) {
         guard let context else { return }
-        if proxyStatus == 0, buffer.readableBytes >= 12, let code = Self.statusCode(of: buffer) { proxyStatus = code }
         proxyBytes += buffer.readableBytes
         context.write(Self.wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
@@ -489,9 +487,10 @@ extension HTTPConnectionHandler: ProxyClient {
         resumeAfterProxy(context: context)
     }
 
-    func proxyDone(closeClient: Bool) {
+    func proxyDone(closeClient: Bool, status: Int) {
         guard let context, let head = proxyHead else { return }
         endProxy()
+        let proxyStatus = UInt(status)
         if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
         record(status: proxyStatus, bytes: proxyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
         if let log = state.current.accessLog {
@@ -534,16 +533,5 @@ extension HTTPConnectionHandler: ProxyClient {
     private func resumeAfterProxy(context: ChannelHandlerContext) {
         waiting = false
         drainQueue(context: context)
-    }
-
-    /// The status code of an encoded response head (`HTTP/1.1 200 ...`).
-    static func statusCode(of buffer: ByteBuffer) -> UInt? {
-        guard let bytes = buffer.getBytes(at: buffer.readerIndex + 9, length: 3) else { return nil }
-        var code: UInt = 0
-        for b in bytes {
-            guard b >= 48 && b <= 57 else { return nil }
-            code = code * 10 + UInt(b - 48)
-        }
-        return code
     }
 }

@@ -1,40 +1,43 @@
+import NIOCore
 import NIOHTTP1
 
-/// Header rewriting for the proxy (RFC 9110 §7.6.1). Pure.
+/// The request head a proxied request is sent upstream with (RFC 9110 §7.6), written straight
+/// into bytes. Pure.
 ///
-/// Both directions drop the hop-by-hop fields — `Connection`, the fields it names, `Keep-Alive`,
+/// The hop-by-hop fields are dropped — `Connection`, the fields it names, `Keep-Alive`,
 /// `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade` — because each hop frames
-/// and manages its own connection. Everything else passes through unchanged and in order
-/// (eXpServer relays upstream headers as they are, `Server` and `Date` included). The request
-/// gains `X-Forwarded-For` (appended to any existing value) and `X-Forwarded-Proto`; `Host` is
-/// kept as the client sent it.
+/// and manages its own connection. Everything else passes through unchanged and in order; `Host`
+/// is kept as the client sent it. The request gains `X-Forwarded-For` (appended to any existing
+/// value, in one line at the end) and `X-Forwarded-Proto: http` unless present. A body keeps the
+/// client's framing: its length, else chunked. The request goes as HTTP/1.1 with keep-alive.
+/// (The response side is `UpstreamResponseParser`'s.)
 public enum ProxyHeaders {
-    static func stripHopByHop(_ headers: HTTPHeaders) -> HTTPHeaders {
-        // Fields named by Connection (rare beyond keep-alive/close, which are hop-by-hop anyway).
-        var named: [Substring] = []
-        for value in headers["connection"] {
-            for token in value.split(separator: ",") {
-                let t = token.trimmingSpaces()
-                if !isHopByHop(t) { named.append(t) }
-            }
-        }
-        var out = HTTPHeaders()
-        out.reserveCapacity(headers.count + 2)
-        for (name, value) in headers {
-            if isHopByHop(Substring(name)) || named.contains(where: { equalsIgnoringCase($0, name) }) { continue }
-            out.add(name: name, value: value)
-        }
-        return out
+    /// How the relay treats one request field.
+    enum Field {
+        case endToEnd, hopByHop, connection, transferEncoding, contentLength, forwardedFor, forwardedProto
     }
 
-    /// Case-insensitive membership in `hopByHop` without allocating a lowercased copy.
+    static func field(_ n: Substring) -> Field {
+        switch n.utf8.count {
+        case 2: return equalsIgnoringCase(n, "te") ? .hopByHop : .endToEnd
+        case 7: return equalsIgnoringCase(n, "trailer") || equalsIgnoringCase(n, "upgrade") ? .hopByHop : .endToEnd
+        case 10:
+            if equalsIgnoringCase(n, "connection") { return .connection }
+            return equalsIgnoringCase(n, "keep-alive") ? .hopByHop : .endToEnd
+        case 14: return equalsIgnoringCase(n, "content-length") ? .contentLength : .endToEnd
+        case 15: return equalsIgnoringCase(n, "x-forwarded-for") ? .forwardedFor : .endToEnd
+        case 16: return equalsIgnoringCase(n, "proxy-connection") ? .hopByHop : .endToEnd
+        case 17:
+            if equalsIgnoringCase(n, "transfer-encoding") { return .transferEncoding }
+            return equalsIgnoringCase(n, "x-forwarded-proto") ? .forwardedProto : .endToEnd
+        default: return .endToEnd
+        }
+    }
+
+    /// Case-insensitive membership in the hop-by-hop set, without allocating.
     static func isHopByHop(_ name: Substring) -> Bool {
-        switch name.utf8.count {
-        case 2: return equalsIgnoringCase(name, "te")
-        case 7: return equalsIgnoringCase(name, "trailer") || equalsIgnoringCase(name, "upgrade")
-        case 10: return equalsIgnoringCase(name, "connection") || equalsIgnoringCase(name, "keep-alive")
-        case 16: return equalsIgnoringCase(name, "proxy-connection")
-        case 17: return equalsIgnoringCase(name, "transfer-encoding")
+        switch field(name) {
+        case .hopByHop, .connection, .transferEncoding: return true
         default: return false
         }
     }
@@ -44,25 +47,69 @@ public enum ProxyHeaders {
         return zip(a.utf8, b.utf8).allSatisfy { x, y in x == y || (x | 0x20) == (y | 0x20) && (y | 0x20) >= 97 && (y | 0x20) <= 122 }
     }
 
-    public static func request(_ head: HTTPRequestHead, client: IPAddress?) -> HTTPRequestHead {
-        var headers = stripHopByHop(head.headers)
-        if let client {
-            let existing = headers["x-forwarded-for"].joined(separator: ", ")
-            headers.remove(name: "x-forwarded-for")
-            headers.add(name: "X-Forwarded-For", value: existing.isEmpty ? client.description : existing + ", " + client.description)
-        }
-        if !headers.contains(name: "x-forwarded-proto") { headers.add(name: "X-Forwarded-Proto", value: "http") }
-        var out = HTTPRequestHead(version: .http1_1, method: head.method, uri: head.uri, headers: headers)
-        // A request body is forwarded with the client's framing: a length stays, else chunked.
-        if !head.headers["content-length"].isEmpty || !head.headers["transfer-encoding"].isEmpty {
-            if let length = head.headers.first(name: "content-length") {
-                out.headers.replaceOrAdd(name: "Content-Length", value: length)
-            } else {
-                out.headers.add(name: "Transfer-Encoding", value: "chunked")
+    /// The upstream request head for `head`; `client` is the address for `X-Forwarded-For` (nil:
+    /// none added). `chunked`: the body must be sent chunk-framed.
+    static func encodeRequest(_ head: HTTPRequestHead, client: String?) -> (bytes: ByteBuffer, chunked: Bool) {
+        // First pass: what Connection names, the forwarding fields present, the body's framing.
+        var named: [Substring] = []
+        var forwardedFor: [String] = []
+        var hasProto = false
+        var length: String?
+        var transferCoded = false
+        for (name, value) in head.headers {
+            switch field(Substring(name)) {
+            case .connection:
+                for token in value.split(separator: ",") {
+                    let t = token.trimmingSpaces()
+                    if !t.isEmpty && !isHopByHop(t) { named.append(t) }
+                }
+            case .transferEncoding: transferCoded = true
+            case .contentLength: if length == nil { length = value }
+            case .forwardedFor: forwardedFor.append(value)
+            case .forwardedProto: hasProto = true
+            case .endToEnd, .hopByHop: break
             }
         }
-        return out
-    }
 
-    public static func response(_ headers: HTTPHeaders) -> HTTPHeaders { stripHopByHop(headers) }
+        var out = ByteBufferAllocator().buffer(capacity: 256 + head.uri.utf8.count)
+        out.writeString(head.method.rawValue)
+        out.writeStaticString(" ")
+        out.writeString(head.uri)
+        out.writeStaticString(" HTTP/1.1\r\n")
+        for (name, value) in head.headers {
+            switch field(Substring(name)) {
+            case .hopByHop, .connection, .transferEncoding, .contentLength:
+                continue
+            case .forwardedFor where client != nil:
+                continue
+            case .endToEnd where !named.isEmpty:
+                if named.contains(where: { equalsIgnoringCase($0, name) }) { continue }
+            default:
+                break
+            }
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        if let client {
+            out.writeStaticString("X-Forwarded-For: ")
+            for existing in forwardedFor {
+                out.writeString(existing)
+                out.writeStaticString(", ")
+            }
+            out.writeString(client)
+            out.writeStaticString("\r\n")
+        }
+        if !hasProto { out.writeStaticString("X-Forwarded-Proto: http\r\n") }
+        if transferCoded {
+            out.writeStaticString("Transfer-Encoding: chunked\r\n")
+        } else if let length {
+            out.writeStaticString("Content-Length: ")
+            out.writeString(length)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+        return (out, transferCoded)
+    }
 }

@@ -10,8 +10,8 @@ protocol ProxyClient: AnyObject {
     func proxyFlush()
     /// Nothing was sent yet: answer with this canned response (502/504).
     func proxyRespond(_ response: Response)
-    /// The response is complete.
-    func proxyDone(closeClient: Bool)
+    /// The response (upstream status `status`) is complete.
+    func proxyDone(closeClient: Bool, status: Int)
     /// The response had started and cannot be completed: close the client connection.
     func proxyAbort()
     func proxyResumeClientReads()
@@ -26,6 +26,12 @@ protocol ProxyClient: AnyObject {
 /// sent. When every try failed: 502, or 504 if the last failure was a timeout. A read timeout
 /// before the response is 504; once the response has started, any failure closes the client.
 /// Each failure counts toward the upstream's passive health (`max_fails` / `fail_timeout_ms`).
+/// A kept-alive connection that turns out closed before answering is not the upstream's
+/// failure: the request goes again on a new connection to the same upstream (idempotent ones).
+///
+/// The bytes: the request head is encoded once (`ProxyHeaders`); the response is relayed as the
+/// upstream sent it (`UpstreamResponseParser`), with what one upstream read produced gathered
+/// into one client write when it is small.
 ///
 /// Streaming: request body parts go to the upstream as they come (buffered up to 1 MiB only while
 /// connecting; client reads pause past that, and whenever the upstream is not writable). Response
@@ -35,20 +41,25 @@ protocol ProxyClient: AnyObject {
 /// loop's pool when the response allows it.
 final class ProxySession {
     let route: ProxyRoute
-    let request: HTTPRequestHead
     let client: IPAddress?
     let clientKeepAlive: Bool
     let clientHTTP11: Bool
+    let isHead: Bool
+    let isIdempotent: Bool
+    /// The encoded request head, and whether its body goes chunk-framed.
+    let requestHead: ByteBuffer
+    let requestChunked: Bool
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool?
     /// Strong, and dropped when the session finishes (the client handler drops the session then
     /// too): weak references would put the handler on the slow reference-counting path.
     var owner: ProxyClient?
 
-    private var tried = Set<Int>()
+    private var tried = UpstreamGroup.Tried()
     private var member: UpstreamGroup.Member?
-    private var upstream: Channel?
     private var handler: UpstreamHandler?
+    /// The current connection came from the pool (it may have been closed meanwhile).
+    private var reusedConnection = false
     private var pending: [ByteBuffer] = []
     private var pendingBytes = 0
     private var clientEnded = false
@@ -56,18 +67,20 @@ final class ProxySession {
     /// A request head has been written to an upstream (this attempt or an earlier one).
     private var headSent = false
     private var responseStarted = false
-    private var noResponseBody = false
+    private var status = 0
     private var chunked = false
     private var closeClient = false
     private var upstreamKeepAlive = false
-    private var readTimer: Scheduled<Void>?
-    /// When the upstream last sent something; the read timer checks it when it fires instead of
-    /// being re-armed on every read (scheduling a task per read is costly).
-    private var lastUpstreamRead: UInt64 = 0
     private var lastFailureWasTimeout = false
     private var finished = false
     private var sentAt: UInt64 = 0
+    /// Client bytes produced by the current upstream read, written together at its end.
+    private var out: ByteBuffer?
+    /// Something was written to the client (or gathered in `out`) since the last flush.
+    private var unflushed = false
     static let maxPending = 1 << 20
+    /// Body pieces up to this size are copied into `out`; larger ones are written as they are.
+    static let gatherLimit = 4096
     /// `gzip_proxied`: the response is being compressed, piece by piece on the thread pool, in order.
     private var gzip: GzipStream?
     private var compression: EventLoopFuture<Void>?
@@ -75,33 +88,31 @@ final class ProxySession {
     let threadPool: NIOThreadPool?
     let acceptEncoding: String?
 
-    init(route: ProxyRoute, head: HTTPRequestHead, client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, owner: ProxyClient,
-         threadPool: NIOThreadPool? = nil) {
+    /// `clientText`: the client address as `X-Forwarded-For` shows it.
+    init(route: ProxyRoute, head: HTTPRequestHead, client: IPAddress?, clientText: String?, eventLoop: EventLoop,
+         pool: UpstreamConnectionPool?, owner: ProxyClient, threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
-        acceptEncoding = head.headers.first(name: "accept-encoding")
+        acceptEncoding = route.gzip == nil ? nil : head.headers.first(name: "accept-encoding")
         self.route = route
-        self.request = ProxyHeaders.request(head, client: client)
+        (requestHead, requestChunked) = ProxyHeaders.encodeRequest(head, client: clientText)
         self.client = client
         self.clientKeepAlive = head.isKeepAlive
         self.clientHTTP11 = head.version.minor >= 1
+        isHead = head.method == .HEAD
+        switch head.method {
+        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: isIdempotent = true
+        default: isIdempotent = false
+        }
         self.eventLoop = eventLoop
         self.pool = pool
         self.owner = owner
-        noResponseBody = head.method == .HEAD
     }
 
     var clientCanTakeMore: Bool { (owner?.clientWritable ?? false) && compressing < 4 }
     /// Client reads pause while this is true.
     var blocksClientReads: Bool {
-        if upstream == nil { return pendingBytes >= Self.maxPending }
-        return !(upstream?.isWritable ?? true)
-    }
-
-    private var isIdempotent: Bool {
-        switch request.method {
-        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
-        default: return false
-        }
+        guard let handler else { return pendingBytes >= Self.maxPending }
+        return !handler.isWritable
     }
 
     // MARK: choosing and connecting
@@ -119,87 +130,76 @@ final class ProxySession {
         member = m
         m.state.inFlight.add(1, ordering: .relaxed)
         m.state.requests.add(1, ordering: .relaxed)
-        if let channel = pool?.take(m.state.address) {
-            attach(channel)
+        if let h = pool?.take(ObjectIdentifier(m.state)) {
+            reusedConnection = true
+            attach(h)
             return
         }
-        let timeout = TimeAmount.milliseconds(Int64(route.timeouts.upstreamConnectMs))
+        connect(m)
+    }
+
+    /// Opens a new connection to `m` for this request.
+    private func connect(_ m: UpstreamGroup.Member) {
+        reusedConnection = false
+        let h = UpstreamHandler(pool: pool, key: ObjectIdentifier(m.state))
+        let boundHandler = NIOLoopBound(h, eventLoop: eventLoop)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(.milliseconds(Int64(route.timeouts.upstreamConnectMs)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
-                }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boundHandler.value) }
             }
-            .connect(host: m.config.host, port: m.config.port)
-            .hop(to: eventLoop)
-            .whenComplete { result in bound.value.connected(result) }
-    }
-
-    private func connected(_ result: Result<Channel, Error>) {
-        switch result {
-        case .success(let channel):
-            if finished {
-                channel.close(promise: nil)
-            } else {
-                attach(channel)
+        let connecting = m.state.socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: m.config.host, port: m.config.port)
+        connecting.hop(to: eventLoop).whenComplete { result in
+            let session = bound.value
+            switch result {
+            case .success(let channel):
+                if session.finished { channel.close(promise: nil) } else { session.attach(boundHandler.value) }
+            case .failure(let error):
+                let timedOut: Bool
+                if case ChannelError.connectTimeout = error { timedOut = true } else { timedOut = false }
+                session.attemptFailed(timedOut: timedOut)
             }
-        case .failure(let error):
-            let timedOut: Bool
-            if case ChannelError.connectTimeout = error { timedOut = true } else { timedOut = false }
-            attemptFailed(timedOut: timedOut)
         }
     }
 
-    private func attach(_ channel: Channel) {
-        guard let h = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
-            channel.close(promise: nil)
-            attemptFailed(timedOut: false)
-            return
-        }
-        upstream = channel
+    private func attach(_ h: UpstreamHandler) {
         handler = h
-        h.onIdleClose = nil
-        h.session = self
+        h.begin(self, noBody: isHead, readTimeoutMs: route.timeouts.upstreamReadMs)
         headSent = true
-        channel.write(HTTPClientRequestPart.head(request), promise: nil)
+        h.write(requestHead)
         for part in pending {
             bodySent = true
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(part)), promise: nil)
+            h.write(framed(part))
         }
-        if clientEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
-        channel.flush()
+        if clientEnded && requestChunked { h.write(ChunkedEncoding.last(allocator: ByteBufferAllocator())) }
+        h.flush()
         sentAt = NIODeadline.now().uptimeNanoseconds
-        armReadTimer()
         if pendingBytes >= Self.maxPending { owner?.proxyResumeClientReads() }
+    }
+
+    /// A request body piece as it goes upstream.
+    private func framed(_ part: ByteBuffer) -> ByteBuffer {
+        requestChunked ? ChunkedEncoding.chunk(part, allocator: ByteBufferAllocator()) : part
     }
 
     /// The current attempt failed before any response byte: count it, then retry or answer.
     private func attemptFailed(timedOut: Bool) {
         lastFailureWasTimeout = timedOut
         release(failed: true)
-        if !finished && !bodySent && (isIdempotent || upstreamNeverReached) {
+        if !finished && !bodySent && (isIdempotent || !headSent) {
             attempt()
         } else {
             fail(timedOut ? .gatewayTimeout : .badGateway)
         }
     }
 
-    /// True while no byte of the request has reached an upstream (connect failures).
-    /// (Not `upstream == nil`: `upstreamClosed` clears `upstream` before reporting the failure.)
-    private var upstreamNeverReached: Bool { !headSent }
-
     private func release(failed: Bool) {
-        readTimer?.cancel()
-        readTimer = nil
-        if let channel = upstream {
-            handler?.session = nil
-            upstream = nil
+        if let h = handler {
             handler = nil
-            if failed { channel.close(promise: nil) }
+            h.end()
+            if failed { h.close() }
         }
         if let m = member {
             m.state.inFlight.add(-1, ordering: .relaxed)
@@ -221,9 +221,11 @@ final class ProxySession {
     // MARK: client side
 
     func clientBody(_ buffer: ByteBuffer) {
-        if let channel = upstream {
+        guard buffer.readableBytes > 0 else { return }
+        if let h = handler {
             bodySent = true
-            channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(buffer)), promise: nil)
+            h.write(framed(buffer))
+            h.flush()
         } else {
             pending.append(buffer)
             pendingBytes += buffer.readableBytes
@@ -232,7 +234,9 @@ final class ProxySession {
 
     func clientEnd() {
         clientEnded = true
-        upstream?.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        guard let h = handler, requestChunked else { return }
+        h.write(ChunkedEncoding.last(allocator: ByteBufferAllocator()))
+        h.flush()
     }
 
     /// The client went away: drop the upstream request.
@@ -240,9 +244,9 @@ final class ProxySession {
         owner = nil
         guard !finished else { return }
         finished = true
-        let channel = upstream
+        let h = handler
         release(failed: false)
-        channel?.close(promise: nil)
+        h?.close()
     }
 
     func clientWritabilityChanged() {
@@ -253,38 +257,115 @@ final class ProxySession {
         if !blocksClientReads { owner?.proxyResumeClientReads() }
     }
 
-    // MARK: upstream side
+    // MARK: upstream side (called by the UpstreamHandler)
 
-    private func armReadTimer() {
-        lastUpstreamRead = NIODeadline.now().uptimeNanoseconds
-        guard readTimer == nil else { return }
-        schedule(in: .milliseconds(Int64(route.timeouts.upstreamReadMs)))
+    func upstreamEvent(_ event: UpstreamResponseParser.Event) {
+        guard !finished, owner != nil else { return }
+        switch event {
+        case .head(let head):
+            responseHead(head)
+        case .body(let buffer):
+            if let gz = gzip {
+                compress { try gz.feed(buffer) }
+            } else {
+                emit(buffer)
+            }
+        case .end:
+            upstreamEnd(reusable: false)
+        }
     }
 
-    private func schedule(in delay: TimeAmount) {
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        readTimer = eventLoop.scheduleTask(in: delay) { bound.value.readTimerFired() }
+    private func responseHead(_ head: UpstreamResponseParser.Head) {
+        responseStarted = true
+        status = head.status
+        upstreamKeepAlive = head.keepAlive
+        var head = head
+        var lengthKnown = head.framing != .chunked && head.framing != .close
+        var extra: StaticString? = nil
+        if shouldCompress(head), let gz = try? GzipStream(level: route.gzipLevel) {
+            gzip = gz
+            head.remove("content-length")
+            lengthKnown = false
+            extra = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n"
+        }
+        if !lengthKnown {
+            if clientHTTP11 { chunked = true } else { closeClient = true }
+        }
+        // The upstream's `Connection: close` reaches the client as sent, and the client connection
+        // closes after this response, as eXpServer relays it (a client comparing the proxied
+        // headers with the upstream's, compat C10, sees the same value).
+        if !clientKeepAlive || head.closeRequested { closeClient = true }
+        var encoded = head.encoded
+        if let extra { encoded.writeStaticString(extra) }
+        if chunked { encoded.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if closeClient {
+            encoded.writeStaticString("Connection: close\r\n")
+        } else if !clientHTTP11 {
+            encoded.writeStaticString("Connection: keep-alive\r\n")
+        }
+        encoded.writeStaticString("\r\n")
+        flushOut()
+        out = encoded
+        unflushed = true
     }
 
-    private func readTimerFired() {
-        readTimer = nil
-        guard !finished, upstream != nil else { return }
-        let limit = UInt64(route.timeouts.upstreamReadMs) * 1_000_000
-        let idle = NIODeadline.now().uptimeNanoseconds &- lastUpstreamRead
-        if idle < limit {
-            schedule(in: .nanoseconds(Int64(limit - idle)))
+    /// The response is complete on the upstream side. `reusable`: nothing followed it.
+    func upstreamEnd(reusable: Bool) {
+        guard !finished, owner != nil else { return }
+        finishUpstream(reusable: reusable)
+        guard let gz = gzip else {
+            finishResponse()
             return
         }
-        readTimedOut()
+        compress { try gz.finish() }
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        compression?.whenComplete { result in
+            let session = bound.value
+            guard case .success = result else {
+                session.abort()
+                return
+            }
+            session.gzip = nil
+            session.finishResponse()
+        }
     }
 
-    private func readTimedOut() {
+    private func finishResponse() {
+        guard let owner, !finished else { return }
+        if chunked { gather(ChunkedEncoding.last(allocator: ByteBufferAllocator())) }
+        flushOut()
+        finished = true
+        self.owner = nil
+        owner.proxyDone(closeClient: closeClient, status: status)
+    }
+
+    /// The end of one upstream read: what it produced goes to the client.
+    func upstreamReadComplete() {
+        guard !finished, let owner, unflushed else { return }
+        flushOut()
+        unflushed = false
+        owner.proxyFlush()
+    }
+
+    /// The upstream connection failed or closed before the response was complete.
+    func upstreamClosed(failed: Bool) {
         guard !finished else { return }
         if responseStarted {
-            finished = true
-            release(failed: true)
-            owner?.proxyAbort()
-            owner = nil
+            abort()
+        } else if reusedConnection && !bodySent && isIdempotent, let m = member {
+            // A kept-alive connection the upstream had closed: not a failure of the upstream.
+            handler = nil
+            connect(m)
+        } else {
+            attemptFailed(timedOut: false)
+        }
+    }
+
+    /// `upstream_read_ms` passed with nothing from the upstream.
+    func upstreamTimedOut() {
+        guard !finished else { return }
+        if responseStarted {
+            abort()
         } else {
             lastFailureWasTimeout = true
             release(failed: true)
@@ -292,93 +373,97 @@ final class ProxySession {
         }
     }
 
-    func upstreamRead(_ part: HTTPClientResponsePart) {
-        guard !finished, let owner else { return }
-        armReadTimer()
-        switch part {
-        case .head(let head):
-            responseStarted = true
-            upstreamKeepAlive = head.isKeepAlive
-            let code = head.status.code
-            if code < 200 || code == 204 || code == 304 { noResponseBody = true }
-            var headers = ProxyHeaders.response(head.headers)
-            if shouldCompress(head, headers), let gz = try? GzipStream(level: route.gzipLevel) {
-                gzip = gz
-                headers.remove(name: "content-length")
-                headers.add(name: "Content-Encoding", value: "gzip")
-                headers.add(name: "Vary", value: "Accept-Encoding")
-            }
-            if !noResponseBody && !headers.contains(name: "content-length") {
-                if clientHTTP11 { chunked = true } else { closeClient = true }
-            }
-            if !clientKeepAlive { closeClient = true }
-            // The upstream's `Connection: close` reaches the client as sent, and the client connection
-            // closes after this response, as eXpServer relays it (a client comparing the proxied
-            // headers with the upstream's, compat C10, sees the same value).
-            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) { closeClient = true }
-            if chunked { headers.add(name: "Transfer-Encoding", value: "chunked") }
-            if closeClient { headers.add(name: "Connection", value: "close") }
-            owner.proxyWrite(ResponseEncoder.encodeProxiedHead(status: head.status, headers: headers))
-        case .body(let buffer) where gzip != nil:
-            let gz = gzip!
-            compress { try gz.feed(buffer) }
-        case .end where gzip != nil:
-            let gz = gzip!
-            compress { try gz.finish() }
-            let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            compression?.whenComplete { result in
-                let session = bound.value
-                guard case .success = result else {
-                    session.owner?.proxyAbort()
-                    session.owner = nil
-                    return
-                }
-                session.gzip = nil
-                session.upstreamRead(.end(nil))
-            }
-            // The upstream side is done now: give the connection back while compression finishes.
-            finishUpstream()
-        case .body(let buffer):
-            writeBody(buffer)
-        case .end:
-            readTimer?.cancel()
-            readTimer = nil
-            if chunked { owner.proxyWrite(ChunkedEncoding.last(allocator: ByteBufferAllocator())) }
-            finished = true
-            finishUpstream()
-            owner.proxyDone(closeClient: closeClient)
-            self.owner = nil
-        }
+    private func abort() {
+        finished = true
+        release(failed: true)
+        out = nil
+        owner?.proxyAbort()
+        owner = nil
     }
 
     /// The upstream response is complete: record it, and pool or close its connection.
-    private func finishUpstream() {
-        guard let m = member else { return }
+    private func finishUpstream(reusable: Bool) {
+        guard let m = member, let h = handler else { return }
         m.state.latency.record(micros: Int((NIODeadline.now().uptimeNanoseconds &- sentAt) / 1000))
-        let channel = upstream
-        let reusable = upstreamKeepAlive && clientEnded && channel?.isActive == true
-        let address = m.state.address
+        let keep = reusable && upstreamKeepAlive && clientEnded && h.isActive
         release(failed: false)
-        guard let channel else { return }
-        if reusable, let pool, let h = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) {
-            let id = ObjectIdentifier(channel)
-            h.onIdleClose = { pool.remove(id, address: address) }
-            pool.put(channel, address: address, limit: route.upstreamKeepalive)
+        if keep, let pool {
+            pool.put(h, limit: route.upstreamKeepalive)
         } else {
-            channel.close(promise: nil)
+            h.close()
         }
     }
 
+    // MARK: writing to the client
+
+    /// A body piece to the client, chunk-framed when the response is chunked.
+    private func emit(_ buffer: ByteBuffer) {
+        guard chunked else {
+            gather(buffer)
+            return
+        }
+        guard buffer.readableBytes <= Self.gatherLimit else {
+            flushOut()
+            send(ChunkedEncoding.chunk(buffer, allocator: ByteBufferAllocator()))
+            return
+        }
+        var piece = buffer
+        reserveOut(piece.readableBytes + 12)
+        out!.writeString(String(piece.readableBytes, radix: 16))
+        out!.writeStaticString("\r\n")
+        out!.writeBuffer(&piece)
+        out!.writeStaticString("\r\n")
+    }
+
+    /// Adds `buffer` to what goes out at the end of this read (copied when small).
+    private func gather(_ buffer: ByteBuffer) {
+        guard buffer.readableBytes <= Self.gatherLimit else {
+            flushOut()
+            send(buffer)
+            return
+        }
+        var piece = buffer
+        reserveOut(piece.readableBytes)
+        out!.writeBuffer(&piece)
+    }
+
+    private func reserveOut(_ bytes: Int) {
+        unflushed = true
+        if out == nil { out = ByteBufferAllocator().buffer(capacity: max(bytes, 512)) }
+    }
+
+    private func flushOut() {
+        guard let buffer = out else { return }
+        out = nil
+        send(buffer)
+    }
+
+    private func send(_ buffer: ByteBuffer) {
+        unflushed = true
+        owner?.proxyWrite(buffer)
+    }
+
+    /// Writes compressed output at once (it arrives from the thread pool, outside any read).
+    private func writeNow(_ buffer: ByteBuffer) {
+        emit(buffer)
+        flushOut()
+        unflushed = false
+        owner?.proxyFlush()
+    }
+
+    // MARK: gzip_proxied
+
     /// `gzip_proxied` applies: the client accepts gzip, the upstream did not encode the body, and
     /// its type and size qualify (compat's policy for static files, `CompressionPolicy`).
-    private func shouldCompress(_ head: HTTPResponseHead, _ headers: HTTPHeaders) -> Bool {
-        guard let policy = route.gzip, threadPool != nil, !noResponseBody, head.status == .ok,
-            !headers.contains(name: "content-encoding")
-        else { return false }
-        let type = headers.first(name: "content-type").map { String($0.split(separator: ";")[0]).trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
-        let size = headers.first(name: "content-length").flatMap(Int.init) ?? Int.max
-        let cc = headers.first(name: "cache-control")
-        return policy.shouldCompress(contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: cc)
+    private func shouldCompress(_ head: UpstreamResponseParser.Head) -> Bool {
+        guard let policy = route.gzip, threadPool != nil, head.framing != .none, head.status == 200 else { return false }
+        let lines = head.lines()
+        func value(_ name: String) -> String? { lines.first { $0.name.lowercased() == name }?.value }
+        guard value("content-encoding") == nil else { return false }
+        let type = value("content-type").map { String($0.split(separator: ";").first ?? "").trimmingSpaces().lowercased() } ?? ""
+        let size = value("content-length").flatMap(Int.init) ?? Int.max
+        return policy.shouldCompress(
+            contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: value("cache-control"))
     }
 
     /// Runs one compression step on the thread pool after the previous one, then writes its output.
@@ -393,29 +478,8 @@ final class ProxySession {
         }.map { out in
             let session = bound.value
             session.compressing -= 1
-            if out.readableBytes > 0 { session.writeBody(out) }
+            if out.readableBytes > 0 { session.writeNow(out) }
             session.handler?.resume()
-        }
-    }
-
-    /// Writes a body piece to the client, chunk-framed when the response is chunked.
-    private func writeBody(_ buffer: ByteBuffer) {
-        guard let owner else { return }
-        owner.proxyWrite(chunked ? ChunkedEncoding.chunk(buffer, allocator: ByteBufferAllocator()) : buffer)
-        owner.proxyFlush()
-    }
-
-    func upstreamClosed(error: Error?) {
-        guard !finished else { return }
-        upstream = nil  // already closing
-        handler = nil
-        if responseStarted {
-            finished = true
-            release(failed: true)
-            owner?.proxyAbort()
-            owner = nil
-        } else {
-            attemptFailed(timedOut: false)
         }
     }
 }

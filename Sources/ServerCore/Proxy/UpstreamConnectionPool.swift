@@ -1,44 +1,42 @@
 import NIOCore
 
 /// Idle keep-alive connections to upstreams, for one event loop (so it needs no lock: it is only
-/// touched on that loop). At most `limit` idle connections per upstream address; the oldest go
-/// first. A pooled connection that the upstream closes removes itself.
+/// touched on that loop). At most `limit` idle connections per upstream; the oldest go first. A
+/// pooled connection that the upstream closes removes itself. Keyed by the upstream's live state
+/// object, so a lookup hashes a pointer, not an address string.
 // Confined to its event loop (checked on every call), so it is never touched concurrently.
 final class UpstreamConnectionPool: @unchecked Sendable {
     let eventLoop: EventLoop
-    private var idle: [String: [Channel]] = [:]
+    private var idle: [ObjectIdentifier: [UpstreamHandler]] = [:]
 
     init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
     }
 
-    func take(_ address: String) -> Channel? {
+    func take(_ key: ObjectIdentifier) -> UpstreamHandler? {
         eventLoop.preconditionInEventLoop()
-        while var list = idle[address], let channel = list.popLast() {
-            idle[address] = list
-            if channel.isActive { return channel }
+        while let handler = idle[key]?.popLast() {
+            if handler.isActive { return handler }
         }
         return nil
     }
 
-    func put(_ channel: Channel, address: String, limit: Int) {
+    func put(_ handler: UpstreamHandler, limit: Int) {
         eventLoop.preconditionInEventLoop()
-        guard limit > 0, channel.isActive else {
-            channel.close(promise: nil)
+        guard limit > 0, handler.isActive else {
+            handler.close()
             return
         }
-        var list = idle[address, default: []]
-        if list.count >= limit { list.removeFirst().close(promise: nil) }
-        list.append(channel)
-        idle[address] = list
+        idle[handler.key, default: []].append(handler)
+        if idle[handler.key]!.count > limit { idle[handler.key]!.removeFirst().close() }
     }
 
-    func remove(_ channel: ObjectIdentifier, address: String) {
-        idle[address]?.removeAll { ObjectIdentifier($0) == channel }
+    func remove(_ handler: UpstreamHandler) {
+        idle[handler.key]?.removeAll { $0 === handler }
     }
 
     func closeAll() {
-        for list in idle.values { for c in list { c.close(promise: nil) } }
+        for list in idle.values { for h in list { h.close() } }
         idle.removeAll()
     }
 }

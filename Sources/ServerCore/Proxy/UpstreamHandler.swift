@@ -1,46 +1,114 @@
 import NIOCore
-import NIOHTTP1
 
-/// The last handler of an upstream connection: hands response parts to the proxy session that
-/// owns the connection, and holds reads while the client cannot take more (backpressure).
+/// The only handler of an upstream connection: bytes out as the session writes them, bytes in
+/// through `UpstreamResponseParser` to the proxy session that owns the connection. It also holds
+/// reads while the client cannot take more (backpressure), and keeps the upstream read timeout.
+///
+/// The read timeout is one timer that lives with the connection rather than one per request:
+/// when it fires it checks how long the upstream has been silent and re-arms for the rest, and
+/// while the connection idles in the pool it lapses (the next request arms it again).
 final class UpstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-    var session: ProxySession?
-    /// Set while idle in a pool: an unexpected close removes the connection from it.
-    var onIdleClose: (() -> Void)?
+    /// The pool this connection returns to, and its key there (the upstream's live state).
+    let pool: UpstreamConnectionPool?
+    let key: ObjectIdentifier
+
+    private(set) var session: ProxySession?
+    private var parser = UpstreamResponseParser()
     private var readHeld = false
     // Strong (weak references put objects on the slow reference-counting path); cleared on removal.
     private var context: ChannelHandlerContext?
+    private var timer: Scheduled<Void>?
+    private var readTimeout: UInt64 = 0
+    private var lastActivity: UInt64 = 0
+
+    init(pool: UpstreamConnectionPool?, key: ObjectIdentifier) {
+        self.pool = pool
+        self.key = key
+    }
+
+    var isActive: Bool { context?.channel.isActive ?? false }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    /// Starts a request on this connection for `session`; the response parser expects no body
+    /// when the request is a HEAD.
+    func begin(_ session: ProxySession, noBody: Bool, readTimeoutMs: Int) {
+        self.session = session
+        parser.reset(noBody: noBody)
+        readTimeout = UInt64(readTimeoutMs) * 1_000_000
+        lastActivity = NIODeadline.now().uptimeNanoseconds
+        if timer == nil { armTimer(in: .nanoseconds(Int64(readTimeout))) }
+    }
+
+    /// The session is done with the connection (whether it is pooled or closed next).
+    func end() { session = nil }
+
+    func write(_ buffer: ByteBuffer) { context?.write(Self.wrapOutboundOut(buffer), promise: nil) }
+    func flush() { context?.flush() }
+    func close() { context?.close(promise: nil) }
+
+    // MARK: inbound
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        timer?.cancel()
+        timer = nil
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else {
             context.close(promise: nil)  // an idle pooled connection must not talk
             return
         }
-        session.upstreamRead(Self.unwrapInboundIn(data))
+        lastActivity = NIODeadline.now().uptimeNanoseconds
+        var buffer = Self.unwrapInboundIn(data)
+        do {
+            while let event = try parser.next(&buffer) {
+                if case .end = event {
+                    // Bytes beyond the response mean the connection cannot be trusted again.
+                    session.upstreamEnd(reusable: buffer.readableBytes == 0 && parser.isDone)
+                    return
+                }
+                session.upstreamEvent(event)
+                guard self.session === session else { return }
+            }
+        } catch {
+            self.session = nil
+            session.upstreamClosed(failed: true)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        session?.upstreamReadComplete()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.context = nil
+        timer?.cancel()
+        timer = nil
         if let session {
             self.session = nil
-            session.upstreamClosed(error: nil)
+            // A close-delimited body ends here; anything else was cut short.
+            if case .end? = try? parser.endOfInput() {
+                session.upstreamEnd(reusable: false)
+            } else {
+                session.upstreamClosed(failed: true)
+            }
         } else {
-            onIdleClose?()
+            pool?.remove(self)
         }
+        self.context = nil
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let session {
             self.session = nil
-            session.upstreamClosed(error: error)
+            session.upstreamClosed(failed: true)
         }
         context.close(promise: nil)
     }
@@ -49,6 +117,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
         session?.upstreamWritabilityChanged()
         context.fireChannelWritabilityChanged()
     }
+
+    // MARK: backpressure
 
     func read(context: ChannelHandlerContext) {
         if let session, !session.clientCanTakeMore {
@@ -63,5 +133,29 @@ final class UpstreamHandler: ChannelDuplexHandler {
         guard readHeld, let context else { return }
         readHeld = false
         context.read()
+    }
+
+    // MARK: read timeout
+
+    private func armTimer(in delay: TimeAmount) {
+        guard let context else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: delay) { bound.value.timerFired() }
+    }
+
+    private func timerFired() {
+        timer = nil
+        guard let session else { return }  // idle in the pool: lapse
+        let now = NIODeadline.now().uptimeNanoseconds
+        // Held reads wait for the client, not for the upstream.
+        if readHeld { lastActivity = now }
+        let idle = now &- lastActivity
+        if idle < readTimeout {
+            armTimer(in: .nanoseconds(Int64(readTimeout - idle)))
+            return
+        }
+        self.session = nil
+        session.upstreamTimedOut()
+        context?.close(promise: nil)
     }
 }

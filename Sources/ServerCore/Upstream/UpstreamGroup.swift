@@ -23,11 +23,31 @@ public final class UpstreamGroup: Sendable {
         balancer = Mutex(Balancer(policy: policy, count: upstreams.count))
     }
 
-    public func pick(client: IPAddress?, excluding tried: Set<Int>, now: Double = Date().timeIntervalSince1970) -> Int? {
+    /// The upstreams a request has tried (indexes into `members`).
+    public struct Tried: Sendable {
+        private var low: UInt64 = 0
+        private var high: Set<Int> = []
+        public private(set) var count = 0
+
+        public init(_ indexes: some Sequence<Int> = []) {
+            for i in indexes { insert(i) }
+        }
+
+        public func contains(_ i: Int) -> Bool { i < 64 ? low & (1 << UInt64(i)) != 0 : high.contains(i) }
+
+        public mutating func insert(_ i: Int) {
+            guard !contains(i) else { return }
+            count += 1
+            if i < 64 { low |= 1 << UInt64(i) } else { high.insert(i) }
+        }
+    }
+
+    /// `now` (seconds since 1970) is only read for upstreams that were marked down.
+    public func pick(client: IPAddress?, excluding tried: Tried, now: @autoclosure () -> Double = Date().timeIntervalSince1970) -> Int? {
         func candidates(backup: Bool) -> [Candidate] {
             members.indices.compactMap { i in
                 let m = members[i]
-                guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now) else { return nil }
+                guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now()) else { return nil }
                 return Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed))
             }
         }

@@ -1,8 +1,12 @@
 import Foundation
+import NIOCore
 import Synchronization
 
 /// The live state of one upstream address, shared by every route that lists it and kept across
 /// reloads: the operator's admin state and weight, health, and counters.
+///
+/// Writers take the locks; what the balancer reads on every pick (admin state, weight override,
+/// health) is mirrored in atomics, so a pick takes no lock here.
 public final class UpstreamState: Sendable {
     public enum Admin: String, Sendable, Codable {
         case active, draining, disabled
@@ -11,6 +15,8 @@ public final class UpstreamState: Sendable {
     public let address: String
     public let host: String
     public let port: Int
+    /// The resolved address when `host` is an IP literal (connects skip name resolution).
+    let socketAddress: SocketAddress?
     public let inFlight = Atomic<Int>(0)
     public let requests = Atomic<Int>(0)
     public let failures = Atomic<Int>(0)
@@ -36,30 +42,59 @@ public final class UpstreamState: Sendable {
     }
     private let control = Mutex(Control())
     private let health = Mutex(Health())
+    /// Mirrors, written under the locks above: admin (0 active, 1 draining, 2 disabled), the
+    /// weight override (-1: none), active-check down, and `downUntil`'s bit pattern.
+    private let adminCode = Atomic<Int>(0)
+    private let weightCode = Atomic<Int>(-1)
+    private let activeDownFlag = Atomic<Bool>(false)
+    private let downUntilBits = Atomic<UInt64>(0)
 
     init(host: String, port: Int, address: String) {
         self.host = host
         self.port = port
         self.address = address
+        socketAddress = try? SocketAddress(ipAddress: host, port: port)
     }
 
-    public var admin: Admin { control.withLock { $0.admin } }
-    public var weightOverride: Int? { control.withLock { $0.weight } }
+    public var admin: Admin {
+        switch adminCode.load(ordering: .acquiring) {
+        case 0: return .active
+        case 1: return .draining
+        default: return .disabled
+        }
+    }
+
+    public var weightOverride: Int? {
+        let w = weightCode.load(ordering: .acquiring)
+        return w < 0 ? nil : w
+    }
 
     public func set(admin: Admin? = nil, weight: Int?? = nil) {
         control.withLock { c in
             if let admin { c.admin = admin }
             if let weight { c.weight = weight }
+            adminCode.store(c.admin == .active ? 0 : c.admin == .draining ? 1 : 2, ordering: .releasing)
+            weightCode.store(c.weight ?? -1, ordering: .releasing)
         }
     }
 
-    /// Usable for new requests now: active and healthy.
-    public func isAvailable(now: Double) -> Bool {
-        guard admin == .active else { return false }
-        return health.withLock { !$0.activeDown && $0.downUntil <= now }
+    /// Usable for new requests now: active and healthy. (`now` is only read when the upstream
+    /// has been marked down.)
+    public func isAvailable(now: @autoclosure () -> Double) -> Bool {
+        adminCode.load(ordering: .acquiring) == 0 && !isDown(now: now())
     }
 
-    public func isDown(now: Double) -> Bool { health.withLock { $0.activeDown || $0.downUntil > now } }
+    public func isDown(now: @autoclosure () -> Double) -> Bool {
+        if activeDownFlag.load(ordering: .acquiring) { return true }
+        let bits = downUntilBits.load(ordering: .acquiring)
+        return bits != 0 && Double(bitPattern: bits) > now()
+    }
+
+    /// Copies the health fields the pick reads into their atomics (under the health lock).
+    private static func mirror(_ h: Health, into state: UpstreamState) {
+        state.activeDownFlag.store(h.activeDown, ordering: .releasing)
+        state.downUntilBits.store(h.downUntil == 0 ? 0 : h.downUntil.bitPattern, ordering: .releasing)
+    }
 
     /// Passive health: a failed attempt. `maxFails` failures within `failTimeout` seconds mark the
     /// upstream down for `failTimeout` seconds.
@@ -72,6 +107,7 @@ public final class UpstreamState: Sendable {
                 h.downUntil = now + failTimeout
                 h.recentFailures.removeAll()
                 h.transitions += 1
+                Self.mirror(h, into: self)
             }
         }
     }
@@ -96,6 +132,7 @@ public final class UpstreamState: Sendable {
                     h.transitions += 1
                 }
             }
+            Self.mirror(h, into: self)
         }
     }
 

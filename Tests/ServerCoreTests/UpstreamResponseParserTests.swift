@@ -1,0 +1,232 @@
+import NIOCore
+import XCTest
+
+@testable import ServerCore
+
+/// The relay's parser of upstream responses: the client's head built from the upstream's bytes
+/// (hop-by-hop fields dropped, everything else verbatim), framing per RFC 9112 §6.3, bodies as
+/// slices, and every malformed or cut-short response an error.
+final class UpstreamResponseParserTests: XCTestCase {
+    typealias Parser = UpstreamResponseParser
+
+    /// What parsing `input` (fed in pieces of `step` bytes; 0 = all at once) produced.
+    struct Parsed {
+        var head: Parser.Head?
+        var heads = 0
+        var body = ""
+        var ended = false
+        var leftover = ""
+    }
+
+    func parse(_ input: String, step: Int = 0, noBody: Bool = false, eof: Bool = false) throws -> Parsed {
+        var parser = Parser(noBody: noBody)
+        var result = Parsed()
+        let bytes = Array(input.utf8)
+        let size = step == 0 ? max(bytes.count, 1) : step
+        var offset = 0
+        repeat {
+            var buffer = ByteBuffer(bytes: bytes[offset..<min(offset + size, bytes.count)])
+            offset += size
+            while let event = try parser.next(&buffer) {
+                switch event {
+                case .head(let h):
+                    result.head = h
+                    result.heads += 1
+                case .body(let b): result.body += String(buffer: b)
+                case .end: result.ended = true
+                }
+            }
+            result.leftover += String(buffer: buffer)
+        } while offset < bytes.count
+        if eof, let event = try parser.endOfInput(), case .end = event { result.ended = true }
+        return result
+    }
+
+    func encoded(_ h: Parser.Head?) -> String { h.map { String(buffer: $0.encoded) } ?? "" }
+
+    let nginx = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 29 Nov 2026 08:35:59 GMT\r\n"
+        + "Content-Type: text/html\r\nContent-Length: 5\r\nConnection: keep-alive\r\nETag: \"6b0b-268\"\r\n\r\nhello"
+
+    func testContentLengthResponseInOneRead() throws {
+        let p = try parse(nginx)
+        XCTAssertEqual(p.heads, 1)
+        XCTAssertEqual(p.head?.status, 200)
+        XCTAssertEqual(p.head?.framing, .length(5))
+        XCTAssertEqual(p.head?.keepAlive, true)
+        XCTAssertEqual(p.head?.closeRequested, false)
+        XCTAssertEqual(encoded(p.head),
+            "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 29 Nov 2026 08:35:59 GMT\r\n"
+            + "Content-Type: text/html\r\nContent-Length: 5\r\nETag: \"6b0b-268\"\r\n")
+        XCTAssertEqual(p.body, "hello")
+        XCTAssertTrue(p.ended)
+    }
+
+    func testEverySplitGivesTheSameResult() throws {
+        let whole = try parse(nginx)
+        for step in 1...12 {
+            let p = try parse(nginx, step: step)
+            XCTAssertEqual(encoded(p.head), encoded(whole.head), "step \(step)")
+            XCTAssertEqual(p.body, "hello", "step \(step)")
+            XCTAssertTrue(p.ended, "step \(step)")
+        }
+    }
+
+    func testHopByHopFieldsAreDroppedAndTheRestIsVerbatim() throws {
+        let p = try parse(
+            "HTTP/1.0 404 File not found\r\nServer: SimpleHTTP/0.6 Python/3.11\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\n"
+                + "Keep-Alive: timeout=5\r\nProxy-Connection: x\r\nTE: trailers\r\nTrailer: X-Sum\r\nUpgrade: h2c\r\n"
+                + "content-type:text/html;charset=utf-8\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Spaces:   v  \r\n"
+                + "Content-Length: 0\r\n\r\n")
+        XCTAssertEqual(encoded(p.head),
+            "HTTP/1.1 404 File not found\r\nServer: SimpleHTTP/0.6 Python/3.11\r\ncontent-type:text/html;charset=utf-8\r\n"
+            + "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Spaces:   v  \r\nContent-Length: 0\r\n",
+            "the reason phrase and each line as sent; Server and Date relayed (compat 4.5)")
+        XCTAssertEqual(p.head?.closeRequested, true)
+        XCTAssertEqual(p.head?.keepAlive, false)
+        XCTAssertTrue(p.ended)
+    }
+
+    func testStatusLineWithoutReason() throws {
+        let p = try parse("HTTP/1.1 204\r\n\r\n")
+        XCTAssertEqual(encoded(p.head), "HTTP/1.1 204\r\n")
+        XCTAssertEqual(p.head?.framing, Parser.Framing.none)
+        XCTAssertTrue(p.ended)
+    }
+
+    func testChunkedBodyIsDecodedAndTrailersDropped() throws {
+        let input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+            + "5\r\nhello\r\n1;ext=1\r\n,\r\nA \r\n world!!!!\r\n0\r\nX-Sum: 9\r\n\r\nNEXT"
+        for step in [0, 1, 2, 3, 7] {
+            let p = try parse(input, step: step)
+            XCTAssertEqual(p.head?.framing, .chunked)
+            XCTAssertEqual(encoded(p.head), "HTTP/1.1 200 OK\r\nX-A: 1\r\n", "Transfer-Encoding is this hop's")
+            XCTAssertEqual(p.body, "hello, world!!!!", "step \(step)")
+            XCTAssertTrue(p.ended)
+            XCTAssertEqual(p.leftover, "NEXT", "bytes after the response stay in the buffer")
+            XCTAssertEqual(p.head?.keepAlive, true)
+        }
+    }
+
+    func testCloseDelimitedBody() throws {
+        let input = "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end"
+        let open = try parse(input)
+        XCTAssertEqual(open.head?.framing, .close)
+        XCTAssertEqual(open.head?.keepAlive, false)
+        XCTAssertFalse(open.ended, "only the close ends it")
+        let closed = try parse(input, step: 4, eof: true)
+        XCTAssertEqual(closed.body, "until the end")
+        XCTAssertTrue(closed.ended)
+    }
+
+    func testKeepAliveByVersionAndConnection() throws {
+        XCTAssertEqual(try parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").head?.keepAlive, false)
+        XCTAssertEqual(try parse("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n").head?.keepAlive, true)
+        XCTAssertEqual(try parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").head?.keepAlive, true)
+        XCTAssertEqual(try parse("HTTP/1.1 200 OK\r\nCONNECTION: CLOSE\r\nContent-Length: 0\r\n\r\n").head?.keepAlive, false)
+    }
+
+    func testResponsesWithoutBodies() throws {
+        let head = try parse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nNEXT", noBody: true)
+        XCTAssertEqual(head.head?.framing, Parser.Framing.none, "the answer to a HEAD")
+        XCTAssertEqual(encoded(head.head), "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n", "its length describes the GET")
+        XCTAssertTrue(head.ended)
+        XCTAssertEqual(head.leftover, "NEXT")
+        for status in ["204 No Content", "304 Not Modified"] {
+            let p = try parse("HTTP/1.1 \(status)\r\nContent-Length: 7\r\n\r\n")
+            XCTAssertEqual(p.head?.framing, Parser.Framing.none, status)
+            XCTAssertTrue(p.ended)
+        }
+    }
+
+    func testInterimResponsesAreSkipped() throws {
+        let p = try parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", step: 5)
+        XCTAssertEqual(p.heads, 1)
+        XCTAssertEqual(p.head?.status, 201)
+        XCTAssertEqual(p.body, "ok")
+        XCTAssertThrowsError(try parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"))
+    }
+
+    func testTransferCodingWins() throws {
+        let both = try parse("HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        XCTAssertEqual(both.head?.framing, .chunked)
+        XCTAssertEqual(encoded(both.head), "HTTP/1.1 200 OK\r\n", "a length beside a transfer coding is dropped")
+        XCTAssertEqual(both.body, "ok")
+        let gzipOnly = try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxyz", eof: true)
+        XCTAssertEqual(gzipOnly.head?.framing, .close, "not chunked last: read until close")
+        XCTAssertEqual(gzipOnly.body, "xyz")
+    }
+
+    func testContentLengthValues() throws {
+        let same = try parse("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\ncontent-length: 2\r\n\r\nok")
+        XCTAssertEqual(same.head?.framing, .length(2))
+        XCTAssertEqual(encoded(same.head), "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n", "relayed once")
+        for bad in ["2, 3", "-1", "1x", "", "12345678901234567890"] {
+            XCTAssertThrowsError(try parse("HTTP/1.1 200 OK\r\nContent-Length: \(bad)\r\n\r\n"), bad) { error in
+                XCTAssertEqual(error as? Parser.ParseError, .badContentLength)
+            }
+        }
+        XCTAssertThrowsError(try parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"))
+    }
+
+    func testMalformedHeadsAreErrors() {
+        let bad = [
+            "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "ICY 200 OK\r\n\r\n",
+            "HTTP/1.1 200OK\r\n\r\n", "HTTP/1.1 099 Low\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nNo-Colon\r\n\r\n", "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nName : x\r\n\r\n", "HTTP/1.1 200 OK\r\n: x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: 1\r\n folded\r\n\r\n", "HTTP/1.1 200 OK\r\nA: 1\r2\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nA: \0\r\n\r\n",
+        ]
+        for input in bad {
+            XCTAssertThrowsError(try parse(input), input.debugDescription)
+        }
+    }
+
+    func testLineFeedOnlyHeadsAreAccepted() throws {
+        let p = try parse("HTTP/1.1 200 OK\nA: 1\nContent-Length: 2\n\nok")
+        XCTAssertEqual(encoded(p.head), "HTTP/1.1 200 OK\r\nA: 1\r\nContent-Length: 2\r\n")
+        XCTAssertEqual(p.body, "ok")
+    }
+
+    func testOversizedHeadIsAnError() {
+        let big = "HTTP/1.1 200 OK\r\n" + String(repeating: "X-Filler: " + String(repeating: "a", count: 100) + "\r\n", count: 700)
+        XCTAssertThrowsError(try parse(big, step: 1000)) { XCTAssertEqual($0 as? Parser.ParseError, .headTooLarge) }
+        XCTAssertThrowsError(try parse(big + "\r\n")) { XCTAssertEqual($0 as? Parser.ParseError, .headTooLarge) }
+    }
+
+    func testBadChunksAreErrors() {
+        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for body in ["g\r\n", "\r\n", ";x\r\n", "2\r\nokX\r\n", "1234567890123456\r\n", String(repeating: "0", count: 9000)] {
+            XCTAssertThrowsError(try parse(head + body), body.debugDescription)
+        }
+    }
+
+    func testCutShortResponses() throws {
+        var idle = Parser()
+        XCTAssertNil(try idle.endOfInput(), "closed before any byte: the caller decides (a failed attempt)")
+        XCTAssertThrowsError(try parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", eof: true)) {
+            XCTAssertEqual($0 as? Parser.ParseError, .truncated)
+        }
+        XCTAssertThrowsError(try parse("HTTP/1.1 200 OK\r\nContent-", eof: true))
+        XCTAssertThrowsError(try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhe", eof: true))
+    }
+
+    func testResetForTheNextResponse() throws {
+        var parser = Parser()
+        var buffer = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        guard case .head = try parser.next(&buffer), case .end = try parser.next(&buffer) else { return XCTFail() }
+        XCTAssertTrue(parser.isDone)
+        parser.reset(noBody: true)
+        XCTAssertFalse(parser.isDone)
+        buffer = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
+        guard case .head = try parser.next(&buffer), case .end = try parser.next(&buffer) else { return XCTFail("HEAD: no body") }
+    }
+
+    func testHeadLinesAndRemoval() throws {
+        var head = try XCTUnwrap(try parse(nginx).head)
+        XCTAssertEqual(head.lines().first { $0.name == "Content-Type" }?.value, "text/html")
+        head.remove("content-length")
+        XCTAssertFalse(encoded(head).contains("Content-Length"))
+        XCTAssertTrue(encoded(head).hasPrefix("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"))
+    }
+}
