@@ -87,7 +87,9 @@ public enum RouteAction: Sendable {
     case metrics(prometheus: Bool)
 }
 
-public struct FileServeRoute: Sendable {
+/// A class, not a struct: routes are passed along on every request, and copying a struct of
+/// this many references costs a retain and release per field.
+public final class FileServeRoute: Sendable {
     /// Canonical absolute root (symlinks resolved); every served path must stay below it.
     public let root: String
     public let index: [String]
@@ -96,9 +98,21 @@ public struct FileServeRoute: Sendable {
     public let gzipMimeTypes: [String]
     public let compression: CompressionPolicy
     public let gzipListing: Bool
+
+    init(root: String, index: [String], gzipEnable: Bool, gzipLevel: Int, gzipMimeTypes: [String], compression: CompressionPolicy,
+         gzipListing: Bool) {
+        self.root = root
+        self.index = index
+        self.gzipEnable = gzipEnable
+        self.gzipLevel = gzipLevel
+        self.gzipMimeTypes = gzipMimeTypes
+        self.compression = compression
+        self.gzipListing = gzipListing
+    }
 }
 
-public struct ProxyRoute: Sendable {
+/// A class for the same reason as `FileServeRoute`.
+public final class ProxyRoute: Sendable {
     public let upstreams: [XPSConfig.Upstream]
     public let loadBalancing: String
     public let policy: LoadBalancing
@@ -111,6 +125,21 @@ public struct ProxyRoute: Sendable {
     /// `gzip_proxied`: compress upstream responses that are not encoded (nil: off).
     public let gzip: CompressionPolicy?
     public let gzipLevel: Int
+
+    init(upstreams: [XPSConfig.Upstream], loadBalancing: String, policy: LoadBalancing, healthCheck: XPSConfig.HealthCheck?,
+         retries: Int?, upstreamKeepalive: Int, timeouts: XPSConfig.Timeouts, group: UpstreamGroup, gzip: CompressionPolicy?,
+         gzipLevel: Int) {
+        self.upstreams = upstreams
+        self.loadBalancing = loadBalancing
+        self.policy = policy
+        self.healthCheck = healthCheck
+        self.retries = retries
+        self.upstreamKeepalive = upstreamKeepalive
+        self.timeouts = timeouts
+        self.group = group
+        self.gzip = gzip
+        self.gzipLevel = gzipLevel
+    }
 }
 
 /// The `control` block: where the control socket lives and who may use it.

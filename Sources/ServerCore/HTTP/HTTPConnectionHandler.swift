@@ -493,7 +493,7 @@ extension HTTPConnectionHandler: ProxyClient {
         let proxyStatus = UInt(status)
         if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
         record(status: proxyStatus, bytes: proxyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
-        if let log = state.current.accessLog {
+        if let log = currentServing().accessLog {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
                 requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
