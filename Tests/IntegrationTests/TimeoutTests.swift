@@ -29,6 +29,41 @@ final class TimeoutTests: ServerTestCase {
         XCTAssertEqual(s.server.state.connectionStats.timeouts(.header), 1)
     }
 
+    func testSlowHeadIsPacedAndStillServed() throws {
+        let s = try startServer(config(timeouts: #""header_ms": 5000"#))
+        let client = try RawClient(port: s.port, timeout: 10)
+        let request = Array("GET /sample.txt HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        // About 1.4 s for the head: its reads are paced from 0.5 s on; it is served all the same.
+        for byte in request.dropLast(2) {
+            try client.send([byte])
+            usleep(40_000)
+        }
+        try client.send(Array(request.suffix(2)))
+        XCTAssertEqual(try client.readResponse().status, 200)
+        XCTAssertGreaterThan(s.server.state.connectionStats.slowHeadPauses.load(ordering: .relaxed), 0)
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.header), 0)
+        // The same connection goes on normally.
+        try client.send("GET /sample.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200)
+    }
+
+    func test408ArrivesWhileTheClientKeepsSending() throws {
+        // Paced reads leave bytes unread at the deadline; the lingering close still gets the 408
+        // to the client (a plain close with unread input would reset the connection).
+        let s = try startServer(config(timeouts: #""header_ms": 1200"#))
+        let client = try RawClient(port: s.port, timeout: 10)
+        try client.send("GET /sample.txt HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        let start = Date()
+        while Date().timeIntervalSince(start) < 2 {
+            try? client.send(Array("aaaa".utf8))
+            usleep(20_000)
+        }
+        let (bytes, closed) = client.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 408"), String(decoding: bytes, as: UTF8.self))
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.header), 1)
+    }
+
     func testNeverSpokeAndIdleKeepAliveCloseSilently() throws {
         let s = try startServer(config(timeouts: #""header_ms": 300, "keepalive_ms": 300"#))
         let silent = try RawClient(port: s.port, timeout: 5)

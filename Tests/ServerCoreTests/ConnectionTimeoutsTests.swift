@@ -74,4 +74,31 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertEqual(t.deadline?.kind, .header)
         XCTAssertEqual(t.deadline?.at, 3000 * ms)
     }
+
+    func testSlowHeadReadsArePacedWithoutMovingTheDeadline() {
+        // header 1000 ms; pacing after 500 ms of head, once per 1000 ms (defaults), capped at the deadline.
+        var t = machine()
+        XCTAssertNil(t.readPause(now: 0), "nothing arrived: nothing to pace")
+        t.bytesRead(now: 100 * ms)
+        XCTAssertNil(t.readPause(now: 100 * ms), "a head's first bytes are read as they come")
+        XCTAssertNil(t.readPause(now: 599 * ms))
+        XCTAssertEqual(t.readPause(now: 600 * ms), 1100 * ms, "paced from 0.5 s on, never past the deadline")
+        t.bytesRead(now: 600 * ms)
+        XCTAssertEqual(t.deadline?.at, 1100 * ms, "the deadline is unchanged")
+
+        var long = ConnectionTimeouts(settings: .init(headerMs: 10_000, bodyMs: 500, keepaliveMs: 2000, sendMs: 300, respond408: true), now: 0)
+        long.bytesRead(now: 0)
+        XCTAssertEqual(long.readPause(now: 700 * ms), 1700 * ms, "one read a second")
+        long.headComplete(hasBody: true, now: 800 * ms)
+        XCTAssertNil(long.readPause(now: 900 * ms), "bodies are not paced (body_ms covers them)")
+        long.requestComplete()
+        long.responseComplete(now: 1000 * ms)
+        XCTAssertNil(long.readPause(now: 1000 * ms), "nor idle keep-alive connections")
+
+        let custom = ConnectionTimeouts.Settings(headerMs: 5000, bodyMs: 1, keepaliveMs: 1, sendMs: 1, respond408: true,
+                                                 slowHeadAfterMs: 50, slowHeadIntervalMs: 200)
+        var c = ConnectionTimeouts(settings: custom, now: 0)
+        c.bytesRead(now: 0)
+        XCTAssertEqual(c.readPause(now: 50 * ms), 250 * ms)
+    }
 }

@@ -465,7 +465,7 @@ extension HTTPConnectionHandler: ProxyClient {
         let session = ProxySession(
             route: route, head: head, client: client, clientText: client.map { $0 == peer ? peerText : $0.description },
             eventLoop: context.eventLoop,
-            pool: state.pools?.pool(for: context.eventLoop), owner: self, threadPool: state.dispatcher.threadPool)
+            pool: state.pools?.get(context.eventLoop), owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()
     }

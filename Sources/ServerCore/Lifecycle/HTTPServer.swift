@@ -37,7 +37,8 @@ public final class HTTPServer: Sendable {
                 stats: ServerStats(connections: ConnectionStats(), routes: config.routeStats),
                 gzipCache: GzipCache(maxBytes: config.source.gzipCacheMaxBytes)),
             access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()),
-            pools: UpstreamPools(group: group))
+            pools: PerEventLoop(group: group) { UpstreamConnectionPool(eventLoop: $0) },
+            timers: PerEventLoop(group: group) { LoopTimers(eventLoop: $0) })
     }
 
     /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.
@@ -148,7 +149,9 @@ public final class HTTPServer: Sendable {
         limits.maxHeaderFieldCount = 200
         let headGuard = HeadGuard()
         let stats = state.connectionStats
-        let timeouts = TimeoutHandler(settings: config.timeouts(for: listener), stats: state.stats) { stats.recordTimeout($0) }
+        let timeouts = TimeoutHandler(settings: config.timeouts(for: listener), timers: state.timers, stats: state.stats) {
+            stats.recordTimeout($0)
+        }
         try pipeline.addHandler(timeouts)
         try pipeline.addHandler(headGuard)
         try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
@@ -174,7 +177,7 @@ public final class HTTPServer: Sendable {
             usleep(10_000)
         }
         connections.closeAll()
-        state.pools?.closeAll()
+        for pool in state.pools?.all ?? [] { pool.eventLoop.execute { pool.closeAll() } }
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()
         state.current.accessLog?.close()

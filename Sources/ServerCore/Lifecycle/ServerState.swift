@@ -18,15 +18,19 @@ public final class ServerState: Sendable {
     public let dispatcher: RequestDispatcher
     public let access: AccessControl
     /// Idle upstream connections, one pool per event loop.
-    let pools: UpstreamPools?
+    let pools: PerEventLoop<UpstreamConnectionPool>?
+    /// Connection deadlines, one wheel per event loop.
+    let timers: PerEventLoop<LoopTimers>?
     public let connectionStats: ConnectionStats
     public let stats: ServerStats
 
-    init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl, pools: UpstreamPools?) {
+    init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl,
+         pools: PerEventLoop<UpstreamConnectionPool>?, timers: PerEventLoop<LoopTimers>?) {
         self.snapshot = Mutex(snapshot)
         self.dispatcher = dispatcher
         self.access = access
         self.pools = pools
+        self.timers = timers
         stats = dispatcher.stats
         connectionStats = stats.connections
     }

@@ -40,21 +40,3 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         idle.removeAll()
     }
 }
-
-/// One pool per event loop of the server, looked up without a lock.
-public final class UpstreamPools: @unchecked Sendable {
-    // Built once in init and never mutated; each pool is used only on its own loop.
-    private let pools: [ObjectIdentifier: UpstreamConnectionPool]
-
-    init(group: EventLoopGroup) {
-        var p: [ObjectIdentifier: UpstreamConnectionPool] = [:]
-        for loop in group.makeIterator() { p[ObjectIdentifier(loop)] = UpstreamConnectionPool(eventLoop: loop) }
-        pools = p
-    }
-
-    func pool(for loop: EventLoop) -> UpstreamConnectionPool? { pools[ObjectIdentifier(loop)] }
-
-    func closeAll() {
-        for pool in pools.values { pool.eventLoop.execute { pool.closeAll() } }
-    }
-}

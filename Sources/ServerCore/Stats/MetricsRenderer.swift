@@ -53,6 +53,8 @@ enum MetricsRenderer {
                [("", stats.connections.refused.load(ordering: .relaxed))])
         metric("expserver_connection_timeouts_total", "counter", "Connections closed by a timeout, by kind.",
                ConnectionTimeouts.Kind.allCases.map { ("{kind=\"\($0.rawValue)\"}", stats.connections.timeouts($0)) })
+        metric("expserver_slow_head_read_pauses_total", "counter", "Reads paused for request heads arriving slowly (slowloris pacing).",
+               [("", stats.connections.slowHeadPauses.load(ordering: .relaxed))])
         metric("expserver_requests_total", "counter", "Requests by route type.", [
             ("{type=\"file_serve\"}", stats.total("req_file_serve", stats.reqFileServe.load(ordering: .relaxed))),
             ("{type=\"reverse_proxy\"}", stats.total("req_reverse_proxy", stats.reqReverseProxy.load(ordering: .relaxed))),

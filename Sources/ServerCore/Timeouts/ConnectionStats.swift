@@ -1,10 +1,12 @@
 import Synchronization
 
 /// Connection-level counters kept by the server (timeouts by kind, connections refused by
-/// `max_connections`). Atomics: updated from any event loop without locks.
+/// `max_connections`, read pauses of slow heads). Atomics: updated from any event loop without locks.
 public final class ConnectionStats: Sendable {
     private let counters = HitCounters(count: ConnectionTimeouts.Kind.allCases.count)
     public let refused = Atomic<Int>(0)
+    /// Times a slow head's reads were paused (`ConnectionTimeouts.readPause`).
+    public let slowHeadPauses = Atomic<Int>(0)
 
     public init() {}
 

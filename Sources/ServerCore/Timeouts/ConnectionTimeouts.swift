@@ -12,6 +12,12 @@
 /// - `responding`: the answer is being produced or written. While the socket is not writable
 ///   (the client is not reading), `send` after it became so; otherwise no client deadline (the
 ///   upstream timeouts cover a slow upstream).
+///
+/// Read pacing (`readPause`): a head still incomplete `slowHeadAfter` (0.5 s) after its first
+/// byte is read at most once per `slowHeadInterval` (1 s); what arrives meanwhile waits in the
+/// kernel and is read together. A slowloris connection then costs one read a second instead of
+/// one per trickled byte; its deadline does not change, and a legitimate slow head is delayed by
+/// at most one interval.
 public struct ConnectionTimeouts: Equatable, Sendable {
     public struct Settings: Equatable, Sendable {
         public var header: Int64
@@ -19,13 +25,18 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         public var keepalive: Int64
         public var send: Int64
         public var respond408: Bool
+        public var slowHeadAfter: Int64
+        public var slowHeadInterval: Int64
 
-        public init(headerMs: Int, bodyMs: Int, keepaliveMs: Int, sendMs: Int, respond408: Bool) {
+        public init(headerMs: Int, bodyMs: Int, keepaliveMs: Int, sendMs: Int, respond408: Bool,
+                    slowHeadAfterMs: Int = 500, slowHeadIntervalMs: Int = 1_000) {
             header = Int64(headerMs) * 1_000_000
             body = Int64(bodyMs) * 1_000_000
             keepalive = Int64(keepaliveMs) * 1_000_000
             send = Int64(sendMs) * 1_000_000
             self.respond408 = respond408
+            slowHeadAfter = Int64(slowHeadAfterMs) * 1_000_000
+            slowHeadInterval = Int64(slowHeadIntervalMs) * 1_000_000
         }
     }
 
@@ -95,6 +106,13 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         case .responding:
             return unwritableSince.map { ($0 + settings.send, .send) }
         }
+    }
+
+    /// After a read at `now`: until when to stop reading (nil: read on). Only a head that has
+    /// been arriving for `slowHeadAfter` is paced, and never past its deadline.
+    public func readPause(now: Int64) -> Int64? {
+        guard case .head(let started) = phase, now - started >= settings.slowHeadAfter else { return nil }
+        return min(now + settings.slowHeadInterval, started + settings.header)
     }
 
     /// What to do at `now`.

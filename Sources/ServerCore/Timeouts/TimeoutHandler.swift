@@ -10,21 +10,42 @@ enum ConnectionEvent {
 }
 
 /// Executes `ConnectionTimeouts` for one connection. First in the pipeline, so it sees every raw
-/// byte read and every writability change; the HTTP handler tells it where requests begin and
-/// end. One scheduled task at a time, at the next deadline.
-final class TimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// byte read and every writability change, and it paces reads of slow heads (holding `read`);
+/// the HTTP handler tells it where requests begin and end. One deadline armed at a time, in the
+/// loop's timing wheel (`LoopTimers`): the next deadline or the end of a read pause, whichever
+/// is first.
+///
+/// The 408 goes out with a lingering close: the write side is shut (FIN after the 408) and input
+/// is read and dropped until the client closes, or for at most `lingerTime`, so bytes the
+/// client sent meanwhile (unread while paced) do not turn the close into a reset that could
+/// destroy the 408 before the client reads it.
+final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopTimers.Target {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    static let lingerTime = TimeAmount.seconds(2)
 
     private var timeouts: ConnectionTimeouts
-    private var task: Scheduled<Void>?
+    private let registry: PerEventLoop<LoopTimers>?
+    private var timers: LoopTimers?
+    /// The armed deadline's generation; moving it on cancels that deadline.
+    private(set) var timerGeneration: UInt64 = 0
     private var scheduledFor: Int64?
     private var stopped = false
+    /// Reads are held until this time (a slow head); `readWanted`: one was asked for meanwhile.
+    private var pausedUntil: Int64?
+    private var readWanted = false
+    /// After the 408: input is dropped until the connection closes.
+    private var lingering = false
     private let onTimeout: @Sendable (ConnectionTimeouts.Kind) -> Void
     private let stats: ServerStats?
 
-    init(settings: ConnectionTimeouts.Settings, stats: ServerStats? = nil, onTimeout: @escaping @Sendable (ConnectionTimeouts.Kind) -> Void) {
+    init(settings: ConnectionTimeouts.Settings, timers: PerEventLoop<LoopTimers>? = nil, stats: ServerStats? = nil,
+         onTimeout: @escaping @Sendable (ConnectionTimeouts.Kind) -> Void) {
         timeouts = ConnectionTimeouts(settings: settings, now: Self.now())
+        registry = timers
         self.stats = stats
         self.onTimeout = onTimeout
     }
@@ -33,8 +54,15 @@ final class TimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private var context: ChannelHandlerContext?
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        timers = registry?.get(context.eventLoop) ?? LoopTimers(eventLoop: context.eventLoop)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stop()
+        self.context = nil
+    }
 
     /// Called directly by the HTTP handler on the same event loop (cheaper than a pipeline event).
     func event(_ e: ConnectionEvent) {
@@ -60,10 +88,34 @@ final class TimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if lingering { return }
         stats?.bytesIn.add(Self.unwrapInboundIn(data).readableBytes, ordering: .relaxed)
-        timeouts.bytesRead(now: Self.now())
+        let now = Self.now()
+        timeouts.bytesRead(now: now)
         reschedule(context: context)
         context.fireChannelRead(data)
+        // After the HTTP handler saw the bytes: a head they completed is not paced.
+        if !stopped, let until = timeouts.readPause(now: now) {
+            pausedUntil = until
+            stats?.connections.slowHeadPauses.add(1, ordering: .relaxed)
+            reschedule(context: context)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if pausedUntil != nil {
+            readWanted = true
+            return
+        }
+        context.read()
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        pausedUntil = nil
+        if readWanted {
+            readWanted = false
+            context.read()
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -74,31 +126,34 @@ final class TimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func stop() {
         stopped = true
-        task?.cancel()
-        task = nil
+        timerGeneration &+= 1
         scheduledFor = nil
     }
 
-    /// Keeps exactly one task, at the current deadline (re-armed only when it moves earlier;
-    /// a later deadline is picked up when the earlier task fires and re-checks).
+    /// Keeps one deadline armed: the current deadline or the end of a read pause, whichever is
+    /// first (re-armed only when that moves earlier; a later one is picked up when the earlier
+    /// one fires and re-checks).
     private func reschedule(context: ChannelHandlerContext) {
-        guard !stopped, let deadline = timeouts.deadline else { return }
-        if let at = scheduledFor, at <= deadline.at { return }
-        task?.cancel()
-        scheduledFor = deadline.at
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        task = context.eventLoop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(UInt64(max(deadline.at, 0)))) {
-            let (handler, context) = bound.value
-            handler.fire(context: context)
-        }
+        guard !stopped, let deadline = timeouts.deadline, let timers else { return }
+        let at = pausedUntil.map { min($0, deadline.at) } ?? deadline.at
+        if let scheduled = scheduledFor, scheduled <= at { return }
+        timerGeneration &+= 1
+        scheduledFor = at
+        timers.arm(self, generation: timerGeneration, at: at)
+    }
+
+    func timerFired() {
+        guard let context else { return }
+        fire(context: context)
     }
 
     private func fire(context: ChannelHandlerContext) {
         scheduledFor = nil
-        task = nil
         guard !stopped else { return }
-        switch timeouts.check(now: Self.now()) {
+        let now = Self.now()
+        switch timeouts.check(now: now) {
         case .none:
+            if let until = pausedUntil, until <= now { resumeReading(context: context) }
             reschedule(context: context)
         case .close(let kind):
             stop()
@@ -111,8 +166,16 @@ final class TimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
             bytes.writeString(
                 "HTTP/1.1 408 Request Timeout\r\nDate: \(HTTPDate.now())\r\nServer: eXpServer\r\n"
                     + "Access-Control-Allow-Origin: *\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            lingering = true
             let channel = context.channel
-            context.writeAndFlush(NIOAny(bytes)).whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(NIOAny(bytes)).whenComplete { result in
+                guard case .success = result else { return channel.close(promise: nil) }
+                channel.close(mode: .output, promise: nil)
+                channel.eventLoop.scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
+            }
+            pausedUntil = nil
+            readWanted = false
+            context.read()
         }
     }
 }
