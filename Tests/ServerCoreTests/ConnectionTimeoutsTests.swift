@@ -88,7 +88,13 @@ final class ConnectionTimeoutsTests: XCTestCase {
 
         var long = ConnectionTimeouts(settings: .init(headerMs: 10_000, bodyMs: 500, keepaliveMs: 2000, sendMs: 300, respond408: true), now: 0)
         long.bytesRead(now: 0)
-        XCTAssertEqual(long.readPause(now: 700 * ms), 1700 * ms, "one read a second")
+        XCTAssertEqual(long.readPause(now: 700 * ms), 1700 * ms, "at least a second between reads")
+        XCTAssertEqual(long.readPause(now: 3000 * ms), 6000 * ms, "as long again as the head has taken")
+        XCTAssertEqual(long.readPause(now: 7000 * ms), 10_000 * ms, "never past the deadline")
+        let jittered = ConnectionTimeouts(settings: long.settings, now: 0, paceJitter: 123 * ms)
+        var j = jittered
+        j.bytesRead(now: 0)
+        XCTAssertEqual(j.readPause(now: 700 * ms), 1823 * ms, "the connection's jitter keeps slow connections out of step")
         long.headComplete(hasBody: true, now: 800 * ms)
         XCTAssertNil(long.readPause(now: 900 * ms), "bodies are not paced (body_ms covers them)")
         long.requestComplete()

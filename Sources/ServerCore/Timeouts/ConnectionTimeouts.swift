@@ -14,10 +14,11 @@
 ///   upstream timeouts cover a slow upstream).
 ///
 /// Read pacing (`readPause`): a head still incomplete `slowHeadAfter` (0.5 s) after its first
-/// byte is read at most once per `slowHeadInterval` (1 s); what arrives meanwhile waits in the
-/// kernel and is read together. A slowloris connection then costs one read a second instead of
-/// one per trickled byte; its deadline does not change, and a legitimate slow head is delayed by
-/// at most one interval.
+/// byte is read no sooner than `slowHeadInterval` (1 s) later, or as long again as it has already
+/// taken if that is longer (reads at about 0.5, 1.5, 3, 6 s...); what arrives meanwhile waits in
+/// the kernel and is read together. A slowloris connection then costs a handful of reads over
+/// its whole deadline instead of one per trickled byte; its deadline does not change, and a
+/// legitimate head (which arrives within a round trip or two) is never held more than one interval.
 public struct ConnectionTimeouts: Equatable, Sendable {
     public struct Settings: Equatable, Sendable {
         public var header: Int64
@@ -66,9 +67,13 @@ public struct ConnectionTimeouts: Equatable, Sendable {
     public let settings: Settings
     public private(set) var phase: Phase
     private var unwritableSince: Int64?
+    /// Added to this connection's read pauses (the handler picks it at random, up to half an
+    /// interval), so that slow connections opened together do not stay in step.
+    public let paceJitter: Int64
 
-    public init(settings: Settings, now: Int64) {
+    public init(settings: Settings, now: Int64, paceJitter: Int64 = 0) {
         self.settings = settings
+        self.paceJitter = paceJitter
         phase = .idle(since: now, spoke: false)
     }
 
@@ -112,7 +117,8 @@ public struct ConnectionTimeouts: Equatable, Sendable {
     /// been arriving for `slowHeadAfter` is paced, and never past its deadline.
     public func readPause(now: Int64) -> Int64? {
         guard case .head(let started) = phase, now - started >= settings.slowHeadAfter else { return nil }
-        return min(now + settings.slowHeadInterval, started + settings.header)
+        let pause = max(settings.slowHeadInterval, now - started) + paceJitter
+        return min(now + pause, started + settings.header)
     }
 
     /// What to do at `now`.

@@ -22,6 +22,8 @@ final class LoopTimers {
 
     static let resolution: Int64 = 10_000_000  // 10 ms
     static let slotCount = 1024  // ~10 s per revolution
+    /// At most this many deadlines are acted on per tick (the rest wait for the next ones).
+    static let maxFiresPerTick = 64
 
     let eventLoop: EventLoop
     private var wheel: TimingWheel<Entry>
@@ -54,9 +56,20 @@ final class LoopTimers {
 
     private func tick() {
         // Collected first: a target that fires usually arms its next deadline (an insert).
+        let now = Self.now()
         var due: [Entry] = []
-        wheel.expire(now: Self.now()) { due.append($0) }
-        for entry in due where entry.target.timerGeneration == entry.generation { entry.target.timerFired() }
+        wheel.expire(now: now) { due.append($0) }
+        var fired = 0
+        for entry in due where entry.target.timerGeneration == entry.generation {
+            // A burst (thousands of connections opened together reach their deadline together)
+            // is spread over several ticks, so that it cannot stall the loop's other work.
+            if fired == Self.maxFiresPerTick {
+                wheel.insert(entry, at: now)
+                continue
+            }
+            fired += 1
+            entry.target.timerFired()
+        }
         if wheel.count > 0 {
             scheduleTick()
         } else {

@@ -44,13 +44,17 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
 
     init(settings: ConnectionTimeouts.Settings, timers: PerEventLoop<LoopTimers>? = nil, stats: ServerStats? = nil,
          onTimeout: @escaping @Sendable (ConnectionTimeouts.Kind) -> Void) {
-        timeouts = ConnectionTimeouts(settings: settings, now: Self.now())
+        timeouts = ConnectionTimeouts(settings: settings, now: Self.now(), paceJitter: Self.jitter(settings))
         registry = timers
         self.stats = stats
         self.onTimeout = onTimeout
     }
 
     static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+
+    static func jitter(_ settings: ConnectionTimeouts.Settings) -> Int64 {
+        settings.slowHeadInterval > 1 ? Int64.random(in: 0..<settings.slowHeadInterval / 2) : 0
+    }
 
     private var context: ChannelHandlerContext?
 
@@ -76,7 +80,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        timeouts = ConnectionTimeouts(settings: timeouts.settings, now: Self.now())
+        timeouts = ConnectionTimeouts(settings: timeouts.settings, now: Self.now(), paceJitter: timeouts.paceJitter)
         reschedule(context: context)
         context.fireChannelActive()
     }
