@@ -104,4 +104,23 @@ final class PathResolverTests: XCTestCase {
         XCTAssertEqual(PathResolver.relative("/", toRoute: "/"), "/")
         XCTAssertEqual(PathResolver.relative("/files/a/b", toRoute: "/files/"), "/a/b")
     }
+
+    /// The fast path (a target already in normal form is used as it is) agrees with decoding and
+    /// normalising, on every small combination of the tricky pieces.
+    func testFastPathAgreesWithTheFullResolution() {
+        let pieces = ["/", "a", ".", "..", "b.c", "%2e", "%41", "%00", "%", "...", "/."]
+        var targets: [String] = []
+        func build(_ prefix: String, _ depth: Int) {
+            targets.append(prefix)
+            guard depth > 0 else { return }
+            for p in pieces { build(prefix + p, depth - 1) }
+        }
+        build("/", 4)
+        for target in targets {
+            let bytes = Substring(target).utf8[...]
+            let full: Result<String, PathResolver.Failure> = PathResolver.percentDecode(bytes).map { PathResolver.normalise($0) } ?? .failure(.badRequest)
+            XCTAssertEqual(PathResolver.pathname(fromTarget: Substring(target)), full, target)
+            if PathResolver.isNormal(bytes) { XCTAssertEqual(try? full.get(), target, target) }
+        }
+    }
 }

@@ -295,7 +295,13 @@ final class ProxySession {
         // closes after this response, as eXpServer relays it (a client comparing the proxied
         // headers with the upstream's, compat C10, sees the same value).
         if !clientKeepAlive || head.closeRequested { closeClient = true }
-        var encoded = head.encoded
+        // A buffer of our own (writing to the parser's would copy it: the event still holds it),
+        // with room for this read's body when it is small.
+        let bodyRoom: Int
+        if case .length(let n) = head.framing, n <= Self.gatherLimit { bodyRoom = n } else { bodyRoom = 0 }
+        var encoded = ByteBufferAllocator().buffer(capacity: head.encoded.readableBytes + 128 + bodyRoom)
+        var parsed = head.encoded
+        encoded.writeBuffer(&parsed)
         if let extra { encoded.writeStaticString(extra) }
         if chunked { encoded.writeStaticString("Transfer-Encoding: chunked\r\n") }
         if closeClient {

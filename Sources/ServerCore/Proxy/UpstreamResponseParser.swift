@@ -391,7 +391,7 @@ struct UpstreamResponseParser {
         let keepAlive = framing != .close && (minor >= 1 ? !closeRequested : keepAliveRequested && !closeRequested)
 
         // Second pass: the client's head.
-        var out = ByteBufferAllocator().buffer(capacity: head.count + 96 + (length.map { $0 <= 4096 ? $0 : 0 } ?? 0))
+        var out = ByteBufferAllocator().buffer(capacity: head.count + 16)
         out.writeStaticString("HTTP/1.1")
         out.writeBytes(reason)
         out.writeStaticString("\r\n")

@@ -35,8 +35,33 @@ public enum PathResolver {
         if let end = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
             bytes = bytes[..<end]
         }
+        if isNormal(bytes) { return .success(String(Substring(bytes))) }
         guard let decoded = percentDecode(bytes) else { return .failure(.badRequest) }
         return normalise(decoded)
+    }
+
+    /// The common case, taken without decoding or copying: no escapes and no empty, `.` or `..`
+    /// segment, so `normalise(percentDecode(bytes))` would give the bytes back unchanged.
+    static func isNormal(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
+        guard bytes.first == UInt8(ascii: "/") else { return false }
+        var length = 0
+        var dots = 0
+        for b in bytes.dropFirst() {
+            switch b {
+            case UInt8(ascii: "/"):
+                if length == 0 || (dots == length && dots <= 2) { return false }
+                length = 0
+                dots = 0
+            case UInt8(ascii: "%"), 0:
+                return false
+            case UInt8(ascii: "."):
+                length += 1
+                dots += 1
+            default:
+                length += 1
+            }
+        }
+        return !(length > 0 && dots == length && dots <= 2)
     }
 
     static func isAlpha(_ b: UInt8) -> Bool { (b | 0x20) >= UInt8(ascii: "a") && (b | 0x20) <= UInt8(ascii: "z") }

@@ -45,11 +45,13 @@ public final class UpstreamGroup: Sendable {
     /// `now` (seconds since 1970) is only read for upstreams that were marked down.
     public func pick(client: IPAddress?, excluding tried: Tried, now: @autoclosure () -> Double = Date().timeIntervalSince1970) -> Int? {
         func candidates(backup: Bool) -> [Candidate] {
-            members.indices.compactMap { i in
-                let m = members[i]
-                guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now()) else { return nil }
-                return Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed))
+            var list: [Candidate] = []
+            list.reserveCapacity(members.count)
+            for (i, m) in members.enumerated() {
+                guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now()) else { continue }
+                list.append(Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed)))
             }
+            return list
         }
         var list = candidates(backup: false)
         if list.isEmpty { list = candidates(backup: true) }
