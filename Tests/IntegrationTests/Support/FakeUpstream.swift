@@ -30,6 +30,11 @@ final class FakeUpstream: @unchecked Sendable {
         var holdPrefix: String? = nil
         /// Close the connection after reading the request, without answering.
         var hangUp = false
+        /// Like `hangUp`, but only from this request of a connection on (1 = the first): a kept-
+        /// alive connection that the upstream closed while it was idle in the proxy's pool.
+        var hangUpFromRequest: Int? = nil
+        /// Write exactly these bytes as the answer, then close.
+        var rawAnswer: String? = nil
         var status = 200
     }
 
@@ -173,7 +178,9 @@ final class FakeUpstream: @unchecked Sendable {
             state.withLock { _ = $0.fds.remove(fd) }
             close(fd)
         }
+        var onThisConnection = 0
         while let head = try? reader.readHead() {
+            onThisConnection += 1
             state.withLock { s in
                 s.counters.requests += 1
                 s.counters.active += 1
@@ -189,8 +196,12 @@ final class FakeUpstream: @unchecked Sendable {
             waitWhileHeld(head.target)
             let b = behavior
             if b.delayMs > 0 { sleepUnlessStopping(ms: b.delayMs) }
-            if b.hangUp {
+            if b.hangUp || b.hangUpFromRequest.map({ onThisConnection >= $0 }) == true {
                 state.withLock { $0.counters.active -= 1 }
+                return
+            }
+            if let raw = b.rawAnswer {
+                finish(completed: write(fd, Array(raw.utf8)))
                 return
             }
             if b.closeDelimited || b.connectionClose { keepAlive = false }

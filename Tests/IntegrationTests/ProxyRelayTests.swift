@@ -1,0 +1,74 @@
+import Foundation
+import XCTest
+
+@testable import ServerCore
+
+/// The relay of upstream answers as bytes: the status line and header lines as the upstream sent
+/// them, interim answers dropped, malformed answers refused, and a kept-alive upstream connection
+/// that turns out closed retried on a new one.
+final class ProxyRelayTests: ProxyTestCase {
+    /// The head of the answer to one GET, as raw text (up to the blank line), and the body.
+    func rawHead(_ server: TestServer) throws -> (head: String, body: String) {
+        let client = try RawClient(port: server.port, timeout: 10)
+        try client.send("GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let text = String(decoding: client.readAll().bytes, as: UTF8.self)
+        guard let end = text.range(of: "\r\n\r\n") else { return (text, "") }
+        return (String(text[..<end.lowerBound]), String(text[end.upperBound...]))
+    }
+
+    func testStatusLineAndHeaderLinesAreRelayedByteForByte() throws {
+        let ups = try fakes("raw", behavior: .init(
+            rawAnswer: "HTTP/1.0 299 Quite Custom\r\nX-Odd:   spaced  \r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\n"
+                + "Keep-Alive: timeout=5\r\ncontent-length: 2\r\n\r\nok"))
+        let s = try startProxy(ups, route: #""retries": 0"#)
+        let (head, body) = try rawHead(s)
+        let lines = head.components(separatedBy: "\r\n")
+        XCTAssertEqual(lines.first, "HTTP/1.1 299 Quite Custom", "the upstream's reason phrase")
+        XCTAssertTrue(lines.contains("X-Odd:   spaced  "), head)
+        XCTAssertEqual(lines.filter { $0.lowercased().hasPrefix("set-cookie") }, ["set-cookie: a=1", "Set-Cookie: b=2"])
+        XCTAssertTrue(lines.contains("content-length: 2"))
+        XCTAssertFalse(head.lowercased().contains("keep-alive: timeout"), "hop-by-hop fields are this hop's")
+        XCTAssertEqual(body, "ok")
+    }
+
+    func testInterimAnswersAreDroppedAndTheFinalOneRelayed() throws {
+        let ups = try fakes("raw", behavior: .init(
+            rawAnswer: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 4\r\n\r\ndone"))
+        let s = try startProxy(ups, route: #""retries": 0"#)
+        let r = try s.get("/x")
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.header("X-Final"), "yes")
+        XCTAssertNil(r.header("Link"))
+        XCTAssertEqual(r.body, Array("done".utf8))
+    }
+
+    func testMalformedAnswersAre502AndCountAsFailures() throws {
+        for raw in [
+            "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "SPDY/3 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello",
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+        ] {
+            let ups = try fakes("bad", behavior: .init(rawAnswer: raw))
+            let s = try startProxy(ups, route: #""retries": 0"#)
+            XCTAssertEqual(try s.get("/x").status, 502, raw.debugDescription)
+            XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 1, raw.debugDescription)
+        }
+    }
+
+    func testAKeptAliveConnectionTheUpstreamClosedIsRetriedOnANewOne() throws {
+        // The upstream answers the first request of each connection and drops the connection at
+        // the second, as a server whose keep-alive timeout ran out just then would.
+        let ups = try fakes("a", behavior: .init(hangUpFromRequest: 2))
+        let s = try startProxy(ups, route: #""retries": 0"#)
+        let client = try FramedClient(port: s.port)
+        for i in 0..<3 {
+            try client.send("GET /k\(i) HTTP/1.1\r\nHost: h\r\n\r\n")
+            let (r, _) = try client.readResponse()
+            XCTAssertEqual(r.status, 200, "request \(i)")
+            XCTAssertEqual(r.header("X-Upstream-Id"), "a")
+        }
+        XCTAssertEqual(ups[0].counters.completed, 3)
+        XCTAssertGreaterThanOrEqual(ups[0].counters.connections, 3, "each retry went on a new connection")
+        XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 0, "not the upstream's failure")
+    }
+}
