@@ -169,14 +169,18 @@ final class ProxySession {
         h.begin(self, noBody: isHead, readTimeoutMs: route.timeouts.upstreamReadMs)
         headSent = true
         h.write(requestHead)
+        let wasFull = pendingBytes >= Self.maxPending
         for part in pending {
             bodySent = true
             h.write(framed(part))
         }
+        // Once part of a body has gone, the request is not tried again: nothing to keep.
+        pending.removeAll()
+        pendingBytes = 0
         if clientEnded && requestChunked { h.write(ChunkedEncoding.last(allocator: ByteBufferAllocator())) }
         h.flush()
         sentAt = NIODeadline.now().uptimeNanoseconds
-        if pendingBytes >= Self.maxPending { owner?.proxyResumeClientReads() }
+        if wasFull { owner?.proxyResumeClientReads() }
     }
 
     /// A request body piece as it goes upstream.
