@@ -76,12 +76,12 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
         case .responseComplete: timeouts.responseComplete(now: Self.now())
         case .closing: stop()
         }
-        if let context { reschedule(context: context) }
+        reschedule()
     }
 
     func channelActive(context: ChannelHandlerContext) {
         timeouts = ConnectionTimeouts(settings: timeouts.settings, now: Self.now(), paceJitter: timeouts.paceJitter)
-        reschedule(context: context)
+        reschedule()
         context.fireChannelActive()
     }
 
@@ -96,13 +96,13 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
         stats?.bytesIn.add(Self.unwrapInboundIn(data).readableBytes, ordering: .relaxed)
         let now = Self.now()
         timeouts.bytesRead(now: now)
-        reschedule(context: context)
+        reschedule()
         context.fireChannelRead(data)
         // After the HTTP handler saw the bytes: a head they completed is not paced.
         if !stopped, let until = timeouts.readPause(now: now) {
             pausedUntil = until
             stats?.connections.slowHeadPauses.add(1, ordering: .relaxed)
-            reschedule(context: context)
+            reschedule()
         }
     }
 
@@ -124,7 +124,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         timeouts.writabilityChanged(writable: context.channel.isWritable, now: Self.now())
-        reschedule(context: context)
+        reschedule()
         context.fireChannelWritabilityChanged()
     }
 
@@ -137,7 +137,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
     /// Keeps one deadline armed: the current deadline or the end of a read pause, whichever is
     /// first (re-armed only when that moves earlier; a later one is picked up when the earlier
     /// one fires and re-checks).
-    private func reschedule(context: ChannelHandlerContext) {
+    private func reschedule() {
         guard !stopped, let deadline = timeouts.deadline, let timers else { return }
         let at = pausedUntil.map { min($0, deadline.at) } ?? deadline.at
         if let scheduled = scheduledFor, scheduled <= at { return }
@@ -158,7 +158,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
         switch timeouts.check(now: now) {
         case .none:
             if let until = pausedUntil, until <= now { resumeReading(context: context) }
-            reschedule(context: context)
+            reschedule()
         case .close(let kind):
             stop()
             onTimeout(kind)
