@@ -110,4 +110,21 @@ final class ConfigCompileTests: XCTestCase {
     }
 
     func realpath(_ path: String) -> String? { ConfigCompiler.realPath(path) }
+
+    func testServerTimeoutsOverrideTheTopLevelKeyByKey() throws {
+        let parsed = try XPSConfig.parse(Data("""
+            { "timeouts": { "header_ms": 5000, "keepalive_ms": 7000, "upstream_read_ms": 900 },
+              "servers": [
+                { "listeners": [{ "host": "127.0.0.1", "port": 9001 }], "timeouts": { "keepalive_ms": 300 } },
+                { "listeners": [{ "host": "127.0.0.1", "port": 9002 }] } ] }
+            """.utf8))
+        let c = try ConfigCompiler.compile(parsed, configPath: nil, baseDirectory: root)
+        let own = c.timeouts(for: XPSConfig.Listener(host: "127.0.0.1", port: 9001))
+        XCTAssertEqual(own.keepalive, 300 * 1_000_000, "the server's own value")
+        XCTAssertEqual(own.header, 5000 * 1_000_000, "the keys it omits are the top level's")
+        XCTAssertTrue(own.respond408, "header_ms was configured (at the top level): 408")
+        let other = c.timeouts(for: XPSConfig.Listener(host: "127.0.0.1", port: 9002))
+        XCTAssertEqual(other.keepalive, 7000 * 1_000_000)
+        XCTAssertEqual(c.timeouts.upstreamReadMs, 900)
+    }
 }

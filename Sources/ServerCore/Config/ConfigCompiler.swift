@@ -41,7 +41,7 @@ public enum ConfigCompiler {
         }
         var listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:]
         for server in config.servers {
-            // A server's own block: the keys it omits take their defaults, not the top level's.
+            // A server's own block (the keys it omits are the top level's).
             guard let t = server.timeouts else { continue }
             for l in server.listeners where listenerTimeouts[l] == nil { listenerTimeouts[l] = RuntimeConfig.settings(t) }
         }

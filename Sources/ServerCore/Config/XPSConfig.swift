@@ -164,19 +164,21 @@ extension XPSConfig {
         try top.checkKeys(["server_name", "workers", "servers", "access_log", "error_log", "state_db", "control", "shutdown_grace_ms", "acl", "timeouts", "limits", "gzip_cache_max_bytes", "stats"])
         guard let servers = try top.array("servers") else { throw ConfigError("servers", "is required") }
         guard !servers.isEmpty else { throw ConfigError("servers", "must contain at least one server") }
+        // The top level's timeouts first: a server's own block starts from them.
+        let timeouts = try top.object("timeouts").map { try parseTimeouts($0, base: Timeouts(), upstream: true) } ?? Timeouts()
         var config = XPSConfig(
             serverName: try top.string("server_name") ?? "eXpServer",
             workers: try top.int("workers", in: 1...1024),
-            servers: try servers.map { try parseServer($0.value, path: $0.path) },
+            servers: try servers.map { try parseServer($0.value, path: $0.path, timeouts: timeouts) },
             accessLog: try top.string("access_log")
         )
+        config.timeouts = timeouts
         config.errorLog = try top.string("error_log")
         config.stateDB = try top.string("state_db")
         config.shutdownGraceMs = try top.int("shutdown_grace_ms", in: 0...3_600_000) ?? 10_000
         if let control = try top.object("control") { config.control = try parseControl(control) }
         if let acl = try top.object("acl") { config.acl = try parseACL(acl) }
         config.gzipCacheMaxBytes = try top.int("gzip_cache_max_bytes", in: 0...(1 << 40)) ?? config.gzipCacheMaxBytes
-        if let t = try top.object("timeouts") { config.timeouts = try parseTimeouts(t, base: config.timeouts, upstream: true) }
         if let l = try top.object("limits") { config.limits = try parseLimits(l) }
         if let st = try top.object("stats") {
             try st.checkKeys(["flush_ms", "retention_hours", "enabled"])
@@ -264,7 +266,8 @@ extension XPSConfig {
         return settings
     }
 
-    static func parseServer(_ value: JSONValue, path: String) throws -> Server {
+    /// `timeouts`: the top level's, which a server's own `timeouts` block overrides key by key.
+    static func parseServer(_ value: JSONValue, path: String, timeouts: Timeouts) throws -> Server {
         let obj = try ConfigObject(value, path: path)
         try obj.checkKeys(["listeners", "hostnames", "routes", "timeouts"])
         guard let listenerItems = try obj.array("listeners"), !listenerItems.isEmpty else {
@@ -280,7 +283,7 @@ extension XPSConfig {
         }
         let routes = try (obj.array("routes") ?? []).map { try parseRoute($0.value, path: $0.path) }
         var server = Server(listeners: listeners, hostnames: try obj.stringArray("hostnames") ?? [], routes: routes)
-        if let t = try obj.object("timeouts") { server.timeouts = try parseTimeouts(t, base: Timeouts(), upstream: false) }
+        if let t = try obj.object("timeouts") { server.timeouts = try parseTimeouts(t, base: timeouts, upstream: false) }
         return server
     }
 
