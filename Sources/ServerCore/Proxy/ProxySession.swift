@@ -130,7 +130,7 @@ final class ProxySession {
         member = m
         m.state.inFlight.add(1, ordering: .relaxed)
         m.state.requests.add(1, ordering: .relaxed)
-        if let h = pool?.take(ObjectIdentifier(m.state)) {
+        if let h = pool?.take(m.state.poolIndex) {
             reusedConnection = true
             attach(h)
             return
@@ -141,7 +141,7 @@ final class ProxySession {
     /// Opens a new connection to `m` for this request.
     private func connect(_ m: UpstreamGroup.Member) {
         reusedConnection = false
-        let h = UpstreamHandler(pool: pool, key: ObjectIdentifier(m.state))
+        let h = UpstreamHandler(pool: pool, key: m.state.poolIndex)
         let boundHandler = NIOLoopBound(h, eventLoop: eventLoop)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)

@@ -2,20 +2,21 @@ import NIOCore
 
 /// Idle keep-alive connections to upstreams, for one event loop (so it needs no lock: it is only
 /// touched on that loop). At most `limit` idle connections per upstream; the oldest go first. A
-/// pooled connection that the upstream closes removes itself. Keyed by the upstream's live state
-/// object, so a lookup hashes a pointer, not an address string.
+/// pooled connection that the upstream closes removes itself. Indexed by the upstream's
+/// `poolIndex`, so a lookup is an array access, not a hash.
 // Confined to its event loop (checked on every call), so it is never touched concurrently.
 final class UpstreamConnectionPool: @unchecked Sendable {
     let eventLoop: EventLoop
-    private var idle: [ObjectIdentifier: [UpstreamHandler]] = [:]
+    private var idle: [[UpstreamHandler]] = []
 
     init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
     }
 
-    func take(_ key: ObjectIdentifier) -> UpstreamHandler? {
+    func take(_ index: Int) -> UpstreamHandler? {
         eventLoop.preconditionInEventLoop()
-        while let handler = idle[key]?.popLast() {
+        guard index < idle.count else { return nil }
+        while let handler = idle[index].popLast() {
             if handler.isActive { return handler }
         }
         return nil
@@ -27,16 +28,20 @@ final class UpstreamConnectionPool: @unchecked Sendable {
             handler.close()
             return
         }
-        idle[handler.key, default: []].append(handler)
-        if idle[handler.key]!.count > limit { idle[handler.key]!.removeFirst().close() }
+        let index = handler.key
+        if index >= idle.count { idle.append(contentsOf: repeatElement([], count: index + 1 - idle.count)) }
+        idle[index].append(handler)
+        if idle[index].count > limit { idle[index].removeFirst().close() }
     }
 
     func remove(_ handler: UpstreamHandler) {
-        idle[handler.key]?.removeAll { $0 === handler }
+        guard handler.key < idle.count else { return }
+        idle[handler.key].removeAll { $0 === handler }
     }
 
     func closeAll() {
-        for list in idle.values { for h in list { h.close() } }
+        let all = idle
         idle.removeAll()
+        for list in all { for h in list { h.close() } }
     }
 }

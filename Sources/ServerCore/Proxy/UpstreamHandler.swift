@@ -12,9 +12,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// The pool this connection returns to, and its key there (the upstream's live state).
+    /// The pool this connection returns to, and its place there (`UpstreamState.poolIndex`).
     let pool: UpstreamConnectionPool?
-    let key: ObjectIdentifier
+    let key: Int
 
     private(set) var session: ProxySession?
     private var parser = UpstreamResponseParser()
@@ -25,7 +25,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var readTimeout: UInt64 = 0
     private var lastActivity: UInt64 = 0
 
-    init(pool: UpstreamConnectionPool?, key: ObjectIdentifier) {
+    init(pool: UpstreamConnectionPool?, key: Int) {
         self.pool = pool
         self.key = key
     }

@@ -303,21 +303,18 @@ struct UpstreamResponseParser {
             if end > i && head[end - 1] == 0x0D { end -= 1 }
             if end == i { return }  // the blank line
             let line = UnsafeRawBufferPointer(rebasing: head[i..<end])
-            var colon = -1
-            for (j, byte) in line.enumerated() {
-                if byte == UInt8(ascii: ":") {
-                    colon = j
-                    break
-                }
-                guard HeaderName.isTokenByte(byte) else { throw ParseError.malformedHead }
-            }
+            guard let colonAt = memchr(line.baseAddress!, 0x3A, line.count) else { throw ParseError.malformedHead }
+            let colon = line.baseAddress!.distance(to: UnsafeRawPointer(colonAt))
             guard colon > 0 else { throw ParseError.malformedHead }
+            for j in 0..<colon where !HeaderName.isTokenByte(line[j]) { throw ParseError.malformedHead }
             var vs = colon + 1
             var ve = line.count
             while vs < ve && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
             while ve > vs && (line[ve - 1] == 0x20 || line[ve - 1] == 0x09) { ve -= 1 }
             let value = UnsafeRawBufferPointer(rebasing: line[vs..<ve])
-            if value.contains(where: { $0 == 0x0D || $0 == 0 }) { throw ParseError.malformedHead }
+            if let v = value.baseAddress, memchr(v, 0x0D, value.count) != nil || memchr(v, 0, value.count) != nil {
+                throw ParseError.malformedHead
+            }
             try body(Line(name: UnsafeRawBufferPointer(rebasing: line[..<colon]), value: value, whole: line))
             i = next
         }
@@ -340,15 +337,22 @@ struct UpstreamResponseParser {
         let reason = UnsafeRawBufferPointer(rebasing: head[8..<statusEnd])
         if reason.contains(where: { $0 == 0x0D || $0 == 0 }) { throw ParseError.malformedHead }
 
-        // First pass: framing and connection management.
+        // One pass: framing and connection management, and the client's head written as it goes.
         var closeRequested = false
         var keepAliveRequested = false
         var named: [[UInt8]] = []  // other fields `Connection` names (rare)
         var transferCoded = false
         var chunkedLast = false
         var length: Int?
+        var out = ByteBufferAllocator().buffer(capacity: head.count + 16)
+        out.writeStaticString("HTTP/1.1")
+        out.writeBytes(reason)
+        out.writeStaticString("\r\n")
+        let headerStart = out.writerIndex
+        var lengthWritten = false
         try Self.forEachLine(head, from: lineEnd + 1) { line in
-            switch Self.kind(line.name) {
+            let kind = Self.kind(line.name)
+            switch kind {
             case .connection:
                 Self.forEachToken(line.value) { token in
                     if HeaderName.equals(token, "close") {
@@ -375,6 +379,31 @@ struct UpstreamResponseParser {
             case .endToEnd, .hopByHop:
                 break
             }
+            // End-to-end lines as they are; a length once.
+            if kind == .endToEnd || (kind == .contentLength && !lengthWritten) {
+                if kind == .contentLength { lengthWritten = true }
+                out.writeBytes(line.whole)
+                out.writeStaticString("\r\n")
+            }
+        }
+        // Rare: something found later changes what is relayed (fields that `Connection` names, a
+        // length beside a transfer coding, which changes the framing): write the lines again.
+        if !named.isEmpty || (transferCoded && lengthWritten) {
+            out.moveWriterIndex(to: headerStart)
+            var lengthRelayed = false
+            try Self.forEachLine(head, from: lineEnd + 1) { line in
+                switch Self.kind(line.name) {
+                case .hopByHop, .connection, .transferEncoding:
+                    return
+                case .contentLength:
+                    guard !transferCoded, !lengthRelayed else { return }
+                    lengthRelayed = true
+                case .endToEnd:
+                    if named.contains(where: { HeaderName.equals(line.name, $0) }) { return }
+                }
+                out.writeBytes(line.whole)
+                out.writeStaticString("\r\n")
+            }
         }
 
         let noBody = self.noBody || status < 200 || status == 204 || status == 304
@@ -390,27 +419,6 @@ struct UpstreamResponseParser {
         }
         let keepAlive = framing != .close && (minor >= 1 ? !closeRequested : keepAliveRequested && !closeRequested)
 
-        // Second pass: the client's head.
-        var out = ByteBufferAllocator().buffer(capacity: head.count + 16)
-        out.writeStaticString("HTTP/1.1")
-        out.writeBytes(reason)
-        out.writeStaticString("\r\n")
-        let headerStart = out.writerIndex
-        var lengthWritten = false
-        try Self.forEachLine(head, from: lineEnd + 1) { line in
-            switch Self.kind(line.name) {
-            case .hopByHop, .connection, .transferEncoding:
-                return
-            case .contentLength:
-                // Relayed once, and not beside a transfer coding (the framing changes then).
-                guard !transferCoded, !lengthWritten else { return }
-                lengthWritten = true
-            case .endToEnd:
-                if !named.isEmpty && named.contains(where: { HeaderName.equals(line.name, $0) }) { return }
-            }
-            out.writeBytes(line.whole)
-            out.writeStaticString("\r\n")
-        }
         return Head(
             status: status, encoded: out, framing: framing, keepAlive: keepAlive, closeRequested: closeRequested,
             headerStart: headerStart)
@@ -487,7 +495,12 @@ enum HeaderName {
     private static func isLetter(_ b: UInt8) -> Bool { b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z") }
 
     /// RFC 9110 `tchar`.
-    static func isTokenByte(_ b: UInt8) -> Bool {
+    @inline(__always)
+    static func isTokenByte(_ b: UInt8) -> Bool { tokenBytes[Int(b)] }
+
+    private static let tokenBytes: [Bool] = (0...255).map { isTokenByteSlow(UInt8($0)) }
+
+    private static func isTokenByteSlow(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true

@@ -17,6 +17,9 @@ public final class UpstreamState: Sendable {
     public let port: Int
     /// The resolved address when `host` is an IP literal (connects skip name resolution).
     let socketAddress: SocketAddress?
+    /// Small and unique per registry (0, 1, 2…): the index of this upstream's idle connections
+    /// in a worker's pool.
+    let poolIndex: Int
     public let inFlight = Atomic<Int>(0)
     public let requests = Atomic<Int>(0)
     public let failures = Atomic<Int>(0)
@@ -49,10 +52,11 @@ public final class UpstreamState: Sendable {
     private let activeDownFlag = Atomic<Bool>(false)
     private let downUntilBits = Atomic<UInt64>(0)
 
-    init(host: String, port: Int, address: String) {
+    init(host: String, port: Int, address: String, poolIndex: Int = 0) {
         self.host = host
         self.port = port
         self.address = address
+        self.poolIndex = poolIndex
         socketAddress = try? SocketAddress(ipAddress: host, port: port)
     }
 
@@ -161,7 +165,7 @@ public final class UpstreamRegistry: Sendable {
     func state(for upstream: XPSConfig.Upstream) -> UpstreamState {
         states.withLock { s in
             if let existing = s[upstream.address] { return existing }
-            let new = UpstreamState(host: upstream.host, port: upstream.port, address: upstream.address)
+            let new = UpstreamState(host: upstream.host, port: upstream.port, address: upstream.address, poolIndex: s.count)
             s[upstream.address] = new
             return new
         }
