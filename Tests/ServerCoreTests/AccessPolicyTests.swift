@@ -54,15 +54,6 @@ final class AccessPolicyTests: XCTestCase {
         XCTAssertEqual(decide(host.removing(CIDR("10.5.5.5")!, fallback: nil), "10.5.5.5"), "deny 10.0.0.0/8")
     }
 
-    func testEvaluateCombinesGlobalThenRoute() {
-        let p = AccessPolicy(dynamic: [entry("127.0.0.2", .deny)])
-        let route = RouteAccess(whitelist: [CIDR("127.0.0.0/30")!], blacklist: [CIDR("127.0.0.3")!])
-        XCTAssertTrue(p.evaluate(IPAddress("127.0.0.1")!, route: route, now: 0))
-        XCTAssertFalse(p.evaluate(IPAddress("127.0.0.2")!, route: route, now: 0), "global deny")
-        XCTAssertFalse(p.evaluate(IPAddress("127.0.0.3")!, route: route, now: 0), "in both route lists")
-        XCTAssertFalse(p.evaluate(IPAddress("127.0.0.9")!, route: route, now: 0), "outside the whitelist")
-    }
-
     func testClientAddressFromTrustedProxies() {
         let trusted = IPSet<Bool>([(CIDR("127.0.0.0/8")!, true), (CIDR("10.0.0.0/8")!, true)])
         let peer = IPAddress("127.0.0.1")!

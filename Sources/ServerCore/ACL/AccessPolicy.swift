@@ -5,8 +5,9 @@
 /// rest of 10/8 out. No matching entry: allowed. An operator's entry replaces a config entry for
 /// the same prefix. IPv4-mapped IPv6 clients are compared as IPv4.
 ///
-/// **The request check** (`evaluate`): the global decision first (a deny ends it), then the
-/// route's `ip_whitelist`/`ip_blacklist` (`RouteAccess`, eXpServer's semantics).
+/// The request check is `RequestDispatcher`'s: this decision first (a deny ends it; connections
+/// memoise it), then, once the route is known, its `ip_whitelist`/`ip_blacklist` (`RouteAccess`,
+/// eXpServer's semantics).
 public struct AccessPolicy: Sendable {
     public let table: IPSet<ACLEntry>
 
@@ -58,10 +59,5 @@ public struct AccessPolicy: Sendable {
         if table.count == 0 { return .noMatch }
         guard let i = table.longestMatchIndex(client, now: now) else { return .noMatch }
         return table.values[i].action == .allow ? .allow(entry: i) : .deny(entry: i)
-    }
-
-    public func evaluate(_ client: IPAddress, route: RouteAccess, now: Double) -> Bool {
-        guard decide(client, now: now).allows else { return false }
-        return route.isUnrestricted || route.allows(client)
     }
 }
