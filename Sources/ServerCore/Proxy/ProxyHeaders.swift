@@ -19,17 +19,17 @@ public enum ProxyHeaders {
 
     static func field(_ n: Substring) -> Field {
         switch n.utf8.count {
-        case 2: return equalsIgnoringCase(n, "te") ? .hopByHop : .endToEnd
-        case 7: return equalsIgnoringCase(n, "trailer") || equalsIgnoringCase(n, "upgrade") ? .hopByHop : .endToEnd
+        case 2: return HeaderName.equals(n, "te") ? .hopByHop : .endToEnd
+        case 7: return HeaderName.equals(n, "trailer") || HeaderName.equals(n, "upgrade") ? .hopByHop : .endToEnd
         case 10:
-            if equalsIgnoringCase(n, "connection") { return .connection }
-            return equalsIgnoringCase(n, "keep-alive") ? .hopByHop : .endToEnd
-        case 14: return equalsIgnoringCase(n, "content-length") ? .contentLength : .endToEnd
-        case 15: return equalsIgnoringCase(n, "x-forwarded-for") ? .forwardedFor : .endToEnd
-        case 16: return equalsIgnoringCase(n, "proxy-connection") ? .hopByHop : .endToEnd
+            if HeaderName.equals(n, "connection") { return .connection }
+            return HeaderName.equals(n, "keep-alive") ? .hopByHop : .endToEnd
+        case 14: return HeaderName.equals(n, "content-length") ? .contentLength : .endToEnd
+        case 15: return HeaderName.equals(n, "x-forwarded-for") ? .forwardedFor : .endToEnd
+        case 16: return HeaderName.equals(n, "proxy-connection") ? .hopByHop : .endToEnd
         case 17:
-            if equalsIgnoringCase(n, "transfer-encoding") { return .transferEncoding }
-            return equalsIgnoringCase(n, "x-forwarded-proto") ? .forwardedProto : .endToEnd
+            if HeaderName.equals(n, "transfer-encoding") { return .transferEncoding }
+            return HeaderName.equals(n, "x-forwarded-proto") ? .forwardedProto : .endToEnd
         default: return .endToEnd
         }
     }
@@ -40,11 +40,6 @@ public enum ProxyHeaders {
         case .hopByHop, .connection, .transferEncoding: return true
         default: return false
         }
-    }
-
-    static func equalsIgnoringCase(_ a: Substring, _ b: String) -> Bool {
-        guard a.utf8.count == b.utf8.count else { return false }
-        return zip(a.utf8, b.utf8).allSatisfy { x, y in x == y || (x | 0x20) == (y | 0x20) && (y | 0x20) >= 97 && (y | 0x20) <= 122 }
     }
 
     /// The upstream request head for `head`; `client` is the address for `X-Forwarded-For` (nil:
@@ -83,7 +78,7 @@ public enum ProxyHeaders {
             case .forwardedFor where client != nil:
                 continue
             case .endToEnd where !named.isEmpty:
-                if named.contains(where: { equalsIgnoringCase($0, name) }) { continue }
+                if named.contains(where: { HeaderName.equals($0, name) }) { continue }
             default:
                 break
             }
