@@ -34,16 +34,8 @@ BIN=$REPO_ROOT/.build/release
 
 ensure_pkg python3
 ensure_pkg wrk
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building release binaries"
-    (cd "$REPO_ROOT" && swift build -c release --product expserverd && swift build -c release --product expctl &&
-        swift build -c release --product expbench) >&2
-fi
-
-RUN_OUT="$OUT_DIR/acl-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN_OUT"
-BENCH_LOG_DIR=$RUN_OUT
-bench_init
+build_release expserverd expctl expbench
+bench_run_dir acl
 
 log "lookup micro-benchmark (expbench acl $ENTRIES)"
 "$BIN/expbench" acl "$ENTRIES" | tee "$RUN_OUT/expbench.txt"

@@ -32,14 +32,8 @@ BIN=$REPO_ROOT/.build/release/expserverd
 ensure_pkg python3
 ensure_pkg wrk
 ensure_pkg nginx
-if [[ $SKIP_BUILD != 1 ]]; then
-    (cd "$REPO_ROOT" && swift build -c release --product expserverd) >&2
-fi
-
-RUN_OUT="$OUT_DIR/gzip-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN_OUT"
-BENCH_LOG_DIR=$RUN_OUT
-bench_init
+build_release expserverd
+bench_run_dir gzip
 
 WWW="$BENCH_TMP/www"
 mkdir -p "$WWW/many"

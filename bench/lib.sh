@@ -34,6 +34,11 @@
 #   nginx_start NAME WORKERS HTTP_BODY
 #                               run a private foreground nginx (sets
 #                               NGINX_PID, NGINX_PREFIX)
+#   build_release PRODUCT...    swift build -c release of each product,
+#                               unless SKIP_BUILD=1 (needs REPO_ROOT)
+#   bench_run_dir NAME          RUN_OUT (OUT_DIR/NAME-<time> unless set), a
+#                               NAME-latest link, server logs there, then
+#                               bench_init
 #
 # Every process is started by us, tracked by PID and stopped by PID at exit,
 # including on Ctrl-C. Nothing is ever killed by name.
@@ -446,4 +451,30 @@ EOF
     start_bg "$name" "${cmd[@]}"
     NGINX_PID=$BG_PID
     NGINX_PREFIX=$p
+}
+
+# ---------------------------------------------------------------------------
+# Build and run directory (the same first steps of every benchmark)
+# ---------------------------------------------------------------------------
+
+# build_release PRODUCT...: `swift build -c release --product PRODUCT` for each, in REPO_ROOT,
+# unless SKIP_BUILD=1.
+build_release() {
+    [[ ${SKIP_BUILD:-0} == 1 ]] && return 0
+    local product
+    for product in "$@"; do
+        log "building $product (swift build -c release --product $product)"
+        (cd "$REPO_ROOT" && swift build -c release --product "$product") >&2 || die "swift build failed for $product"
+    done
+}
+
+# bench_run_dir NAME: the run's output directory RUN_OUT (OUT_DIR/NAME-<date-time> unless the
+# script set it already), a NAME-latest link to it beside it, server logs in it (BENCH_LOG_DIR),
+# then bench_init (temp dir and cleanup traps from here on).
+bench_run_dir() {
+    RUN_OUT=${RUN_OUT:-$OUT_DIR/$1-$(date +%Y%m%d-%H%M%S)}
+    mkdir -p "$RUN_OUT"
+    ln -sfn "$(basename "$RUN_OUT")" "$OUT_DIR/$1-latest"
+    BENCH_LOG_DIR=$RUN_OUT
+    bench_init
 }

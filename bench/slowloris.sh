@@ -37,15 +37,9 @@ ensure_pkg python3
 ensure_pkg gcc
 ensure_pkg wrk
 ensure_pkg nginx
-if [[ $SKIP_BUILD != 1 ]]; then
-    (cd "$REPO_ROOT" && swift build -c release --product expserverd) >&2
-fi
+build_release expserverd
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-
-RUN_OUT="$OUT_DIR/slowloris-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN_OUT"
-BENCH_LOG_DIR=$RUN_OUT
-bench_init
+bench_run_dir slowloris
 
 WWW="$BENCH_TMP/www"
 mkdir -p "$WWW"

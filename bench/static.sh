@@ -72,20 +72,14 @@ ensure_pkg curl
 ensure_pkg wrk
 ensure_pkg nginx
 
-if [[ $SKIP_BUILD != 1 ]]; then
-    log "building expserverd (swift build -c release --product expserverd)"
-    (cd "$REPO_ROOT" && swift build -c release --product expserverd) >&2
-fi
+build_release expserverd
 [[ -x $EXPSERVERD_BIN ]] || die "expserverd binary not found at $EXPSERVERD_BIN (build it, or set EXPSERVERD_BIN)"
 
 # ---------------------------------------------------------------------------
 # Scratch space, output dir, files to serve
 # ---------------------------------------------------------------------------
 
-mkdir -p "$RUN_OUT"
-ln -sfn "$(basename "$RUN_OUT")" "$OUT_DIR/static-latest"
-BENCH_LOG_DIR=$RUN_OUT          # server logs next to the wrk output
-bench_init                      # $BENCH_TMP + cleanup traps from here on
+bench_run_dir static            # server logs next to the wrk output; $BENCH_TMP + cleanup traps from here on
 
 WWW="$BENCH_TMP/www"
 mkdir -p "$WWW"

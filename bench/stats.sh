@@ -22,13 +22,8 @@ OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
 BIN=$REPO_ROOT/.build/release/expserverd
 
 ensure_pkg wrk
-if [[ $SKIP_BUILD != 1 ]]; then
-    (cd "$REPO_ROOT" && swift build -c release --product expserverd) >&2
-fi
-RUN_OUT="$OUT_DIR/stats-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN_OUT"
-BENCH_LOG_DIR=$RUN_OUT
-bench_init
+build_release expserverd
+bench_run_dir stats
 
 WWW="$BENCH_TMP/www"
 mkdir -p "$WWW"
