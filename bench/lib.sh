@@ -39,6 +39,9 @@
 #   bench_run_dir NAME          RUN_OUT (OUT_DIR/NAME-<time> unless set), a
 #                               NAME-latest link, server logs there, then
 #                               bench_init
+#   check_knobs VAR...          each VAR a positive integer, THREADS <=
+#                               CONNECTIONS, DURATION (and WARMUP) valid
+#   write_small_html FILE       the ~600-byte page of static.sh and proxy.sh
 #
 # Every process is started by us, tracked by PID and stopped by PID at exit,
 # including on Ctrl-C. Nothing is ever killed by name.
@@ -477,4 +480,28 @@ bench_run_dir() {
     ln -sfn "$(basename "$RUN_OUT")" "$OUT_DIR/$1-latest"
     BENCH_LOG_DIR=$RUN_OUT
     bench_init
+}
+
+# check_knobs VAR...: each named variable must be a positive integer; THREADS must not exceed
+# CONNECTIONS; DURATION (and WARMUP, when set and not 0) must be wrk durations.
+check_knobs() {
+    local v
+    for v in "$@"; do
+        [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+    done
+    ((THREADS <= CONNECTIONS)) || die "THREADS ($THREADS) must not exceed CONNECTIONS ($CONNECTIONS)"
+    duration_secs "$DURATION" >/dev/null
+    [[ ${WARMUP:-0} == 0 || ${WARMUP:-0} == 0s ]] || duration_secs "$WARMUP" >/dev/null
+}
+
+# write_small_html FILE: the small, fixed HTML page (~600 bytes) that static.sh serves and
+# proxy.sh's backends serve, so that their figures compare.
+write_small_html() {
+    {
+        printf '<!DOCTYPE html>\n<html>\n<head><meta charset="utf-8"><title>expserver bench</title></head>\n<body>\n'
+        for i in $(seq 1 9); do
+            printf '<p>Paragraph %02d of the small static benchmark page.</p>\n' "$i"
+        done
+        printf '</body>\n</html>\n'
+    } >"$1"
 }

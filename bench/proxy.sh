@@ -68,12 +68,7 @@ PROXIES=(expserverd haproxy nginx)
 BASELINE=haproxy
 START_TIMEOUT=10   # seconds to wait for a server's port
 
-for v in WORKERS ROUNDS CONNECTIONS THREADS UPSTREAM_KEEPALIVE; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
-((THREADS <= CONNECTIONS)) || die "THREADS ($THREADS) must not exceed CONNECTIONS ($CONNECTIONS)"
-duration_secs "$DURATION" >/dev/null
-[[ $WARMUP == 0 || $WARMUP == 0s ]] || duration_secs "$WARMUP" >/dev/null
+check_knobs WORKERS ROUNDS CONNECTIONS THREADS UPSTREAM_KEEPALIVE
 
 # ---------------------------------------------------------------------------
 # Tools and build
@@ -96,14 +91,7 @@ bench_run_dir proxy             # server logs next to the wrk output; $BENCH_TMP
 
 WWW="$BENCH_TMP/www"
 mkdir -p "$WWW"
-# small.html: the same ~600-byte page as bench/static.sh.
-{
-    printf '<!DOCTYPE html>\n<html>\n<head><meta charset="utf-8"><title>expserver bench</title></head>\n<body>\n'
-    for i in $(seq 1 9); do
-        printf '<p>Paragraph %02d of the small static benchmark page.</p>\n' "$i"
-    done
-    printf '</body>\n</html>\n'
-} >"$WWW/$FILE"
+write_small_html "$WWW/$FILE"   # the same ~600-byte page as bench/static.sh
 log "backends serve $WWW/$FILE ($(stat -c %s "$WWW/$FILE") B)"
 
 ports=$(pick_free_ports 5) || die "could not pick free ports"

@@ -56,12 +56,7 @@ FILES=(small.html big.bin)
 SERVERS=(expserverd nginx)
 START_TIMEOUT=10   # seconds to wait for a server's port
 
-for v in WORKERS ROUNDS CONNECTIONS THREADS; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
-done
-((THREADS <= CONNECTIONS)) || die "THREADS ($THREADS) must not exceed CONNECTIONS ($CONNECTIONS)"
-duration_secs "$DURATION" >/dev/null
-[[ $WARMUP == 0 || $WARMUP == 0s ]] || duration_secs "$WARMUP" >/dev/null
+check_knobs WORKERS ROUNDS CONNECTIONS THREADS
 
 # ---------------------------------------------------------------------------
 # Tools and build
@@ -84,14 +79,7 @@ bench_run_dir static            # server logs next to the wrk output; $BENCH_TMP
 WWW="$BENCH_TMP/www"
 mkdir -p "$WWW"
 
-# small.html: a small, fixed HTML page (~600 bytes).
-{
-    printf '<!DOCTYPE html>\n<html>\n<head><meta charset="utf-8"><title>expserver bench</title></head>\n<body>\n'
-    for i in $(seq 1 9); do
-        printf '<p>Paragraph %02d of the small static benchmark page.</p>\n' "$i"
-    done
-    printf '</body>\n</html>\n'
-} >"$WWW/small.html"
+write_small_html "$WWW/small.html"   # a small, fixed HTML page (~600 bytes)
 # big.bin: 1 MiB of random bytes.
 head -c $((1024 * 1024)) /dev/urandom >"$WWW/big.bin"
 # index.html so that GET / works on both servers.
