@@ -71,4 +71,22 @@ final class ProxyRelayTests: ProxyTestCase {
         XCTAssertGreaterThanOrEqual(ups[0].counters.connections, 3, "each retry went on a new connection")
         XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 0, "not the upstream's failure")
     }
+
+    func testExpectContinueIsAnsweredBeforeTheBodyIsSent() throws {
+        let ups = try fakes("echo", behavior: .init(echo: true))
+        let s = try startProxy(ups)
+        let client = try FramedClient(port: s.port)
+        try client.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        // The body is not sent until the 100 arrives (a curl upload waits for it).
+        XCTAssertEqual(try client.readHead().status, 100)
+        try client.send("hello")
+        let (r, _) = try client.readResponse()
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.body, Array("hello".utf8))
+        // Without the expectation, or without a body, there is no interim answer.
+        try client.send("GET /g HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().response.status, 200)
+        try client.send("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok")
+        XCTAssertEqual(try client.readResponse().response.status, 200)
+    }
 }

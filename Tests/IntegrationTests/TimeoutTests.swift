@@ -64,6 +64,22 @@ final class TimeoutTests: ServerTestCase {
         XCTAssertEqual(s.server.state.connectionStats.timeouts(.header), 1)
     }
 
+    func testExpectContinueOnAStaticRouteAndBeyondTheBodyLimit() throws {
+        let s = try startServer(config(limits: #""max_body_bytes": 10"#))
+        let plain = try FramedClient(port: s.port)
+        try plain.send("POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        let expected = try plain.readResponse().response.status
+        let client = try FramedClient(port: s.port)
+        try client.send("POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        XCTAssertEqual(try client.readHead().status, 100)
+        try client.send("abc")
+        XCTAssertEqual(try client.readResponse().response.status, expected, "then the same answer as without it")
+        // Over the body limit: the final answer instead of 100; the body is never asked for.
+        let big = try FramedClient(port: s.port)
+        try big.send("POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+        XCTAssertEqual(try big.readHead().status, 413)
+    }
+
     func testNeverSpokeAndIdleKeepAliveCloseSilently() throws {
         let s = try startServer(config(timeouts: #""header_ms": 300, "keepalive_ms": 300"#))
         let silent = try RawClient(port: s.port, timeout: 5)

@@ -207,8 +207,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
         if let limit = bodyLimit, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
             pendingAnswer = nil
-            bodyTooLarge(context: context)
+            bodyTooLarge(context: context)  // the final answer instead of 100 Continue
             return
+        }
+        if Self.expectsContinue(head) {
+            // The client waits for this before it sends the body (RFC 9110 §10.1.1).
+            var bytes = context.channel.allocator.buffer(capacity: 25)
+            bytes.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
         if case .proxy(let route) = result {
             proxyRouteStats = matched?.stats
@@ -405,6 +411,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         if generated { stats.generated.record(status: status, bytes: bytes, micros: micros) }
         route?.record(status: status, bytes: bytes, micros: micros)
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500) }
+    }
+
+    /// An HTTP/1.1 request with a body whose client asked to be told to send it
+    /// (`Expect: 100-continue`).
+    static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        guard head.version.minor >= 1, head.headers.contains(name: "expect") else { return false }
+        let hasBody = head.headers.contains(name: "transfer-encoding") || (Int(head.headers.first(name: "content-length") ?? "0") ?? 0) > 0
+        return hasBody && head.headers["expect"].contains { $0.trimmingSpaces().lowercased() == "100-continue" }
     }
 
     /// Request parts queued behind a deferred answer before reading pauses.
