@@ -89,4 +89,19 @@ final class ProxyRelayTests: ProxyTestCase {
         try client.send("POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok")
         XCTAssertEqual(try client.readResponse().response.status, 200)
     }
+
+    func testAccessLogCountsBodyBytesOfProxiedAnswers() throws {
+        let ups = try fakes("abcdef")  // answers with its id: 6 body bytes
+        let log = NSTemporaryDirectory() + "expserver-proxy-log-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let s = try startProxy(ups, top: "\"access_log\": \"\(log)\"")
+        XCTAssertEqual(try s.get("/logged").status, 200)
+        var line = ""
+        let deadline = Date().addingTimeInterval(3)
+        while line.isEmpty && Date() < deadline {
+            line = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").first.map(String.init) ?? ""
+            if line.isEmpty { usleep(20_000) }
+        }
+        XCTAssertTrue(line.contains("\"GET /logged HTTP/1.1\" 200 6 "), "the body's bytes, as for every other answer: \(line)")
+    }
 }

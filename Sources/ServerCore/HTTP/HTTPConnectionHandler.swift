@@ -501,17 +501,19 @@ extension HTTPConnectionHandler: ProxyClient {
         resumeAfterProxy(context: context)
     }
 
-    func proxyDone(closeClient: Bool, status: Int) {
+    func proxyDone(closeClient: Bool, status: Int, headBytes: Int) {
         guard let context, let head = proxyHead else { return }
         endProxy()
         let proxyStatus = UInt(status)
+        // Counted and logged as body bytes, like every other answer (nginx's $body_bytes_sent).
+        let bodyBytes = max(0, proxyBytes - headBytes)
         if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
-        record(status: proxyStatus, bytes: proxyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
+        record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
         if let log = currentServing().accessLog {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
                 requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
-                status: Int(proxyStatus), bytes: proxyBytes, referer: head.headers.first(name: "referer"),
+                status: Int(proxyStatus), bytes: bodyBytes, referer: head.headers.first(name: "referer"),
                 userAgent: head.headers.first(name: "user-agent")))
         }
         if closeClient || quiescing {

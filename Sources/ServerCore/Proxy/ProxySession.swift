@@ -10,8 +10,8 @@ protocol ProxyClient: AnyObject {
     func proxyFlush()
     /// Nothing was sent yet: answer with this canned response (502/504).
     func proxyRespond(_ response: Response)
-    /// The response (upstream status `status`) is complete.
-    func proxyDone(closeClient: Bool, status: Int)
+    /// The response (upstream status `status`, a head of `headBytes`) is complete.
+    func proxyDone(closeClient: Bool, status: Int, headBytes: Int)
     /// The response had started and cannot be completed: close the client connection.
     func proxyAbort()
     func proxyResumeClientReads()
@@ -68,6 +68,8 @@ final class ProxySession {
     private var headSent = false
     private var responseStarted = false
     private var status = 0
+    /// Bytes of the head written to the client.
+    private var headBytes = 0
     private var chunked = false
     private var closeClient = false
     private var upstreamKeepAlive = false
@@ -314,6 +316,7 @@ final class ProxySession {
             encoded.writeStaticString("Connection: keep-alive\r\n")
         }
         encoded.writeStaticString("\r\n")
+        headBytes = encoded.readableBytes
         flushOut()
         out = encoded
         unflushed = true
@@ -346,7 +349,7 @@ final class ProxySession {
         flushOut()
         finished = true
         self.owner = nil
-        owner.proxyDone(closeClient: closeClient, status: status)
+        owner.proxyDone(closeClient: closeClient, status: status, headBytes: headBytes)
     }
 
     /// The end of one upstream read: what it produced goes to the client.
