@@ -106,11 +106,6 @@ struct ExpServerd: ParsableCommand {
         } catch {
             throw fail("\(error)", code: 1, readiness: readiness)
         }
-        logger.info("started", metadata: [
-            "pid": "\(getpid())", "workers": "\(running.config.workers)", "config": "\(running.config.configPath ?? "built-in")",
-        ])
-        if let readiness { DaemonProcess.report(readiness, "ok") }
-
         let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
         func on(_ sig: Int32, _ action: @escaping @Sendable () -> Void) {
@@ -130,6 +125,12 @@ struct ExpServerd: ParsableCommand {
             running.http.state.current.accessLog?.reopen()
             logger.info("log files reopened")
         }
+        // Only now "started" and readiness: a signal sent as soon as the daemon says it is up
+        // (a log rotation's SIGUSR1, a reload's SIGHUP) finds its handler in place.
+        logger.info("started", metadata: [
+            "pid": "\(getpid())", "workers": "\(running.config.workers)", "config": "\(running.config.configPath ?? "built-in")",
+        ])
+        if let readiness { DaemonProcess.report(readiness, "ok") }
         stop.wait()
         running.shutdown()
         logger.info("stopped")

@@ -361,7 +361,7 @@ final class ProxySession {
     }
 
     /// The upstream connection failed or closed before the response was complete.
-    func upstreamClosed(failed: Bool) {
+    func upstreamClosed() {
         guard !finished else { return }
         if responseStarted {
             abort()

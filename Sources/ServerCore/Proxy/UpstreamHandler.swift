@@ -78,7 +78,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             }
         } catch {
             self.session = nil
-            session.upstreamClosed(failed: true)
+            session.upstreamClosed()
             context.close(promise: nil)
         }
     }
@@ -96,7 +96,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             if case .end? = try? parser.endOfInput() {
                 session.upstreamEnd(reusable: false)
             } else {
-                session.upstreamClosed(failed: true)
+                session.upstreamClosed()
             }
         } else {
             pool?.remove(self)
@@ -108,7 +108,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let session {
             self.session = nil
-            session.upstreamClosed(failed: true)
+            session.upstreamClosed()
         }
         context.close(promise: nil)
     }
