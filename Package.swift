@@ -67,10 +67,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Helpers shared by the integration and end-to-end tests (the fake upstream).
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "ServerCore",
+                "TestSupport",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -82,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["expserverd", "expctl", "ControlProtocol"]
+            dependencies: ["expserverd", "expctl", "ControlProtocol", "TestSupport"]
         ),
     ]
 )

@@ -1,6 +1,7 @@
 import ControlProtocol
 import Foundation
 import Synchronization
+import TestSupport
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -12,8 +13,8 @@ import Glibc
 /// one-line message.
 final class UpstreamControlE2ETests: E2ETestCase {
     var port = 0
-    var a: HeldUpstream!
-    var b: HeldUpstream!
+    var a: FakeUpstream!
+    var b: FakeUpstream!
 
     override func tearDown() {
         super.tearDown()  // the daemon first
@@ -22,8 +23,8 @@ final class UpstreamControlE2ETests: E2ETestCase {
     }
 
     func startProxyDaemon(holdAt prefix: String? = nil) throws {
-        a = try HeldUpstream(id: "a", holdPrefix: prefix)
-        b = try HeldUpstream(id: "b")
+        a = try FakeUpstream(id: "a", behavior: .init(holdPrefix: prefix))
+        b = try FakeUpstream(id: "b")
         port = freePort()
         try writeConfig("""
             { "workers": 1,

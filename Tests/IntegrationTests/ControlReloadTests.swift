@@ -1,6 +1,7 @@
 import ControlProtocol
 import Foundation
 import XCTest
+import TestSupport
 
 /// `POST /v1/reload`: a good config is swapped in (listeners added and removed); a bad one is
 /// refused with an error body and the old config keeps serving.

@@ -2,6 +2,7 @@ import ControlProtocol
 import Foundation
 import XCTest
 @testable import ServerCore
+import TestSupport
 
 /// The control socket file: its mode, replacing a stale one, refusing a live one or a non-socket,
 /// and removal on shutdown.

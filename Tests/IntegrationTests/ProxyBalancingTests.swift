@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// Load balancing through real sockets with fake upstreams that answer with their own id
 /// (compat 4.3, L1-L3): distributions as counts over N requests.

@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// Draining an upstream under load, in-process: concurrent clients, two fake upstreams, the
 /// drain sent over the control socket. No request fails; after the drain is acknowledged no new

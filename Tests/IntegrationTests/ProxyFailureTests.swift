@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// Upstream failures: a refused connection is retried on the next upstream (no client error) and
 /// counted toward passive health; 502 when every upstream fails (or with `retries: 0`, compat

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// Response framing through the proxy: the upstream's length is kept; a close-delimited
 /// (HTTP/1.0) answer reaches an HTTP/1.1 client chunked and an HTTP/1.0 client close-delimited;

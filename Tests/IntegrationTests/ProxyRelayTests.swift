@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// The relay of upstream answers as bytes: the status line and header lines as the upstream sent
 /// them, interim answers dropped, malformed answers refused, and a kept-alive upstream connection

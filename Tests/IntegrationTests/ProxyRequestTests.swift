@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// What reaches the upstream: the request line as sent, the client's headers in order with the
 /// hop-by-hop ones dropped, X-Forwarded-For/Proto added, and request bodies intact whatever

@@ -5,6 +5,7 @@ import Glibc
 #endif
 
 @testable import ServerCore
+import TestSupport
 
 /// Bodies larger than 100 MiB stream through the proxy both ways with flat memory (backpressure:
 /// the server holds upstream reads while the client is slow, and client reads while the upstream

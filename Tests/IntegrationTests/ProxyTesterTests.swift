@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// The official tester's proxy checks (compat 4.5, 7.3 C8-C11) against `python3 -m http.server`:
 /// the same request directly and through the proxy must give the same status and body, and every

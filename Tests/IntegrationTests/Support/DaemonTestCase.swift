@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import XCTest
 @testable import ServerCore
+import TestSupport
 
 /// A `Daemon` running in-process: config, state db and control socket in a short /tmp directory
 /// (sun_path holds 108 bytes), one file_serve route on free 127.0.0.1 ports. Stopped in tearDown.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import ServerCore
+import TestSupport
 
 /// Base class for the reverse-proxy integration tests: fake upstreams (stopped in tearDown after
 /// the server), a reverse_proxy config on one free port, and a request helper that reports which

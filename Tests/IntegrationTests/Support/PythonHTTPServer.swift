@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// `python3 -m http.server PORT --bind 127.0.0.1 --directory DIR`: the official tester's

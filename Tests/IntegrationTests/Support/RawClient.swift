@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// A blocking TCP client for tests: sends exact bytes and reads what comes back, so tests see
@@ -140,10 +141,6 @@ struct HTTPResult {
     }
 }
 
-struct TestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 /// A port that was free a moment ago (bind to 0, read it, close).
 func freePort() -> Int {

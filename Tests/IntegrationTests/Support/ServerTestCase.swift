@@ -1,5 +1,6 @@
 import XCTest
 @testable import ServerCore
+import TestSupport
 
 /// One raw request on a fresh connection, read the way the tester reads it: the first `recv`
 /// chunk (which must hold the whole header block), then everything until the server closes.

@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// A blocking HTTP client on a Unix-domain socket for control-plane tests: sends exact bytes

@@ -13,60 +13,76 @@ import Glibc
 /// no answer at all (`hangUp`). Every answer carries `X-Body-Bytes` (the request body's length)
 /// and `X-Body-Pattern` (`ok` when the body was `FakeUpstream.pattern`). `stop()` wakes and ends
 /// every thread (also those waiting out a delay, held, or blocked in a write).
-final class FakeUpstream: @unchecked Sendable {
-    struct Behavior: Sendable {
-        var delayMs = 0
+public final class FakeUpstream: @unchecked Sendable {
+    public struct Behavior: Sendable {
+        public var delayMs = 0
         /// Answer with a body of this many pattern bytes instead of the id.
-        var bodyBytes: Int? = nil
+        public var bodyBytes: Int? = nil
         /// `HTTP/1.0 200`, no length and no Connection header, close after the body.
-        var closeDelimited = false
+        public var closeDelimited = false
         /// `Transfer-Encoding: chunked` (the id in two chunks).
-        var chunked = false
+        public var chunked = false
         /// Answer with the request body (kept up to 1 MiB).
-        var echo = false
+        public var echo = false
         /// Send `Connection: close` (with a length) and close after the answer.
-        var connectionClose = false
+        public var connectionClose = false
         /// Requests whose target starts with this wait until `release()` (or `stop()`) first.
-        var holdPrefix: String? = nil
+        public var holdPrefix: String? = nil
         /// Close the connection after reading the request, without answering.
-        var hangUp = false
+        public var hangUp = false
         /// Like `hangUp`, but only from this request of a connection on (1 = the first): a kept-
         /// alive connection that the upstream closed while it was idle in the proxy's pool.
-        var hangUpFromRequest: Int? = nil
+        public var hangUpFromRequest: Int? = nil
         /// Write exactly these bytes as the answer, then close.
-        var rawAnswer: String? = nil
-        var status = 200
+        public var rawAnswer: String? = nil
+        public var status = 200
+
+        public init(delayMs: Int = 0, bodyBytes: Int? = nil, closeDelimited: Bool = false, chunked: Bool = false, echo: Bool = false,
+                    connectionClose: Bool = false, holdPrefix: String? = nil, hangUp: Bool = false, hangUpFromRequest: Int? = nil,
+                    rawAnswer: String? = nil, status: Int = 200) {
+            self.delayMs = delayMs
+            self.bodyBytes = bodyBytes
+            self.closeDelimited = closeDelimited
+            self.chunked = chunked
+            self.echo = echo
+            self.connectionClose = connectionClose
+            self.holdPrefix = holdPrefix
+            self.hangUp = hangUp
+            self.hangUpFromRequest = hangUpFromRequest
+            self.rawAnswer = rawAnswer
+            self.status = status
+        }
     }
 
     /// What one request looked like on arrival.
-    struct Seen: Sendable {
-        var method: String
-        var target: String
-        var version: String
-        var headers: [(String, String)]
-        func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
-        func headers(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
+    public struct Seen: Sendable {
+        public var method: String
+        public var target: String
+        public var version: String
+        public var headers: [(String, String)]
+        public func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
+        public func headers(_ name: String) -> [String] { headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1) }
     }
 
-    struct Counters: Sendable {
+    public struct Counters: Sendable {
         /// Request heads received.
-        var requests = 0
+        public var requests = 0
         /// Answers fully written.
-        var completed = 0
+        public var completed = 0
         /// Requests between head and the end of the answer.
-        var active = 0
-        var connections = 0
+        public var active = 0
+        public var connections = 0
         /// Answers cut short because the peer closed or reset the connection.
-        var aborted = 0
-        var bodyBytes = 0
+        public var aborted = 0
+        public var bodyBytes = 0
         /// Requests waiting for `release()` now.
-        var held = 0
+        public var held = 0
         /// Bytes of generated bodies written so far.
-        var bytesSent = 0
+        public var bytesSent = 0
     }
 
-    let id: String
-    let port: Int
+    public let id: String
+    public let port: Int
     private let listenFD: CInt
     private let state = Mutex(State())
     private let wake = NSCondition()
@@ -81,11 +97,11 @@ final class FakeUpstream: @unchecked Sendable {
     }
 
     /// The body byte at offset `i` of generated answers and of the tests' large uploads.
-    static func pattern(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: i) }
+    public static func pattern(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: i) }
     /// One 64 KiB block of the pattern (it repeats every 256 bytes, so every block is the same).
-    static let block: [UInt8] = (0..<65536).map { pattern($0) }
+    public static let block: [UInt8] = (0..<65536).map { pattern($0) }
 
-    init(id: String, behavior: Behavior = Behavior()) throws {
+    public init(id: String, behavior: Behavior = Behavior()) throws {
         self.id = id
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestError("socket failed") }
@@ -111,17 +127,17 @@ final class FakeUpstream: @unchecked Sendable {
         spawn { $0.acceptLoop() }
     }
 
-    var address: String { "127.0.0.1:\(port)" }
-    var behavior: Behavior {
+    public var address: String { "127.0.0.1:\(port)" }
+    public var behavior: Behavior {
         get { state.withLock { $0.behavior } }
         set { state.withLock { $0.behavior = newValue } }
     }
-    var counters: Counters { state.withLock { $0.counters } }
-    var requests: Int { counters.requests }
-    var seen: [Seen] { state.withLock { $0.seen } }
+    public var counters: Counters { state.withLock { $0.counters } }
+    public var requests: Int { counters.requests }
+    public var seen: [Seen] { state.withLock { $0.seen } }
 
     /// Stops accepting, ends every connection and waits (bounded) for the threads.
-    func stop() {
+    public func stop() {
         let fds: Set<CInt> = state.withLock { s in
             s.stopping = true
             return s.fds
@@ -219,7 +235,7 @@ final class FakeUpstream: @unchecked Sendable {
     }
 
     /// Lets held requests (`holdPrefix`) go on, and answers later ones at once.
-    func release() {
+    public func release() {
         wake.lock()
         state.withLock { $0.behavior.holdPrefix = nil }
         wake.broadcast()
