@@ -115,4 +115,23 @@ final class ProxyStreamingTests: ProxyTestCase {
         XCTAssertEqual(client.streamBody(length: Self.large) { _, _ in }, Self.large, "then everything arrives")
         XCTAssertTrue(pollUntil(timeout: 5) { ups[0].counters.completed == 1 })
     }
+
+    /// Bodies without a length (chunked, or until the upstream closes) go through the relay's
+    /// parser and out chunked to an HTTP/1.1 client, every byte in its place.
+    func testLargeChunkedAndCloseDelimitedAnswersAreRelayedIntact() throws {
+        let size = 8 << 20
+        for behavior in [FakeUpstream.Behavior(bodyBytes: size, chunked: true), FakeUpstream.Behavior(bodyBytes: size, closeDelimited: true)] {
+            let ups = try fakes(behavior.chunked ? "chunked" : "close", behavior: behavior)
+            let s = try startProxy(ups)
+            let client = try FramedClient(port: s.port, timeout: 30)
+            try client.send("GET /big HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            let (r, framing) = try client.readResponse()
+            XCTAssertEqual(r.status, 200)
+            XCTAssertEqual(framing, .chunked, "no length: chunked to an HTTP/1.1 client")
+            XCTAssertEqual(r.body.count, size)
+            let misplaced = stride(from: 0, to: r.body.count, by: 4093).filter { r.body[$0] != FakeUpstream.pattern($0) }.count
+            XCTAssertEqual(misplaced, 0)
+            XCTAssertEqual(r.body.last, FakeUpstream.pattern(size - 1))
+        }
+    }
 }

@@ -281,6 +281,19 @@ public final class FakeUpstream: @unchecked Sendable {
         if !keepAlive && !b.closeDelimited { head += "Connection: close\r\n" }
         guard write(fd, Array((head + "\r\n").utf8)) else { return false }
         if headOnly { return true }
+        if b.chunked, let total = b.bodyBytes {
+            // A generated body in chunks of up to one block.
+            var sent = 0
+            while sent < total {
+                let n = min(Self.block.count, total - sent)
+                guard write(fd, Array((String(n, radix: 16) + "\r\n").utf8)) else { return false }
+                let ok = Self.block.withUnsafeBytes { raw in writeAll(fd, raw.baseAddress!, n) }
+                guard ok, write(fd, [13, 10]) else { return false }
+                sent += n
+                state.withLock { $0.counters.bytesSent += n }
+            }
+            return write(fd, Array("0\r\n\r\n".utf8))
+        }
         if b.chunked {
             let mid = small.count / 2
             for piece in [Array(small[..<mid]), Array(small[mid...])] where !piece.isEmpty {
