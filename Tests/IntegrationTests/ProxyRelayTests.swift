@@ -105,4 +105,22 @@ final class ProxyRelayTests: ProxyTestCase {
         }
         XCTAssertTrue(line.contains("\"GET /logged HTTP/1.1\" 200 6 "), "the body's bytes, as for every other answer: \(line)")
     }
+
+    func testHTTP10KeepAliveClientIsToldAndKept() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups)
+        let client = try FramedClient(port: s.port)
+        for path in ["/one", "/two"] {
+            try client.send("GET \(path) HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n")
+            let (r, _) = try client.readResponse()
+            XCTAssertEqual(r.status, 200)
+            XCTAssertEqual(r.header("Connection")?.lowercased(), "keep-alive", "an HTTP/1.0 client is told the connection stays")
+        }
+        // Without asking, an HTTP/1.0 client's connection closes after the answer.
+        let plain = try FramedClient(port: s.port)
+        try plain.send("GET /three HTTP/1.0\r\nHost: h\r\n\r\n")
+        let (r, _) = try plain.readResponse()
+        XCTAssertEqual(r.header("Connection")?.lowercased(), "close")
+        XCTAssertTrue(plain.closedByPeer())
+    }
 }
