@@ -48,7 +48,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "expbench",
-            dependencies: ["ServerCore"]
+            dependencies: [
+                "ServerCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "expctl",

@@ -10,6 +10,12 @@
 #   haproxy     mode http, balance roundrobin, http-reuse always, nbthread WORKERS
 #   nginx       upstream { keepalive 64; }, proxy_http_version 1.1, worker_processes WORKERS
 #
+# and, as a reference row, nio-relay (`expbench relay`): a raw TCP relay over SwiftNIO (one
+# event loop per core, as WORKERS by default), each client connection paired with its own
+# upstream connection, nothing parsed. It is not a proxy (no HTTP, no per-request balancing: a single
+# connection's requests all go to one backend); it shows what NIO's channels alone cost for the
+# same traffic, the floor under expserverd.
+#
 # Each proxy must return the file byte for byte before anything is measured. Then an unrecorded
 # warm-up, and ROUNDS rounds of wrk per proxy (the order rotates every round). The table shows
 # medians and the ratios to HAProxy. Target (issue): expserverd req/s >= 1.0x HAProxy's and its
@@ -64,7 +70,7 @@ HAPROXY_CONFIG="$RUN_OUT/haproxy.cfg"
 
 HOST=127.0.0.1
 FILE=small.html
-PROXIES=(expserverd haproxy nginx)
+PROXIES=(expserverd haproxy nginx nio-relay)
 BASELINE=haproxy
 START_TIMEOUT=10   # seconds to wait for a server's port
 
@@ -80,7 +86,9 @@ ensure_pkg wrk
 ensure_pkg nginx
 ensure_pkg haproxy
 
-build_release expserverd
+build_release expserverd expbench
+EXPBENCH_BIN=$REPO_ROOT/.build/release/expbench
+[[ -x $EXPBENCH_BIN ]] || die "expbench binary not found at $EXPBENCH_BIN (build it: swift build -c release --product expbench)"
 [[ -x $EXPSERVERD_BIN ]] || die "expserverd binary not found at $EXPSERVERD_BIN (build it, or set EXPSERVERD_BIN)"
 
 # ---------------------------------------------------------------------------
@@ -94,11 +102,11 @@ mkdir -p "$WWW"
 write_small_html "$WWW/$FILE"   # the same ~600-byte page as bench/static.sh
 log "backends serve $WWW/$FILE ($(stat -c %s "$WWW/$FILE") B)"
 
-ports=$(pick_free_ports 5) || die "could not pick free ports"
+ports=$(pick_free_ports 6) || die "could not pick free ports"
 mapfile -t PORTS <<<"$ports"
-((${#PORTS[@]} == 5)) || die "could not pick free ports"
+((${#PORTS[@]} == 6)) || die "could not pick free ports"
 BACKEND_PORTS=("${PORTS[0]}" "${PORTS[1]}")
-declare -A PORT=([expserverd]=${PORTS[2]} [haproxy]=${PORTS[3]} [nginx]=${PORTS[4]})
+declare -A PORT=([expserverd]=${PORTS[2]} [haproxy]=${PORTS[3]} [nginx]=${PORTS[4]} [nio-relay]=${PORTS[5]})
 declare -A PID=()
 
 # ---------------------------------------------------------------------------
@@ -218,6 +226,10 @@ nginx_start nginx "$WORKERS" "
 cp "$NGINX_PREFIX/nginx.conf" "$RUN_OUT/nginx.conf"
 PID[nginx]=$NGINX_PID
 
+# The reference: a raw NIO TCP relay (see the top of this file).
+start_bg nio-relay "$EXPBENCH_BIN" relay "${PORT[nio-relay]}" "$B1" "$B2"
+PID[nio-relay]=$BG_PID
+
 declare -A BASE_URL=()
 for srv in backend1 backend2 "${PROXIES[@]}"; do
     case $srv in
@@ -310,7 +322,8 @@ for srv in "${PROXIES[@]}"; do
     log "$srv: $SEQ_N sequential requests reached the backends as $DELTA_B1 + $DELTA_B2"
     ((DELTA_B1 + DELTA_B2 == SEQ_N)) ||
         warn "$srv: backends saw $((DELTA_B1 + DELTA_B2)) requests for $SEQ_N sent"
-    ((DELTA_B1 > 0 && DELTA_B2 > 0)) || warn "$srv did not use both backends for $SEQ_N sequential requests"
+    # (The relay pairs a client connection with one upstream connection: one backend here.)
+    [[ $srv == nio-relay ]] || ((DELTA_B1 > 0 && DELTA_B2 > 0)) || warn "$srv did not use both backends for $SEQ_N sequential requests"
 done
 
 # ---------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 import Foundation
+import NIOCore
 import ServerCore
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Micro-benchmarks of pure ServerCore pieces, for `bench/*.sh` (run it in release):
-///   expbench acl [ENTRIES]   build an IPSet of ENTRIES mixed IPv4/IPv6 deny prefixes and time lookups
+/// Micro-benchmarks of pure ServerCore pieces, and a reference, for `bench/*.sh` (run it in release):
+///   expbench acl [ENTRIES]          build an IPSet of ENTRIES mixed IPv4/IPv6 deny prefixes and time lookups
+///   expbench relay PORT HOST:PORT…  a raw TCP relay over NIO (bench/proxy.sh's floor; see Relay.swift)
 let args = CommandLine.arguments.dropFirst()
 
 /// A deterministic generator, so runs are comparable.
@@ -97,7 +99,18 @@ func aclBench(entries count: Int) {
 switch args.first {
 case "acl":
     aclBench(entries: args.dropFirst().first.flatMap(Int.init) ?? 100_000)
+case "relay":
+    let rest = Array(args.dropFirst())
+    let upstreams = rest.dropFirst().compactMap { text -> SocketAddress? in
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]) else { return nil }
+        return try? SocketAddress(ipAddress: String(text[..<colon]), port: port)
+    }
+    guard let port = rest.first.flatMap(Int.init), !upstreams.isEmpty, upstreams.count == rest.count - 1 else {
+        FileHandle.standardError.write(Data("usage: expbench relay PORT HOST:PORT... (IP literals)\n".utf8))
+        exit(64)
+    }
+    try Relay.run(port: port, upstreams: upstreams)
 default:
-    FileHandle.standardError.write(Data("usage: expbench acl [ENTRIES]\n".utf8))
+    FileHandle.standardError.write(Data("usage: expbench acl [ENTRIES] | expbench relay PORT HOST:PORT...\n".utf8))
     exit(64)
 }
