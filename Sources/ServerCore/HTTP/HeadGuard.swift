@@ -1,5 +1,9 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Sits in front of the HTTP decoder and measures the current request's first line. When the
 /// decoder reports a head too large, this tells 414 (the request line itself is over
 /// `HTTPServer.maxLineBytes`, or has not even ended yet) from 431 (the header fields were too
@@ -16,19 +20,37 @@ final class HeadGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if !requestLineEnded {
-            let buffer = Self.unwrapInboundIn(data)
-            for byte in buffer.readableBytesView {
-                if byte == UInt8(ascii: "\n") {
-                    if requestLineBytes > 0 {  // (empty lines before a request are skipped)
-                        requestLineEnded = true
-                        break
-                    }
-                } else if byte != UInt8(ascii: "\r") {
-                    requestLineBytes += 1
-                }
-            }
+            Self.unwrapInboundIn(data).withUnsafeReadableBytes { measure($0) }
         }
         context.fireChannelRead(data)
+    }
+
+    /// Adds the request line's bytes in `bytes` (up to its LF, CRs not counted); line ends are
+    /// found with memchr, not byte by byte.
+    private func measure(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
+        var start = 0
+        while start < bytes.count {
+            let end = memchr(base + start, 0x0A, bytes.count - start).map { base.distance(to: UnsafeRawPointer($0)) } ?? bytes.count
+            requestLineBytes += (end - start) - Self.count(0x0D, in: UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            guard end < bytes.count else { return }
+            if requestLineBytes > 0 {  // (empty lines before a request are skipped)
+                requestLineEnded = true
+                return
+            }
+            start = end + 1
+        }
+    }
+
+    private static func count(_ byte: UInt8, in bytes: UnsafeRawBufferPointer) -> Int {
+        guard let base = bytes.baseAddress else { return 0 }
+        var n = 0
+        var i = 0
+        while i < bytes.count, let hit = memchr(base + i, Int32(byte), bytes.count - i) {
+            n += 1
+            i = base.distance(to: UnsafeRawPointer(hit)) + 1
+        }
+        return n
     }
 
     /// Whether a head overflow is the request line's fault (414) rather than the fields' (431).
