@@ -26,13 +26,10 @@ enum HeaderName {
 
     private static func isLetter(_ b: UInt8) -> Bool { b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z") }
 
-    /// RFC 9110 `tchar`.
+    /// RFC 9110 `tchar`. (A switch, not a static table: every access to a static goes through
+    /// its lazy initialiser's check, which cost more than the comparisons.)
     @inline(__always)
-    static func isTokenByte(_ b: UInt8) -> Bool { tokenBytes[Int(b)] }
-
-    private static let tokenBytes: [Bool] = (0...255).map { isTokenByteSlow(UInt8($0)) }
-
-    private static func isTokenByteSlow(_ b: UInt8) -> Bool {
+    static func isTokenByte(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return true
