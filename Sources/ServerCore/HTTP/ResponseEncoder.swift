@@ -46,25 +46,6 @@ enum ResponseEncoder {
         return buffer
     }
 
-    /// An upstream's response head as relayed: its status and headers unchanged (hop-by-hop ones
-    /// already removed); nothing of ours is added.
-    static func encodeProxiedHead(status: HTTPResponseStatus, headers: HTTPHeaders) -> ByteBuffer {
-        var buffer = ByteBufferAllocator().buffer(capacity: 256)
-        buffer.writeStaticString("HTTP/1.1 ")
-        buffer.writeString(String(status.code))
-        buffer.writeStaticString(" ")
-        buffer.writeString(status.reasonPhrase)
-        buffer.writeStaticString("\r\n")
-        for (name, value) in headers {
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
-        }
-        buffer.writeStaticString("\r\n")
-        return buffer
-    }
-
     /// Encodes `Name: value\r\n` lines once, for headers that are reused (a cached file's).
     static func encodeBlock(_ headers: [(String, String)]) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: 160)

@@ -47,8 +47,6 @@ final class LoopTimers {
         }
     }
 
-    var pending: Int { wheel.count }
-
     private func scheduleTick() {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         eventLoop.scheduleTask(in: .nanoseconds(Self.resolution)) { bound.value.tick() }
