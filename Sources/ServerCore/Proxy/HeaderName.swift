@@ -1,6 +1,34 @@
 /// Case-insensitive header-name matching (ASCII letters fold; nothing else does), on raw bytes
 /// (the upstream's response) and on strings (the client's request, from NIO's decoder).
 enum HeaderName {
+    /// What a header field is to the proxy, either way (the hop-by-hop set of RFC 9110 §7.6.1,
+    /// the framing fields, and the forwarding fields the request gains).
+    enum Kind {
+        case endToEnd, hopByHop, connection, transferEncoding, contentLength, forwardedFor, forwardedProto
+    }
+
+    static func kind(_ name: UnsafeRawBufferPointer) -> Kind {
+        switch name.count {
+        case 2: return equals(name, "te") ? .hopByHop : .endToEnd
+        case 7: return equals(name, "trailer") || equals(name, "upgrade") ? .hopByHop : .endToEnd
+        case 10:
+            if equals(name, "connection") { return .connection }
+            return equals(name, "keep-alive") ? .hopByHop : .endToEnd
+        case 14: return equals(name, "content-length") ? .contentLength : .endToEnd
+        case 15: return equals(name, "x-forwarded-for") ? .forwardedFor : .endToEnd
+        case 16: return equals(name, "proxy-connection") ? .hopByHop : .endToEnd
+        case 17:
+            if equals(name, "transfer-encoding") { return .transferEncoding }
+            return equals(name, "x-forwarded-proto") ? .forwardedProto : .endToEnd
+        default: return .endToEnd
+        }
+    }
+
+    static func kind(_ name: Substring) -> Kind {
+        name.utf8.withContiguousStorageIfAvailable { kind(UnsafeRawBufferPointer($0)) }
+            ?? Array(name.utf8).withUnsafeBytes { kind($0) }
+    }
+
     /// ASCII case-insensitive equality of raw bytes with a lowercase name.
     static func equals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
         guard bytes.count == lower.utf8CodeUnitCount else { return false }

@@ -12,31 +12,9 @@ import NIOHTTP1
 /// client's framing: its length, else chunked. The request goes as HTTP/1.1 with keep-alive.
 /// (The response side is `UpstreamResponseParser`'s.)
 public enum ProxyHeaders {
-    /// How the relay treats one request field.
-    enum Field {
-        case endToEnd, hopByHop, connection, transferEncoding, contentLength, forwardedFor, forwardedProto
-    }
-
-    static func field(_ n: Substring) -> Field {
-        switch n.utf8.count {
-        case 2: return HeaderName.equals(n, "te") ? .hopByHop : .endToEnd
-        case 7: return HeaderName.equals(n, "trailer") || HeaderName.equals(n, "upgrade") ? .hopByHop : .endToEnd
-        case 10:
-            if HeaderName.equals(n, "connection") { return .connection }
-            return HeaderName.equals(n, "keep-alive") ? .hopByHop : .endToEnd
-        case 14: return HeaderName.equals(n, "content-length") ? .contentLength : .endToEnd
-        case 15: return HeaderName.equals(n, "x-forwarded-for") ? .forwardedFor : .endToEnd
-        case 16: return HeaderName.equals(n, "proxy-connection") ? .hopByHop : .endToEnd
-        case 17:
-            if HeaderName.equals(n, "transfer-encoding") { return .transferEncoding }
-            return HeaderName.equals(n, "x-forwarded-proto") ? .forwardedProto : .endToEnd
-        default: return .endToEnd
-        }
-    }
-
     /// Case-insensitive membership in the hop-by-hop set, without allocating.
     static func isHopByHop(_ name: Substring) -> Bool {
-        switch field(name) {
+        switch HeaderName.kind(name) {
         case .hopByHop, .connection, .transferEncoding: return true
         default: return false
         }
@@ -52,7 +30,7 @@ public enum ProxyHeaders {
         var length: String?
         var transferCoded = false
         for (name, value) in head.headers {
-            switch field(Substring(name)) {
+            switch HeaderName.kind(Substring(name)) {
             case .connection:
                 for token in value.split(separator: ",") {
                     let t = token.trimmingSpaces()
@@ -72,7 +50,7 @@ public enum ProxyHeaders {
         out.writeString(head.uri)
         out.writeStaticString(" HTTP/1.1\r\n")
         for (name, value) in head.headers {
-            switch field(Substring(name)) {
+            switch HeaderName.kind(Substring(name)) {
             case .hopByHop, .connection, .transferEncoding, .contentLength:
                 continue
             case .forwardedFor where client != nil:

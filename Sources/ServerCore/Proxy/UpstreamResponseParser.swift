@@ -264,22 +264,12 @@ struct UpstreamResponseParser {
         return nil
     }
 
-    /// What one header line is to the relay.
-    private enum Kind {
-        case endToEnd, hopByHop, connection, transferEncoding, contentLength
-    }
-
-    private static func kind(_ name: UnsafeRawBufferPointer) -> Kind {
-        switch name.count {
-        case 2: return HeaderName.equals(name, "te") ? .hopByHop : .endToEnd
-        case 7: return HeaderName.equals(name, "trailer") || HeaderName.equals(name, "upgrade") ? .hopByHop : .endToEnd
-        case 10:
-            if HeaderName.equals(name, "connection") { return .connection }
-            return HeaderName.equals(name, "keep-alive") ? .hopByHop : .endToEnd
-        case 14: return HeaderName.equals(name, "content-length") ? .contentLength : .endToEnd
-        case 16: return HeaderName.equals(name, "proxy-connection") ? .hopByHop : .endToEnd
-        case 17: return HeaderName.equals(name, "transfer-encoding") ? .transferEncoding : .endToEnd
-        default: return .endToEnd
+    /// What one header line is to the relay: the forwarding fields are plain end-to-end fields
+    /// in a response.
+    private static func kind(_ name: UnsafeRawBufferPointer) -> HeaderName.Kind {
+        switch HeaderName.kind(name) {
+        case .forwardedFor, .forwardedProto: return .endToEnd
+        case let kind: return kind
         }
     }
 
@@ -376,7 +366,7 @@ struct UpstreamResponseParser {
                     length = n
                 }
                 guard ok, length != nil else { throw ParseError.badContentLength }
-            case .endToEnd, .hopByHop:
+            case .endToEnd, .hopByHop, .forwardedFor, .forwardedProto:
                 break
             }
             // End-to-end lines as they are; a length once.
@@ -398,7 +388,7 @@ struct UpstreamResponseParser {
                 case .contentLength:
                     guard !transferCoded, !lengthRelayed else { return }
                     lengthRelayed = true
-                case .endToEnd:
+                case .endToEnd, .forwardedFor, .forwardedProto:
                     if named.contains(where: { HeaderName.equals(line.name, $0) }) { return }
                 }
                 out.writeBytes(line.whole)
