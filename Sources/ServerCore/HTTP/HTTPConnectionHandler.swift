@@ -130,8 +130,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case .head(let h):
             head = h
             bodyBytes = 0
-            let hasBody = h.headers.contains(name: "transfer-encoding") || (Int(h.headers.first(name: "content-length") ?? "0") ?? 0) > 0
-            timeouts.event(.headComplete(hasBody: hasBody))
+            timeouts.event(.headComplete(hasBody: Self.hasBody(h)))
             requestStart = NIODeadline.now().uptimeNanoseconds
             state.stats.reqCurrent.add(1, ordering: .relaxed)
             dispatch(h, context: context)
@@ -416,9 +415,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// An HTTP/1.1 request with a body whose client asked to be told to send it
     /// (`Expect: 100-continue`).
     static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
-        guard head.version.minor >= 1, head.headers.contains(name: "expect") else { return false }
-        let hasBody = head.headers.contains(name: "transfer-encoding") || (Int(head.headers.first(name: "content-length") ?? "0") ?? 0) > 0
-        return hasBody && head.headers["expect"].contains { $0.trimmingSpaces().lowercased() == "100-continue" }
+        guard head.version.minor >= 1, head.headers.contains(name: "expect"), hasBody(head) else { return false }
+        return head.headers["expect"].contains { $0.trimmingSpaces().lowercased() == "100-continue" }
+    }
+
+    /// The request announces a body (chunked, or a length above 0).
+    static func hasBody(_ head: HTTPRequestHead) -> Bool {
+        head.headers.contains(name: "transfer-encoding") || (Int(head.headers.first(name: "content-length") ?? "0") ?? 0) > 0
     }
 
     /// Request parts queued behind a deferred answer before reading pauses.
