@@ -6,7 +6,7 @@ import NIOPosix
 import Glibc
 #endif
 
-/// One client connection, after NIO's HTTP/1 decoder: dispatches each request, writes the answer
+/// One client connection, after the `RequestDecoder`: dispatches each request, writes the answer
 /// as bytes (`ResponseEncoder`), and owns the connection's life:
 /// - **Pipelining**: answers go out in request order. Most answers are made synchronously; while
 ///   one is deferred (a directory listing read off the loop), later request parts are queued and
@@ -26,7 +26,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     fileprivate let state: ServerState
     private let listener: XPSConfig.Listener
-    private let headGuard: HeadGuard
     private let timeouts: TimeoutHandler
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
@@ -35,7 +34,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// A deferred response is being produced; request parts wait in `queue`.
     fileprivate var waiting = false
     private var queue = CircularBuffer<HTTPServerRequestPart>()
-    private var queuedError: HTTPParserError?
+    private var queuedError: RequestHeadParser.Failure?
     private var readSuppressed = false
     fileprivate var closing = false
     /// Shutdown asked us to finish: the current response (if any) is the last.
@@ -88,11 +87,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
-    init(state: ServerState, listener: XPSConfig.Listener, headGuard: HeadGuard, timeouts: TimeoutHandler) {
+    init(state: ServerState, listener: XPSConfig.Listener, timeouts: TimeoutHandler) {
         self.timeouts = timeouts
         self.state = state
         self.listener = listener
-        self.headGuard = headGuard
     }
 
     // MARK: life cycle
@@ -144,7 +142,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // decoder keeps the framing).
             if let proxy, !discardingRequest { proxy.clientBody(buffer) }
         case .end:
-            headGuard.requestEnded()
             timeouts.event(.requestComplete)
             head = nil
             if discardingRequest {
@@ -449,7 +446,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let parserError = error as? HTTPParserError else {
+        guard let parserError = error as? RequestHeadParser.Failure else {
             context.close(promise: nil)
             return
         }
@@ -460,14 +457,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         sendParserError(parserError, context: context)
     }
 
-    private func sendParserError(_ error: HTTPParserError, context: ChannelHandlerContext) {
-        let status: HTTPResponseStatus
-        if case .headerOverflow = error {
-            status = headGuard.requestLineTooLong ? .uriTooLong : .requestHeaderFieldsTooLarge
-        } else {
-            status = .badRequest
-        }
-        send(.status(status), for: nil, client: peer, snapshot: state.current, context: context)
+    private func sendParserError(_ error: RequestHeadParser.Failure, context: ChannelHandlerContext) {
+        send(.status(error.status), for: nil, client: peer, snapshot: state.current, context: context)
     }
 }
 

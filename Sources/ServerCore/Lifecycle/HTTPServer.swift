@@ -20,7 +20,7 @@ public final class HTTPServer: Sendable {
     private let listeners = Mutex<[XPSConfig.Listener: Channel]>([:])
     private let connections = ConnectionRegistry()
     private let health: HealthChecker
-    /// Decoder limits: a request line over `maxLineBytes` is 414; a head over `limits.max_header_bytes` is 431.
+    /// Decoder limits: a request line over `maxLineBytes` is 414; header fields over `limits.max_header_bytes` are 431.
     public static let maxLineBytes = 8 << 10
 
     public init(config: RuntimeConfig, logger: Logger, access: AccessControl? = nil) throws {
@@ -143,19 +143,14 @@ public final class HTTPServer: Sendable {
 
     static func configure(_ pipeline: ChannelPipeline.SynchronousOperations, state: ServerState, listener: XPSConfig.Listener) throws {
         let config = state.current.config
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = min(maxLineBytes, config.limits.maxHeaderBytes)
-        limits.maxHeaderListSize = config.limits.maxHeaderBytes
-        limits.maxHeaderFieldCount = 200
-        let headGuard = HeadGuard()
+        let limits = RequestHeadParser.Limits(maxLine: maxLineBytes, maxHeaderBytes: config.limits.maxHeaderBytes)
         let stats = state.connectionStats
         let timeouts = TimeoutHandler(settings: config.timeouts(for: listener), timers: state.timers, stats: state.stats) {
             stats.recordTimeout($0)
         }
         try pipeline.addHandler(timeouts)
-        try pipeline.addHandler(headGuard)
-        try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, headGuard: headGuard, timeouts: timeouts))
+        try pipeline.addHandler(RequestDecoder(limits: limits))
+        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, timeouts: timeouts))
     }
 
     public var localAddresses: [SocketAddress] { listeners.withLock { $0.values.compactMap(\.localAddress) } }

@@ -52,29 +52,32 @@ struct UpstreamResponseParser {
         case badChunk
         case unexpectedStatus
         case truncated
+
+        init(_ failure: BodyReader.Failure) {
+            switch failure {
+            case .badChunk: self = .badChunk
+            case .trailersTooLarge: self = .headTooLarge
+            case .truncated: self = .truncated
+            }
+        }
     }
 
     static let maxHead = 64 * 1024
-    static let maxLine = 8 * 1024
 
     private enum State {
         case head
-        case length(Int)
-        case chunkSize
-        case chunkData(Int)
-        case chunkDataEnd
-        case trailer
-        case close
+        case body
         case done
     }
 
     private var state = State.head
-    /// Bytes of an incomplete head or control line, kept across reads.
+    /// The body's reader, from the head on.
+    private var body: BodyReader?
+    /// Bytes of an incomplete head, kept across reads.
     private var pending: ByteBuffer?
     /// Where to resume looking for the end of the head in `pending`.
     private var scanFrom = 0
     private var noBody = false
-    private var trailerBytes = 0
     /// Nothing of a response has arrived yet.
     private(set) var idle = true
 
@@ -101,45 +104,26 @@ struct UpstreamResponseParser {
                 guard let head = try parseHead(&buffer) else { return nil }
                 if head.status >= 100 && head.status < 200 { continue }  // interim: wait for the final one
                 switch head.framing {
-                case .none: state = .length(0)
-                case .length(let n): state = .length(n)
-                case .chunked: state = .chunkSize
-                case .close: state = .close
+                case .none: body = BodyReader(.length(0), maxTrailerBytes: Self.maxHead)
+                case .length(let n): body = BodyReader(.length(n), maxTrailerBytes: Self.maxHead)
+                case .chunked: body = BodyReader(.chunked, maxTrailerBytes: Self.maxHead)
+                case .close: body = BodyReader(.close, maxTrailerBytes: Self.maxHead)
                 }
+                state = .body
                 return .head(head)
-            case .length(let remaining):
-                if remaining == 0 {
-                    state = .done
-                    return .end
+            case .body:
+                do {
+                    switch try body!.next(&buffer) {
+                    case nil: return nil
+                    case .body(let bytes): return .body(bytes)
+                    case .end:
+                        state = .done
+                        body = nil
+                        return .end
+                    }
+                } catch {
+                    throw ParseError(error)
                 }
-                guard buffer.readableBytes > 0 else { return nil }
-                let n = min(remaining, buffer.readableBytes)
-                state = .length(remaining - n)
-                return .body(buffer.readSlice(length: n)!)
-            case .close:
-                guard buffer.readableBytes > 0 else { return nil }
-                return .body(buffer.readSlice(length: buffer.readableBytes)!)
-            case .chunkSize:
-                guard let line = try takeLine(&buffer) else { return nil }
-                let size = try Self.chunkSize(line)
-                state = size == 0 ? .trailer : .chunkData(size)
-            case .chunkData(let remaining):
-                guard buffer.readableBytes > 0 else { return nil }
-                let n = min(remaining, buffer.readableBytes)
-                state = n == remaining ? .chunkDataEnd : .chunkData(remaining - n)
-                return .body(buffer.readSlice(length: n)!)
-            case .chunkDataEnd:
-                guard let line = try takeLine(&buffer) else { return nil }
-                guard line.readableBytes == 0 else { throw ParseError.badChunk }
-                state = .chunkSize
-            case .trailer:
-                guard let line = try takeLine(&buffer) else { return nil }
-                if line.readableBytes == 0 {
-                    state = .done
-                    return .end
-                }
-                trailerBytes += line.readableBytes
-                if trailerBytes > Self.maxHead { throw ParseError.headTooLarge }
             case .done:
                 return nil
             }
@@ -151,68 +135,22 @@ struct UpstreamResponseParser {
     /// was cut short.
     mutating func endOfInput() throws -> Event? {
         switch state {
-        case .close:
+        case .body:
+            do {
+                guard try body!.endOfInput() != nil else { return nil }
+            } catch {
+                throw ParseError(error)
+            }
             state = .done
+            body = nil
             return .end
         case .done:
             return nil
         case .head where idle:
             return nil
-        default:
+        case .head:
             throw ParseError.truncated
         }
-    }
-
-    // MARK: control lines
-
-    /// One line (without its LF or CRLF), joined with what earlier reads left; nil if incomplete.
-    private mutating func takeLine(_ buffer: inout ByteBuffer) throws -> ByteBuffer? {
-        let newline = buffer.withUnsafeReadableBytes { p -> Int? in
-            guard let base = p.baseAddress, p.count > 0, let hit = memchr(base, 0x0A, p.count) else { return nil }
-            return base.distance(to: UnsafeRawPointer(hit))
-        }
-        guard let newline else {
-            var rest = buffer.readSlice(length: buffer.readableBytes)!
-            if pending == nil { pending = rest } else { pending!.writeBuffer(&rest) }
-            if pending!.readableBytes > Self.maxLine { throw ParseError.badChunk }
-            return nil
-        }
-        var line = buffer.readSlice(length: newline)!
-        buffer.moveReaderIndex(forwardBy: 1)
-        if var joined = pending {
-            joined.writeBuffer(&line)
-            line = joined
-            pending = nil
-        }
-        if line.readableBytes > Self.maxLine { throw ParseError.badChunk }
-        if line.readableBytes > 0, line.getInteger(at: line.writerIndex - 1, as: UInt8.self) == 0x0D {
-            line.moveWriterIndex(to: line.writerIndex - 1)
-        }
-        return line
-    }
-
-    /// A chunk-size line: hex digits, then optional extensions (`;...`), ignored.
-    static func chunkSize(_ line: ByteBuffer) throws -> Int {
-        var size = 0
-        var digits = 0
-        for byte in line.readableBytesView {
-            let v: Int
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = Int(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = Int(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = Int(byte - UInt8(ascii: "A") + 10)
-            case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"):
-                guard digits > 0 else { throw ParseError.badChunk }
-                return size
-            default:
-                throw ParseError.badChunk
-            }
-            digits += 1
-            guard digits <= 15 else { throw ParseError.badChunk }
-            size = size << 4 | v
-        }
-        guard digits > 0 else { throw ParseError.badChunk }
-        return size
     }
 
     // MARK: the head
@@ -221,7 +159,7 @@ struct UpstreamResponseParser {
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> Head? {
         if pending == nil {
             // Common case: the whole head is in this read; parse it in place.
-            let end = buffer.withUnsafeReadableBytes { Self.headEnd($0, from: 0) }
+            let end = buffer.withUnsafeReadableBytes { HTTPSyntax.headEnd($0, from: 0) }
             if let end {
                 guard end <= Self.maxHead else { throw ParseError.headTooLarge }
                 let head = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end])) }
@@ -235,7 +173,7 @@ struct UpstreamResponseParser {
             pending!.writeBuffer(&more)
         }
         let kept = pending!
-        guard let end = kept.withUnsafeReadableBytes({ Self.headEnd($0, from: scanFrom) }) else {
+        guard let end = kept.withUnsafeReadableBytes({ HTTPSyntax.headEnd($0, from: scanFrom) }) else {
             guard kept.readableBytes <= Self.maxHead else { throw ParseError.headTooLarge }
             scanFrom = max(0, kept.readableBytes - 3)
             return nil
@@ -250,63 +188,12 @@ struct UpstreamResponseParser {
         return head
     }
 
-    /// The index just past the blank line that ends a head (`\n\n` or `\n\r\n`), if present.
-    static func headEnd(_ p: UnsafeRawBufferPointer, from: Int) -> Int? {
-        guard let base = p.baseAddress else { return nil }
-        var i = from
-        while i < p.count {
-            guard let hit = memchr(base + i, 0x0A, p.count - i) else { return nil }
-            let k = base.distance(to: UnsafeRawPointer(hit))
-            if k + 1 < p.count && p[k + 1] == 0x0A { return k + 2 }
-            if k + 2 < p.count && p[k + 1] == 0x0D && p[k + 2] == 0x0A { return k + 3 }
-            i = k + 1
-        }
-        return nil
-    }
-
     /// What one header line is to the relay: the forwarding fields are plain end-to-end fields
     /// in a response.
     private static func kind(_ name: UnsafeRawBufferPointer) -> HeaderName.Kind {
         switch HeaderName.kind(name) {
         case .forwardedFor, .forwardedProto: return .endToEnd
         case let kind: return kind
-        }
-    }
-
-    /// One header line split up: name, value (without surrounding whitespace), the whole line
-    /// (without its line end).
-    private struct Line {
-        var name: UnsafeRawBufferPointer
-        var value: UnsafeRawBufferPointer
-        var whole: UnsafeRawBufferPointer
-    }
-
-    /// Calls `body` for each header line of `head` (the status line skipped); throws on a line
-    /// that is not `token ":" value` (obsolete line folding included) or that holds a CR or NUL.
-    private static func forEachLine(_ head: UnsafeRawBufferPointer, from start: Int, _ body: (Line) throws -> Void) throws {
-        let base = head.baseAddress!
-        var i = start
-        while i < head.count {
-            let hit = memchr(base + i, 0x0A, head.count - i)!
-            var end = base.distance(to: UnsafeRawPointer(hit))
-            let next = end + 1
-            if end > i && head[end - 1] == 0x0D { end -= 1 }
-            if end == i { return }  // the blank line
-            let line = UnsafeRawBufferPointer(rebasing: head[i..<end])
-            guard let colonAt = memchr(line.baseAddress!, 0x3A, line.count) else { throw ParseError.malformedHead }
-            let colon = line.baseAddress!.distance(to: UnsafeRawPointer(colonAt))
-            guard colon > 0 else { throw ParseError.malformedHead }
-            for j in 0..<colon where !HeaderName.isTokenByte(line[j]) { throw ParseError.malformedHead }
-            var vs = colon + 1
-            var ve = line.count
-            while vs < ve && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
-            while ve > vs && (line[ve - 1] == 0x20 || line[ve - 1] == 0x09) { ve -= 1 }
-            let value = UnsafeRawBufferPointer(rebasing: line[vs..<ve])
-            if let v = value.baseAddress, memchr(v, 0x0D, value.count) != nil || memchr(v, 0, value.count) != nil {
-                throw ParseError.malformedHead
-            }
-            try body(Line(name: UnsafeRawBufferPointer(rebasing: line[..<colon]), value: value, whole: line))
-            i = next
         }
     }
 
@@ -340,11 +227,11 @@ struct UpstreamResponseParser {
         out.writeStaticString("\r\n")
         let headerStart = out.writerIndex
         var lengthWritten = false
-        try Self.forEachLine(head, from: lineEnd + 1) { line in
+        guard try HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
             let kind = Self.kind(line.name)
             switch kind {
             case .connection:
-                Self.forEachToken(line.value) { token in
+                HTTPSyntax.forEachToken(line.value) { token in
                     if HeaderName.equals(token, "close") {
                         closeRequested = true
                     } else if HeaderName.equals(token, "keep-alive") {
@@ -355,11 +242,11 @@ struct UpstreamResponseParser {
                 }
             case .transferEncoding:
                 transferCoded = true
-                Self.forEachToken(line.value) { token in chunkedLast = HeaderName.equals(token, "chunked") }
+                chunkedLast = HTTPSyntax.endsChunked(line.value)
             case .contentLength:
                 var ok = true
-                Self.forEachToken(line.value) { token in
-                    guard ok, let n = Self.decimal(token), length == nil || length == n else {
+                HTTPSyntax.forEachToken(line.value) { token in
+                    guard ok, let n = HTTPSyntax.decimal(token), length == nil || length == n else {
                         ok = false
                         return
                     }
@@ -375,13 +262,13 @@ struct UpstreamResponseParser {
                 out.writeBytes(line.whole)
                 out.writeStaticString("\r\n")
             }
-        }
+        }) else { throw ParseError.malformedHead }
         // Rare: something found later changes what is relayed (fields that `Connection` names, a
         // length beside a transfer coding, which changes the framing): write the lines again.
         if !named.isEmpty || (transferCoded && lengthWritten) {
             out.moveWriterIndex(to: headerStart)
             var lengthRelayed = false
-            try Self.forEachLine(head, from: lineEnd + 1) { line in
+            guard try HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
                 switch Self.kind(line.name) {
                 case .hopByHop, .connection, .transferEncoding:
                     return
@@ -393,7 +280,7 @@ struct UpstreamResponseParser {
                 }
                 out.writeBytes(line.whole)
                 out.writeStaticString("\r\n")
-            }
+            }) else { throw ParseError.malformedHead }
         }
 
         let noBody = self.noBody || status < 200 || status == 204 || status == 304
@@ -412,32 +299,6 @@ struct UpstreamResponseParser {
         return Head(
             status: status, encoded: out, framing: framing, keepAlive: keepAlive, closeRequested: closeRequested,
             headerStart: headerStart)
-    }
-
-    /// Calls `body` with each comma-separated element of a header value, whitespace trimmed,
-    /// empty ones skipped.
-    static func forEachToken(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
-        var start = 0
-        while start <= value.count {
-            var end = start
-            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
-            var s = start, e = end
-            while s < e && (value[s] == 0x20 || value[s] == 0x09) { s += 1 }
-            while e > s && (value[e - 1] == 0x20 || value[e - 1] == 0x09) { e -= 1 }
-            if e > s { body(UnsafeRawBufferPointer(rebasing: value[s..<e])) }
-            start = end + 1
-        }
-    }
-
-    /// A non-negative decimal (at most 18 digits), or nil.
-    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        guard bytes.count > 0, bytes.count <= 18 else { return nil }
-        var n = 0
-        for b in bytes {
-            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
-            n = n * 10 + Int(b - UInt8(ascii: "0"))
-        }
-        return n
     }
 }
 

@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HTTP/1.x head syntax on raw bytes (RFC 9112 §2–5, RFC 9110 §5), shared by the client's
+/// requests (`RequestHeadParser`) and the upstream's responses (`UpstreamResponseParser`).
+/// Lines end in CRLF or a bare LF.
+enum HTTPSyntax {
+    /// The index just past the blank line that ends a head (`\n\n` or `\n\r\n`), if present.
+    static func headEnd(_ p: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let base = p.baseAddress else { return nil }
+        var i = from
+        while i < p.count {
+            guard let hit = memchr(base + i, 0x0A, p.count - i) else { return nil }
+            let k = base.distance(to: UnsafeRawPointer(hit))
+            if k + 1 < p.count && p[k + 1] == 0x0A { return k + 2 }
+            if k + 2 < p.count && p[k + 1] == 0x0D && p[k + 2] == 0x0A { return k + 3 }
+            i = k + 1
+        }
+        return nil
+    }
+
+    /// Where the first line of `p` ends (its LF), if it has ended.
+    static func lineEnd(_ p: UnsafeRawBufferPointer, from: Int = 0) -> Int? {
+        guard let base = p.baseAddress, from < p.count, let hit = memchr(base + from, 0x0A, p.count - from) else { return nil }
+        return base.distance(to: UnsafeRawPointer(hit))
+    }
+
+    /// One header line split up: name, value (without surrounding whitespace), the whole line
+    /// (without its line end).
+    struct Line {
+        var name: UnsafeRawBufferPointer
+        var value: UnsafeRawBufferPointer
+        var whole: UnsafeRawBufferPointer
+    }
+
+    /// Calls `body` for each header line of `head` from `start` up to the blank line. Returns false
+    /// (having stopped) at a line that is not `token ":" value` (obsolete line folding included)
+    /// or whose value holds a CR or a NUL (RFC 9110 §5.5; other bytes pass, as with nginx).
+    static func forEachLine(_ head: UnsafeRawBufferPointer, from start: Int, _ body: (Line) throws -> Void) rethrows -> Bool {
+        guard let base = head.baseAddress else { return true }
+        var i = start
+        while i < head.count {
+            guard let hit = memchr(base + i, 0x0A, head.count - i) else { return false }
+            var end = base.distance(to: UnsafeRawPointer(hit))
+            let next = end + 1
+            if end > i && head[end - 1] == 0x0D { end -= 1 }
+            if end == i { return true }  // the blank line
+            let line = UnsafeRawBufferPointer(rebasing: head[i..<end])
+            guard let colonAt = memchr(line.baseAddress!, 0x3A, line.count) else { return false }
+            let colon = line.baseAddress!.distance(to: UnsafeRawPointer(colonAt))
+            guard colon > 0 else { return false }
+            for j in 0..<colon where !HeaderName.isTokenByte(line[j]) { return false }
+            var vs = colon + 1
+            var ve = line.count
+            while vs < ve && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
+            while ve > vs && (line[ve - 1] == 0x20 || line[ve - 1] == 0x09) { ve -= 1 }
+            let value = UnsafeRawBufferPointer(rebasing: line[vs..<ve])
+            if let v = value.baseAddress, memchr(v, 0x0D, value.count) != nil || memchr(v, 0, value.count) != nil {
+                return false
+            }
+            try body(Line(name: UnsafeRawBufferPointer(rebasing: line[..<colon]), value: value, whole: line))
+            i = next
+        }
+        return true
+    }
+
+    /// Calls `body` with each comma-separated element of a header value, whitespace trimmed,
+    /// empty ones skipped.
+    static func forEachToken(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        while start <= value.count {
+            var end = start
+            while end < value.count && value[end] != UInt8(ascii: ",") { end += 1 }
+            var s = start, e = end
+            while s < e && (value[s] == 0x20 || value[s] == 0x09) { s += 1 }
+            while e > s && (value[e - 1] == 0x20 || value[e - 1] == 0x09) { e -= 1 }
+            if e > s { body(UnsafeRawBufferPointer(rebasing: value[s..<e])) }
+            start = end + 1
+        }
+    }
+
+    /// A non-negative decimal (at most 18 digits), or nil.
+    static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard bytes.count > 0, bytes.count <= 18 else { return nil }
+        var n = 0
+        for b in bytes {
+            guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
+            n = n * 10 + Int(b - UInt8(ascii: "0"))
+        }
+        return n
+    }
+
+    /// The final transfer coding of a `Transfer-Encoding` value is `chunked`.
+    static func endsChunked(_ value: UnsafeRawBufferPointer) -> Bool {
+        var last = false
+        forEachToken(value) { last = HeaderName.equals($0, "chunked") }
+        return last
+    }
+}

@@ -1,0 +1,117 @@
+import NIOCore
+import NIOHTTP1
+
+/// The client side's HTTP/1 decoder: bytes in, request parts out (`.head`, `.body` slices of the
+/// reads, `.end`), heads parsed in place by `RequestHeadParser` and bodies read by `BodyReader`.
+/// (In place of NIO's decoder, whose head of strings built from parser callbacks, the byte
+/// buffer it accumulates and a second handler to tell 414 from 431 cost a proxied request more
+/// than everything else the server does for it.)
+///
+/// A head that arrives in pieces is kept (copied, so a read buffer is not held) and checked as it
+/// grows: it is refused as soon as it is over a limit or its request line is malformed. Empty
+/// lines before a request line are skipped. A malformed request is reported once, as a
+/// `RequestHeadParser.Failure` through `errorCaught`; everything after it is dropped.
+final class RequestDecoder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = HTTPServerRequestPart
+
+    private let limits: RequestHeadParser.Limits
+    /// The start of a head that has not ended yet.
+    private var pending: ByteBuffer?
+    /// Where to resume looking for the head's end in `pending`.
+    private var scanFrom = 0
+    /// The current request's body, between its head and its end.
+    private var body: BodyReader?
+    private var failed = false
+
+    init(limits: RequestHeadParser.Limits) {
+        self.limits = limits
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        var buffer = Self.unwrapInboundIn(data)
+        do {
+            try decode(&buffer, context: context)
+        } catch {
+            failed = true
+            pending = nil
+            body = nil
+            context.fireErrorCaught(error)
+        }
+    }
+
+    private func decode(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) throws(RequestHeadParser.Failure) {
+        while !failed {
+            if body != nil {
+                let event: BodyReader.Event?
+                do {
+                    event = try body!.next(&buffer)
+                } catch {
+                    throw .badRequest
+                }
+                switch event {
+                case nil:
+                    return
+                case .body(let bytes):
+                    context.fireChannelRead(Self.wrapInboundOut(.body(bytes)))
+                case .end:
+                    body = nil
+                    context.fireChannelRead(Self.wrapInboundOut(.end(nil)))
+                }
+                continue
+            }
+            guard let parsed = try takeHead(&buffer, allocator: context.channel.allocator) else { return }
+            if let framing = parsed.framing { body = BodyReader(framing, maxTrailerBytes: limits.maxHeaderBytes) }
+            context.fireChannelRead(Self.wrapInboundOut(.head(parsed.head)))
+            if parsed.framing == nil { context.fireChannelRead(Self.wrapInboundOut(.end(nil))) }
+        }
+    }
+
+    /// The next head if it is complete (consumed from `buffer`), else nil (its bytes kept).
+    private func takeHead(_ buffer: inout ByteBuffer, allocator: ByteBufferAllocator) throws(RequestHeadParser.Failure) -> RequestHeadParser.Parsed? {
+        guard var kept = pending else {
+            // Common case: the whole head is in this read; parse it in place.
+            while let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), b == 0x0D || b == 0x0A {
+                buffer.moveReaderIndex(forwardBy: 1)
+            }
+            guard buffer.readableBytes > 0 else { return nil }
+            guard let (parsed, end) = try Self.scan(buffer, from: 0, limits: limits) else {
+                var copy = allocator.buffer(capacity: max(buffer.readableBytes * 2, 256))
+                copy.writeBuffer(&buffer)
+                pending = copy
+                scanFrom = 0
+                return nil
+            }
+            buffer.moveReaderIndex(forwardBy: end)
+            return parsed
+        }
+        pending = nil  // (so `kept` is the only reference while it grows)
+        kept.writeBuffer(&buffer)
+        guard let (parsed, end) = try Self.scan(kept, from: scanFrom, limits: limits) else {
+            scanFrom = max(0, kept.readableBytes - 3)
+            pending = kept
+            return nil
+        }
+        // What followed the head (a body, the next request) is the caller's to go on with.
+        kept.moveReaderIndex(forwardBy: end)
+        buffer = kept
+        return parsed
+    }
+
+    /// The head at the start of `buffer` and its length if it has ended (looking for its end
+    /// from `from`); nil if it has not ended and is not refused yet.
+    private static func scan(
+        _ buffer: ByteBuffer, from: Int, limits: RequestHeadParser.Limits
+    ) throws(RequestHeadParser.Failure) -> (RequestHeadParser.Parsed, Int)? {
+        try buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(RequestHeadParser.Failure) -> (RequestHeadParser.Parsed, Int)? in
+                guard let end = HTTPSyntax.headEnd(bytes, from: from) else {
+                    if let failure = RequestHeadParser.checkIncomplete(bytes, limits: limits) { throw failure }
+                    return nil
+                }
+                return (try RequestHeadParser.parse(UnsafeRawBufferPointer(rebasing: bytes[..<end]), limits: limits), end)
+            }
+        }.get()
+    }
+}

@@ -1,0 +1,158 @@
+import NIOCore
+import NIOHTTP1
+
+/// Parses a client's request head straight from its bytes (compat 2.2–2.3, RFC 9112 §2–6): the
+/// request line, the header fields (values trimmed, names as sent), and how the body is framed.
+/// What makes a request invalid for the protocol, not the grammar (a method we do not serve, a
+/// version other than 1.0/1.1, a missing `Host`), is `RequestValidator`'s.
+///
+/// Grammar: `method SP+ target SP+ HTTP/d.d`, the method a token, the target printable bytes
+/// (UTF-8 passes); header lines `token ":" OWS value OWS`; lines end in CRLF or a bare LF;
+/// obsolete line folding is refused. Framing: a `Transfer-Encoding` must end in `chunked` and
+/// comes without `Content-Length`; a `Content-Length` is one decimal, given once.
+///
+/// Limits: a request line over `maxLine` is 414; header fields over `maxHeaderBytes` in all, one
+/// line over `min(maxLine, maxHeaderBytes)`, or more than `maxFields` lines are 431.
+enum RequestHeadParser {
+    struct Limits: Equatable {
+        var maxLine: Int
+        var maxHeaderBytes: Int
+        var maxFields = 200
+
+        var maxFieldLine: Int { min(maxLine, maxHeaderBytes) }
+    }
+
+    enum Failure: Error, Equatable {
+        case badRequest
+        case uriTooLong
+        case fieldsTooLarge
+
+        var status: HTTPResponseStatus {
+            switch self {
+            case .badRequest: return .badRequest
+            case .uriTooLong: return .uriTooLong
+            case .fieldsTooLarge: return .requestHeaderFieldsTooLarge
+            }
+        }
+    }
+
+    struct Parsed {
+        var head: HTTPRequestHead
+        /// nil: no body.
+        var framing: BodyReader.Framing?
+    }
+
+    /// Parses `bytes`: a whole head, from the request line's first byte through the blank line.
+    static func parse(_ bytes: UnsafeRawBufferPointer, limits: Limits) throws(Failure) -> Parsed {
+        guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { throw .badRequest }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[..<trimCR(bytes, lineEnd)])
+        guard line.count <= limits.maxLine else { throw .uriTooLong }
+        let (method, uri, version) = try requestLine(line)
+        guard bytes.count - lineEnd - 1 <= limits.maxHeaderBytes else { throw .fieldsTooLarge }
+
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(8)
+        var tooLarge = false
+        var badFraming = false
+        var length: Int?
+        var transferCoded = false
+        var chunked = false
+        let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
+            guard field.whole.count <= limits.maxFieldLine, fields.count < limits.maxFields else {
+                tooLarge = true
+                return
+            }
+            switch HeaderName.kind(field.name) {
+            case .contentLength:
+                if length != nil { badFraming = true }  // given twice (nginx refuses that too)
+                length = HTTPSyntax.decimal(field.value)
+                if length == nil { badFraming = true }
+            case .transferEncoding:
+                transferCoded = true
+                chunked = HTTPSyntax.endsChunked(field.value)
+            default:
+                break
+            }
+            fields.append((String(decoding: field.name, as: UTF8.self), String(decoding: field.value, as: UTF8.self)))
+        }
+        if tooLarge { throw .fieldsTooLarge }
+        guard wellFormed, !badFraming else { throw .badRequest }
+        let framing: BodyReader.Framing?
+        if transferCoded {
+            // RFC 9112 §6.1: a request whose final coding is not chunked cannot be delimited; a
+            // length beside a transfer coding is a smuggling attempt.
+            guard chunked, length == nil else { throw .badRequest }
+            framing = .chunked
+        } else if let length, length > 0 {
+            framing = .length(length)
+        } else {
+            framing = nil
+        }
+        let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
+        return Parsed(head: head, framing: framing)
+    }
+
+    /// For a head not complete yet (`bytes` from its first byte): the failure it already is (a
+    /// request line or header fields over their limits, a malformed request line), or nil.
+    static func checkIncomplete(_ bytes: UnsafeRawBufferPointer, limits: Limits) -> Failure? {
+        guard let lineEnd = HTTPSyntax.lineEnd(bytes) else {
+            return bytes.count > limits.maxLine ? .uriTooLong : nil
+        }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[..<trimCR(bytes, lineEnd)])
+        guard line.count <= limits.maxLine else { return .uriTooLong }
+        do {
+            _ = try requestLine(line)
+        } catch {
+            return error
+        }
+        let fieldBytes = bytes.count - lineEnd - 1
+        if fieldBytes > limits.maxHeaderBytes { return .fieldsTooLarge }
+        // The line being received.
+        var lastStart = lineEnd + 1
+        while let next = HTTPSyntax.lineEnd(bytes, from: lastStart) { lastStart = next + 1 }
+        return bytes.count - lastStart > limits.maxFieldLine ? .fieldsTooLarge : nil
+    }
+
+    private static func trimCR(_ bytes: UnsafeRawBufferPointer, _ end: Int) -> Int {
+        end > 0 && bytes[end - 1] == 0x0D ? end - 1 : end
+    }
+
+    /// `method SP+ target SP+ HTTP/d.d` (the line without its end).
+    private static func requestLine(_ line: UnsafeRawBufferPointer) throws(Failure) -> (HTTPMethod, String, HTTPVersion) {
+        var i = 0
+        while i < line.count && HeaderName.isTokenByte(line[i]) { i += 1 }
+        guard i > 0, i < line.count, line[i] == 0x20 else { throw .badRequest }
+        let method = Self.method(UnsafeRawBufferPointer(rebasing: line[..<i]))
+        while i < line.count && line[i] == 0x20 { i += 1 }
+        let targetStart = i
+        while i < line.count && line[i] != 0x20 {
+            guard line[i] > 0x20 && line[i] != 0x7F else { throw .badRequest }
+            i += 1
+        }
+        let target = UnsafeRawBufferPointer(rebasing: line[targetStart..<i])
+        guard target.count > 0, i < line.count else { throw .badRequest }  // no version
+        while i < line.count && line[i] == 0x20 { i += 1 }
+        let v = UnsafeRawBufferPointer(rebasing: line[i...])
+        guard v.count == 8, v[0] == UInt8(ascii: "H"), v[1] == UInt8(ascii: "T"), v[2] == UInt8(ascii: "T"),
+            v[3] == UInt8(ascii: "P"), v[4] == UInt8(ascii: "/"), isDigit(v[5]), v[6] == UInt8(ascii: "."), isDigit(v[7])
+        else { throw .badRequest }
+        let version = HTTPVersion(major: Int(v[5] - UInt8(ascii: "0")), minor: Int(v[7] - UInt8(ascii: "0")))
+        return (method, String(decoding: target, as: UTF8.self), version)
+    }
+
+    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    /// The common methods without building a string first.
+    private static func method(_ name: UnsafeRawBufferPointer) -> HTTPMethod {
+        switch name.count {
+        case 3 where name[0] == UInt8(ascii: "G") && name[1] == UInt8(ascii: "E") && name[2] == UInt8(ascii: "T"):
+            return .GET
+        case 4 where name[0] == UInt8(ascii: "H") && name[1] == UInt8(ascii: "E") && name[2] == UInt8(ascii: "A") && name[3] == UInt8(ascii: "D"):
+            return .HEAD
+        case 4 where name[0] == UInt8(ascii: "P") && name[1] == UInt8(ascii: "O") && name[2] == UInt8(ascii: "S") && name[3] == UInt8(ascii: "T"):
+            return .POST
+        default:
+            return HTTPMethod(rawValue: String(decoding: name, as: UTF8.self))
+        }
+    }
+}

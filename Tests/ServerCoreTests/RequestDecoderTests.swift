@@ -1,0 +1,271 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import XCTest
+
+@testable import ServerCore
+
+/// The client side's decoder: request heads parsed from bytes, bodies by their framing, every
+/// split of the input giving the same parts, and each malformed or oversized head refused with
+/// the status it gets (400, 414, 431) and nothing decoded after it.
+final class RequestDecoderTests: XCTestCase {
+    typealias Failure = RequestHeadParser.Failure
+
+    let limits = RequestHeadParser.Limits(maxLine: 8192, maxHeaderBytes: 32768)
+
+    /// What decoding `input` fed in pieces of `step` bytes (0: all at once) produced.
+    struct Decoded {
+        var heads: [HTTPRequestHead] = []
+        var bodies: [String] = []
+        var ends = 0
+        var failure: Failure?
+        /// The order of parts: "h", "b", "e".
+        var sequence = ""
+    }
+
+    func decode(_ input: String, step: Int = 0, limits: RequestHeadParser.Limits? = nil) throws -> Decoded {
+        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits ?? self.limits))
+        var result = Decoded()
+        var body = ""
+        let bytes = Array(input.utf8)
+        let size = step == 0 ? max(bytes.count, 1) : step
+        var offset = 0
+        while offset < bytes.count && result.failure == nil {
+            do {
+                try channel.writeInbound(ByteBuffer(bytes: bytes[offset..<min(offset + size, bytes.count)]))
+            } catch let failure as Failure {
+                result.failure = failure
+            }
+            offset += size
+            while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+                switch part {
+                case .head(let h):
+                    result.heads.append(h)
+                    if !result.sequence.hasSuffix("h") { result.sequence += "h" }
+                case .body(let b):
+                    body += String(buffer: b)
+                    if !result.sequence.hasSuffix("b") { result.sequence += "b" }
+                case .end:
+                    result.ends += 1
+                    result.bodies.append(body)
+                    body = ""
+                    result.sequence += "e"
+                }
+            }
+        }
+        _ = try? channel.finish()
+        return result
+    }
+
+    /// Decodes `input` whole and at every split size up to `maxStep`, and checks each gives the
+    /// same parts as the whole.
+    func decodeEverySplit(_ input: String, maxStep: Int = 40, file: StaticString = #filePath, line: UInt = #line) throws -> Decoded {
+        let whole = try decode(input)
+        for step in 1...maxStep {
+            let split = try decode(input, step: step)
+            XCTAssertEqual(split.heads.map(describe), whole.heads.map(describe), "step \(step)", file: file, line: line)
+            XCTAssertEqual(split.bodies, whole.bodies, "step \(step)", file: file, line: line)
+            XCTAssertEqual(split.ends, whole.ends, "step \(step)", file: file, line: line)
+            XCTAssertEqual(split.failure, whole.failure, "step \(step)", file: file, line: line)
+        }
+        return whole
+    }
+
+    func describe(_ h: HTTPRequestHead) -> String {
+        "\(h.method.rawValue) \(h.uri) \(h.version) " + h.headers.map { "\($0.name)=\($0.value)" }.joined(separator: "|")
+    }
+
+    func assertRefused(_ input: String, _ failure: Failure, file: StaticString = #filePath, line: UInt = #line) throws {
+        for step in [0, 1, 7] {
+            let d = try decode(input, step: step)
+            XCTAssertEqual(d.failure, failure, "\(input.debugDescription.prefix(80)) step \(step)", file: file, line: line)
+            XCTAssertTrue(d.heads.isEmpty, "no head after a refusal", file: file, line: line)
+        }
+    }
+
+    // MARK: heads
+
+    func testSimpleGetAtEverySplit() throws {
+        let d = try decodeEverySplit("GET /small.html?a=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept:  */* \r\nX-Empty:\r\n\r\n")
+        XCTAssertEqual(d.heads.count, 1)
+        let h = try XCTUnwrap(d.heads.first)
+        XCTAssertEqual(h.method, .GET)
+        XCTAssertEqual(h.uri, "/small.html?a=1")
+        XCTAssertEqual(h.version, .http1_1)
+        XCTAssertEqual(h.headers.map { $0.name }, ["Host", "Accept", "X-Empty"])
+        XCTAssertEqual(h.headers.map { $0.value }, ["127.0.0.1:8080", "*/*", ""])
+        XCTAssertEqual(d.sequence, "he")
+    }
+
+    func testMethodsVersionsAndLineEnds() throws {
+        for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "get", "GOT"] {
+            let d = try decode("\(method) / HTTP/1.0\nHost: x\n\n")  // bare LFs
+            XCTAssertEqual(d.heads.first?.method, HTTPMethod(rawValue: method), method)
+            XCTAssertEqual(d.heads.first?.version, .http1_0)
+        }
+        // Grammar only: HTTP/2.0 parses (the validator refuses it).
+        XCTAssertEqual(try decode("GET / HTTP/2.0\r\nHost: x\r\n\r\n").heads.first?.version, HTTPVersion(major: 2, minor: 0))
+        // Extra spaces between the parts of the request line.
+        XCTAssertEqual(try decode("GET   /a   HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, "/a")
+        // UTF-8 in the target passes.
+        XCTAssertEqual(try decode("GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, "/caf\u{e9}")
+    }
+
+    func testEmptyLinesBeforeARequestAreSkipped() throws {
+        let d = try decodeEverySplit("\r\n\r\n\nGET / HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(d.heads.map(\.uri), ["/", "/b"])
+        XCTAssertEqual(d.ends, 2)
+    }
+
+    func testPipelinedRequestsWithBodies() throws {
+        let input = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+            + "GET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+            + "GET /d HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        let d = try decodeEverySplit(input, maxStep: 60)
+        XCTAssertEqual(d.heads.map(\.uri), ["/a", "/b", "/c", "/d"])
+        XCTAssertEqual(d.bodies, ["hello", "", "abc", ""])
+        XCTAssertEqual(d.sequence, "hbehehbehe")
+        XCTAssertNil(d.failure)
+    }
+
+    func testChunkedBodyWithExtensionsAndTrailers() throws {
+        let input = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+            + "5;name=value\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n"
+            + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+        let d = try decodeEverySplit(input, maxStep: 60)
+        XCTAssertEqual(d.bodies, ["hello, world!!!", ""])
+        XCTAssertEqual(d.heads.map(\.uri), ["/up", "/next"])
+    }
+
+    func testHeadWhoseBodyArrivesLater() throws {
+        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits))
+        try channel.writeInbound(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n"))
+        guard case .head = try channel.readInbound(as: HTTPServerRequestPart.self) else { return XCTFail("no head") }
+        XCTAssertNil(try channel.readInbound(as: HTTPServerRequestPart.self), "no end before the body")
+        try channel.writeInbound(ByteBuffer(string: "ab"))
+        try channel.writeInbound(ByteBuffer(string: "cdGET"))
+        var parts: [String] = []
+        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
+            switch part {
+            case .head: parts.append("head")
+            case .body(let b): parts.append(String(buffer: b))
+            case .end: parts.append("end")
+            }
+        }
+        XCTAssertEqual(parts, ["ab", "cd", "end"])
+        _ = try channel.finish()
+    }
+
+    // MARK: malformed
+
+    func testMalformedRequestLinesAre400() throws {
+        for input in [
+            "GET /index.html\r\nHost: x\r\n\r\n",  // no version
+            "GET /index.html HTTX/2.0\r\nHost: x\r\n\r\n",
+            "GET /index.html HTTP/1.1 \r\nHost: x\r\n\r\n",
+            "GET /index.html HTTP/1\r\nHost: x\r\n\r\n",
+            "GET /index.html http/1.1\r\nHost: x\r\n\r\n",
+            "GET\r\nHost: x\r\n\r\n",
+            "GET  HTTP/1.1\r\nHost: x\r\n\r\n",
+            " GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /a\u{7}b HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET /a\rb HTTP/1.1\r\nHost: x\r\n\r\n",
+        ] {
+            try assertRefused(input, .badRequest)
+        }
+    }
+
+    func testMalformedHeaderLinesAre400() throws {
+        for field in [
+            "Host localhost:8001",  // no colon (the tester's case)
+            "Host : x",
+            ": x",
+            "Bad Name: x",
+            "X-A: 1\r\n folded",
+            "X-A: a\rb",
+            "X-A: a\u{0}b",
+        ] {
+            try assertRefused("GET / HTTP/1.1\r\nHost: x\r\n\(field)\r\n\r\n", .badRequest)
+        }
+    }
+
+    func testAmbiguousFramingIs400() throws {
+        for fields in [
+            "Content-Length: 5\r\nTransfer-Encoding: chunked",
+            "Transfer-Encoding: chunked\r\nContent-Length: 5",
+            "Content-Length: 5\r\nContent-Length: 5",
+            "Content-Length: 5, 5",
+            "Content-Length: -1",
+            "Content-Length: 0x10",
+            "Content-Length: 99999999999999999999",
+            "Content-Length:",
+            "Transfer-Encoding: gzip",
+            "Transfer-Encoding: chunked, gzip",
+        ] {
+            try assertRefused("POST / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n\r\nhello", .badRequest)
+        }
+    }
+
+    func testBadChunksAre400() throws {
+        for body in ["zz\r\nab\r\n0\r\n\r\n", "2\r\nabc\r\n0\r\n\r\n", "\r\n", ";x\r\n", "1234567890abcdef0\r\n"] {
+            let d = try decode("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(body)")
+            XCTAssertEqual(d.heads.count, 1)
+            XCTAssertEqual(d.failure, .badRequest, body.debugDescription)
+            XCTAssertEqual(d.ends, 0)
+        }
+    }
+
+    func testNothingIsDecodedAfterARefusal() throws {
+        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits))
+        XCTAssertThrowsError(try channel.writeInbound(ByteBuffer(string: "GET / HTTX/1.1\r\nHost: x\r\n\r\n")))
+        XCTAssertNoThrow(try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+        XCTAssertNil(try channel.readInbound(as: HTTPServerRequestPart.self))
+        _ = try channel.finish()
+    }
+
+    func testMalformedRequestLineIsRefusedBeforeTheHeadEnds() throws {
+        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits))
+        XCTAssertThrowsError(try channel.writeInbound(ByteBuffer(string: "GET /x HTTX/1.1\r\nHost: x\r\n"))) {
+            XCTAssertEqual($0 as? Failure, .badRequest)
+        }
+        _ = try channel.finish()
+    }
+
+    // MARK: limits
+
+    func testRequestLineLimit() throws {
+        let long = "/" + String(repeating: "a", count: 8192)
+        try assertRefused("GET \(long) HTTP/1.1\r\nHost: x\r\n\r\n", .uriTooLong)
+        try assertRefused("GET \(long)", .uriTooLong)  // refused before the line ends
+        let fits = "/" + String(repeating: "a", count: 8192 - 15)
+        XCTAssertEqual(try decode("GET \(fits) HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, fits)
+    }
+
+    func testHeaderFieldLimits() throws {
+        let field = String(repeating: "v", count: 1000)
+        let many = (0..<40).map { "X-Filler-\($0): \(field)\r\n" }.joined()
+        try assertRefused("GET / HTTP/1.1\r\nHost: x\r\n\(many)\r\n", .fieldsTooLarge)
+        try assertRefused("GET / HTTP/1.1\r\nHost: x\r\n\(many)", .fieldsTooLarge)  // before the end
+        let huge = String(repeating: "v", count: 9000)
+        try assertRefused("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(huge)\r\n\r\n", .fieldsTooLarge)
+        try assertRefused("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(huge)", .fieldsTooLarge)
+        let counted = (0..<201).map { "X-\($0): 1\r\n" }.joined()
+        try assertRefused("GET / HTTP/1.1\r\n\(counted)\r\n", .fieldsTooLarge)
+        // Under the limits.
+        let fine = (0..<28).map { "X-Filler-\($0): \(field)\r\n" }.joined()
+        XCTAssertEqual(try decode("GET / HTTP/1.1\r\nHost: x\r\n\(fine)\r\n").heads.first?.headers.count, 29)
+        // A configured limit below the line limit bounds each field line too.
+        let small = RequestHeadParser.Limits(maxLine: 8192, maxHeaderBytes: 1024)
+        XCTAssertEqual(try decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)x\r\n\r\n", limits: small).failure, nil)
+        XCTAssertEqual(try decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)\(field)\r\n\r\n", limits: small).failure, .fieldsTooLarge)
+    }
+
+    func testFailureStatuses() {
+        XCTAssertEqual(Failure.badRequest.status.code, 400)
+        XCTAssertEqual(Failure.uriTooLong.status.code, 414)
+        XCTAssertEqual(Failure.fieldsTooLarge.status.code, 431)
+    }
+}
