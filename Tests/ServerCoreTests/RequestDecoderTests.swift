@@ -1,5 +1,4 @@
 import NIOCore
-import NIOEmbedded
 import NIOHTTP1
 import XCTest
 
@@ -23,46 +22,59 @@ final class RequestDecoderTests: XCTestCase {
         var sequence = ""
     }
 
-    func decode(_ input: String, step: Int = 0, limits: RequestHeadParser.Limits? = nil) throws -> Decoded {
-        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits ?? self.limits))
+    func decode(_ input: String, step: Int = 0, limits: RequestHeadParser.Limits? = nil) -> Decoded {
+        var decoder = RequestDecoder(limits: limits ?? self.limits)
         var result = Decoded()
         var body = ""
         let bytes = Array(input.utf8)
         let size = step == 0 ? max(bytes.count, 1) : step
         var offset = 0
         while offset < bytes.count && result.failure == nil {
-            do {
-                try channel.writeInbound(ByteBuffer(bytes: bytes[offset..<min(offset + size, bytes.count)]))
-            } catch let failure as Failure {
-                result.failure = failure
-            }
+            var buffer = ByteBuffer(bytes: bytes[offset..<min(offset + size, bytes.count)])
             offset += size
-            while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
-                switch part {
-                case .head(let h):
-                    result.heads.append(h)
-                    if !result.sequence.hasSuffix("h") { result.sequence += "h" }
-                case .body(let b):
-                    body += String(buffer: b)
-                    if !result.sequence.hasSuffix("b") { result.sequence += "b" }
-                case .end:
-                    result.ends += 1
-                    result.bodies.append(body)
-                    body = ""
-                    result.sequence += "e"
+            do {
+                try decoder.decode(&buffer, allocator: ByteBufferAllocator()) { part in
+                    switch part {
+                    case .head(let h):
+                        result.heads.append(h)
+                        if !result.sequence.hasSuffix("h") { result.sequence += "h" }
+                    case .body(let b):
+                        body += String(buffer: b)
+                        if !result.sequence.hasSuffix("b") { result.sequence += "b" }
+                    case .end:
+                        result.ends += 1
+                        result.bodies.append(body)
+                        body = ""
+                        result.sequence += "e"
+                    }
                 }
+            } catch {
+                result.failure = error
             }
         }
-        _ = try? channel.finish()
         return result
+    }
+
+    /// Feeds `input` to `decoder`: the parts it gave ("head", body text, "end").
+    func feed(_ decoder: inout RequestDecoder, _ input: String) throws -> [String] {
+        var parts: [String] = []
+        var buffer = ByteBuffer(string: input)
+        try decoder.decode(&buffer, allocator: ByteBufferAllocator()) { part in
+            switch part {
+            case .head: parts.append("head")
+            case .body(let b): parts.append(String(buffer: b))
+            case .end: parts.append("end")
+            }
+        }
+        return parts
     }
 
     /// Decodes `input` whole and at every split size up to `maxStep`, and checks each gives the
     /// same parts as the whole.
     func decodeEverySplit(_ input: String, maxStep: Int = 40, file: StaticString = #filePath, line: UInt = #line) throws -> Decoded {
-        let whole = try decode(input)
+        let whole = decode(input)
         for step in 1...maxStep {
-            let split = try decode(input, step: step)
+            let split = decode(input, step: step)
             XCTAssertEqual(split.heads.map(describe), whole.heads.map(describe), "step \(step)", file: file, line: line)
             XCTAssertEqual(split.bodies, whole.bodies, "step \(step)", file: file, line: line)
             XCTAssertEqual(split.ends, whole.ends, "step \(step)", file: file, line: line)
@@ -77,7 +89,7 @@ final class RequestDecoderTests: XCTestCase {
 
     func assertRefused(_ input: String, _ failure: Failure, file: StaticString = #filePath, line: UInt = #line) throws {
         for step in [0, 1, 7] {
-            let d = try decode(input, step: step)
+            let d = decode(input, step: step)
             XCTAssertEqual(d.failure, failure, "\(input.debugDescription.prefix(80)) step \(step)", file: file, line: line)
             XCTAssertTrue(d.heads.isEmpty, "no head after a refusal", file: file, line: line)
         }
@@ -99,16 +111,16 @@ final class RequestDecoderTests: XCTestCase {
 
     func testMethodsVersionsAndLineEnds() throws {
         for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH", "get", "GOT"] {
-            let d = try decode("\(method) / HTTP/1.0\nHost: x\n\n")  // bare LFs
+            let d = decode("\(method) / HTTP/1.0\nHost: x\n\n")  // bare LFs
             XCTAssertEqual(d.heads.first?.method, HTTPMethod(rawValue: method), method)
             XCTAssertEqual(d.heads.first?.version, .http1_0)
         }
         // Grammar only: HTTP/2.0 parses (the validator refuses it).
-        XCTAssertEqual(try decode("GET / HTTP/2.0\r\nHost: x\r\n\r\n").heads.first?.version, HTTPVersion(major: 2, minor: 0))
+        XCTAssertEqual(decode("GET / HTTP/2.0\r\nHost: x\r\n\r\n").heads.first?.version, HTTPVersion(major: 2, minor: 0))
         // Extra spaces between the parts of the request line.
-        XCTAssertEqual(try decode("GET   /a   HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, "/a")
+        XCTAssertEqual(decode("GET   /a   HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, "/a")
         // UTF-8 in the target passes.
-        XCTAssertEqual(try decode("GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, "/caf\u{e9}")
+        XCTAssertEqual(decode("GET /caf\u{e9} HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, "/caf\u{e9}")
     }
 
     func testEmptyLinesBeforeARequestAreSkipped() throws {
@@ -139,22 +151,11 @@ final class RequestDecoderTests: XCTestCase {
     }
 
     func testHeadWhoseBodyArrivesLater() throws {
-        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits))
-        try channel.writeInbound(ByteBuffer(string: "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n"))
-        guard case .head = try channel.readInbound(as: HTTPServerRequestPart.self) else { return XCTFail("no head") }
-        XCTAssertNil(try channel.readInbound(as: HTTPServerRequestPart.self), "no end before the body")
-        try channel.writeInbound(ByteBuffer(string: "ab"))
-        try channel.writeInbound(ByteBuffer(string: "cdGET"))
-        var parts: [String] = []
-        while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
-            switch part {
-            case .head: parts.append("head")
-            case .body(let b): parts.append(String(buffer: b))
-            case .end: parts.append("end")
-            }
-        }
-        XCTAssertEqual(parts, ["ab", "cd", "end"])
-        _ = try channel.finish()
+        var decoder = RequestDecoder(limits: limits)
+        XCTAssertEqual(try feed(&decoder, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n"), ["head"], "no end before the body")
+        XCTAssertEqual(try feed(&decoder, "ab"), ["ab"])
+        XCTAssertEqual(try feed(&decoder, "cdGET"), ["cd", "end"])
+        XCTAssertEqual(try feed(&decoder, " / HTTP/1.1\r\nHost: x\r\n\r\n"), ["head", "end"])
     }
 
     // MARK: malformed
@@ -211,7 +212,7 @@ final class RequestDecoderTests: XCTestCase {
 
     func testBadChunksAre400() throws {
         for body in ["zz\r\nab\r\n0\r\n\r\n", "2\r\nabc\r\n0\r\n\r\n", "\r\n", ";x\r\n", "1234567890abcdef0\r\n"] {
-            let d = try decode("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(body)")
+            let d = decode("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(body)")
             XCTAssertEqual(d.heads.count, 1)
             XCTAssertEqual(d.failure, .badRequest, body.debugDescription)
             XCTAssertEqual(d.ends, 0)
@@ -219,19 +220,29 @@ final class RequestDecoderTests: XCTestCase {
     }
 
     func testNothingIsDecodedAfterARefusal() throws {
-        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits))
-        XCTAssertThrowsError(try channel.writeInbound(ByteBuffer(string: "GET / HTTX/1.1\r\nHost: x\r\n\r\n")))
-        XCTAssertNoThrow(try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
-        XCTAssertNil(try channel.readInbound(as: HTTPServerRequestPart.self))
-        _ = try channel.finish()
+        var decoder = RequestDecoder(limits: limits)
+        XCTAssertThrowsError(try feed(&decoder, "GET / HTTX/1.1\r\nHost: x\r\n\r\n"))
+        XCTAssertTrue(decoder.failed)
+        XCTAssertEqual(try feed(&decoder, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"), [])
+    }
+
+    func testPartsBeforeARefusalAreDelivered() throws {
+        var decoder = RequestDecoder(limits: limits)
+        var parts: [String] = []
+        var buffer = ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTX/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertThrowsError(try decoder.decode(&buffer, allocator: ByteBufferAllocator()) { part in
+            if case .head(let h) = part { parts.append(h.uri) }
+        }) { XCTAssertEqual($0 as? Failure, .badRequest) }
+        XCTAssertEqual(parts, ["/a"])
     }
 
     func testMalformedRequestLineIsRefusedBeforeTheHeadEnds() throws {
-        let channel = EmbeddedChannel(handler: RequestDecoder(limits: limits))
-        XCTAssertThrowsError(try channel.writeInbound(ByteBuffer(string: "GET /x HTTX/1.1\r\nHost: x\r\n"))) {
+        var decoder = RequestDecoder(limits: limits)
+        XCTAssertThrowsError(try feed(&decoder, "GET /x HTTX/1.1\r\nHost: x\r\n")) {
             XCTAssertEqual($0 as? Failure, .badRequest)
         }
-        _ = try channel.finish()
+        decoder = RequestDecoder(limits: limits)
+        XCTAssertEqual(try feed(&decoder, "GET /x HTTP/1.1\r\nHost: x\r\n"), [], "a well-formed start waits")
     }
 
     // MARK: limits
@@ -241,7 +252,7 @@ final class RequestDecoderTests: XCTestCase {
         try assertRefused("GET \(long) HTTP/1.1\r\nHost: x\r\n\r\n", .uriTooLong)
         try assertRefused("GET \(long)", .uriTooLong)  // refused before the line ends
         let fits = "/" + String(repeating: "a", count: 8192 - 15)
-        XCTAssertEqual(try decode("GET \(fits) HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, fits)
+        XCTAssertEqual(decode("GET \(fits) HTTP/1.1\r\nHost: x\r\n\r\n").heads.first?.uri, fits)
     }
 
     func testHeaderFieldLimits() throws {
@@ -256,11 +267,11 @@ final class RequestDecoderTests: XCTestCase {
         try assertRefused("GET / HTTP/1.1\r\n\(counted)\r\n", .fieldsTooLarge)
         // Under the limits.
         let fine = (0..<28).map { "X-Filler-\($0): \(field)\r\n" }.joined()
-        XCTAssertEqual(try decode("GET / HTTP/1.1\r\nHost: x\r\n\(fine)\r\n").heads.first?.headers.count, 29)
+        XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\n\(fine)\r\n").heads.first?.headers.count, 29)
         // A configured limit below the line limit bounds each field line too.
         let small = RequestHeadParser.Limits(maxLine: 8192, maxHeaderBytes: 1024)
-        XCTAssertEqual(try decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)x\r\n\r\n", limits: small).failure, nil)
-        XCTAssertEqual(try decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)\(field)\r\n\r\n", limits: small).failure, .fieldsTooLarge)
+        XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)x\r\n\r\n", limits: small).failure, nil)
+        XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)\(field)\r\n\r\n", limits: small).failure, .fieldsTooLarge)
     }
 
     func testFailureStatuses() {

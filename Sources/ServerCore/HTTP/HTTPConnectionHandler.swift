@@ -6,7 +6,7 @@ import NIOPosix
 import Glibc
 #endif
 
-/// One client connection, after the `RequestDecoder`: dispatches each request, writes the answer
+/// One client connection: decodes its requests (`RequestDecoder`), dispatches each request, writes the answer
 /// as bytes (`ResponseEncoder`), and owns the connection's life:
 /// - **Pipelining**: answers go out in request order. Most answers are made synchronously; while
 ///   one is deferred (a directory listing read off the loop), later request parts are queued and
@@ -17,16 +17,17 @@ import Glibc
 /// - **Timeouts** are the `TimeoutHandler`'s (first in the pipeline); this handler tells it where
 ///   requests begin and end (`ConnectionEvent`).
 /// - **Limits**: `max_body_bytes` (413, then close), `max_requests_per_connection`.
-/// - **Codec errors** become 400, or 414/431 for an oversized head, then close.
+/// - **Malformed requests** get 400, or 414/431 for an oversized head, then close.
 /// An error here closes this connection only.
 final class HTTPConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
     fileprivate let state: ServerState
     private let listener: XPSConfig.Listener
     private let timeouts: TimeoutHandler
+    private var decoder: RequestDecoder
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
     fileprivate var peerText = "-"
@@ -87,7 +88,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
-    init(state: ServerState, listener: XPSConfig.Listener, timeouts: TimeoutHandler) {
+    init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: TimeoutHandler) {
+        decoder = RequestDecoder(limits: limits)
         self.timeouts = timeouts
         self.state = state
         self.listener = listener
@@ -115,12 +117,23 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     // MARK: reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = Self.unwrapInboundIn(data)
-        if waiting || closing {
-            if !closing { queue.append(part) }
-            return
+        var buffer = Self.unwrapInboundIn(data)
+        do {
+            try decoder.decode(&buffer, allocator: context.channel.allocator) { part in
+                if waiting || closing {
+                    if !closing { queue.append(part) }
+                    return
+                }
+                process(part, context: context)
+            }
+        } catch {
+            // Answered once the requests before it are.
+            if waiting {
+                queuedError = error
+            } else if !closing {
+                sendParserError(error, context: context)
+            }
         }
-        process(part, context: context)
     }
 
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
@@ -446,15 +459,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        guard let parserError = error as? RequestHeadParser.Failure else {
-            context.close(promise: nil)
-            return
-        }
-        if waiting {
-            queuedError = parserError
-            return
-        }
-        sendParserError(parserError, context: context)
+        context.close(promise: nil)
     }
 
     private func sendParserError(_ error: RequestHeadParser.Failure, context: ChannelHandlerContext) {

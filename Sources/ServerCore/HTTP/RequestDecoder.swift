@@ -3,18 +3,16 @@ import NIOHTTP1
 
 /// The client side's HTTP/1 decoder: bytes in, request parts out (`.head`, `.body` slices of the
 /// reads, `.end`), heads parsed in place by `RequestHeadParser` and bodies read by `BodyReader`.
-/// (In place of NIO's decoder, whose head of strings built from parser callbacks, the byte
-/// buffer it accumulates and a second handler to tell 414 from 431 cost a proxied request more
-/// than everything else the server does for it.)
+/// The connection's handler calls it directly with each read, so parts reach it without a trip
+/// through the pipeline. (In place of NIO's decoder, whose head of strings built from parser
+/// callbacks, the byte buffer it accumulates and a second handler to tell 414 from 431 cost a
+/// proxied request more than everything else the server does for it.)
 ///
 /// A head that arrives in pieces is kept (copied, so a read buffer is not held) and checked as it
 /// grows: it is refused as soon as it is over a limit or its request line is malformed. Empty
 /// lines before a request line are skipped. A malformed request is reported once, as a
-/// `RequestHeadParser.Failure` through `errorCaught`; everything after it is dropped.
-final class RequestDecoder: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = HTTPServerRequestPart
-
+/// `RequestHeadParser.Failure`; everything after it is dropped.
+struct RequestDecoder {
     private let limits: RequestHeadParser.Limits
     /// The start of a head that has not ended yet.
     private var pending: ByteBuffer?
@@ -22,27 +20,32 @@ final class RequestDecoder: ChannelInboundHandler, RemovableChannelHandler {
     private var scanFrom = 0
     /// The current request's body, between its head and its end.
     private var body: BodyReader?
-    private var failed = false
+    private(set) var failed = false
 
     init(limits: RequestHeadParser.Limits) {
         self.limits = limits
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    /// Decodes `buffer`, giving each part to `deliver` in order; throws (once) at a malformed
+    /// request, after the parts before it.
+    mutating func decode(
+        _ buffer: inout ByteBuffer, allocator: ByteBufferAllocator, deliver: (HTTPServerRequestPart) -> Void
+    ) throws(RequestHeadParser.Failure) {
         guard !failed else { return }
-        var buffer = Self.unwrapInboundIn(data)
         do {
-            try decode(&buffer, context: context)
+            try decodeParts(&buffer, allocator: allocator, deliver: deliver)
         } catch {
             failed = true
             pending = nil
             body = nil
-            context.fireErrorCaught(error)
+            throw error
         }
     }
 
-    private func decode(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) throws(RequestHeadParser.Failure) {
-        while !failed {
+    private mutating func decodeParts(
+        _ buffer: inout ByteBuffer, allocator: ByteBufferAllocator, deliver: (HTTPServerRequestPart) -> Void
+    ) throws(RequestHeadParser.Failure) {
+        while true {
             if body != nil {
                 let event: BodyReader.Event?
                 do {
@@ -54,22 +57,22 @@ final class RequestDecoder: ChannelInboundHandler, RemovableChannelHandler {
                 case nil:
                     return
                 case .body(let bytes):
-                    context.fireChannelRead(Self.wrapInboundOut(.body(bytes)))
+                    deliver(.body(bytes))
                 case .end:
                     body = nil
-                    context.fireChannelRead(Self.wrapInboundOut(.end(nil)))
+                    deliver(.end(nil))
                 }
                 continue
             }
-            guard let parsed = try takeHead(&buffer, allocator: context.channel.allocator) else { return }
+            guard let parsed = try takeHead(&buffer, allocator: allocator) else { return }
             if let framing = parsed.framing { body = BodyReader(framing, maxTrailerBytes: limits.maxHeaderBytes) }
-            context.fireChannelRead(Self.wrapInboundOut(.head(parsed.head)))
-            if parsed.framing == nil { context.fireChannelRead(Self.wrapInboundOut(.end(nil))) }
+            deliver(.head(parsed.head))
+            if parsed.framing == nil { deliver(.end(nil)) }
         }
     }
 
     /// The next head if it is complete (consumed from `buffer`), else nil (its bytes kept).
-    private func takeHead(_ buffer: inout ByteBuffer, allocator: ByteBufferAllocator) throws(RequestHeadParser.Failure) -> RequestHeadParser.Parsed? {
+    private mutating func takeHead(_ buffer: inout ByteBuffer, allocator: ByteBufferAllocator) throws(RequestHeadParser.Failure) -> RequestHeadParser.Parsed? {
         guard var kept = pending else {
             // Common case: the whole head is in this read; parse it in place.
             while let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), b == 0x0D || b == 0x0A {

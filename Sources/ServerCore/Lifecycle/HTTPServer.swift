@@ -149,8 +149,7 @@ public final class HTTPServer: Sendable {
             stats.recordTimeout($0)
         }
         try pipeline.addHandler(timeouts)
-        try pipeline.addHandler(RequestDecoder(limits: limits))
-        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, timeouts: timeouts))
+        try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, limits: limits, timeouts: timeouts))
     }
 
     public var localAddresses: [SocketAddress] { listeners.withLock { $0.values.compactMap(\.localAddress) } }
