@@ -31,10 +31,10 @@ final class StatsTests: XCTestCase {
         DispatchQueue.concurrentPerform(iterations: 8) { i in
             for _ in 0..<5000 { t.record(status: i % 2 == 0 ? 200 : 404, bytes: 10, micros: 5) }
         }
-        XCTAssertEqual(t.requests.load(ordering: .relaxed), 40_000)
+        XCTAssertEqual(t.requests, 40_000)
         XCTAssertEqual(t.status(2), 20_000)
         XCTAssertEqual(t.status(4), 20_000)
-        XCTAssertEqual(t.bytesOut.load(ordering: .relaxed), 400_000)
+        XCTAssertEqual(t.bytesOut, 400_000)
     }
 
     func testTopClientsFindsTheHeavyHitters() {
@@ -53,6 +53,40 @@ final class StatsTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(e.requests, 2000, "space-saving never under-counts")
             XCTAssertLessThanOrEqual(e.requests - e.overcount, 2000)
         }
+    }
+
+    func testStripedCountersSumEveryStripe() {
+        let c = StripedCounters(count: 3)
+        for stripe in 0..<Stripes.count {
+            c.add(0, stripe: stripe)
+            c.add(2, 10, stripe: stripe)
+        }
+        XCTAssertEqual(c[0], Stripes.count)
+        XCTAssertEqual(c[1], 0)
+        XCTAssertEqual(c[2], 10 * Stripes.count)
+        XCTAssertEqual(c[3], 0, "out of range reads 0")
+        c.add(5)  // out of range: ignored
+        XCTAssertTrue(Stripes.current() >= 0 && Stripes.current() < Stripes.count)
+        let single = StripedCounter()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<10_000 { single.add(1) }
+            for _ in 0..<5_000 { single.add(-1) }
+        }
+        XCTAssertEqual(single.load(), 40_000)
+    }
+
+    func testTopClientsAddsUpItsStripes() {
+        let top = TopClients(capacity: 4)
+        let a = IPAddress("192.0.2.1")!, b = IPAddress("192.0.2.2")!
+        for stripe in 0..<Stripes.count {
+            for _ in 0..<3 { top.record(a, is4xx: false, stripe: stripe) }
+            top.record(b, is4xx: true, stripe: stripe)
+        }
+        let (byRequests, by4xx) = top.top(2)
+        XCTAssertEqual(byRequests.map(\.address), [a, b])
+        XCTAssertEqual(byRequests.map(\.requests), [3 * Stripes.count, Stripes.count])
+        XCTAssertEqual(by4xx.map(\.address), [b])
+        XCTAssertEqual(by4xx.first?.errors4xx, Stripes.count)
     }
 
     func testTotalsContinueFromTheBaselineAndPersist() throws {

@@ -53,7 +53,7 @@ enum StatsReport {
             requestRate: daemon.statsRecorder.requestRate(), latencyMs: latency(stats.all.latency),
             routes: stats.routes.all.map { label, t in
                 StatsResponse.RouteStats(
-                    route: label, requests: t.requests.load(ordering: .relaxed),
+                    route: label, requests: t.requests,
                     status: Dictionary(uniqueKeysWithValues: (1...5).map { ("\($0)xx", t.status($0)) }), latencyMs: latency(t.latency))
             },
             upstreams: UpstreamControl.list(daemon.config), topClients: top.byRequests.map(client), top4xxClients: top.by4xx.map(client),

@@ -416,10 +416,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         let micros = counted ? Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000) : 0
         if counted { stats.reqCurrent.add(-1, ordering: .relaxed) }
-        stats.all.record(status: status, bytes: bytes, micros: micros)
-        if generated { stats.generated.record(status: status, bytes: bytes, micros: micros) }
-        route?.record(status: status, bytes: bytes, micros: micros)
-        if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500) }
+        let stripe = Stripes.current()
+        stats.all.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
+        if generated { stats.generated.record(status: status, bytes: bytes, micros: micros, stripe: stripe) }
+        route?.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
+        if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500, stripe: stripe) }
     }
 
     /// An HTTP/1.1 request with a body whose client asked to be told to send it

@@ -23,7 +23,7 @@ enum MetricsRenderer {
             ("conn_timeout", String(stats.total("conn_timeout", stats.connections.totalTimeouts))),
             ("conn_accepted_error", String(stats.connections.refused.load(ordering: .relaxed))),
             ("req_current", String(stats.reqCurrent.load(ordering: .relaxed))),
-            ("req_total", String(stats.total("req_total", all.requests.load(ordering: .relaxed)))),
+            ("req_total", String(stats.total("req_total", all.requests))),
             ("req_file_serve", String(stats.total("req_file_serve", stats.reqFileServe.load(ordering: .relaxed)))),
             ("req_reverse_proxy", String(stats.total("req_reverse_proxy", stats.reqReverseProxy.load(ordering: .relaxed)))),
             ("req_redirect", String(stats.total("req_redirect", stats.reqRedirect.load(ordering: .relaxed)))),
@@ -34,7 +34,7 @@ enum MetricsRenderer {
             ("res_code_3xx", String(stats.total("res_code_3xx", generated.status(3)))),
             ("res_code_4xx", String(stats.total("res_code_4xx", generated.status(4)))),
             ("res_code_5xx", String(stats.total("res_code_5xx", generated.status(5)))),
-            ("traffic_total_send_bytes", String(stats.total("traffic_total_send_bytes", all.bytesOut.load(ordering: .relaxed)))),
+            ("traffic_total_send_bytes", String(stats.total("traffic_total_send_bytes", all.bytesOut))),
             ("traffic_total_recv_bytes", String(stats.total("traffic_total_recv_bytes", stats.bytesIn.load(ordering: .relaxed)))),
         ]
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
@@ -65,7 +65,7 @@ enum MetricsRenderer {
         metric("expserver_responses_total", "counter", "Responses by status class.",
                (1...5).map { ("{class=\"\($0)xx\"}", stats.total("res_all_\($0)xx", stats.all.status($0))) })
         metric("expserver_sent_bytes_total", "counter", "Response bytes sent to clients.",
-               [("", stats.total("traffic_total_send_bytes", stats.all.bytesOut.load(ordering: .relaxed)))])
+               [("", stats.total("traffic_total_send_bytes", stats.all.bytesOut))])
         metric("expserver_received_bytes_total", "counter", "Request bytes received from clients.",
                [("", stats.total("traffic_total_recv_bytes", stats.bytesIn.load(ordering: .relaxed)))])
         histogram(&out, "expserver_request_duration_seconds", "Time from a request's head to its answer, by route.",

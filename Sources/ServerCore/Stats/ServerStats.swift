@@ -3,38 +3,39 @@ import Synchronization
 
 /// Counters of one route (or of everything): requests by status class, bytes, latency.
 public final class TrafficStats: Sendable {
-    public let requests = Atomic<Int>(0)
-    /// 1xx…5xx at 0…4.
-    let statusClasses = HitCounters(count: 5)
-    public let bytesOut = Atomic<Int>(0)
+    /// Requests, then 1xx…5xx, then bytes out.
+    private let counters = StripedCounters(count: 7)
     public let latency = Histogram()
 
     public init() {}
 
-    func record(status: UInt, bytes: Int, micros: Int) {
-        requests.add(1, ordering: .relaxed)
-        let cls = Int(status / 100) - 1
-        if cls >= 0 && cls < 5 { statusClasses.increment(cls) }
-        bytesOut.add(bytes, ordering: .relaxed)
-        latency.record(micros: micros)
+    func record(status: UInt, bytes: Int, micros: Int, stripe: Int = Stripes.current()) {
+        counters.add(0, stripe: stripe)
+        let cls = Int(status / 100)
+        if cls >= 1 && cls <= 5 { counters.add(cls, stripe: stripe) }
+        counters.add(6, bytes, stripe: stripe)
+        latency.record(micros: micros, stripe: stripe)
     }
 
-    public func status(_ hundreds: Int) -> Int { statusClasses[hundreds - 1] }
+    public var requests: Int { counters[0] }
+    public func status(_ hundreds: Int) -> Int { hundreds >= 1 && hundreds <= 5 ? counters[hundreds] : 0 }
+    public var bytesOut: Int { counters[6] }
 }
 
 /// Everything the server counts, for `expctl stats`, the eXpServer metrics JSON and Prometheus.
-/// Atomics only on the request path; per-route stats live on the routes (`RouteStatsRegistry`).
+/// Striped atomics only on the request path (`StripedCounters`); per-route stats live on the
+/// routes (`RouteStatsRegistry`).
 public final class ServerStats: Sendable {
     public let startedAt = Date()
-    public let connAccepted = Atomic<Int>(0)
-    public let connCurrent = Atomic<Int>(0)
-    public let connErrors = Atomic<Int>(0)
-    public let reqCurrent = Atomic<Int>(0)
-    public let reqFileServe = Atomic<Int>(0)
-    public let reqReverseProxy = Atomic<Int>(0)
-    public let reqRedirect = Atomic<Int>(0)
-    public let reqMetrics = Atomic<Int>(0)
-    public let bytesIn = Atomic<Int>(0)
+    public let connAccepted = StripedCounter()
+    public let connCurrent = StripedCounter()
+    public let connErrors = StripedCounter()
+    public let reqCurrent = StripedCounter()
+    public let reqFileServe = StripedCounter()
+    public let reqReverseProxy = StripedCounter()
+    public let reqRedirect = StripedCounter()
+    public let reqMetrics = StripedCounter()
+    public let bytesIn = StripedCounter()
     public let all = TrafficStats()
     /// Responses the server generated itself (not relayed from an upstream): eXpServer's res_code_*.
     public let generated = TrafficStats()
@@ -60,12 +61,12 @@ public final class ServerStats: Sendable {
             "conn_timeout": connections.totalTimeouts,
             "conn_refused": connections.refused.load(ordering: .relaxed),
             "conn_error": connErrors.load(ordering: .relaxed),
-            "req_total": all.requests.load(ordering: .relaxed),
+            "req_total": all.requests,
             "req_file_serve": reqFileServe.load(ordering: .relaxed),
             "req_reverse_proxy": reqReverseProxy.load(ordering: .relaxed),
             "req_redirect": reqRedirect.load(ordering: .relaxed),
             "req_metrics": reqMetrics.load(ordering: .relaxed),
-            "traffic_total_send_bytes": all.bytesOut.load(ordering: .relaxed),
+            "traffic_total_send_bytes": all.bytesOut,
             "traffic_total_recv_bytes": bytesIn.load(ordering: .relaxed),
         ]
         for c in 1...5 {

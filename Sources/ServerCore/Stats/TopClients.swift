@@ -13,18 +13,27 @@ public final class TopClients: Sendable {
     }
 
     public let capacity: Int
-    private let slots = Mutex<[IPAddress: Entry]>([:])
+    /// One table per stripe (`Stripes`: the recording thread's CPU), so workers do not contend
+    /// for one lock; `top` adds them up.
+    private let shards: [Shard]
+
+    private final class Shard: Sendable {
+        let slots = Mutex<[IPAddress: Entry]>([:])
+        /// Keeps the next shard's lock off this one's cache line.
+        private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    }
 
     public init(capacity: Int) {
         self.capacity = capacity
+        shards = (0..<Stripes.count).map { _ in Shard() }
     }
 
-    func record(_ client: IPAddress, is4xx: Bool) {
-        slots.withLock { s in
-            if var e = s[client] {
-                e.requests += 1
-                if is4xx { e.errors4xx += 1 }
-                s[client] = e
+    func record(_ client: IPAddress, is4xx: Bool, stripe: Int = Stripes.current()) {
+        let capacity = self.capacity
+        shards[stripe].slots.withLock { s in
+            if let i = s.index(forKey: client) {
+                s.values[i].requests += 1
+                if is4xx { s.values[i].errors4xx += 1 }
                 return
             }
             if s.count < capacity {
@@ -39,8 +48,22 @@ public final class TopClients: Sendable {
 
     /// The top `n` by requests (and, separately, by 4xx answers).
     public func top(_ n: Int) -> (byRequests: [Entry], by4xx: [Entry]) {
-        let all = slots.withLock { Array($0.values) }
+        var merged: [IPAddress: Entry] = [:]
+        for shard in shards {
+            for e in shard.slots.withLock({ Array($0.values) }) {
+                merged[e.address, default: Entry(address: e.address, requests: 0, errors4xx: 0, overcount: 0)].add(e)
+            }
+        }
+        let all = Array(merged.values)
         return (Array(all.sorted { $0.requests > $1.requests }.prefix(n)),
                 Array(all.filter { $0.errors4xx > 0 }.sorted { $0.errors4xx > $1.errors4xx }.prefix(n)))
+    }
+}
+
+extension TopClients.Entry {
+    mutating func add(_ other: Self) {
+        requests += other.requests
+        errors4xx += other.errors4xx
+        overcount += other.overcount
     }
 }
