@@ -141,10 +141,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case .head(let h):
             head = h
             bodyBytes = 0
-            timeouts.event(.headComplete(hasBody: Self.hasBody(h)))
+            let body = BodyAnnouncement(h)
+            timeouts.event(.headComplete(hasBody: body.hasBody))
             requestStart = NIODeadline.now().uptimeNanoseconds
             state.stats.reqCurrent.add(1, ordering: .relaxed)
-            dispatch(h, context: context)
+            dispatch(h, body: body, context: context)
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
             if let limit = bodyLimit, bodyBytes > limit {
@@ -199,7 +200,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     /// Decides the request at its head: a proxied request starts at once (its body streams); any
     /// other answer is kept until the request's end.
-    private func dispatch(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func dispatch(_ head: HTTPRequestHead, body: BodyAnnouncement, context: ChannelHandlerContext) {
         let snapshot = currentServing()
         let access = currentAccess()
         let client: IPAddress?
@@ -214,12 +215,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             access: access, globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
-        if let limit = bodyLimit, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limit {
+        if let limit = bodyLimit, let length = body.length, length > limit {
             pendingAnswer = nil
             bodyTooLarge(context: context)  // the final answer instead of 100 Continue
             return
         }
-        if Self.expectsContinue(head) {
+        if body.expectsContinue {
             // The client waits for this before it sends the body (RFC 9110 §10.1.1).
             var bytes = context.channel.allocator.buffer(capacity: 25)
             bytes.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -421,18 +422,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         if generated { stats.generated.record(status: status, bytes: bytes, micros: micros, stripe: stripe) }
         route?.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500, stripe: stripe) }
-    }
-
-    /// An HTTP/1.1 request with a body whose client asked to be told to send it
-    /// (`Expect: 100-continue`).
-    static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
-        guard head.version.minor >= 1, head.headers.contains(name: "expect"), hasBody(head) else { return false }
-        return head.headers["expect"].contains { $0.trimmingSpaces().lowercased() == "100-continue" }
-    }
-
-    /// The request announces a body (chunked, or a length above 0).
-    static func hasBody(_ head: HTTPRequestHead) -> Bool {
-        head.headers.contains(name: "transfer-encoding") || (Int(head.headers.first(name: "content-length") ?? "0") ?? 0) > 0
     }
 
     /// Request parts queued behind a deferred answer before reading pauses.

@@ -15,9 +15,10 @@ public enum RequestValidator {
         guard head.version.major == 1, head.version.minor <= 1 else { return .badRequest }
         guard isAllowed(head.method) else { return .badRequest }
         if head.headers.isEmpty { return .badRequest }
-        let hosts = head.headers["host"]
-        if hosts.count > 1 { return .badRequest }
-        if head.version.minor == 1 && hosts.isEmpty { return .badRequest }
+        var hosts = 0
+        for (name, _) in head.headers where name.utf8.count == 4 && HeaderName.equals(Substring(name), "host") { hosts += 1 }
+        if hosts > 1 { return .badRequest }
+        if head.version.minor == 1 && hosts == 0 { return .badRequest }
         return nil
     }
 }
