@@ -188,6 +188,14 @@ final class UpstreamResponseParserTests: XCTestCase {
         XCTAssertEqual(p.body, "ok")
     }
 
+    func testMixedLineEndsAroundDroppedLines() throws {
+        // Kept lines are copied in runs; a bare LF, a dropped line or the end breaks a run.
+        let p = try parse("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\nConnection: keep-alive\r\nC: 3\r\nKeep-Alive: x\nD: 4\nE: 5\r\n"
+            + "Content-Length: 2\r\n\r\nok")
+        XCTAssertEqual(encoded(p.head), "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nContent-Length: 2\r\n")
+        XCTAssertEqual(p.body, "ok")
+    }
+
     func testOversizedHeadIsAnError() {
         let big = "HTTP/1.1 200 OK\r\n" + String(repeating: "X-Filler: " + String(repeating: "a", count: 100) + "\r\n", count: 700)
         XCTAssertThrowsError(try parse(big, step: 1000)) { XCTAssertEqual($0 as? Parser.ParseError, .headTooLarge) }

@@ -227,6 +227,7 @@ struct UpstreamResponseParser {
         out.writeStaticString("\r\n")
         let headerStart = out.writerIndex
         var lengthWritten = false
+        var runStart = lineEnd + 1, runEnd = lineEnd + 1  // kept lines not written yet
         guard try HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
             let kind = Self.kind(line.name)
             switch kind {
@@ -256,13 +257,27 @@ struct UpstreamResponseParser {
             case .endToEnd, .hopByHop, .forwardedFor, .forwardedProto:
                 break
             }
-            // End-to-end lines as they are; a length once.
-            if kind == .endToEnd || (kind == .contentLength && !lengthWritten) {
-                if kind == .contentLength { lengthWritten = true }
+            // End-to-end lines as they are; a length once. Consecutive kept lines that end in
+            // CRLF are copied as one run.
+            guard kind == .endToEnd || (kind == .contentLength && !lengthWritten) else { return }
+            if kind == .contentLength { lengthWritten = true }
+            let start = base.distance(to: line.whole.baseAddress!)
+            let end = start + line.whole.count
+            if end + 1 < head.count && head[end] == 0x0D {
+                if start != runEnd {
+                    out.writeBytes(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
+                    runStart = start
+                }
+                runEnd = end + 2
+            } else {  // a bare LF: the client gets CRLF
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
                 out.writeBytes(line.whole)
                 out.writeStaticString("\r\n")
+                runStart = end + 1
+                runEnd = runStart
             }
         }) else { throw ParseError.malformedHead }
+        out.writeBytes(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
         // Rare: something found later changes what is relayed (fields that `Connection` names, a
         // length beside a transfer coding, which changes the framing): write the lines again.
         if !named.isEmpty || (transferCoded && lengthWritten) {
