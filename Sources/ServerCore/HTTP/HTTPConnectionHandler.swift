@@ -6,8 +6,8 @@ import NIOPosix
 import Glibc
 #endif
 
-/// One client connection: decodes its requests (`RequestDecoder`), dispatches each request, writes the answer
-/// as bytes (`ResponseEncoder`), and owns the connection's life:
+/// One client connection: decodes its requests (`RequestDecoder`), dispatches each one, writes
+/// the answer as bytes (`ResponseEncoder`), and owns the connection's life:
 /// - **Pipelining**: answers go out in request order. Most answers are made synchronously; while
 ///   one is deferred (a directory listing read off the loop), later request parts are queued and
 ///   reading stops until it is written.
