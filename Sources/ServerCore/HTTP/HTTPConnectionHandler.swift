@@ -85,6 +85,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var proxyClient: IPAddress?
     private var proxyBytes = 0
     private var proxyRouteStats: TrafficStats?
+    /// The storage of the last upstream request head (see `startProxy`).
+    private var requestBuffer = ByteBuffer()
+    /// This loop's idle upstream connections.
+    private var pool: UpstreamConnectionPool?
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
@@ -105,7 +109,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        pool = state.pools?.get(context.eventLoop)
+    }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -465,10 +472,13 @@ extension HTTPConnectionHandler: ProxyClient {
         proxyHead = head
         proxyClient = client
         proxyBytes = 0
+        // Written into the last request's head buffer: no allocation once the upstream write and
+        // the last session have released it.
+        let chunked = ProxyHeaders.encodeRequest(
+            head, client: client.map { $0 == peer ? peerText : $0.description }, into: &requestBuffer)
         let session = ProxySession(
-            route: route, head: head, client: client, clientText: client.map { $0 == peer ? peerText : $0.description },
-            eventLoop: context.eventLoop,
-            pool: state.pools?.get(context.eventLoop), owner: self, threadPool: state.dispatcher.threadPool)
+            route: route, head: head, request: (requestBuffer, chunked), client: client, eventLoop: context.eventLoop,
+            pool: pool, owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()
     }

@@ -23,6 +23,14 @@ public enum ProxyHeaders {
     /// The upstream request head for `head`; `client` is the address for `X-Forwarded-For` (nil:
     /// none added). `chunked`: the body must be sent chunk-framed.
     static func encodeRequest(_ head: HTTPRequestHead, client: String?) -> (bytes: ByteBuffer, chunked: Bool) {
+        var out = ByteBufferAllocator().buffer(capacity: 0)
+        let chunked = encodeRequest(head, client: client, into: &out)
+        return (out, chunked)
+    }
+
+    /// `encodeRequest(_:client:)` written into `out`, which is cleared first (its storage is
+    /// written again when nothing else holds it any more: a connection's last request head).
+    static func encodeRequest(_ head: HTTPRequestHead, client: String?, into out: inout ByteBuffer) -> Bool {
         // First pass: what Connection names, the forwarding fields present, the body's framing.
         var named: [Substring] = []
         var forwardedFor: [String] = []
@@ -44,7 +52,7 @@ public enum ProxyHeaders {
             }
         }
 
-        var out = ByteBufferAllocator().buffer(capacity: 256 + head.uri.utf8.count)
+        out.clear(minimumCapacity: 256 + head.uri.utf8.count)
         out.writeString(head.method.rawValue)
         out.writeStaticString(" ")
         out.writeString(head.uri)
@@ -83,6 +91,6 @@ public enum ProxyHeaders {
             out.writeStaticString("\r\n")
         }
         out.writeStaticString("\r\n")
-        return (out, transferCoded)
+        return transferCoded
     }
 }

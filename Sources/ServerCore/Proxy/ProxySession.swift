@@ -90,13 +90,13 @@ final class ProxySession {
     let threadPool: NIOThreadPool?
     let acceptEncoding: String?
 
-    /// `clientText`: the client address as `X-Forwarded-For` shows it.
-    init(route: ProxyRoute, head: HTTPRequestHead, client: IPAddress?, clientText: String?, eventLoop: EventLoop,
-         pool: UpstreamConnectionPool?, owner: ProxyClient, threadPool: NIOThreadPool? = nil) {
+    /// `request`: the head as it goes upstream (`ProxyHeaders.encodeRequest`).
+    init(route: ProxyRoute, head: HTTPRequestHead, request: (bytes: ByteBuffer, chunked: Bool), client: IPAddress?,
+         eventLoop: EventLoop, pool: UpstreamConnectionPool?, owner: ProxyClient, threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
         acceptEncoding = route.gzip == nil ? nil : head.headers.first(name: "accept-encoding")
         self.route = route
-        (requestHead, requestChunked) = ProxyHeaders.encodeRequest(head, client: clientText)
+        (requestHead, requestChunked) = request
         self.client = client
         self.clientKeepAlive = head.isKeepAlive
         self.clientHTTP11 = head.version.minor >= 1
@@ -265,9 +265,9 @@ final class ProxySession {
 
     // MARK: upstream side (called by the UpstreamHandler)
 
-    func upstreamEvent(_ event: UpstreamResponseParser.Event) {
+    func upstreamEvent(_ event: consuming UpstreamResponseParser.Event) {
         guard !finished, owner != nil else { return }
-        switch event {
+        switch consume event {
         case .head(let head):
             responseHead(head)
         case .body(let buffer):
@@ -281,11 +281,10 @@ final class ProxySession {
         }
     }
 
-    private func responseHead(_ head: UpstreamResponseParser.Head) {
+    private func responseHead(_ head: consuming UpstreamResponseParser.Head) {
         responseStarted = true
         status = head.status
         upstreamKeepAlive = head.keepAlive
-        var head = head
         var lengthKnown = head.framing != .chunked && head.framing != .close
         var extra: StaticString? = nil
         if shouldCompress(head), let gz = try? GzipStream(level: route.gzipLevel) {
@@ -301,13 +300,10 @@ final class ProxySession {
         // closes after this response, as eXpServer relays it (a client comparing the proxied
         // headers with the upstream's, compat C10, sees the same value).
         if !clientKeepAlive || head.closeRequested { closeClient = true }
-        // A buffer of our own (writing to the parser's would copy it: the event still holds it),
-        // with room for this read's body when it is small.
-        let bodyRoom: Int
-        if case .length(let n) = head.framing, n <= Self.gatherLimit { bodyRoom = n } else { bodyRoom = 0 }
-        var encoded = ByteBufferAllocator().buffer(capacity: head.encoded.readableBytes + 128 + bodyRoom)
-        var parsed = head.encoded
-        encoded.writeBuffer(&parsed)
+        // The parser's buffer, which has room for these lines and a small body (the upstream
+        // handler hands the event over, so it is not copied).
+        var encoded = head.encoded
+        head.encoded = ByteBuffer()
         if let extra { encoded.writeStaticString(extra) }
         if chunked { encoded.writeStaticString("Transfer-Encoding: chunked\r\n") }
         if closeClient {

@@ -73,7 +73,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
                     session.upstreamEnd(reusable: buffer.readableBytes == 0 && parser.isDone)
                     return
                 }
-                session.upstreamEvent(event)
+                session.upstreamEvent(consume event)
                 guard self.session === session else { return }
             }
         } catch {

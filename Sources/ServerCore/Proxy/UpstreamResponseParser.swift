@@ -63,6 +63,8 @@ struct UpstreamResponseParser {
     }
 
     static let maxHead = 64 * 1024
+    /// At most this much room for body bytes is left after an encoded head.
+    static let spareLimit = 4096 + 16
 
     private enum State {
         case head
@@ -162,7 +164,8 @@ struct UpstreamResponseParser {
             let end = buffer.withUnsafeReadableBytes { HTTPSyntax.headEnd($0, from: 0) }
             if let end {
                 guard end <= Self.maxHead else { throw ParseError.headTooLarge }
-                let head = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end])) }
+                let spare = buffer.readableBytes - end
+                let head = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), spare: spare) }
                 buffer.moveReaderIndex(forwardBy: end)
                 return head
             }
@@ -179,7 +182,8 @@ struct UpstreamResponseParser {
             return nil
         }
         guard end <= Self.maxHead else { throw ParseError.headTooLarge }
-        let head = try kept.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end])) }
+        let spare = kept.readableBytes - end
+        let head = try kept.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), spare: spare) }
         // Bytes after the head (body) go back in front of the caller's buffer.
         var rest = kept.getSlice(at: kept.readerIndex + end, length: kept.readableBytes - end)!
         pending = nil
@@ -197,7 +201,9 @@ struct UpstreamResponseParser {
         }
     }
 
-    private func makeHead(_ head: UnsafeRawBufferPointer) throws -> Head {
+    /// `spare`: the bytes that followed the head in its read (room is left in `encoded` for the
+    /// relay's own lines and, when small, for them: one buffer for the client's write).
+    private func makeHead(_ head: UnsafeRawBufferPointer, spare: Int) throws -> Head {
         // Status line: HTTP/1.x SP 3DIGIT [SP reason]
         let base = head.baseAddress!
         let lineEnd = base.distance(to: UnsafeRawPointer(memchr(base, 0x0A, head.count)!))
@@ -221,7 +227,7 @@ struct UpstreamResponseParser {
         var transferCoded = false
         var chunkedLast = false
         var length: Int?
-        var out = ByteBufferAllocator().buffer(capacity: head.count + 16)
+        var out = ByteBufferAllocator().buffer(capacity: head.count + 128 + min(spare, Self.spareLimit))
         out.writeStaticString("HTTP/1.1")
         out.writeBytes(reason)
         out.writeStaticString("\r\n")

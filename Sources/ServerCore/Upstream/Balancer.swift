@@ -35,7 +35,8 @@ public struct Balancer: Sendable {
 
     /// Picks one of `candidates` (non-empty); `clientHash` feeds `ip_hash`, `total` is the
     /// number of upstreams configured (for ip_hash's stable modulus).
-    public mutating func pick(_ candidates: [Candidate], clientHash: UInt64, total: Int) -> Int {
+    public mutating func pick<C: RandomAccessCollection<Candidate>>(_ candidates: C, clientHash: UInt64, total: Int) -> Int
+    where C.Index == Int {
         precondition(!candidates.isEmpty)
         switch policy {
         case .roundRobin:
@@ -69,7 +70,7 @@ public struct Balancer: Sendable {
 
     /// nginx's smooth weighted round robin: add each weight to its current value, pick the
     /// largest, subtract the total from it. 5:1:1 gives a a b a c a a; equal weights cycle.
-    mutating func smoothWeighted(_ candidates: [Candidate]) -> Int {
+    mutating func smoothWeighted(_ candidates: some Sequence<Candidate>) -> Int {
         var total = 0
         var best = -1
         for c in candidates {
@@ -88,7 +89,7 @@ public struct Balancer: Sendable {
         return random
     }
 
-    mutating func weightedRandom(_ candidates: [Candidate]) -> Candidate {
+    mutating func weightedRandom<C: RandomAccessCollection<Candidate>>(_ candidates: C) -> Candidate where C.Index == Int {
         let total = candidates.reduce(0) { $0 + $1.weight }
         var r = Int(nextRandom() % UInt64(max(total, 1)))
         for c in candidates {

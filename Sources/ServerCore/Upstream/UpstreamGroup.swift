@@ -7,9 +7,15 @@ import Synchronization
 /// `pick` chooses among upstreams that are available (admin active, not down) with an effective
 /// weight above 0 and not yet tried for this request; backups only when no primary qualifies.
 public final class UpstreamGroup: Sendable {
-    public struct Member: Sendable {
+    /// A class: a request holds its upstream by one reference, not a copy of its config.
+    public final class Member: Sendable {
         public let config: XPSConfig.Upstream
         public let state: UpstreamState
+
+        init(config: XPSConfig.Upstream, state: UpstreamState) {
+            self.config = config
+            self.state = state
+        }
 
         /// The operator's weight if set, else the config's. 0 = no new requests.
         public var weight: Int { state.weightOverride ?? config.weight }
@@ -42,22 +48,27 @@ public final class UpstreamGroup: Sendable {
         }
     }
 
-    /// `now` (seconds since 1970) is only read for upstreams that were marked down.
+    /// `now` (seconds since 1970) is only read for upstreams that were marked down. The
+    /// candidates are listed on the stack (no allocation per request).
     public func pick(client: IPAddress?, excluding tried: Tried, now: @autoclosure () -> Double = Date().timeIntervalSince1970) -> Int? {
-        func candidates(backup: Bool) -> [Candidate] {
-            var list: [Candidate] = []
-            list.reserveCapacity(members.count)
-            for (i, m) in members.enumerated() {
-                guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now()) else { continue }
-                list.append(Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed)))
+        withUnsafeTemporaryAllocation(of: Candidate.self, capacity: max(members.count, 1)) { buffer in
+            func list(backup: Bool) -> Int {
+                var n = 0
+                for i in members.indices {
+                    let m = members[i]
+                    guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now()) else { continue }
+                    (buffer.baseAddress! + n).initialize(to: Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed)))
+                    n += 1
+                }
+                return n
             }
-            return list
+            var n = list(backup: false)
+            if n == 0 { n = list(backup: true) }
+            guard n > 0 else { return nil }
+            let candidates = UnsafeBufferPointer(rebasing: buffer[..<n])
+            let hash = Balancer.clientHash(client)
+            let total = members.count
+            return balancer.withLock { $0.pick(candidates, clientHash: hash, total: total) }
         }
-        var list = candidates(backup: false)
-        if list.isEmpty { list = candidates(backup: true) }
-        guard !list.isEmpty else { return nil }
-        let hash = Balancer.clientHash(client)
-        let total = members.count
-        return balancer.withLock { $0.pick(list, clientHash: hash, total: total) }
     }
 }
