@@ -30,15 +30,31 @@ public enum ProxyHeaders {
 
     /// `encodeRequest(_:client:)` written into `out`, which is cleared first (its storage is
     /// written again when nothing else holds it any more: a connection's last request head).
+    /// One pass over the fields; a second only when `Connection` names fields to drop.
     static func encodeRequest(_ head: HTTPRequestHead, client: String?, into out: inout ByteBuffer) -> Bool {
-        // First pass: what Connection names, the forwarding fields present, the body's framing.
         var named: [Substring] = []
         var forwardedFor: [String] = []
         var hasProto = false
         var length: String?
         var transferCoded = false
+
+        out.clear(minimumCapacity: 256 + head.uri.utf8.count)
+        out.writeString(head.method.rawValue)
+        out.writeStaticString(" ")
+        out.writeString(head.uri)
+        out.writeStaticString(" HTTP/1.1\r\n")
+        let fieldsStart = out.writerIndex
+        /// Whether a field of this kind goes upstream as it is (`Connection`'s list aside).
+        func relayed(_ kind: HeaderName.Kind) -> Bool {
+            switch kind {
+            case .hopByHop, .connection, .transferEncoding, .contentLength: return false
+            case .forwardedFor: return client == nil
+            case .endToEnd, .forwardedProto: return true
+            }
+        }
         for (name, value) in head.headers {
-            switch HeaderName.kind(Substring(name)) {
+            let kind = HeaderName.kind(Substring(name))
+            switch kind {
             case .connection:
                 for token in value.split(separator: ",") {
                     let t = token.trimmingSpaces()
@@ -50,28 +66,16 @@ public enum ProxyHeaders {
             case .forwardedProto: hasProto = true
             case .endToEnd, .hopByHop: break
             }
+            if relayed(kind) { writeField(name, value, to: &out) }
         }
-
-        out.clear(minimumCapacity: 256 + head.uri.utf8.count)
-        out.writeString(head.method.rawValue)
-        out.writeStaticString(" ")
-        out.writeString(head.uri)
-        out.writeStaticString(" HTTP/1.1\r\n")
-        for (name, value) in head.headers {
-            switch HeaderName.kind(Substring(name)) {
-            case .hopByHop, .connection, .transferEncoding, .contentLength:
-                continue
-            case .forwardedFor where client != nil:
-                continue
-            case .endToEnd where !named.isEmpty:
-                if named.contains(where: { HeaderName.equals($0, name) }) { continue }
-            default:
-                break
+        if !named.isEmpty {
+            // Rare: drop the fields `Connection` names (they may have come before it).
+            out.moveWriterIndex(to: fieldsStart)
+            for (name, value) in head.headers {
+                let kind = HeaderName.kind(Substring(name))
+                guard relayed(kind), kind != .endToEnd || !named.contains(where: { HeaderName.equals($0, name) }) else { continue }
+                writeField(name, value, to: &out)
             }
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(value)
-            out.writeStaticString("\r\n")
         }
         if let client {
             out.writeStaticString("X-Forwarded-For: ")
@@ -92,5 +96,12 @@ public enum ProxyHeaders {
         }
         out.writeStaticString("\r\n")
         return transferCoded
+    }
+
+    private static func writeField(_ name: String, _ value: String, to out: inout ByteBuffer) {
+        out.writeString(name)
+        out.writeStaticString(": ")
+        out.writeString(value)
+        out.writeStaticString("\r\n")
     }
 }
