@@ -274,6 +274,13 @@ final class RequestDecoderTests: XCTestCase {
         XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)\(field)\r\n\r\n", limits: small).failure, .fieldsTooLarge)
     }
 
+    func testTokenBytesAreRFC9110s() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for b in 0...255 {
+            XCTAssertEqual(HeaderName.isTokenByte(UInt8(b)), tchar.contains(UInt8(b)), "byte \(b)")
+        }
+    }
+
     func testFailureStatuses() {
         XCTAssertEqual(Failure.badRequest.status.code, 400)
         XCTAssertEqual(Failure.uriTooLong.status.code, 414)

@@ -16,6 +16,10 @@ public enum PathResolver {
     }
 
     public static func pathname(fromTarget target: Substring) -> Result<String, Failure> {
+        // The common case on the target's bytes in place: origin-form, already normal.
+        if let fast = target.utf8.withContiguousStorageIfAvailable({ normalOriginForm($0) }), let path = fast {
+            return .success(path)
+        }
         var bytes = target.utf8[...]
         if bytes.first != UInt8(ascii: "/") {
             // absolute-form: scheme "://" authority [path]
@@ -42,7 +46,14 @@ public enum PathResolver {
 
     /// The common case, taken without decoding or copying: no escapes and no empty, `.` or `..`
     /// segment, so `normalise(percentDecode(bytes))` would give the bytes back unchanged.
-    static func isNormal(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
+    /// The pathname of an origin-form target that `isNormal`, else nil.
+    private static func normalOriginForm(_ target: UnsafeBufferPointer<UInt8>) -> String? {
+        let end = target.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? target.count
+        let path = UnsafeBufferPointer(rebasing: target[..<end])
+        return isNormal(path) ? String(decoding: path, as: UTF8.self) : nil
+    }
+
+    static func isNormal<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
         guard bytes.first == UInt8(ascii: "/") else { return false }
         var length = 0
         var dots = 0
