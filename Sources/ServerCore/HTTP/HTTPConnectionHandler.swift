@@ -124,7 +124,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     // MARK: reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = Self.unwrapInboundIn(data)
+        var buffer = unwrapInboundIn(data)
         do {
             try decoder.decode(&buffer, allocator: context.channel.allocator) { part in
                 if waiting || closing {
@@ -231,7 +231,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // The client waits for this before it sends the body (RFC 9110 §10.1.1).
             var bytes = context.channel.allocator.buffer(capacity: 25)
             bytes.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
         if case .proxy(let route) = result {
             proxyRouteStats = matched?.stats
@@ -321,7 +321,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
             allocator: context.channel.allocator, chunked: chunked)
         if case .stream(let body) = response.body {
-            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
             stream(body, chunked: chunked, keepAlive: keepAlive, context: context)
             return
         }
@@ -331,25 +331,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         var fileHandle: NIOFileHandle? = nil
         switch response.body {
         case .empty:
-            context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: promise)
+            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: promise)
         case .buffer(var body):
             if body.readableBytes <= 2048 {
                 // Small bodies ride in the head's buffer: one iovec, one copy of a few bytes.
                 var combined = headBytes
                 combined.writeBuffer(&body)
-                context.write(Self.wrapOutboundOut(.byteBuffer(combined)), promise: promise)
+                context.write(wrapOutboundOut(.byteBuffer(combined)), promise: promise)
             } else {
-                context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-                context.write(Self.wrapOutboundOut(.byteBuffer(body)), promise: promise)
+                context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(body)), promise: promise)
             }
         case .stream:
             preconditionFailure("streamed bodies are sent by stream(_:)")
         case .file(let fd, let offset, let count):
-            context.write(Self.wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
             fileHandle = handle
             let region = FileRegion(fileHandle: handle, readerIndex: offset, endIndex: offset + count)
-            context.write(Self.wrapOutboundOut(.fileRegion(region)), promise: promise)
+            context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
         }
         if let log = snapshot.accessLog {
             log.append(AccessLog.combinedLine(
@@ -449,7 +449,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // Idle between requests: close once anything already written has gone out.
             closing = true
             let channel = context.channel
-            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
                 channel.close(promise: nil)
             }
         }
@@ -488,7 +488,7 @@ extension HTTPConnectionHandler: ProxyClient {
     func proxyWrite(_ buffer: ByteBuffer) {
         guard let context else { return }
         proxyBytes += buffer.readableBytes
-        context.write(Self.wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+        context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
 
     func proxyFlush() { context?.flush() }
@@ -518,7 +518,7 @@ extension HTTPConnectionHandler: ProxyClient {
         if closeClient || quiescing {
             closing = true
             let channel = context.channel
-            context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
                 channel.close(promise: nil)
             }
             return

@@ -30,20 +30,35 @@ public enum ProxyHeaders {
 
     /// `encodeRequest(_:client:)` written into `out`, which is cleared first (its storage is
     /// written again when nothing else holds it any more: a connection's last request head).
-    /// One pass over the fields; a second only when `Connection` names fields to drop.
+    /// One pass over the fields (a second only when `Connection` names fields to drop), copied
+    /// into the buffer's memory directly: one buffer operation, not one per piece.
     static func encodeRequest(_ head: HTTPRequestHead, client: String?, into out: inout ByteBuffer) -> Bool {
+        let method = head.method.rawValue
+        // An upper bound of what is written.
+        var size = method.utf8.count + head.uri.utf8.count + 13 + 19 + (client?.utf8.count ?? 0) + 27 + 46
+        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
+        out.clear(minimumCapacity: size)
+        var transferCoded = false
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
+            var w = RawWriter(base: memory.baseAddress!)
+            transferCoded = writeRequest(head, method: method, client: client, to: &w)
+            precondition(w.count <= size)
+            return w.count
+        }
+        return transferCoded
+    }
+
+    private static func writeRequest(_ head: HTTPRequestHead, method: String, client: String?, to w: inout RawWriter) -> Bool {
         var named: [Substring] = []
         var forwardedFor: [String] = []
         var hasProto = false
         var length: String?
         var transferCoded = false
-
-        out.clear(minimumCapacity: 256 + head.uri.utf8.count)
-        out.writeString(head.method.rawValue)
-        out.writeStaticString(" ")
-        out.writeString(head.uri)
-        out.writeStaticString(" HTTP/1.1\r\n")
-        let fieldsStart = out.writerIndex
+        w.put(method)
+        w.put(" ")
+        w.put(head.uri)
+        w.put(" HTTP/1.1\r\n")
+        let fieldsStart = w.count
         /// Whether a field of this kind goes upstream as it is (`Connection`'s list aside).
         func relayed(_ kind: HeaderName.Kind) -> Bool {
             switch kind {
@@ -66,42 +81,68 @@ public enum ProxyHeaders {
             case .forwardedProto: hasProto = true
             case .endToEnd, .hopByHop: break
             }
-            if relayed(kind) { writeField(name, value, to: &out) }
+            if relayed(kind) { w.putField(name, value) }
         }
         if !named.isEmpty {
             // Rare: drop the fields `Connection` names (they may have come before it).
-            out.moveWriterIndex(to: fieldsStart)
+            w.count = fieldsStart
             for (name, value) in head.headers {
                 let kind = HeaderName.kind(Substring(name))
                 guard relayed(kind), kind != .endToEnd || !named.contains(where: { HeaderName.equals($0, name) }) else { continue }
-                writeField(name, value, to: &out)
+                w.putField(name, value)
             }
         }
         if let client {
-            out.writeStaticString("X-Forwarded-For: ")
+            w.put("X-Forwarded-For: ")
             for existing in forwardedFor {
-                out.writeString(existing)
-                out.writeStaticString(", ")
+                w.put(existing)
+                w.put(", ")
             }
-            out.writeString(client)
-            out.writeStaticString("\r\n")
+            w.put(client)
+            w.put("\r\n")
         }
-        if !hasProto { out.writeStaticString("X-Forwarded-Proto: http\r\n") }
+        if !hasProto { w.put("X-Forwarded-Proto: http\r\n") }
         if transferCoded {
-            out.writeStaticString("Transfer-Encoding: chunked\r\n")
+            w.put("Transfer-Encoding: chunked\r\n")
         } else if let length {
-            out.writeStaticString("Content-Length: ")
-            out.writeString(length)
-            out.writeStaticString("\r\n")
+            w.put("Content-Length: ")
+            w.put(length)
+            w.put("\r\n")
         }
-        out.writeStaticString("\r\n")
+        w.put("\r\n")
         return transferCoded
     }
+}
 
-    private static func writeField(_ name: String, _ value: String, to out: inout ByteBuffer) {
-        out.writeString(name)
-        out.writeStaticString(": ")
-        out.writeString(value)
-        out.writeStaticString("\r\n")
+/// Appends bytes to memory known to be large enough (`ProxyHeaders` sizes it first).
+struct RawWriter {
+    let base: UnsafeMutableRawPointer
+    var count = 0
+
+    mutating func put(_ s: StaticString) {
+        (base + count).copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
+        count += s.utf8CodeUnitCount
+    }
+
+    mutating func put(_ s: String) {
+        let done = s.utf8.withContiguousStorageIfAvailable { bytes in
+            if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
+            return bytes.count
+        }
+        if let done {
+            count += done
+        } else {
+            for b in s.utf8 {
+                base.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
+                count += 1
+            }
+        }
+    }
+
+    mutating func putField(_ name: String, _ value: String) {
+        put(name)
+        put(": ")
+        put(value)
+        put("\r\n")
     }
 }

@@ -46,7 +46,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// The session is done with the connection (whether it is pooled or closed next).
     func end() { session = nil }
 
-    func write(_ buffer: ByteBuffer) { context?.write(Self.wrapOutboundOut(buffer), promise: nil) }
+    func write(_ buffer: ByteBuffer) { context?.write(wrapOutboundOut(buffer), promise: nil) }
     func flush() { context?.flush() }
     func close() { context?.close(promise: nil) }
 
@@ -65,7 +65,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             return
         }
         lastActivity = NIODeadline.now().uptimeNanoseconds
-        var buffer = Self.unwrapInboundIn(data)
+        var buffer = unwrapInboundIn(data)
         do {
             while let event = try parser.next(&buffer) {
                 if case .end = event {

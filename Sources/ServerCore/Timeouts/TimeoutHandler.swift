@@ -93,7 +93,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if lingering { return }
-        stats?.bytesIn.add(Self.unwrapInboundIn(data).readableBytes, ordering: .relaxed)
+        stats?.bytesIn.add(unwrapInboundIn(data).readableBytes, ordering: .relaxed)
         let now = Self.now()
         timeouts.bytesRead(now: now)
         reschedule()
