@@ -113,36 +113,3 @@ public enum ProxyHeaders {
         return transferCoded
     }
 }
-
-/// Appends bytes to memory known to be large enough (`ProxyHeaders` sizes it first).
-struct RawWriter {
-    let base: UnsafeMutableRawPointer
-    var count = 0
-
-    mutating func put(_ s: StaticString) {
-        (base + count).copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
-        count += s.utf8CodeUnitCount
-    }
-
-    mutating func put(_ s: String) {
-        let done = s.utf8.withContiguousStorageIfAvailable { bytes in
-            if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
-            return bytes.count
-        }
-        if let done {
-            count += done
-        } else {
-            for b in s.utf8 {
-                base.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
-                count += 1
-            }
-        }
-    }
-
-    mutating func putField(_ name: String, _ value: String) {
-        put(name)
-        put(": ")
-        put(value)
-        put("\r\n")
-    }
-}

@@ -227,81 +227,91 @@ struct UpstreamResponseParser {
         var transferCoded = false
         var chunkedLast = false
         var length: Int?
-        var out = ByteBufferAllocator().buffer(capacity: head.count + 128 + min(spare, Self.spareLimit))
-        out.writeStaticString("HTTP/1.1")
-        out.writeBytes(reason)
-        out.writeStaticString("\r\n")
-        let headerStart = out.writerIndex
+        // The client's head is at most the upstream's plus a byte per line (a bare LF becomes
+        // CRLF; a line has at least 3 bytes), written straight into the buffer's memory.
+        let bound = head.count + head.count / 2 + 16
+        var out = ByteBufferAllocator().buffer(capacity: bound + 128 + min(spare, Self.spareLimit))
+        var headerStart = 0
         var lengthWritten = false
-        var runStart = lineEnd + 1, runEnd = lineEnd + 1  // kept lines not written yet
-        guard try HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
-            let kind = Self.kind(line.name)
-            switch kind {
-            case .connection:
-                HTTPSyntax.forEachToken(line.value) { token in
-                    if HeaderName.equals(token, "close") {
-                        closeRequested = true
-                    } else if HeaderName.equals(token, "keep-alive") {
-                        keepAliveRequested = true
-                    } else if Self.kind(token) == .endToEnd || Self.kind(token) == .contentLength {
-                        named.append(Array(token))
-                    }
-                }
-            case .transferEncoding:
-                transferCoded = true
-                chunkedLast = HTTPSyntax.endsChunked(line.value)
-            case .contentLength:
-                var ok = true
-                HTTPSyntax.forEachToken(line.value) { token in
-                    guard ok, let n = HTTPSyntax.decimal(token), length == nil || length == n else {
-                        ok = false
-                        return
-                    }
-                    length = n
-                }
-                guard ok, length != nil else { throw ParseError.badContentLength }
-            case .endToEnd, .hopByHop, .forwardedFor, .forwardedProto:
-                break
-            }
-            // End-to-end lines as they are; a length once. Consecutive kept lines that end in
-            // CRLF are copied as one run.
-            guard kind == .endToEnd || (kind == .contentLength && !lengthWritten) else { return }
-            if kind == .contentLength { lengthWritten = true }
-            let start = base.distance(to: line.whole.baseAddress!)
-            let end = start + line.whole.count
-            if end + 1 < head.count && head[end] == 0x0D {
-                if start != runEnd {
-                    out.writeBytes(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
-                    runStart = start
-                }
-                runEnd = end + 2
-            } else {  // a bare LF: the client gets CRLF
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
-                out.writeBytes(line.whole)
-                out.writeStaticString("\r\n")
-                runStart = end + 1
-                runEnd = runStart
-            }
-        }) else { throw ParseError.malformedHead }
-        out.writeBytes(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
-        // Rare: something found later changes what is relayed (fields that `Connection` names, a
-        // length beside a transfer coding, which changes the framing): write the lines again.
-        if !named.isEmpty || (transferCoded && lengthWritten) {
-            out.moveWriterIndex(to: headerStart)
-            var lengthRelayed = false
+        try out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
+            var w = RawWriter(base: memory.baseAddress!)
+            w.put("HTTP/1.1")
+            w.put(reason)
+            w.put("\r\n")
+            headerStart = w.count
+            var runStart = lineEnd + 1, runEnd = lineEnd + 1  // kept lines not written yet
             guard try HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
-                switch Self.kind(line.name) {
-                case .hopByHop, .connection, .transferEncoding:
-                    return
+                let kind = Self.kind(line.name)
+                switch kind {
+                case .connection:
+                    HTTPSyntax.forEachToken(line.value) { token in
+                        if HeaderName.equals(token, "close") {
+                            closeRequested = true
+                        } else if HeaderName.equals(token, "keep-alive") {
+                            keepAliveRequested = true
+                        } else if Self.kind(token) == .endToEnd || Self.kind(token) == .contentLength {
+                            named.append(Array(token))
+                        }
+                    }
+                case .transferEncoding:
+                    transferCoded = true
+                    chunkedLast = HTTPSyntax.endsChunked(line.value)
                 case .contentLength:
-                    guard !transferCoded, !lengthRelayed else { return }
-                    lengthRelayed = true
-                case .endToEnd, .forwardedFor, .forwardedProto:
-                    if named.contains(where: { HeaderName.equals(line.name, $0) }) { return }
+                    var ok = true
+                    HTTPSyntax.forEachToken(line.value) { token in
+                        guard ok, let n = HTTPSyntax.decimal(token), length == nil || length == n else {
+                            ok = false
+                            return
+                        }
+                        length = n
+                    }
+                    guard ok, length != nil else { throw ParseError.badContentLength }
+                case .endToEnd, .hopByHop, .forwardedFor, .forwardedProto:
+                    break
                 }
-                out.writeBytes(line.whole)
-                out.writeStaticString("\r\n")
+                // End-to-end lines as they are; a length once. Consecutive kept lines that end in
+                // CRLF are copied as one run.
+                guard kind == .endToEnd || (kind == .contentLength && !lengthWritten) else { return }
+                if kind == .contentLength { lengthWritten = true }
+                let start = base.distance(to: line.whole.baseAddress!)
+                let end = start + line.whole.count
+                if end + 1 < head.count && head[end] == 0x0D {
+                    if start != runEnd {
+                        w.put(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
+                        runStart = start
+                    }
+                    runEnd = end + 2
+                } else {  // a bare LF: the client gets CRLF
+                    w.put(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
+                    w.put(line.whole)
+                    w.put("\r\n")
+                    runStart = end + 1
+                    runEnd = runStart
+                }
             }) else { throw ParseError.malformedHead }
+            w.put(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
+            // Rare: something found later changes what is relayed (fields that `Connection`
+            // names, a length beside a transfer coding, which changes the framing): write the
+            // lines again.
+            if !named.isEmpty || (transferCoded && lengthWritten) {
+                w.count = headerStart
+                var lengthRelayed = false
+                guard HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
+                    switch Self.kind(line.name) {
+                    case .hopByHop, .connection, .transferEncoding:
+                        return
+                    case .contentLength:
+                        guard !transferCoded, !lengthRelayed else { return }
+                        lengthRelayed = true
+                    case .endToEnd, .forwardedFor, .forwardedProto:
+                        if named.contains(where: { HeaderName.equals(line.name, $0) }) { return }
+                    }
+                    w.put(line.whole)
+                    w.put("\r\n")
+                }) else { throw ParseError.malformedHead }
+            }
+            precondition(w.count <= bound)
+            return w.count
         }
 
         let noBody = self.noBody || status < 200 || status == 204 || status == 304
