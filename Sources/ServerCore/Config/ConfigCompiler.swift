@@ -26,15 +26,14 @@ public enum ConfigCompiler {
             var routes: [CompiledRoute] = []
             for (ri, route) in server.routes.enumerated() {
                 let path = "servers[\(si)].routes[\(ri)]"
-                var compiled = CompiledRoute(
+                let label = "servers[\(si)] \(route.reqPath)"
+                routes.append(CompiledRoute(
                     reqPath: route.reqPath, order: ri,
                     access: RouteAccess(whitelist: route.ipWhitelist, blacklist: route.ipBlacklist),
                     action: try compileAction(
-                        route, path: path, baseDirectory: baseDirectory, timeouts: config.timeouts, upstreams: upstreams))
-                compiled.maxBodyBytes = route.maxBodyBytes ?? config.limits.maxBodyBytes
-                compiled.label = "servers[\(si)] \(route.reqPath)"
-                compiled.stats = routeStats.stats(for: compiled.label)
-                routes.append(compiled)
+                        route, path: path, baseDirectory: baseDirectory, timeouts: config.timeouts, upstreams: upstreams),
+                    maxBodyBytes: route.maxBodyBytes ?? config.limits.maxBodyBytes, stats: routeStats.stats(for: label),
+                    label: label))
             }
             servers.append(VirtualServer(
                 listenerIDs: Set(ids), hostnames: server.hostnames, routes: RouteTable(routes)))

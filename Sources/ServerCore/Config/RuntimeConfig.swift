@@ -67,17 +67,32 @@ public final class RuntimeConfig: Sendable {
 }
 
 /// One route, ready to run.
-public struct CompiledRoute: Sendable {
+/// A class: the matched route is handed along on every request (one reference, not a copy of
+/// every field).
+public final class CompiledRoute: Sendable {
     public let reqPath: String
     /// Position in the server's `routes` array (ties on prefix length go to the earlier route).
     public let order: Int
     public let access: RouteAccess
     public let action: RouteAction
     /// The route's `max_body_bytes`, else the top-level limit; nil = unlimited.
-    public var maxBodyBytes: Int? = nil
+    public let maxBodyBytes: Int?
     /// This route's traffic counters (by label, so they survive reloads).
-    public var stats: TrafficStats? = nil
-    public var label: String = ""
+    public let stats: TrafficStats?
+    public let label: String
+
+    public init(
+        reqPath: String, order: Int, access: RouteAccess, action: RouteAction, maxBodyBytes: Int? = nil,
+        stats: TrafficStats? = nil, label: String = ""
+    ) {
+        self.reqPath = reqPath
+        self.order = order
+        self.access = access
+        self.action = action
+        self.maxBodyBytes = maxBodyBytes
+        self.stats = stats
+        self.label = label
+    }
 }
 
 public enum RouteAction: Sendable {

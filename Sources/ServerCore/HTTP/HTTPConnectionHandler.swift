@@ -58,11 +58,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var accessSnapshot: AccessControl.Snapshot?
     private var accessVersion: UInt64 = .max
 
+    /// This connection's listener's id in `servingSnapshot`'s config.
+    private var listenerID = -1
+
     private func currentServing() -> ServingSnapshot {
         let v = state.generation.load(ordering: .acquiring)
         if v != servingVersion || servingSnapshot == nil {
-            servingSnapshot = state.current
+            let snapshot = state.current
+            servingSnapshot = snapshot
             servingVersion = v
+            listenerID = snapshot.config.listenerIDs[listener] ?? -1
         }
         return servingSnapshot!
     }
@@ -218,7 +223,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
         let (result, matched) = state.dispatcher.dispatch(
-            head: head, config: snapshot.config, listener: snapshot.config.listenerIDs[listener] ?? -1, client: client,
+            head: head, config: snapshot.config, listener: listenerID, client: client,
             access: access, globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes

@@ -16,7 +16,7 @@ public enum RequestValidator {
         guard isAllowed(head.method) else { return .badRequest }
         if head.headers.isEmpty { return .badRequest }
         var hosts = 0
-        for (name, _) in head.headers where name.utf8.count == 4 && HeaderName.equals(Substring(name), "host") { hosts += 1 }
+        for (name, _) in head.headers where HeaderName.equals(name, "host") { hosts += 1 }
         if hosts > 1 { return .badRequest }
         if head.version.minor == 1 && hosts == 0 { return .badRequest }
         return nil

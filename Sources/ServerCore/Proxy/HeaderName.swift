@@ -47,6 +47,13 @@ enum HeaderName {
         return true
     }
 
+    /// A field name (a native string: its bytes in place) against a lowercase name.
+    static func equals(_ name: String, _ lower: StaticString) -> Bool {
+        guard name.utf8.count == lower.utf8CodeUnitCount else { return false }
+        return name.utf8.withContiguousStorageIfAvailable { equals(UnsafeRawBufferPointer($0), lower) }
+            ?? Array(name.utf8).withUnsafeBytes { equals($0, lower) }
+    }
+
     static func equals(_ a: Substring, _ other: String) -> Bool {
         guard a.utf8.count == other.utf8.count else { return false }
         return zip(a.utf8, other.utf8).allSatisfy { x, y in x == y || (x | 0x20) == (y | 0x20) && isLetter(y | 0x20) }

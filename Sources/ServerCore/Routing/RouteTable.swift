@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A virtual server: the listeners it is bound to, its Host names, and its routes.
 public struct VirtualServer: Sendable {
     public let listenerIDs: Set<Int>
@@ -70,13 +74,25 @@ public struct RouteTable: Sendable {
     public var isEmpty: Bool { ordered.isEmpty }
 
     public func route(for pathname: String) -> CompiledRoute? {
-        let path = pathname.utf8
+        if let found = pathname.utf8.withContiguousStorageIfAvailable({ route(for: $0) }) { return found }
+        return Array(pathname.utf8).withUnsafeBufferPointer { route(for: $0) }
+    }
+
+    private func route(for path: UnsafeBufferPointer<UInt8>) -> CompiledRoute? {
         for route in ordered {
-            let prefix = route.reqPath.utf8
-            guard path.starts(with: prefix) else { continue }
-            if prefix.last == UInt8(ascii: "/") || path.count == prefix.count { return route }
-            if path[path.index(path.startIndex, offsetBy: prefix.count)] == UInt8(ascii: "/") { return route }
+            let matched = route.reqPath.utf8.withContiguousStorageIfAvailable { Self.matches(path, prefix: $0) }
+                ?? Array(route.reqPath.utf8).withUnsafeBufferPointer { Self.matches(path, prefix: $0) }
+            if matched { return route }
         }
         return nil
+    }
+
+    /// `prefix` is a prefix of `path` that ends at a boundary (see the type's comment).
+    private static func matches(_ path: UnsafeBufferPointer<UInt8>, prefix: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard prefix.count <= path.count else { return false }
+        if prefix.count > 0, let p = path.baseAddress, let q = prefix.baseAddress, memcmp(p, q, prefix.count) != 0 {
+            return false
+        }
+        return prefix.last == UInt8(ascii: "/") || path.count == prefix.count || path[prefix.count] == UInt8(ascii: "/")
     }
 }
