@@ -39,27 +39,31 @@ enum HTTPSyntax {
     /// or whose value holds a CR or a NUL (RFC 9110 §5.5; other bytes pass, as with nginx).
     static func forEachLine(_ head: UnsafeRawBufferPointer, from start: Int, _ body: (Line) throws -> Void) rethrows -> Bool {
         guard let base = head.baseAddress else { return true }
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
         var i = start
         while i < head.count {
             guard let hit = memchr(base + i, 0x0A, head.count - i) else { return false }
             var end = base.distance(to: UnsafeRawPointer(hit))
             let next = end + 1
-            if end > i && head[end - 1] == 0x0D { end -= 1 }
+            if end > i && bytes[end - 1] == 0x0D { end -= 1 }
             if end == i { return true }  // the blank line
-            let line = UnsafeRawBufferPointer(rebasing: head[i..<end])
-            guard let colonAt = memchr(line.baseAddress!, 0x3A, line.count) else { return false }
-            let colon = line.baseAddress!.distance(to: UnsafeRawPointer(colonAt))
-            guard colon > 0 else { return false }
-            for j in 0..<colon where !HeaderName.isTokenByte(line[j]) { return false }
-            var vs = colon + 1
-            var ve = line.count
-            while vs < ve && (line[vs] == 0x20 || line[vs] == 0x09) { vs += 1 }
-            while ve > vs && (line[ve - 1] == 0x20 || line[ve - 1] == 0x09) { ve -= 1 }
-            let value = UnsafeRawBufferPointer(rebasing: line[vs..<ve])
-            if let v = value.baseAddress, memchr(v, 0x0D, value.count) != nil || memchr(v, 0, value.count) != nil {
-                return false
+            guard let colonAt = memchr(base + i, 0x3A, end - i) else { return false }
+            let colon = base.distance(to: UnsafeRawPointer(colonAt))
+            guard colon > i else { return false }
+            var j = i
+            while j < colon {
+                guard HeaderName.isTokenByte(bytes[j]) else { return false }
+                j += 1
             }
-            try body(Line(name: UnsafeRawBufferPointer(rebasing: line[..<colon]), value: value, whole: line))
+            var vs = colon + 1
+            var ve = end
+            while vs < ve && (bytes[vs] == 0x20 || bytes[vs] == 0x09) { vs += 1 }
+            while ve > vs && (bytes[ve - 1] == 0x20 || bytes[ve - 1] == 0x09) { ve -= 1 }
+            if ve > vs && (memchr(base + vs, 0x0D, ve - vs) != nil || memchr(base + vs, 0, ve - vs) != nil) { return false }
+            try body(Line(
+                name: UnsafeRawBufferPointer(start: base + i, count: colon - i),
+                value: UnsafeRawBufferPointer(start: base + vs, count: ve - vs),
+                whole: UnsafeRawBufferPointer(start: base + i, count: end - i)))
             i = next
         }
         return true

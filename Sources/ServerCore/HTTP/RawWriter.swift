@@ -5,11 +5,13 @@ struct RawWriter {
     let base: UnsafeMutableRawPointer
     var count = 0
 
+    @inline(__always)
     mutating func put(_ s: StaticString) {
         (base + count).copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
         count += s.utf8CodeUnitCount
     }
 
+    @inline(__always)
     mutating func put(_ s: String) {
         let done = s.utf8.withContiguousStorageIfAvailable { bytes in
             if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
@@ -25,6 +27,7 @@ struct RawWriter {
         }
     }
 
+    @inline(__always)
     mutating func put(_ bytes: UnsafeRawBufferPointer) {
         if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
         count += bytes.count
