@@ -33,7 +33,7 @@ final class RequestDecoderTests: XCTestCase {
             var buffer = ByteBuffer(bytes: bytes[offset..<min(offset + size, bytes.count)])
             offset += size
             do {
-                try decoder.decode(&buffer, allocator: ByteBufferAllocator()) { part in
+                try decoder.decode(&buffer) { part in
                     switch part {
                     case .head(let h):
                         result.heads.append(h)
@@ -59,7 +59,7 @@ final class RequestDecoderTests: XCTestCase {
     func feed(_ decoder: inout RequestDecoder, _ input: String) throws -> [String] {
         var parts: [String] = []
         var buffer = ByteBuffer(string: input)
-        try decoder.decode(&buffer, allocator: ByteBufferAllocator()) { part in
+        try decoder.decode(&buffer) { part in
             switch part {
             case .head: parts.append("head")
             case .body(let b): parts.append(String(buffer: b))
@@ -230,7 +230,7 @@ final class RequestDecoderTests: XCTestCase {
         var decoder = RequestDecoder(limits: limits)
         var parts: [String] = []
         var buffer = ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTX/1.1\r\nHost: x\r\n\r\n")
-        XCTAssertThrowsError(try decoder.decode(&buffer, allocator: ByteBufferAllocator()) { part in
+        XCTAssertThrowsError(try decoder.decode(&buffer) { part in
             if case .head(let h) = part { parts.append(h.uri) }
         }) { XCTAssertEqual($0 as? Failure, .badRequest) }
         XCTAssertEqual(parts, ["/a"])

@@ -37,6 +37,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var queue = CircularBuffer<HTTPServerRequestPart>()
     private var queuedError: RequestHeadParser.Failure?
     private var readSuppressed = false
+    /// The socket takes more writes (kept from writability events, not asked per read).
+    private var writable = true
     fileprivate var closing = false
     /// Shutdown asked us to finish: the current response (if any) is the last.
     fileprivate var quiescing = false
@@ -131,7 +133,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         do {
-            try decoder.decode(&buffer, allocator: context.channel.allocator) { part in
+            try decoder.decode(&buffer) { part in
                 if waiting || closing {
                     if !closing { queue.append(part) }
                     return
@@ -188,7 +190,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// an answer is deferred: toggling read interest for every proxied request costs two
     /// `epoll_ctl` calls each time.)
     func read(context: ChannelHandlerContext) {
-        if queue.count >= Self.maxQueuedParts || !context.channel.isWritable || proxy?.blocksClientReads == true {
+        if queue.count >= Self.maxQueuedParts || !writable || proxy?.blocksClientReads == true {
             readSuppressed = true
             return
         }
@@ -196,13 +198,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        writable = context.channel.isWritable
         proxy?.clientWritabilityChanged()
         resumeReadingIfPossible(context: context)
         context.fireChannelWritabilityChanged()
     }
 
     fileprivate func resumeReadingIfPossible(context: ChannelHandlerContext) {
-        if readSuppressed && queue.count < Self.maxQueuedParts && context.channel.isWritable && proxy?.blocksClientReads != true {
+        if readSuppressed && queue.count < Self.maxQueuedParts && writable && proxy?.blocksClientReads != true {
             readSuppressed = false
             context.read()
         }
@@ -488,7 +491,7 @@ extension HTTPConnectionHandler: ProxyClient {
         session.start()
     }
 
-    var clientWritable: Bool { context?.channel.isWritable ?? false }
+    var clientWritable: Bool { context != nil && writable }
 
     func proxyWrite(_ buffer: ByteBuffer) {
         guard let context else { return }

@@ -29,11 +29,11 @@ struct RequestDecoder {
     /// Decodes `buffer`, giving each part to `deliver` in order; throws (once) at a malformed
     /// request, after the parts before it.
     mutating func decode(
-        _ buffer: inout ByteBuffer, allocator: ByteBufferAllocator, deliver: (HTTPServerRequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (HTTPServerRequestPart) -> Void
     ) throws(RequestHeadParser.Failure) {
         guard !failed else { return }
         do {
-            try decodeParts(&buffer, allocator: allocator, deliver: deliver)
+            try decodeParts(&buffer, deliver: deliver)
         } catch {
             failed = true
             pending = nil
@@ -43,7 +43,7 @@ struct RequestDecoder {
     }
 
     private mutating func decodeParts(
-        _ buffer: inout ByteBuffer, allocator: ByteBufferAllocator, deliver: (HTTPServerRequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (HTTPServerRequestPart) -> Void
     ) throws(RequestHeadParser.Failure) {
         while true {
             if body != nil {
@@ -64,7 +64,7 @@ struct RequestDecoder {
                 }
                 continue
             }
-            guard let parsed = try takeHead(&buffer, allocator: allocator) else { return }
+            guard let parsed = try takeHead(&buffer) else { return }
             if let framing = parsed.framing { body = BodyReader(framing, maxTrailerBytes: limits.maxHeaderBytes) }
             deliver(.head(parsed.head))
             if parsed.framing == nil { deliver(.end(nil)) }
@@ -72,7 +72,7 @@ struct RequestDecoder {
     }
 
     /// The next head if it is complete (consumed from `buffer`), else nil (its bytes kept).
-    private mutating func takeHead(_ buffer: inout ByteBuffer, allocator: ByteBufferAllocator) throws(RequestHeadParser.Failure) -> RequestHeadParser.Parsed? {
+    private mutating func takeHead(_ buffer: inout ByteBuffer) throws(RequestHeadParser.Failure) -> RequestHeadParser.Parsed? {
         guard var kept = pending else {
             // Common case: the whole head is in this read; parse it in place.
             while let b = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), b == 0x0D || b == 0x0A {
@@ -80,7 +80,7 @@ struct RequestDecoder {
             }
             guard buffer.readableBytes > 0 else { return nil }
             guard let (parsed, end) = try Self.scan(buffer, from: 0, limits: limits) else {
-                var copy = allocator.buffer(capacity: max(buffer.readableBytes * 2, 256))
+                var copy = ByteBufferAllocator().buffer(capacity: max(buffer.readableBytes * 2, 256))
                 copy.writeBuffer(&buffer)
                 pending = copy
                 scanFrom = 0

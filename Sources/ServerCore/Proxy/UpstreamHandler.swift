@@ -30,8 +30,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
         self.key = key
     }
 
-    var isActive: Bool { context?.channel.isActive ?? false }
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// Kept from the channel's events (asking the channel each time costs a pipeline lookup and
+    /// reference counting per request).
+    private(set) var isActive = false
+    private(set) var isWritable = true
 
     /// Starts a request on this connection for `session`; the response parser expects no body
     /// when the request is a HEAD.
@@ -52,7 +54,15 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     // MARK: inbound
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        isActive = context.channel.isActive
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        isActive = true
+        context.fireChannelActive()
+    }
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         timer?.cancel()
@@ -88,6 +98,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        isActive = false
         timer?.cancel()
         timer = nil
         if let session {
@@ -114,6 +125,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWritable = context.channel.isWritable
         session?.upstreamWritabilityChanged()
         context.fireChannelWritabilityChanged()
     }
