@@ -8,6 +8,13 @@ enum HeaderName {
     }
 
     static func kind(_ name: UnsafeRawBufferPointer) -> Kind {
+        // Every special name starts with one of c, k, p, t, u, x: most fields are decided by
+        // their length and first letter alone.
+        guard let first = name.first else { return .endToEnd }
+        switch first | 0x20 {
+        case UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"), UInt8(ascii: "t"), UInt8(ascii: "u"), UInt8(ascii: "x"): break
+        default: return .endToEnd
+        }
         switch name.count {
         case 2: return equals(name, "te") ? .hopByHop : .endToEnd
         case 7: return equals(name, "trailer") || equals(name, "upgrade") ? .hopByHop : .endToEnd

@@ -244,13 +244,20 @@ struct UpstreamResponseParser {
                 let kind = Self.kind(line.name)
                 switch kind {
                 case .connection:
-                    HTTPSyntax.forEachToken(line.value) { token in
-                        if HeaderName.equals(token, "close") {
-                            closeRequested = true
-                        } else if HeaderName.equals(token, "keep-alive") {
-                            keepAliveRequested = true
-                        } else if Self.kind(token) == .endToEnd || Self.kind(token) == .contentLength {
-                            named.append(Array(token))
+                    // The usual values whole, before splitting a list.
+                    if HeaderName.equals(line.value, "keep-alive") {
+                        keepAliveRequested = true
+                    } else if HeaderName.equals(line.value, "close") {
+                        closeRequested = true
+                    } else {
+                        HTTPSyntax.forEachToken(line.value) { token in
+                            if HeaderName.equals(token, "close") {
+                                closeRequested = true
+                            } else if HeaderName.equals(token, "keep-alive") {
+                                keepAliveRequested = true
+                            } else if Self.kind(token) == .endToEnd || Self.kind(token) == .contentLength {
+                                named.append(Array(token))
+                            }
                         }
                     }
                 case .transferEncoding:
