@@ -14,8 +14,9 @@ import Glibc
 /// - **Backpressure**: while the socket is not writable, reading stops, so a client that pipelines
 ///   requests without reading the answers cannot make us queue without bound.
 /// - **Keep-alive**: per the request (`Connection`, HTTP/1.0 vs 1.1); 400/414/431/5xx close.
-/// - **Timeouts** are the `TimeoutHandler`'s (first in the pipeline); this handler tells it where
-///   requests begin and end (`ConnectionEvent`).
+/// - **Timeouts** are the `ConnectionTimer`'s: this handler reports reads and writability to it,
+///   asks it before each `read` (slow heads are paced), and tells it where requests begin and end
+///   (`ConnectionEvent`).
 /// - **Limits**: `max_body_bytes` (413, then close), `max_requests_per_connection`.
 /// - **Malformed requests** get 400, or 414/431 for an oversized head, then close.
 /// An error here closes this connection only.
@@ -26,7 +27,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     fileprivate let state: ServerState
     private let listener: XPSConfig.Listener
-    private let timeouts: TimeoutHandler
+    private let timeouts: ConnectionTimer
     private var decoder: RequestDecoder
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
@@ -99,7 +100,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
-    init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: TimeoutHandler) {
+    init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: ConnectionTimer) {
         decoder = RequestDecoder(limits: limits)
         self.timeouts = timeouts
         self.state = state
@@ -109,6 +110,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     // MARK: life cycle
 
     func channelActive(context: ChannelHandlerContext) {
+        timeouts.activate()
         if let remote = context.channel.remoteAddress, let ip = remote.ipAddress, let addr = IPAddress(ip) {
             peer = addr
             peerText = addr.description
@@ -119,10 +121,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         pool = state.pools?.get(context.eventLoop)
+        timeouts.attach(context)
     }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeouts.detach()
+        self.context = nil
+    }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timeouts.detach()
         proxy?.cancel()
         proxy = nil
         context.fireChannelInactive()
@@ -131,7 +138,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     // MARK: reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if timeouts.lingering { return }  // after a 408: input is dropped
         var buffer = unwrapInboundIn(data)
+        let readAt = timeouts.bytesRead(buffer.readableBytes)
+        defer { timeouts.afterRead(now: readAt) }
         do {
             try decoder.decode(&buffer) { part in
                 if waiting || closing {
@@ -194,11 +204,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             readSuppressed = true
             return
         }
+        if timeouts.holdsRead() { return }
         context.read()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         writable = context.channel.isWritable
+        timeouts.writabilityChanged(writable: writable)
         proxy?.clientWritabilityChanged()
         resumeReadingIfPossible(context: context)
         context.fireChannelWritabilityChanged()

@@ -145,10 +145,9 @@ public final class HTTPServer: Sendable {
         let config = state.current.config
         let limits = RequestHeadParser.Limits(maxLine: maxLineBytes, maxHeaderBytes: config.limits.maxHeaderBytes)
         let stats = state.connectionStats
-        let timeouts = TimeoutHandler(settings: config.timeouts(for: listener), timers: state.timers, stats: state.stats) {
+        let timeouts = ConnectionTimer(settings: config.timeouts(for: listener), timers: state.timers, stats: state.stats) {
             stats.recordTimeout($0)
         }
-        try pipeline.addHandler(timeouts)
         try pipeline.addHandler(HTTPConnectionHandler(state: state, listener: listener, limits: limits, timeouts: timeouts))
     }
 

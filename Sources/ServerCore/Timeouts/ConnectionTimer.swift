@@ -1,6 +1,6 @@
 import NIOCore
 
-/// What the HTTP handler tells the timeout handler (directly: both run on the connection's loop).
+/// What the HTTP handler tells its `ConnectionTimer` (directly: both run on the connection's loop).
 enum ConnectionEvent {
     case headComplete(hasBody: Bool)
     case requestComplete
@@ -9,22 +9,18 @@ enum ConnectionEvent {
     case closing
 }
 
-/// Executes `ConnectionTimeouts` for one connection. First in the pipeline, so it sees every raw
-/// byte read and every writability change, and it paces reads of slow heads (holding `read`);
-/// the HTTP handler tells it where requests begin and end. One deadline armed at a time, in the
-/// loop's timing wheel (`LoopTimers`): the next deadline or the end of a read pause, whichever
-/// is first.
+/// Executes `ConnectionTimeouts` for one connection. The connection's handler drives it
+/// directly (not as a handler of its own in the pipeline: every read, write and flush would
+/// cross one more handler): it reports every read's bytes and every writability change, asks
+/// before each `read` whether reads are paused (slow heads are paced), and tells it where
+/// requests begin and end. One deadline armed at a time, in the loop's timing wheel
+/// (`LoopTimers`): the next deadline or the end of a read pause, whichever is first.
 ///
 /// The 408 goes out with a lingering close: the write side is shut (FIN after the 408) and input
 /// is read and dropped until the client closes, or for at most `lingerTime`, so bytes the
 /// client sent meanwhile (unread while paced) do not turn the close into a reset that could
 /// destroy the 408 before the client reads it.
-final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopTimers.Target {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    typealias OutboundIn = IOData
-    typealias OutboundOut = IOData
-
+final class ConnectionTimer: LoopTimers.Target {
     static let lingerTime = TimeAmount.seconds(2)
 
     private var timeouts: ConnectionTimeouts
@@ -38,7 +34,7 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
     private var pausedUntil: Int64?
     private var readWanted = false
     /// After the 408: input is dropped until the connection closes.
-    private var lingering = false
+    private(set) var lingering = false
     private let onTimeout: @Sendable (ConnectionTimeouts.Kind) -> Void
     private let stats: ServerStats?
 
@@ -56,16 +52,18 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
         settings.slowHeadInterval > 1 ? Int64.random(in: 0..<settings.slowHeadInterval / 2) : 0
     }
 
+    /// The connection's handler context: timers fire, close and write the 408 through it.
     private var context: ChannelHandlerContext?
 
-    func handlerAdded(context: ChannelHandlerContext) {
+    func attach(_ context: ChannelHandlerContext) {
         self.context = context
         timers = registry?.get(context.eventLoop) ?? LoopTimers(eventLoop: context.eventLoop)
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    /// The connection is gone (or its handler removed).
+    func detach() {
         stop()
-        self.context = nil
+        context = nil
     }
 
     /// Called directly by the HTTP handler on the same event loop (cheaper than a pipeline event).
@@ -79,26 +77,22 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
         reschedule()
     }
 
-    func channelActive(context: ChannelHandlerContext) {
+    func activate() {
         timeouts = ConnectionTimeouts(settings: timeouts.settings, now: Self.now(), paceJitter: timeouts.paceJitter)
         reschedule()
-        context.fireChannelActive()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        stop()
-        self.context = nil
-        context.fireChannelInactive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if lingering { return }
-        stats?.bytesIn.add(unwrapInboundIn(data).readableBytes, ordering: .relaxed)
+    /// `count` bytes were read (before the handler looks at them); the time, for `afterRead`.
+    func bytesRead(_ count: Int) -> Int64 {
+        stats?.bytesIn.add(count, ordering: .relaxed)
         let now = Self.now()
         timeouts.bytesRead(now: now)
         reschedule()
-        context.fireChannelRead(data)
-        // After the HTTP handler saw the bytes: a head they completed is not paced.
+        return now
+    }
+
+    /// After the handler saw a read's bytes (read at `now`): a head they completed is not paced.
+    func afterRead(now: Int64) {
         if !stopped, let until = timeouts.readPause(now: now) {
             pausedUntil = until
             stats?.connections.slowHeadPauses.add(1, ordering: .relaxed)
@@ -106,12 +100,11 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
         }
     }
 
-    func read(context: ChannelHandlerContext) {
-        if pausedUntil != nil {
-            readWanted = true
-            return
-        }
-        context.read()
+    /// Whether a `read` must wait (a paused slow head); it is issued when the pause ends.
+    func holdsRead() -> Bool {
+        guard pausedUntil != nil else { return false }
+        readWanted = true
+        return true
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
@@ -122,10 +115,9 @@ final class TimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler, LoopT
         }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        timeouts.writabilityChanged(writable: context.channel.isWritable, now: Self.now())
+    func writabilityChanged(writable: Bool) {
+        timeouts.writabilityChanged(writable: writable, now: Self.now())
         reschedule()
-        context.fireChannelWritabilityChanged()
     }
 
     private func stop() {
