@@ -219,7 +219,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     fileprivate func resumeReadingIfPossible(context: ChannelHandlerContext) {
         if readSuppressed && queue.count < Self.maxQueuedParts && writable && proxy?.blocksClientReads != true {
             readSuppressed = false
-            context.read()
+            if !timeouts.holdsRead() { context.read() }  // (a paused slow head reads when its pause ends)
         }
     }
 
