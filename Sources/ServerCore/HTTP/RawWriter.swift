@@ -1,18 +1,32 @@
-/// Appends bytes to memory known to be large enough (the caller bounds what it writes first):
-/// a head written with one `ByteBuffer` operation instead of one per piece, each of which costs
-/// a capacity check, an exclusivity check and reference counting.
+/// Appends bytes to memory the caller sized first (an upper bound of what it writes): a head
+/// written with one `ByteBuffer` operation instead of one per piece, each of which costs a
+/// capacity check, an exclusivity check and reference counting. Every put is checked against
+/// the memory's size (a wrong bound traps instead of writing past it).
 struct RawWriter {
     let base: UnsafeMutableRawPointer
+    let capacity: Int
     var count = 0
+
+    init(_ memory: UnsafeMutableRawBufferPointer) {
+        base = memory.baseAddress!
+        capacity = memory.count
+    }
+
+    @inline(__always)
+    private func reserve(_ n: Int) {
+        precondition(n <= capacity - count, "RawWriter: the caller's size bound is wrong")
+    }
 
     @inline(__always)
     mutating func put(_ s: StaticString) {
+        reserve(s.utf8CodeUnitCount)
         (base + count).copyMemory(from: s.utf8Start, byteCount: s.utf8CodeUnitCount)
         count += s.utf8CodeUnitCount
     }
 
     @inline(__always)
     mutating func put(_ s: String) {
+        reserve(s.utf8.count)
         let done = s.utf8.withContiguousStorageIfAvailable { bytes in
             if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
             return bytes.count
@@ -29,6 +43,7 @@ struct RawWriter {
 
     @inline(__always)
     mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        reserve(bytes.count)
         if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
         count += bytes.count
     }

@@ -40,9 +40,8 @@ public enum ProxyHeaders {
         out.clear(minimumCapacity: size)
         var transferCoded = false
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
-            var w = RawWriter(base: memory.baseAddress!)
+            var w = RawWriter(memory)
             transferCoded = writeRequest(head, method: method, client: client, to: &w)
-            precondition(w.count <= size)
             return w.count
         }
         return transferCoded

@@ -234,7 +234,7 @@ struct UpstreamResponseParser {
         var headerStart = 0
         var lengthWritten = false
         try out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
-            var w = RawWriter(base: memory.baseAddress!)
+            var w = RawWriter(memory)
             w.put("HTTP/1.1")
             w.put(reason)
             w.put("\r\n")
@@ -317,7 +317,6 @@ struct UpstreamResponseParser {
                     w.put("\r\n")
                 }) else { throw ParseError.malformedHead }
             }
-            precondition(w.count <= bound)
             return w.count
         }
 
