@@ -26,14 +26,15 @@ struct RawWriter {
 
     @inline(__always)
     mutating func put(_ s: String) {
-        reserve(s.utf8.count)
         let done = s.utf8.withContiguousStorageIfAvailable { bytes in
+            reserve(bytes.count)
             if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
             return bytes.count
         }
         if let done {
             count += done
         } else {
+            reserve(s.utf8.count)
             for b in s.utf8 {
                 base.storeBytes(of: b, toByteOffset: count, as: UInt8.self)
                 count += 1
