@@ -38,8 +38,8 @@ final class RequestDecoderTests: XCTestCase {
             do {
                 try decoder.decode(&buffer) { part in
                     switch part {
-                    case .head(let h):
-                        result.heads.append(h)
+                    case .head(let parsed):
+                        result.heads.append(parsed.head)
                         if !result.sequence.hasSuffix("h") { result.sequence += "h" }
                     case .body(let b):
                         body += String(buffer: b)
@@ -234,7 +234,7 @@ final class RequestDecoderTests: XCTestCase {
         var parts: [String] = []
         var buffer = ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTX/1.1\r\nHost: x\r\n\r\n")
         XCTAssertThrowsError(try decoder.decode(&buffer) { part in
-            if case .head(let h) = part { parts.append(h.uri) }
+            if case .head(let parsed) = part { parts.append(parsed.head.uri) }
         }) { XCTAssertEqual($0 as? Failure, .badRequest) }
         XCTAssertEqual(parts, ["/a"])
     }
@@ -317,6 +317,34 @@ final class RequestDecoderTests: XCTestCase {
             XCTAssertEqual(split.bodies, whole.bodies, context)
             XCTAssertEqual(split.failure, whole.failure, context)
         }
+    }
+
+    /// What the head says about its body, as the connection handler uses it (the 413 before the
+    /// body, `100 Continue`, the body timeout).
+    func testHeadCarriesItsBodysFraming() throws {
+        func parsed(_ text: String) throws -> RequestHeadParser.Parsed {
+            var decoder = RequestDecoder(limits: limits)
+            var found: RequestHeadParser.Parsed?
+            var buffer = ByteBuffer(string: text)
+            try decoder.decode(&buffer) { part in
+                if case .head(let p) = part { found = p }
+            }
+            return try XCTUnwrap(found)
+        }
+        let sized = try parsed("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nExpect: 100-Continue\r\n\r\n")
+        XCTAssertEqual(sized.framing, .length(12))
+        XCTAssertEqual(sized.length, 12)
+        XCTAssertTrue(sized.expectsContinue)
+        let chunked = try parsed("PUT / HTTP/1.1\r\nHost: x\r\nExpect:  100-continue \r\nTransfer-Encoding: chunked\r\n\r\n")
+        XCTAssertEqual(chunked.framing, .chunked)
+        XCTAssertNil(chunked.length)
+        XCTAssertTrue(chunked.expectsContinue)
+        let empty = try parsed("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nExpect: 100-continue\r\n\r\n")
+        XCTAssertNil(empty.framing)
+        XCTAssertFalse(empty.expectsContinue, "no body: nothing to wait for")
+        XCTAssertFalse(try parsed("POST / HTTP/1.0\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n").expectsContinue)
+        XCTAssertFalse(try parsed("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: something-else\r\n\r\n").expectsContinue)
+        XCTAssertNil(try parsed("GET / HTTP/1.1\r\nHost: x\r\n\r\n").framing)
     }
 
     func testFailureStatuses() {

@@ -35,7 +35,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var head: HTTPRequestHead?
     /// A deferred response is being produced; request parts wait in `queue`.
     fileprivate var waiting = false
-    private var queue = CircularBuffer<HTTPServerRequestPart>()
+    private var queue = CircularBuffer<RequestPart>()
     private var queuedError: RequestHeadParser.Failure?
     private var readSuppressed = false
     /// The socket takes more writes (kept from writability events, not asked per read).
@@ -160,16 +160,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    private func process(_ part: RequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head(let h):
-            head = h
+        case .head(let parsed):
+            head = parsed.head
             bodyBytes = 0
-            let body = BodyAnnouncement(h)
-            timeouts.event(.headComplete(hasBody: body.hasBody))
+            timeouts.event(.headComplete(hasBody: parsed.framing != nil))
             requestStart = NIODeadline.now().uptimeNanoseconds
             state.stats.reqCurrent.add(1, ordering: .relaxed)
-            dispatch(h, body: body, context: context)
+            dispatch(parsed, context: context)
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
             if let limit = bodyLimit, bodyBytes > limit {
@@ -227,7 +226,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     /// Decides the request at its head: a proxied request starts at once (its body streams); any
     /// other answer is kept until the request's end.
-    private func dispatch(_ head: HTTPRequestHead, body: BodyAnnouncement, context: ChannelHandlerContext) {
+    private func dispatch(_ parsed: RequestHeadParser.Parsed, context: ChannelHandlerContext) {
+        let head = parsed.head
         let snapshot = currentServing()
         let access = currentAccess()
         let client: IPAddress?
@@ -242,12 +242,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             access: access, globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
-        if let limit = bodyLimit, let length = body.length, length > limit {
+        if let limit = bodyLimit, let length = parsed.length, length > limit {
             pendingAnswer = nil
             bodyTooLarge(context: context)  // the final answer instead of 100 Continue
             return
         }
-        if body.expectsContinue {
+        if parsed.expectsContinue {
             // The client waits for this before it sends the body (RFC 9110 §10.1.1).
             var bytes = context.channel.allocator.buffer(capacity: 25)
             bytes.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")

@@ -1,6 +1,14 @@
 import NIOCore
 import NIOHTTP1
 
+/// One part of a request as the decoder gives it: the head with what it says about the body,
+/// a piece of the body (a slice of a read), the end.
+enum RequestPart {
+    case head(RequestHeadParser.Parsed)
+    case body(ByteBuffer)
+    case end
+}
+
 /// The client side's HTTP/1 decoder: bytes in, request parts out (`.head`, `.body` slices of the
 /// reads, `.end`), heads parsed in place by `RequestHeadParser` and bodies read by `BodyReader`.
 /// The connection's handler calls it directly with each read, so parts reach it without a trip
@@ -29,7 +37,7 @@ struct RequestDecoder {
     /// Decodes `buffer`, giving each part to `deliver` in order; throws (once) at a malformed
     /// request, after the parts before it.
     mutating func decode(
-        _ buffer: inout ByteBuffer, deliver: (HTTPServerRequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (RequestPart) -> Void
     ) throws(RequestHeadParser.Failure) {
         guard !failed else { return }
         do {
@@ -43,7 +51,7 @@ struct RequestDecoder {
     }
 
     private mutating func decodeParts(
-        _ buffer: inout ByteBuffer, deliver: (HTTPServerRequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (RequestPart) -> Void
     ) throws(RequestHeadParser.Failure) {
         while true {
             if body != nil {
@@ -60,14 +68,14 @@ struct RequestDecoder {
                     deliver(.body(bytes))
                 case .end:
                     body = nil
-                    deliver(.end(nil))
+                    deliver(.end)
                 }
                 continue
             }
             guard let parsed = try takeHead(&buffer) else { return }
             if let framing = parsed.framing { body = BodyReader(framing, maxTrailerBytes: limits.maxHeaderBytes) }
-            deliver(.head(parsed.head))
-            if parsed.framing == nil { deliver(.end(nil)) }
+            deliver(.head(parsed))
+            if parsed.framing == nil { deliver(.end) }
         }
     }
 

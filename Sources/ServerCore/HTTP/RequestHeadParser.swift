@@ -40,6 +40,15 @@ enum RequestHeadParser {
         var head: HTTPRequestHead
         /// nil: no body.
         var framing: BodyReader.Framing?
+        /// The client waits for `100 Continue` before it sends the body (HTTP/1.1 with
+        /// `Expect: 100-continue` and a body, RFC 9110 §10.1.1).
+        var expectsContinue = false
+
+        /// The body's announced length, when it has one.
+        var length: Int? {
+            if case .length(let n) = framing { return n }
+            return nil
+        }
     }
 
     /// Parses `bytes`: a whole head, from the request line's first byte through the blank line.
@@ -57,6 +66,7 @@ enum RequestHeadParser {
         var length: Int?
         var transferCoded = false
         var chunked = false
+        var expect = false
         let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
             guard field.whole.count <= limits.maxFieldLine, fields.count < limits.maxFields else {
                 tooLarge = true
@@ -70,6 +80,8 @@ enum RequestHeadParser {
             case .transferEncoding:
                 transferCoded = true
                 chunked = HTTPSyntax.endsChunked(field.value)
+            case .endToEnd where field.name.count == 6 && HeaderName.equals(field.name, "expect"):
+                expect = expect || HeaderName.equals(field.value, "100-continue")
             default:
                 break
             }
@@ -89,7 +101,7 @@ enum RequestHeadParser {
             framing = nil
         }
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
-        return Parsed(head: head, framing: framing)
+        return Parsed(head: head, framing: framing, expectsContinue: expect && version.minor >= 1 && framing != nil)
     }
 
     /// For a head not complete yet (`bytes` from its first byte): the failure it already is (a

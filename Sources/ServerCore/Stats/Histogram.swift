@@ -1,8 +1,9 @@
 import Synchronization
 
 /// A latency histogram with fixed log-spaced buckets (4 per doubling, 1 µs to ~9 h), counted
-/// with striped atomics (`StripedCounters`) so recording never takes a lock or contends. Quantiles are read off the buckets (the upper
-/// bound of the bucket holding the rank), so p50/p90/p99 are within ~19% of the true value.
+/// with striped atomics (`StripedCounters`) so recording never takes a lock or contends.
+/// Quantiles are read off the buckets (the upper bound of the bucket holding the rank), so
+/// p50/p90/p99 are within ~19% of the true value.
 public final class Histogram: Sendable {
     static let bucketCount = 130
     /// The buckets, then the count and the sum.
