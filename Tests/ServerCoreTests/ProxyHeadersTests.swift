@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 import XCTest
 
@@ -25,7 +26,8 @@ final class ProxyHeadersTests: XCTestCase {
     }
 
     func request(_ h: HTTPRequestHead, client: IPAddress?) -> Sent {
-        let (bytes, chunked) = ProxyHeaders.encodeRequest(h, client: client?.description)
+        var bytes = ByteBuffer()
+        let chunked = ProxyHeaders.encodeRequest(h, client: client?.description, into: &bytes)
         let text = String(buffer: bytes)
         XCTAssertTrue(text.hasSuffix("\r\n\r\n"), "one blank line ends the head")
         var lines = text.dropLast(2).components(separatedBy: "\r\n")  // "\r\n" is one Character

@@ -55,11 +55,6 @@ struct BodyReader {
         self.maxTrailerBytes = maxTrailerBytes
     }
 
-    var isDone: Bool {
-        if case .done = state { return true }
-        return false
-    }
-
     /// The next event from `buffer`, or nil when more bytes are needed (or the body is complete:
     /// the rest of `buffer` is not this body's).
     mutating func next(_ buffer: inout ByteBuffer) throws(Failure) -> Event? {

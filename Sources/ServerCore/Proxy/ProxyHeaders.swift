@@ -20,16 +20,10 @@ public enum ProxyHeaders {
         }
     }
 
-    /// The upstream request head for `head`; `client` is the address for `X-Forwarded-For` (nil:
-    /// none added). `chunked`: the body must be sent chunk-framed.
-    static func encodeRequest(_ head: HTTPRequestHead, client: String?) -> (bytes: ByteBuffer, chunked: Bool) {
-        var out = ByteBufferAllocator().buffer(capacity: 0)
-        let chunked = encodeRequest(head, client: client, into: &out)
-        return (out, chunked)
-    }
-
-    /// `encodeRequest(_:client:)` written into `out`, which is cleared first (its storage is
-    /// written again when nothing else holds it any more: a connection's last request head).
+    /// The upstream request head for `head`, written into `out`, which is cleared first (its
+    /// storage is written again when nothing else holds it any more: a connection's last request
+    /// head). `client` is the address for `X-Forwarded-For` (nil: none added). Returns whether
+    /// the body must be sent chunk-framed.
     /// One pass over the fields (a second only when `Connection` names fields to drop), copied
     /// into the buffer's memory directly: one buffer operation, not one per piece.
     static func encodeRequest(_ head: HTTPRequestHead, client: String?, into out: inout ByteBuffer) -> Bool {
