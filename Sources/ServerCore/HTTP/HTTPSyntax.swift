@@ -47,19 +47,16 @@ enum HTTPSyntax {
             let next = end + 1
             if end > i && bytes[end - 1] == 0x0D { end -= 1 }
             if end == i { return true }  // the blank line
-            guard let colonAt = memchr(base + i, 0x3A, end - i) else { return false }
-            let colon = base.distance(to: UnsafeRawPointer(colonAt))
-            guard colon > i else { return false }
-            var j = i
-            while j < colon {
-                guard HeaderName.isTokenByte(bytes[j]) else { return false }
-                j += 1
-            }
+            // The name: token bytes up to the colon (a line without one, or with anything else
+            // before it, stops here).
+            var colon = i
+            while colon < end && HeaderName.isTokenByte(bytes[colon]) { colon += 1 }
+            guard colon > i, colon < end, bytes[colon] == UInt8(ascii: ":") else { return false }
             var vs = colon + 1
             var ve = end
             while vs < ve && (bytes[vs] == 0x20 || bytes[vs] == 0x09) { vs += 1 }
             while ve > vs && (bytes[ve - 1] == 0x20 || bytes[ve - 1] == 0x09) { ve -= 1 }
-            if ve > vs && (memchr(base + vs, 0x0D, ve - vs) != nil || memchr(base + vs, 0, ve - vs) != nil) { return false }
+            if containsCROrNUL(base + vs, ve - vs) { return false }
             try body(Line(
                 name: UnsafeRawBufferPointer(start: base + i, count: colon - i),
                 value: UnsafeRawBufferPointer(start: base + vs, count: ve - vs),
@@ -67,6 +64,33 @@ enum HTTPSyntax {
             i = next
         }
         return true
+    }
+
+    /// Whether `count` bytes at `p` hold a CR or a NUL: eight bytes at a time (a word has a zero
+    /// byte iff `(x - 0x01…) & ~x & 0x80…` is not zero; CR bytes are zero in `x ^ 0x0D…`), the
+    /// last word overlapping the one before; short values byte by byte.
+    @inline(__always)
+    static func containsCROrNUL(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+        if count < 8 {
+            var i = 0
+            while i < count {
+                let b = p.load(fromByteOffset: i, as: UInt8.self)
+                if b == 0x0D || b == 0 { return true }
+                i += 1
+            }
+            return false
+        }
+        @inline(__always) func hit(_ x: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let y = x ^ 0x0D0D_0D0D_0D0D_0D0D
+            return ((x &- ones) & ~x | (y &- ones) & ~y) & 0x8080_8080_8080_8080 != 0
+        }
+        var i = 0
+        while i + 8 < count {
+            if hit(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
+            i += 8
+        }
+        return hit(p.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
     }
 
     /// Calls `body` with each comma-separated element of a header value, whitespace trimmed,

@@ -1,0 +1,62 @@
+import XCTest
+
+@testable import ServerCore
+
+/// The head-line helpers both parsers share, against plain byte-by-byte definitions.
+final class HTTPSyntaxTests: XCTestCase {
+    /// The word-at-a-time scan agrees with a byte loop: every length up to 40, a CR or a NUL at
+    /// every position (and none), surrounded by every kind of byte, at unaligned starts.
+    func testContainsCROrNULMatchesAByteLoop() {
+        var rng = SystemRandomNumberGenerator()
+        let fillers: [UInt8] = [0x01, 0x09, 0x0C, 0x0E, 0x20, 0x41, 0x7F, 0x80, 0x8D, 0xFF, 0xF2]
+        for length in 0...40 {
+            for offset in 0..<3 {
+                for round in 0..<20 {
+                    var bytes = [UInt8](repeating: 0, count: length + offset)
+                    for k in bytes.indices { bytes[k] = fillers.randomElement(using: &rng)! }
+                    if round > 0 && length > 0 {
+                        bytes[offset + Int.random(in: 0..<length, using: &rng)] = round % 2 == 0 ? 0x0D : 0x00
+                    }
+                    let expected = bytes[offset...].contains { $0 == 0x0D || $0 == 0 }
+                    let got = bytes.withUnsafeBytes { HTTPSyntax.containsCROrNUL($0.baseAddress! + offset, length) }
+                    XCTAssertEqual(got, expected, "length \(length) offset \(offset) bytes \(bytes)")
+                }
+            }
+        }
+    }
+
+    /// Bytes next to CR and NUL in value (0x0C, 0x0E, 0x01, 0x8D) are not mistaken for them.
+    func testNeighboursOfCRAndNULPass() {
+        for b: UInt8 in [0x01, 0x0C, 0x0E, 0x8D, 0x80, 0xFF] {
+            for length in [1, 7, 8, 9, 16, 23] {
+                let bytes = [UInt8](repeating: b, count: length)
+                XCTAssertFalse(bytes.withUnsafeBytes { HTTPSyntax.containsCROrNUL($0.baseAddress!, length) }, "\(b) x \(length)")
+            }
+        }
+    }
+
+    func lines(_ text: String) -> (ok: Bool, lines: [String]) {
+        var out: [String] = []
+        let ok = Array(text.utf8).withUnsafeBytes { head in
+            HTTPSyntax.forEachLine(head, from: 0) { line in
+                out.append("\(String(decoding: line.name, as: UTF8.self))=\(String(decoding: line.value, as: UTF8.self))")
+            }
+        }
+        return (ok, out)
+    }
+
+    func testLinesSplitIntoNameAndTrimmedValue() {
+        let r = lines("A: 1\r\nB-c:\t two words \t\r\nD:\r\nE:x\n\r\n")
+        XCTAssertTrue(r.ok)
+        XCTAssertEqual(r.lines, ["A=1", "B-c=two words", "D=", "E=x"])
+    }
+
+    func testMalformedLinesStop() {
+        for bad in [
+            "A 1\r\n\r\n", "A :1\r\n\r\n", ":1\r\n\r\n", " A: 1\r\n\r\n", "A(b): 1\r\n\r\n", "A: 1\rx\r\n\r\n",
+            "A: 1\0\r\n\r\n", "A: 12345678\r9\r\n\r\n", "A\r\n\r\n",
+        ] {
+            XCTAssertFalse(lines(bad).ok, bad.debugDescription)
+        }
+    }
+}
