@@ -97,6 +97,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var requestBuffer = ByteBuffer()
     /// This loop's idle upstream connections.
     private var pool: UpstreamConnectionPool?
+    /// This loop's deferred flushes.
+    private var flusher: LoopFlusher?
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
@@ -121,6 +123,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         pool = state.pools?.get(context.eventLoop)
+        flusher = state.flushers?.get(context.eventLoop)
         timeouts.attach(context)
     }
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -378,7 +381,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 status: Int(response.status.code), bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
                 referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
         }
-        context.flush()
+        flush(context)
         guard let promise else {
             timeouts.event(.responseComplete)
             return
@@ -498,7 +501,7 @@ extension HTTPConnectionHandler: ProxyClient {
             head, client: client.map { $0 == peer ? peerText : $0.description }, into: &requestBuffer)
         let session = ProxySession(
             route: route, head: head, request: (requestBuffer, chunked), client: client, eventLoop: context.eventLoop,
-            pool: pool, owner: self, threadPool: state.dispatcher.threadPool)
+            pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()
     }
@@ -511,7 +514,15 @@ extension HTTPConnectionHandler: ProxyClient {
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
 
-    func proxyFlush() { context?.flush() }
+    func proxyFlush() {
+        guard let context else { return }
+        flush(context)
+    }
+
+    /// At the end of the loop's batch of events (`LoopFlusher`).
+    private func flush(_ context: ChannelHandlerContext) {
+        if let flusher { flusher.flush(context) } else { context.flush() }
+    }
 
     func proxyRespond(_ response: Response) {
         guard let context, let head = proxyHead else { return }
@@ -543,7 +554,7 @@ extension HTTPConnectionHandler: ProxyClient {
             }
             return
         }
-        context.flush()
+        flush(context)
         timeouts.event(.responseComplete)
         resumeAfterProxy(context: context)
     }

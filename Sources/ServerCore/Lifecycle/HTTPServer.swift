@@ -38,7 +38,8 @@ public final class HTTPServer: Sendable {
                 gzipCache: GzipCache(maxBytes: config.source.gzipCacheMaxBytes)),
             access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()),
             pools: PerEventLoop(group: group) { UpstreamConnectionPool(eventLoop: $0) },
-            timers: PerEventLoop(group: group) { LoopTimers(eventLoop: $0) })
+            timers: PerEventLoop(group: group) { LoopTimers(eventLoop: $0) },
+            flushers: PerEventLoop(group: group) { LoopFlusher(eventLoop: $0) })
     }
 
     /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.

@@ -21,16 +21,20 @@ public final class ServerState: Sendable {
     let pools: PerEventLoop<UpstreamConnectionPool>?
     /// Connection deadlines, one wheel per event loop.
     let timers: PerEventLoop<LoopTimers>?
+    /// Flushes deferred to the end of each loop's batch of I/O events.
+    let flushers: PerEventLoop<LoopFlusher>?
     public let connectionStats: ConnectionStats
     public let stats: ServerStats
 
     init(snapshot: ServingSnapshot, dispatcher: RequestDispatcher, access: AccessControl,
-         pools: PerEventLoop<UpstreamConnectionPool>?, timers: PerEventLoop<LoopTimers>?) {
+         pools: PerEventLoop<UpstreamConnectionPool>?, timers: PerEventLoop<LoopTimers>?,
+         flushers: PerEventLoop<LoopFlusher>?) {
         self.snapshot = Mutex(snapshot)
         self.dispatcher = dispatcher
         self.access = access
         self.pools = pools
         self.timers = timers
+        self.flushers = flushers
         stats = dispatcher.stats
         connectionStats = stats.connections
     }

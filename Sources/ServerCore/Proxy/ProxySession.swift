@@ -51,6 +51,7 @@ final class ProxySession {
     let requestChunked: Bool
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool?
+    let flusher: LoopFlusher?
     /// Strong, and dropped when the session finishes (the client handler drops the session then
     /// too): weak references would put the handler on the slow reference-counting path.
     var owner: ProxyClient?
@@ -92,7 +93,8 @@ final class ProxySession {
 
     /// `request`: the head as it goes upstream (`ProxyHeaders.encodeRequest`).
     init(route: ProxyRoute, head: HTTPRequestHead, request: (bytes: ByteBuffer, chunked: Bool), client: IPAddress?,
-         eventLoop: EventLoop, pool: UpstreamConnectionPool?, owner: ProxyClient, threadPool: NIOThreadPool? = nil) {
+         eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
+         threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
         acceptEncoding = route.gzip == nil ? nil : head.headers.first(name: "accept-encoding")
         self.route = route
@@ -107,6 +109,7 @@ final class ProxySession {
         }
         self.eventLoop = eventLoop
         self.pool = pool
+        self.flusher = flusher
         self.owner = owner
     }
 
@@ -143,7 +146,7 @@ final class ProxySession {
     /// Opens a new connection to `m` for this request.
     private func connect(_ m: UpstreamGroup.Member) {
         reusedConnection = false
-        let h = UpstreamHandler(pool: pool, key: m.state.poolIndex)
+        let h = UpstreamHandler(pool: pool, key: m.state.poolIndex, flusher: flusher)
         let boundHandler = NIOLoopBound(h, eventLoop: eventLoop)
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)

@@ -15,6 +15,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// The pool this connection returns to, and its place there (`UpstreamState.poolIndex`).
     let pool: UpstreamConnectionPool?
     let key: Int
+    /// The loop's deferred flushes (nil: flush at once).
+    let flusher: LoopFlusher?
 
     private(set) var session: ProxySession?
     private var parser = UpstreamResponseParser()
@@ -25,9 +27,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var readTimeout: UInt64 = 0
     private var lastActivity: UInt64 = 0
 
-    init(pool: UpstreamConnectionPool?, key: Int) {
+    init(pool: UpstreamConnectionPool?, key: Int, flusher: LoopFlusher? = nil) {
         self.pool = pool
         self.key = key
+        self.flusher = flusher
     }
 
     /// Kept from the channel's events (asking the channel each time costs a pipeline lookup and
@@ -49,7 +52,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func end() { session = nil }
 
     func write(_ buffer: ByteBuffer) { context?.write(wrapOutboundOut(buffer), promise: nil) }
-    func flush() { context?.flush() }
+    func flush() {
+        guard let context else { return }
+        if let flusher { flusher.flush(context) } else { context.flush() }
+    }
     func close() { context?.close(promise: nil) }
 
     // MARK: inbound
