@@ -15,10 +15,18 @@ final class LoopFlusher {
     let eventLoop: EventLoop
     private var pending: [ChannelHandlerContext] = []
     private var scheduled = false
+    /// The task, made once (on the loop, at the first flush): submitting it allocates nothing.
+    private var task: (@Sendable () -> Void)?
 
     init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
         pending.reserveCapacity(64)
+    }
+
+    /// Not a cycle: the flusher lives as long as its loop, and its task runs only while it does.
+    private struct Unowned {
+        unowned let flusher: LoopFlusher
+        init(_ flusher: LoopFlusher) { self.flusher = flusher }
     }
 
     /// Flushes `context` at the end of the current batch (on the loop).
@@ -26,8 +34,11 @@ final class LoopFlusher {
         pending.append(context)
         guard !scheduled else { return }
         scheduled = true
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        eventLoop.execute { bound.value.run() }
+        if task == nil {
+            let bound = NIOLoopBound(Unowned(self), eventLoop: eventLoop)
+            task = { bound.value.flusher.run() }
+        }
+        eventLoop.execute(task!)
     }
 
     private func run() {
