@@ -84,4 +84,19 @@ final class LoopFlusherTests: XCTestCase {
         XCTAssertEqual(try outbound(b), ["kept"])
         _ = try b.finish()
     }
+
+    /// A flusher released with a round still queued (a server torn down): the round does nothing.
+    func testAFlusherGoneBeforeItsRoundIsHarmless() throws {
+        let loop = EmbeddedEventLoop()
+        var flusher: LoopFlusher? = LoopFlusher(eventLoop: loop)
+        let (a, ca) = try makeChannel(loop)
+        ca.write(NIOAny(ByteBuffer(string: "x")), promise: nil)
+        flusher!.flush(ca)
+        weak let gone = flusher
+        flusher = nil
+        XCTAssertNil(gone)
+        loop.run()
+        XCTAssertEqual(try outbound(a), [])
+        _ = try? a.finish()
+    }
 }

@@ -381,7 +381,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 status: Int(response.status.code), bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
                 referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
         }
-        flush(context)
+        LoopFlusher.flush(context, with: flusher)
         guard let promise else {
             timeouts.event(.responseComplete)
             return
@@ -516,12 +516,7 @@ extension HTTPConnectionHandler: ProxyClient {
 
     func proxyFlush() {
         guard let context else { return }
-        flush(context)
-    }
-
-    /// At the end of the loop's batch of events (`LoopFlusher`).
-    private func flush(_ context: ChannelHandlerContext) {
-        if let flusher { flusher.flush(context) } else { context.flush() }
+        LoopFlusher.flush(context, with: flusher)
     }
 
     func proxyRespond(_ response: Response) {
@@ -554,7 +549,7 @@ extension HTTPConnectionHandler: ProxyClient {
             }
             return
         }
-        flush(context)
+        LoopFlusher.flush(context, with: flusher)
         timeouts.event(.responseComplete)
         resumeAfterProxy(context: context)
     }

@@ -23,10 +23,15 @@ final class LoopFlusher {
         pending.reserveCapacity(64)
     }
 
-    /// Not a cycle: the flusher lives as long as its loop, and its task runs only while it does.
-    private struct Unowned {
-        unowned let flusher: LoopFlusher
-        init(_ flusher: LoopFlusher) { self.flusher = flusher }
+    /// The task's reference (weak: the flusher holds its task, and a server torn down with a
+    /// round still queued on its loop must not leave it pointing at nothing).
+    private struct Reference {
+        weak var flusher: LoopFlusher?
+    }
+
+    /// Flushes `context` now when there is no flusher, else at the end of the loop's batch.
+    static func flush(_ context: ChannelHandlerContext, with flusher: LoopFlusher?) {
+        if let flusher { flusher.flush(context) } else { context.flush() }
     }
 
     /// Flushes `context` at the end of the current batch (on the loop).
@@ -35,8 +40,8 @@ final class LoopFlusher {
         guard !scheduled else { return }
         scheduled = true
         if task == nil {
-            let bound = NIOLoopBound(Unowned(self), eventLoop: eventLoop)
-            task = { bound.value.flusher.run() }
+            let bound = NIOLoopBound(Reference(flusher: self), eventLoop: eventLoop)
+            task = { bound.value.flusher?.run() }
         }
         eventLoop.execute(task!)
     }

@@ -54,7 +54,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func write(_ buffer: ByteBuffer) { context?.write(wrapOutboundOut(buffer), promise: nil) }
     func flush() {
         guard let context else { return }
-        if let flusher { flusher.flush(context) } else { context.flush() }
+        LoopFlusher.flush(context, with: flusher)
     }
     func close() { context?.close(promise: nil) }
 
