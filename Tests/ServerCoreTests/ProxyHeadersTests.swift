@@ -71,6 +71,27 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertFalse(HeaderName.equals("keep\ralive"[...], "keep-alive"))
     }
 
+    /// Every form of the comparison folds letters and nothing else (`@`/`` ` ``, `[`/`{`, CR/`-`
+    /// differ only by 0x20 too).
+    func testEveryFormFoldsOnlyLetters() {
+        let pairs: [(String, String, Bool)] = [
+            ("Content-Length", "content-length", true), ("X-A", "x-a", true), ("a@b", "a`b", false), ("[", "{", false),
+            ("keep\ralive", "keep-alive", false), ("abc", "abd", false), ("ab", "abc", false),
+        ]
+        for (a, b, same) in pairs {
+            XCTAssertEqual(HeaderName.equals(a[...], b), same, "\(a) / \(b)")
+            XCTAssertEqual(Array(a.utf8).withUnsafeBytes { HeaderName.equals($0, Array(b.utf8)) }, same, "\(a) / \(b) bytes")
+        }
+        let lower: [(String, StaticString, Bool)] = [
+            ("CONNECTION", "connection", true), ("Keep-Alive", "keep-alive", true), ("keep\ralive", "keep-alive", false),
+            ("a@b", "a`b", false), ("conection", "connection", false),
+        ]
+        for (a, b, same) in lower {
+            XCTAssertEqual(HeaderName.equals(a, b), same, a)
+            XCTAssertEqual(Array(a.utf8).withUnsafeBytes { HeaderName.equals($0, b) }, same, "\(a) bytes")
+        }
+    }
+
     func testXForwardedForIsAppended() {
         let fresh = request(head([("Host", "h")]), client: client)
         XCTAssertEqual(fresh.headers["X-Forwarded-For"], ["127.0.0.9"])

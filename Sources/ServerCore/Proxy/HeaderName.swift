@@ -1,5 +1,5 @@
 /// Case-insensitive header-name matching (ASCII letters fold; nothing else does), on raw bytes
-/// (the upstream's response) and on strings (the client's request, from NIO's decoder).
+/// (heads as they are parsed) and on strings (the fields of a parsed request head).
 enum HeaderName {
     /// What a header field is to the proxy, either way (the hop-by-hop set of RFC 9110 §7.6.1,
     /// the framing fields, and the forwarding fields the request gains).
@@ -40,17 +40,13 @@ enum HeaderName {
     static func equals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
         guard bytes.count == lower.utf8CodeUnitCount else { return false }
         let l = lower.utf8Start
-        for i in 0..<bytes.count where bytes[i] | 0x20 != l[i] || (bytes[i] != l[i] && !isLetter(l[i])) {
-            return false
-        }
+        for i in 0..<bytes.count where !sameIgnoringCase(bytes[i], l[i]) { return false }
         return true
     }
 
     static func equals(_ bytes: UnsafeRawBufferPointer, _ other: [UInt8]) -> Bool {
         guard bytes.count == other.count else { return false }
-        for i in 0..<bytes.count where bytes[i] != other[i] && (bytes[i] | 0x20 != other[i] | 0x20 || !isLetter(other[i] | 0x20)) {
-            return false
-        }
+        for i in 0..<bytes.count where !sameIgnoringCase(bytes[i], other[i]) { return false }
         return true
     }
 
@@ -63,7 +59,13 @@ enum HeaderName {
 
     static func equals(_ a: Substring, _ other: String) -> Bool {
         guard a.utf8.count == other.utf8.count else { return false }
-        return zip(a.utf8, other.utf8).allSatisfy { x, y in x == y || (x | 0x20) == (y | 0x20) && isLetter(y | 0x20) }
+        return zip(a.utf8, other.utf8).allSatisfy { sameIgnoringCase($0, $1) }
+    }
+
+    /// The one folding rule: equal bytes, or the same ASCII letter in either case.
+    @inline(__always)
+    private static func sameIgnoringCase(_ x: UInt8, _ y: UInt8) -> Bool {
+        x == y || (x | 0x20 == y | 0x20 && isLetter(y | 0x20))
     }
 
     private static func isLetter(_ b: UInt8) -> Bool { b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z") }

@@ -44,8 +44,6 @@ public enum PathResolver {
         return normalise(decoded)
     }
 
-    /// The common case, taken without decoding or copying: no escapes and no empty, `.` or `..`
-    /// segment, so `normalise(percentDecode(bytes))` would give the bytes back unchanged.
     /// The pathname of an origin-form target that `isNormal`, else nil.
     private static func normalOriginForm(_ target: UnsafeBufferPointer<UInt8>) -> String? {
         let end = target.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? target.count
@@ -53,6 +51,8 @@ public enum PathResolver {
         return isNormal(path) ? String(decoding: path, as: UTF8.self) : nil
     }
 
+    /// The common case, taken without decoding or copying: no escapes and no empty, `.` or `..`
+    /// segment, so `normalise(percentDecode(bytes))` would give the bytes back unchanged.
     static func isNormal<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
         guard bytes.first == UInt8(ascii: "/") else { return false }
         var length = 0
