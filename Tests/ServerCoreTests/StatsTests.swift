@@ -55,6 +55,59 @@ final class StatsTests: XCTestCase {
         }
     }
 
+    /// The slot table against the exact counts, over seeded random traffic with and without
+    /// evictions (removals shift probe runs back): Space-Saving's guarantees hold, no client is
+    /// tracked twice, and a table that never fills counts exactly.
+    func testClientSlotsKeepSpaceSavingsGuarantees() {
+        var rng = SplitMix(seed: 42)
+        for (capacity, clients) in [(1, 3), (4, 4), (8, 40), (16, 500), (64, 300), (256, 100)] {
+            var slots = ClientSlots(capacity: capacity)
+            var truth: [IPAddress: (requests: Int, errors: Int)] = [:]
+            let n = 20_000
+            for _ in 0..<n {
+                // Skewed: low ids much more often; IPv4 and IPv6 addresses, nearby values.
+                let id = Int(rng.next() % UInt64(clients)) * Int(rng.next() % UInt64(clients)) / max(1, clients)
+                let a = id % 3 == 0 ? IPAddress(high: 0x2001_0DB8_0000_0000, low: UInt64(id)) : IPAddress(ipv4: 0x0A00_0000 | UInt32(id))
+                let is4xx = rng.next() % 5 == 0
+                slots.record(a, is4xx: is4xx)
+                truth[a, default: (0, 0)].requests += 1
+                if is4xx { truth[a, default: (0, 0)].errors += 1 }
+            }
+            let values = slots.values
+            XCTAssertEqual(values.count, slots.count)
+            XCTAssertLessThanOrEqual(values.count, capacity)
+            XCTAssertEqual(Set(values.map(\.address)).count, values.count, "no client twice (capacity \(capacity))")
+            XCTAssertEqual(values.reduce(0) { $0 + $1.requests }, n, "the counts add up to the traffic")
+            for e in values {
+                let t = truth[e.address]!
+                XCTAssertGreaterThanOrEqual(e.requests, t.requests, "never under-counts")
+                XCTAssertLessThanOrEqual(e.requests - e.overcount, t.requests, "over-count bounds the error")
+                if truth.count <= capacity {
+                    XCTAssertEqual(e.requests, t.requests, "exact while it never fills")
+                    XCTAssertEqual(e.errors4xx, t.errors)
+                    XCTAssertEqual(e.overcount, 0)
+                }
+            }
+            // Every client above n / capacity is tracked.
+            for (a, t) in truth where t.requests > n / capacity {
+                XCTAssertTrue(values.contains { $0.address == a }, "heavy client \(a) tracked (capacity \(capacity))")
+            }
+            if truth.count <= capacity { XCTAssertEqual(values.count, truth.count) }
+        }
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     func testStripedCountersSumEveryStripe() {
         let c = StripedCounters(count: 3)
         for stripe in 0..<Stripes.count {

@@ -18,39 +18,27 @@ public final class TopClients: Sendable {
     private let shards: [Shard]
 
     private final class Shard: Sendable {
-        let slots = Mutex<[IPAddress: Entry]>([:])
+        let slots: Mutex<ClientSlots>
         /// Keeps the next shard's lock off this one's cache line.
         private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+        init(capacity: Int) { slots = Mutex(ClientSlots(capacity: capacity)) }
     }
 
     public init(capacity: Int) {
         self.capacity = capacity
-        shards = (0..<Stripes.count).map { _ in Shard() }
+        shards = (0..<Stripes.count).map { _ in Shard(capacity: capacity) }
     }
 
     func record(_ client: IPAddress, is4xx: Bool, stripe: Int = Stripes.current()) {
-        let capacity = self.capacity
-        shards[stripe].slots.withLock { s in
-            if let i = s.index(forKey: client) {
-                s.values[i].requests += 1
-                if is4xx { s.values[i].errors4xx += 1 }
-                return
-            }
-            if s.count < capacity {
-                s[client] = Entry(address: client, requests: 1, errors4xx: is4xx ? 1 : 0, overcount: 0)
-                return
-            }
-            let smallest = s.values.min { $0.requests < $1.requests }!
-            s[smallest.address] = nil
-            s[client] = Entry(address: client, requests: smallest.requests + 1, errors4xx: is4xx ? 1 : 0, overcount: smallest.requests)
-        }
+        shards[stripe].slots.withLock { $0.record(client, is4xx: is4xx) }
     }
 
     /// The top `n` by requests (and, separately, by 4xx answers).
     public func top(_ n: Int) -> (byRequests: [Entry], by4xx: [Entry]) {
         var merged: [IPAddress: Entry] = [:]
         for shard in shards {
-            for e in shard.slots.withLock({ Array($0.values) }) {
+            for e in shard.slots.withLock({ $0.values }) {
                 merged[e.address, default: Entry(address: e.address, requests: 0, errors4xx: 0, overcount: 0)].add(e)
             }
         }
