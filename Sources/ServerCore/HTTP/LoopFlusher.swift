@@ -10,23 +10,20 @@ import NIOCore
 /// is about to wait anyway. NIO runs tasks submitted from the loop right after the I/O events it
 /// is handling, before it waits again, so nothing is delayed past the batch.
 ///
-/// Confined to its event loop (one per loop, `ServerState.flushers`); not thread-safe.
-final class LoopFlusher {
+/// Confined to its event loop (one per loop, `ServerState.flushers`; every call is made on it), so
+/// it is never touched concurrently.
+final class LoopFlusher: @unchecked Sendable {
     let eventLoop: EventLoop
     private var pending: [ChannelHandlerContext] = []
     private var scheduled = false
     /// The task, made once (on the loop, at the first flush): submitting it allocates nothing.
+    /// It holds the flusher strongly (a weak or unowned reference would cost on every round or
+    /// risk a dangling one); `stop` breaks the cycle when the server shuts down.
     private var task: (@Sendable () -> Void)?
 
     init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
         pending.reserveCapacity(64)
-    }
-
-    /// The task's reference (weak: the flusher holds its task, and a server torn down with a
-    /// round still queued on its loop must not leave it pointing at nothing).
-    private struct Reference {
-        weak var flusher: LoopFlusher?
     }
 
     /// Flushes `context` now when there is no flusher, else at the end of the loop's batch.
@@ -40,10 +37,16 @@ final class LoopFlusher {
         guard !scheduled else { return }
         scheduled = true
         if task == nil {
-            let bound = NIOLoopBound(Reference(flusher: self), eventLoop: eventLoop)
-            task = { bound.value.flusher?.run() }
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            task = { bound.value.run() }
         }
         eventLoop.execute(task!)
+    }
+
+    /// Drops the task (and with it the task's reference to the flusher). A round already queued
+    /// still runs; a later flush makes the task again.
+    func stop() {
+        task = nil
     }
 
     private func run() {

@@ -172,6 +172,7 @@ public final class HTTPServer: Sendable {
         }
         connections.closeAll()
         for pool in state.pools?.all ?? [] { pool.eventLoop.execute { pool.closeAll() } }
+        for flusher in state.flushers?.all ?? [] { flusher.eventLoop.execute { flusher.stop() } }
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()
         state.current.accessLog?.close()
