@@ -6,7 +6,9 @@ import NIOCore
 ///
 /// The read timeout is one timer that lives with the connection rather than one per request:
 /// when it fires it checks how long the upstream has been silent and re-arms for the rest, and
-/// while the connection idles in the pool it lapses (the next request arms it again).
+/// while the connection idles in the pool it lapses (the next request arms it again). A request
+/// whose timeout ends before the armed timer fires (a reload lowered `upstream_read_ms`) re-arms
+/// it for its own deadline.
 final class UpstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -24,6 +26,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     // Strong (weak references put objects on the slow reference-counting path); cleared on removal.
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
+    /// When `timer` fires (uptime nanoseconds).
+    private var timerDue: UInt64 = 0
     private var readTimeout: UInt64 = 0
     private var lastActivity: UInt64 = 0
 
@@ -45,7 +49,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
         parser.reset(noBody: noBody)
         readTimeout = UInt64(readTimeoutMs) * 1_000_000
         lastActivity = NIODeadline.now().uptimeNanoseconds
-        if timer == nil { armTimer(in: .nanoseconds(Int64(readTimeout))) }
+        if timer == nil || timerDue > lastActivity &+ readTimeout {
+            timer?.cancel()
+            armTimer(in: .nanoseconds(Int64(readTimeout)))
+        }
     }
 
     /// The session is done with the connection (whether it is pooled or closed next).
@@ -158,6 +165,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private func armTimer(in delay: TimeAmount) {
         guard let context else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timerDue = NIODeadline.now().uptimeNanoseconds &+ UInt64(max(0, delay.nanoseconds))
         timer = context.eventLoop.scheduleTask(in: delay) { bound.value.timerFired() }
     }
 
