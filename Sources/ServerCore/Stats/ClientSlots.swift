@@ -1,9 +1,9 @@
 /// The slots of one `TopClients` table: at most `capacity` clients in an open-addressing table
 /// (linear probing, twice as many buckets as slots, removal by backward shift), hashed by
 /// multiplying the address's bits. Recording a known client is a probe or two: no SipHash (the
-/// `Dictionary` this replaces hashed every address with it), no allocation. The buckets are allocated
-/// at the first record (a table per CPU stripe: most stay empty on a many-core machine). Pure
-/// value type; the caller holds the lock.
+/// `Dictionary` this replaces hashed every address with it), no allocation. The buckets are
+/// allocated at the first record (a table per CPU stripe: most stay empty on a many-core
+/// machine). Pure value type; the caller holds the lock.
 struct ClientSlots {
     private var entries: [TopClients.Entry] = []
     private var used: [Bool] = []
