@@ -4,33 +4,39 @@ import XCTest
 
 /// The head-line helpers both parsers share, against plain byte-by-byte definitions.
 final class HTTPSyntaxTests: XCTestCase {
-    /// The word-at-a-time scan agrees with a byte loop: every length up to 40, a CR or a NUL at
-    /// every position (and none), surrounded by every kind of byte, at unaligned starts.
-    func testContainsCROrNULMatchesAByteLoop() {
+    /// The word-at-a-time scan agrees with a byte loop: every length up to 40, up to two of LF,
+    /// CR and NUL at random positions (and none), surrounded by every kind of byte, at unaligned
+    /// starts and from every start position.
+    func testStopByteMatchesAByteLoop() {
         var rng = SystemRandomNumberGenerator()
-        let fillers: [UInt8] = [0x01, 0x09, 0x0C, 0x0E, 0x20, 0x41, 0x7F, 0x80, 0x8D, 0xFF, 0xF2]
+        let fillers: [UInt8] = [0x01, 0x09, 0x0B, 0x0C, 0x0E, 0x20, 0x41, 0x7F, 0x80, 0x8A, 0x8D, 0xFF, 0xF2]
+        let stops: [UInt8] = [0x0A, 0x0D, 0x00]
         for length in 0...40 {
             for offset in 0..<3 {
-                for round in 0..<20 {
+                for round in 0..<30 {
                     var bytes = [UInt8](repeating: 0, count: length + offset)
                     for k in bytes.indices { bytes[k] = fillers.randomElement(using: &rng)! }
                     if round > 0 && length > 0 {
-                        bytes[offset + Int.random(in: 0..<length, using: &rng)] = round % 2 == 0 ? 0x0D : 0x00
+                        for _ in 0..<(1 + round % 2) {
+                            bytes[offset + Int.random(in: 0..<length, using: &rng)] = stops[round % 3]
+                        }
                     }
-                    let expected = bytes[offset...].contains { $0 == 0x0D || $0 == 0 }
-                    let got = bytes.withUnsafeBytes { HTTPSyntax.containsCROrNUL($0.baseAddress! + offset, length) }
-                    XCTAssertEqual(got, expected, "length \(length) offset \(offset) bytes \(bytes)")
+                    let from = length == 0 ? offset : offset + Int.random(in: 0..<length, using: &rng)
+                    let expected = bytes[from...].firstIndex { $0 == 0x0A || $0 == 0x0D || $0 == 0 }
+                    let got = bytes.withUnsafeBytes { HTTPSyntax.stopByte($0.baseAddress!, from: from, bytes.count) }
+                    XCTAssertEqual(got, expected, "length \(length) offset \(offset) from \(from) bytes \(bytes)")
                 }
             }
         }
     }
 
-    /// Bytes next to CR and NUL in value (0x0C, 0x0E, 0x01, 0x8D) are not mistaken for them.
-    func testNeighboursOfCRAndNULPass() {
-        for b: UInt8 in [0x01, 0x0C, 0x0E, 0x8D, 0x80, 0xFF] {
+    /// Bytes next to LF, CR and NUL in value (0x0B, 0x0C, 0x0E, 0x01, 0x8A, 0x8D) are not mistaken
+    /// for them.
+    func testNeighboursOfStopBytesPass() {
+        for b: UInt8 in [0x01, 0x09, 0x0B, 0x0C, 0x0E, 0x8A, 0x8D, 0x80, 0xFF] {
             for length in [1, 7, 8, 9, 16, 23] {
                 let bytes = [UInt8](repeating: b, count: length)
-                XCTAssertFalse(bytes.withUnsafeBytes { HTTPSyntax.containsCROrNUL($0.baseAddress!, length) }, "\(b) x \(length)")
+                XCTAssertNil(bytes.withUnsafeBytes { HTTPSyntax.stopByte($0.baseAddress!, from: 0, length) }, "\(b) x \(length)")
             }
         }
     }
@@ -54,7 +60,8 @@ final class HTTPSyntaxTests: XCTestCase {
     func testMalformedLinesStop() {
         for bad in [
             "A 1\r\n\r\n", "A :1\r\n\r\n", ":1\r\n\r\n", " A: 1\r\n\r\n", "A(b): 1\r\n\r\n", "A: 1\rx\r\n\r\n",
-            "A: 1\0\r\n\r\n", "A: 12345678\r9\r\n\r\n", "A\r\n\r\n",
+            "A: 1\0\r\n\r\n", "A: 12345678\r9\r\n\r\n", "A\r\n\r\n", "A: 1\r\r\n\r\n", "A: 1", "A: 1\r",
+            "\r", "\rA: 1\r\n\r\n", "A: 123456789012\0\r\n\r\n",
         ] {
             XCTAssertFalse(lines(bad).ok, bad.debugDescription)
         }

@@ -4,16 +4,19 @@ import XCTest
 
 /// Request target → safe, normalised pathname (pure; no filesystem).
 final class PathResolverTests: XCTestCase {
-    func resolve(_ target: String) -> Result<String, PathResolver.Failure> {
-        PathResolver.pathname(fromTarget: Substring(target))
+    /// Both entry points (a whole target string, a substring) give the same answer.
+    func resolve(_ target: String, file: StaticString = #filePath, line: UInt = #line) -> Result<String, PathResolver.Failure> {
+        let fromString = PathResolver.pathname(fromTarget: target)
+        XCTAssertEqual(fromString, PathResolver.pathname(fromTarget: Substring(target)), target, file: file, line: line)
+        return fromString
     }
 
     func assertPath(_ target: String, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(resolve(target), .success(expected), target, file: file, line: line)
+        XCTAssertEqual(resolve(target, file: file, line: line), .success(expected), target, file: file, line: line)
     }
 
     func assertFailure(_ target: String, _ failure: PathResolver.Failure, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(resolve(target), .failure(failure), target, file: file, line: line)
+        XCTAssertEqual(resolve(target, file: file, line: line), .failure(failure), target, file: file, line: line)
     }
 
     func testPlainPaths() {
@@ -120,6 +123,8 @@ final class PathResolverTests: XCTestCase {
             let bytes = Substring(target).utf8[...]
             let full: Result<String, PathResolver.Failure> = PathResolver.percentDecode(bytes).map { PathResolver.normalise($0) } ?? .failure(.badRequest)
             XCTAssertEqual(PathResolver.pathname(fromTarget: Substring(target)), full, target)
+            XCTAssertEqual(PathResolver.pathname(fromTarget: target), full, target)
+            XCTAssertEqual(PathResolver.pathname(fromTarget: target + "?q=1"), full, target)
             if PathResolver.isNormal(bytes) { XCTAssertEqual(try? full.get(), target, target) }
         }
     }

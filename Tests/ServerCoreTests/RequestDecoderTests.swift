@@ -347,6 +347,29 @@ final class RequestDecoderTests: XCTestCase {
         XCTAssertNil(try parsed("GET / HTTP/1.1\r\nHost: x\r\n\r\n").framing)
     }
 
+    /// The parser's keep-alive decision is NIO's `isKeepAlive` for the same head, for every mix of
+    /// versions and `Connection` values (tokens in lists, case, repeats, several fields).
+    func testKeepAliveIsNIOsRule() throws {
+        let connections: [[String]] = [
+            [], ["close"], ["keep-alive"], ["Keep-Alive"], ["CLOSE"], ["upgrade"], ["te, close"], ["close, te"],
+            ["keep-alive, close"], ["keep-alive, keep-alive"], ["close", "close"], ["keep-alive", "te"],
+            ["keep-alive", "close"], [" , keep-alive ,"], ["closed"], ["keep-alive-ish"], [""], ["\tclose\t"],
+        ]
+        for version in ["1.0", "1.1"] {
+            for fields in connections {
+                let text = "GET / HTTP/\(version)\r\nHost: x\r\n" + fields.map { "Connection: \($0)\r\n" }.joined() + "\r\n"
+                var decoder = RequestDecoder(limits: limits)
+                var found: RequestHeadParser.Parsed?
+                var buffer = ByteBuffer(string: text)
+                try decoder.decode(&buffer) { part in
+                    if case .head(let p) = part { found = p }
+                }
+                let parsed = try XCTUnwrap(found, text)
+                XCTAssertEqual(parsed.keepAlive, parsed.head.isKeepAlive, text)
+            }
+        }
+    }
+
     func testFailureStatuses() {
         XCTAssertEqual(Failure.badRequest.status.code, 400)
         XCTAssertEqual(Failure.uriTooLong.status.code, 414)

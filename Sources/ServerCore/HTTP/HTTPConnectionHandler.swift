@@ -241,7 +241,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
         let (result, matched) = state.dispatcher.dispatch(
-            head: head, config: snapshot.config, listener: listenerID, client: client,
+            head: head, host: parsed.host, hosts: parsed.hostFields, config: snapshot.config, listener: listenerID, client: client,
             access: access, globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
@@ -258,7 +258,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if case .proxy(let route) = result {
             proxyRouteStats = matched?.stats
-            startProxy(route, head: head, client: client, context: context)
+            startProxy(route, head: head, keepAlive: parsed.keepAlive, client: client, context: context)
         } else {
             pendingAnswer = (result, head, client, snapshot)
         }
@@ -490,7 +490,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 // MARK: proxying
 
 extension HTTPConnectionHandler: ProxyClient {
-    fileprivate func startProxy(_ route: ProxyRoute, head: HTTPRequestHead, client: IPAddress?, context: ChannelHandlerContext) {
+    fileprivate func startProxy(
+        _ route: ProxyRoute, head: HTTPRequestHead, keepAlive: Bool, client: IPAddress?, context: ChannelHandlerContext
+    ) {
         proxyRequestEnded = false
         proxyHead = head
         proxyClient = client
@@ -500,7 +502,7 @@ extension HTTPConnectionHandler: ProxyClient {
         let chunked = ProxyHeaders.encodeRequest(
             head, client: client.map { $0 == peer ? peerText : $0.description }, into: &requestBuffer)
         let session = ProxySession(
-            route: route, head: head, request: (requestBuffer, chunked), client: client, eventLoop: context.eventLoop,
+            route: route, head: head, keepAlive: keepAlive, request: (requestBuffer, chunked), client: client, eventLoop: context.eventLoop,
             pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()

@@ -37,26 +37,36 @@ enum HTTPSyntax {
     /// Calls `body` for each header line of `head` from `start` up to the blank line. Returns false
     /// (having stopped) at a line that is not `token ":" value` (obsolete line folding included)
     /// or whose value holds a CR or a NUL (RFC 9110 §5.5; other bytes pass, as with nginx).
+    ///
+    /// One pass per line: the name's token bytes up to the colon, then the value up to the first
+    /// LF, CR or NUL (`stopByte`, eight bytes at a time), which is the line's end when it is an LF
+    /// or a CR before one, and malformed otherwise.
     static func forEachLine(_ head: UnsafeRawBufferPointer, from start: Int, _ body: (Line) throws -> Void) rethrows -> Bool {
         guard let base = head.baseAddress else { return true }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
+        let count = head.count
         var i = start
-        while i < head.count {
-            guard let hit = memchr(base + i, 0x0A, head.count - i) else { return false }
-            var end = base.distance(to: UnsafeRawPointer(hit))
-            let next = end + 1
-            if end > i && bytes[end - 1] == 0x0D { end -= 1 }
-            if end == i { return true }  // the blank line
+        while i < count {
+            // The blank line.
+            if bytes[i] == 0x0A || (bytes[i] == 0x0D && i + 1 < count && bytes[i + 1] == 0x0A) { return true }
             // The name: token bytes up to the colon (a line without one, or with anything else
             // before it, stops here).
             var colon = i
-            while colon < end && HeaderName.isTokenByte(bytes[colon]) { colon += 1 }
-            guard colon > i, colon < end, bytes[colon] == UInt8(ascii: ":") else { return false }
+            while colon < count && HeaderName.isTokenByte(bytes[colon]) { colon += 1 }
+            guard colon > i, colon < count, bytes[colon] == UInt8(ascii: ":") else { return false }
             var vs = colon + 1
+            while vs < count && (bytes[vs] == 0x20 || bytes[vs] == 0x09) { vs += 1 }
+            guard let end = stopByte(base, from: vs, count) else { return false }
+            let next: Int
+            if bytes[end] == 0x0A {
+                next = end + 1
+            } else if bytes[end] == 0x0D && end + 1 < count && bytes[end + 1] == 0x0A {
+                next = end + 2
+            } else {
+                return false  // a NUL, or a CR not ending the line
+            }
             var ve = end
-            while vs < ve && (bytes[vs] == 0x20 || bytes[vs] == 0x09) { vs += 1 }
             while ve > vs && (bytes[ve - 1] == 0x20 || bytes[ve - 1] == 0x09) { ve -= 1 }
-            if containsCROrNUL(base + vs, ve - vs) { return false }
             try body(Line(
                 name: UnsafeRawBufferPointer(start: base + i, count: colon - i),
                 value: UnsafeRawBufferPointer(start: base + vs, count: ve - vs),
@@ -66,31 +76,27 @@ enum HTTPSyntax {
         return true
     }
 
-    /// Whether `count` bytes at `p` hold a CR or a NUL: eight bytes at a time (a word has a zero
-    /// byte iff `(x - 0x01…) & ~x & 0x80…` is not zero; CR bytes are zero in `x ^ 0x0D…`), the
-    /// last word overlapping the one before; short values byte by byte.
+    /// The index of the first LF, CR or NUL in `p[from..<count]`, if any: eight bytes at a time (a
+    /// word's lowest zero byte is the lowest byte flagged by `(x - 0x01…) & ~x & 0x80…`; LF and CR
+    /// bytes are zero in `x ^ 0x0A…` and `x ^ 0x0D…`), the rest byte by byte.
     @inline(__always)
-    static func containsCROrNUL(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
-        if count < 8 {
-            var i = 0
-            while i < count {
-                let b = p.load(fromByteOffset: i, as: UInt8.self)
-                if b == 0x0D || b == 0 { return true }
-                i += 1
-            }
-            return false
+    static func stopByte(_ p: UnsafeRawPointer, from: Int, _ count: Int) -> Int? {
+        @inline(__always) func zeros(_ x: UInt64) -> UInt64 {
+            (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
         }
-        @inline(__always) func hit(_ x: UInt64) -> Bool {
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let y = x ^ 0x0D0D_0D0D_0D0D_0D0D
-            return ((x &- ones) & ~x | (y &- ones) & ~y) & 0x8080_8080_8080_8080 != 0
-        }
-        var i = 0
-        while i + 8 < count {
-            if hit(p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
+        var i = from
+        while i + 8 <= count {
+            let x = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let hits = zeros(x) | zeros(x ^ 0x0A0A_0A0A_0A0A_0A0A) | zeros(x ^ 0x0D0D_0D0D_0D0D_0D0D)
+            if hits != 0 { return i + hits.trailingZeroBitCount >> 3 }
             i += 8
         }
-        return hit(p.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+        while i < count {
+            let b = p.load(fromByteOffset: i, as: UInt8.self)
+            if b == 0x0A || b == 0x0D || b == 0 { return i }
+            i += 1
+        }
+        return nil
     }
 
     /// Calls `body` with each comma-separated element of a header value, whitespace trimmed,

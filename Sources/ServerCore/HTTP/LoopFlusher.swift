@@ -58,7 +58,8 @@ final class LoopFlusher: @unchecked Sendable {
             context.flush()
             i += 1
         }
-        pending.removeAll(keepingCapacity: true)
+        // (Not `removeAll(keepingCapacity:)`: its generic path costs ~300 instructions a round.)
+        while pending.popLast() != nil {}
         scheduled = false
     }
 }

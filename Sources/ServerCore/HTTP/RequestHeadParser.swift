@@ -43,6 +43,13 @@ enum RequestHeadParser {
         /// The client waits for `100 Continue` before it sends the body (HTTP/1.1 with
         /// `Expect: 100-continue` and a body, RFC 9110 §10.1.1).
         var expectsContinue = false
+        /// The connection stays open after this request (`HTTPRequestHead.isKeepAlive`'s rule,
+        /// decided while the fields are parsed instead of by looking them up again).
+        var keepAlive = true
+        /// The first `Host` field's value, and how many `Host` fields there are (the validator
+        /// and routing need both; looking them up again costs a pass over the fields).
+        var host: String?
+        var hostFields = 0
 
         /// The body's announced length, when it has one.
         var length: Int? {
@@ -67,6 +74,9 @@ enum RequestHeadParser {
         var transferCoded = false
         var chunked = false
         var expect = false
+        var connection = ConnectionTokens()
+        var host: String?
+        var hostFields = 0
         let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
             guard field.whole.count <= limits.maxFieldLine, fields.count < limits.maxFields else {
                 tooLarge = true
@@ -80,8 +90,18 @@ enum RequestHeadParser {
             case .transferEncoding:
                 transferCoded = true
                 chunked = HTTPSyntax.endsChunked(field.value)
+            case .connection:
+                connection.add(field.value)
             case .endToEnd where field.name.count == 6 && HeaderName.equals(field.name, "expect"):
                 expect = expect || HeaderName.equals(field.value, "100-continue")
+            case .endToEnd where field.name.count == 4 && HeaderName.equals(field.name, "host"):
+                hostFields += 1
+                if hostFields == 1 {
+                    let value = String(decoding: field.value, as: UTF8.self)
+                    host = value
+                    fields.append((String(decoding: field.name, as: UTF8.self), value))
+                    return
+                }
             default:
                 break
             }
@@ -101,7 +121,36 @@ enum RequestHeadParser {
             framing = nil
         }
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
-        return Parsed(head: head, framing: framing, expectsContinue: expect && version.minor >= 1 && framing != nil)
+        return Parsed(
+            head: head, framing: framing, expectsContinue: expect && version.minor >= 1 && framing != nil,
+            keepAlive: connection.keepAlive(version), host: host, hostFields: hostFields)
+    }
+
+    /// What `Connection` fields say about keeping the connection open, as NIO's `isKeepAlive`
+    /// reads them: `close` closes; `keep-alive` keeps an HTTP/1.0 connection open; both, or either
+    /// twice, is contradictory and closes; neither leaves the version's default (1.1: open).
+    struct ConnectionTokens {
+        private var close = false
+        private var keepAlive = false
+        private var seen = 0
+
+        mutating func add(_ value: UnsafeRawBufferPointer) {
+            HTTPSyntax.forEachToken(value) { token in
+                if HeaderName.equals(token, "close") {
+                    close = true
+                    seen += 1
+                } else if HeaderName.equals(token, "keep-alive") {
+                    keepAlive = true
+                    seen += 1
+                }
+            }
+        }
+
+        func keepAlive(_ version: HTTPVersion) -> Bool {
+            if seen > 1 || close { return false }
+            if keepAlive { return true }
+            return version.major == 1 && version.minor >= 1
+        }
     }
 
     /// For a head not complete yet (`bytes` from its first byte): the failure it already is (a

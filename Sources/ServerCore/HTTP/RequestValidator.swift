@@ -11,12 +11,11 @@ public enum RequestValidator {
         }
     }
 
-    public static func validate(_ head: HTTPRequestHead) -> HTTPError? {
+    /// `hosts`: how many `Host` fields the head has (`RequestHeadParser.Parsed.hostFields`).
+    public static func validate(_ head: HTTPRequestHead, hosts: Int) -> HTTPError? {
         guard head.version.major == 1, head.version.minor <= 1 else { return .badRequest }
         guard isAllowed(head.method) else { return .badRequest }
         if head.headers.isEmpty { return .badRequest }
-        var hosts = 0
-        for (name, _) in head.headers where HeaderName.equals(name, "host") { hosts += 1 }
         if hosts > 1 { return .badRequest }
         if head.version.minor == 1 && hosts == 0 { return .badRequest }
         return nil

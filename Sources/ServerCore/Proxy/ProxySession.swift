@@ -91,8 +91,9 @@ final class ProxySession {
     let threadPool: NIOThreadPool?
     let acceptEncoding: String?
 
-    /// `request`: the head as it goes upstream (`ProxyHeaders.encodeRequest`).
-    init(route: ProxyRoute, head: HTTPRequestHead, request: (bytes: ByteBuffer, chunked: Bool), client: IPAddress?,
+    /// `request`: the head as it goes upstream (`ProxyHeaders.encodeRequest`); `keepAlive`: the
+    /// client's connection stays open after it (`RequestHeadParser.Parsed.keepAlive`).
+    init(route: ProxyRoute, head: HTTPRequestHead, keepAlive: Bool, request: (bytes: ByteBuffer, chunked: Bool), client: IPAddress?,
          eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
          threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
@@ -100,10 +101,11 @@ final class ProxySession {
         self.route = route
         (requestHead, requestChunked) = request
         self.client = client
-        self.clientKeepAlive = head.isKeepAlive
+        self.clientKeepAlive = keepAlive
         self.clientHTTP11 = head.version.minor >= 1
-        isHead = head.method == .HEAD
-        switch head.method {
+        let method = head.method
+        isHead = method == .HEAD
+        switch method {
         case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: isIdempotent = true
         default: isIdempotent = false
         }

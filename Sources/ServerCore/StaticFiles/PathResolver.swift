@@ -15,6 +15,14 @@ public enum PathResolver {
         case forbidden
     }
 
+    /// The same for a whole target string: a target that is its own pathname (origin-form, no
+    /// query, already normal: the usual case) comes back as it is, without a new string.
+    public static func pathname(fromTarget target: String) -> Result<String, Failure> {
+        var target = target
+        let whole = target.withUTF8 { $0.firstIndex { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } == nil && isNormal($0) }
+        return whole ? .success(target) : pathname(fromTarget: target[...])
+    }
+
     public static func pathname(fromTarget target: Substring) -> Result<String, Failure> {
         // The common case on the target's bytes in place: origin-form, already normal.
         if let fast = target.utf8.withContiguousStorageIfAvailable({ normalOriginForm($0) }), let path = fast {
