@@ -370,6 +370,33 @@ final class RequestDecoderTests: XCTestCase {
         }
     }
 
+    /// The parser notes the first `Host` value and how many `Host` fields there are (the validator
+    /// refuses none on HTTP/1.1 and more than one; routing uses the value).
+    func testHostFieldsAreNoted() throws {
+        func parsed(_ fields: String, version: String = "1.1") throws -> RequestHeadParser.Parsed {
+            var decoder = RequestDecoder(limits: limits)
+            var found: RequestHeadParser.Parsed?
+            var buffer = ByteBuffer(string: "GET / HTTP/\(version)\r\n\(fields)\r\n")
+            try decoder.decode(&buffer) { part in
+                if case .head(let p) = part { found = p }
+            }
+            return try XCTUnwrap(found, fields)
+        }
+        let none = try parsed("Accept: */*\r\n", version: "1.0")
+        XCTAssertNil(none.host)
+        XCTAssertEqual(none.hostFields, 0)
+        let one = try parsed("Accept: */*\r\nhOST:  example.test:8080 \r\n")
+        XCTAssertEqual(one.host, "example.test:8080")
+        XCTAssertEqual(one.hostFields, 1)
+        let two = try parsed("Host: a\r\nX-Host: c\r\nHost: b\r\n")
+        XCTAssertEqual(two.host, "a", "the first one")
+        XCTAssertEqual(two.hostFields, 2)
+        XCTAssertEqual(two.head.headers["host"], ["a", "b"], "every field is still in the head")
+        let empty = try parsed("Host:\r\n")
+        XCTAssertEqual(empty.host, "")
+        XCTAssertEqual(empty.hostFields, 1)
+    }
+
     func testFailureStatuses() {
         XCTAssertEqual(Failure.badRequest.status.code, 400)
         XCTAssertEqual(Failure.uriTooLong.status.code, 414)

@@ -241,8 +241,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
         let (result, matched) = state.dispatcher.dispatch(
-            head: head, host: parsed.host, hosts: parsed.hostFields, config: snapshot.config, listener: listenerID, client: client,
-            access: access, globalDecision: decision, eventLoop: context.eventLoop)
+            head: head, host: parsed.host, hosts: parsed.hostFields, config: snapshot.config, listener: listenerID,
+            client: client, access: access, globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
         if let limit = bodyLimit, let length = parsed.length, length > limit {
@@ -502,8 +502,8 @@ extension HTTPConnectionHandler: ProxyClient {
         let chunked = ProxyHeaders.encodeRequest(
             head, client: client.map { $0 == peer ? peerText : $0.description }, into: &requestBuffer)
         let session = ProxySession(
-            route: route, head: head, keepAlive: keepAlive, request: (requestBuffer, chunked), client: client, eventLoop: context.eventLoop,
-            pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
+            route: route, head: head, keepAlive: keepAlive, request: (requestBuffer, chunked), client: client,
+            eventLoop: context.eventLoop, pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()
     }

@@ -35,19 +35,20 @@ public final class RequestDispatcher: Sendable {
     /// the first `Host` field's value and `hosts` how many there are (the parser's). Returns the
     /// answer and the route that gave it (nil when none did), for its limits and counters.
     public func dispatch(
-        head: HTTPRequestHead, host: String?, hosts: Int, config: RuntimeConfig, listener: Int, client: IPAddress?, access: AccessControl.Snapshot,
-        globalDecision: AccessPolicy.Decision, eventLoop: EventLoop
+        head: HTTPRequestHead, host: String?, hosts: Int, config: RuntimeConfig, listener: Int, client: IPAddress?,
+        access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop
     ) -> (Result, CompiledRoute?) {
         var route: CompiledRoute?
         let result = decide(
-            head: head, host: host, hosts: hosts, config: config, listener: listener, client: client, access: access, globalDecision: globalDecision,
-            eventLoop: eventLoop, route: &route)
+            head: head, host: host, hosts: hosts, config: config, listener: listener, client: client, access: access,
+            globalDecision: globalDecision, eventLoop: eventLoop, route: &route)
         return (result, route)
     }
 
     private func decide(
-        head: HTTPRequestHead, host: String?, hosts: Int, config: RuntimeConfig, listener: Int, client: IPAddress?, access: AccessControl.Snapshot,
-        globalDecision: AccessPolicy.Decision, eventLoop: EventLoop, route matched: inout CompiledRoute?
+        head: HTTPRequestHead, host: String?, hosts: Int, config: RuntimeConfig, listener: Int, client: IPAddress?,
+        access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop,
+        route matched: inout CompiledRoute?
     ) -> Result {
         if let error = RequestValidator.validate(head, hosts: hosts) { return .now(.status(error.status)) }
         switch globalDecision {
@@ -65,7 +66,9 @@ public final class RequestDispatcher: Sendable {
         case .failure(.badRequest): return .now(.status(.badRequest))
         case .failure(.forbidden): return .now(.status(.forbidden))
         }
-        guard let server = config.routing.server(listener: listener, host: host.map { Substring($0) }) else { return .now(.status(.notFound)) }
+        guard let server = config.routing.server(listener: listener, host: host.map { Substring($0) }) else {
+            return .now(.status(.notFound))
+        }
         // A server without routes answers eXpServer's dashboard at /api (compat 6.1, the tester's 8004).
         if server.routes.isEmpty && pathname == "/api" { return .now(metrics(config: config, prometheus: false)) }
         guard let route = server.routes.route(for: pathname) else { return .now(.status(.notFound)) }

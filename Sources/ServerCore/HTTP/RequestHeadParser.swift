@@ -82,6 +82,7 @@ enum RequestHeadParser {
                 tooLarge = true
                 return
             }
+            var isFirstHost = false
             switch HeaderName.kind(field.name) {
             case .contentLength:
                 if length != nil { badFraming = true }  // given twice (nginx refuses that too)
@@ -96,16 +97,13 @@ enum RequestHeadParser {
                 expect = expect || HeaderName.equals(field.value, "100-continue")
             case .endToEnd where field.name.count == 4 && HeaderName.equals(field.name, "host"):
                 hostFields += 1
-                if hostFields == 1 {
-                    let value = String(decoding: field.value, as: UTF8.self)
-                    host = value
-                    fields.append((String(decoding: field.name, as: UTF8.self), value))
-                    return
-                }
+                isFirstHost = hostFields == 1
             default:
                 break
             }
-            fields.append((String(decoding: field.name, as: UTF8.self), String(decoding: field.value, as: UTF8.self)))
+            let value = String(decoding: field.value, as: UTF8.self)
+            if isFirstHost { host = value }
+            fields.append((String(decoding: field.name, as: UTF8.self), value))
         }
         if tooLarge { throw .fieldsTooLarge }
         guard wellFormed, !badFraming else { throw .badRequest }
@@ -130,25 +128,25 @@ enum RequestHeadParser {
     /// reads them: `close` closes; `keep-alive` keeps an HTTP/1.0 connection open; both, or either
     /// twice, is contradictory and closes; neither leaves the version's default (1.1: open).
     struct ConnectionTokens {
-        private var close = false
-        private var keepAlive = false
+        private var sawClose = false
+        private var sawKeepAlive = false
         private var seen = 0
 
         mutating func add(_ value: UnsafeRawBufferPointer) {
             HTTPSyntax.forEachToken(value) { token in
                 if HeaderName.equals(token, "close") {
-                    close = true
+                    sawClose = true
                     seen += 1
                 } else if HeaderName.equals(token, "keep-alive") {
-                    keepAlive = true
+                    sawKeepAlive = true
                     seen += 1
                 }
             }
         }
 
         func keepAlive(_ version: HTTPVersion) -> Bool {
-            if seen > 1 || close { return false }
-            if keepAlive { return true }
+            if seen > 1 || sawClose { return false }
+            if sawKeepAlive { return true }
             return version.major == 1 && version.minor >= 1
         }
     }

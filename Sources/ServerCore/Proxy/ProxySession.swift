@@ -93,8 +93,8 @@ final class ProxySession {
 
     /// `request`: the head as it goes upstream (`ProxyHeaders.encodeRequest`); `keepAlive`: the
     /// client's connection stays open after it (`RequestHeadParser.Parsed.keepAlive`).
-    init(route: ProxyRoute, head: HTTPRequestHead, keepAlive: Bool, request: (bytes: ByteBuffer, chunked: Bool), client: IPAddress?,
-         eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
+    init(route: ProxyRoute, head: HTTPRequestHead, keepAlive: Bool, request: (bytes: ByteBuffer, chunked: Bool),
+         client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
          threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
         acceptEncoding = route.gzip == nil ? nil : head.headers.first(name: "accept-encoding")
