@@ -58,9 +58,10 @@ final class LoopFlusherTests: XCTestCase {
         let flusher = LoopFlusher(eventLoop: loop)
         let (a, ca) = try makeChannel(loop)
         let promise = loop.makePromise(of: Void.self)
+        let bound = NIOLoopBound(ca, eventLoop: loop)
         promise.futureResult.whenSuccess {
-            ca.write(NIOAny(ByteBuffer(string: "second")), promise: nil)
-            flusher.flush(ca)
+            bound.value.write(NIOAny(ByteBuffer(string: "second")), promise: nil)
+            flusher.flush(bound.value)
         }
         ca.write(NIOAny(ByteBuffer(string: "first")), promise: promise)
         flusher.flush(ca)

@@ -25,10 +25,21 @@ final class ProxyHeadersTests: XCTestCase {
         var chunked: Bool
     }
 
-    func request(_ h: HTTPRequestHead, client: IPAddress?) -> Sent {
+    /// The head as a client sends it.
+    func wire(_ h: HTTPRequestHead) -> String {
+        "\(h.method.rawValue) \(h.uri) HTTP/\(h.version.major).\(h.version.minor)\r\n"
+            + h.headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+    }
+
+    /// `text` encoded for the upstream, as it is sent.
+    func encoded(_ text: String, client: IPAddress?) -> (text: String, chunked: Bool) {
         var bytes = ByteBuffer()
-        let chunked = ProxyHeaders.encodeRequest(h, client: client?.description, into: &bytes)
-        let text = String(buffer: bytes)
+        let chunked = Array(text.utf8).withUnsafeBytes { ProxyHeaders.encodeRequest($0, client: client?.description, into: &bytes) }
+        return (String(buffer: bytes), chunked)
+    }
+
+    func request(_ h: HTTPRequestHead, client: IPAddress?) -> Sent {
+        let (text, chunked) = encoded(wire(h), client: client)
         XCTAssertTrue(text.hasSuffix("\r\n\r\n"), "one blank line ends the head")
         var lines = text.dropLast(2).components(separatedBy: "\r\n")  // "\r\n" is one Character
         let first = lines.removeFirst().split(separator: " ").map(String.init)
@@ -59,16 +70,20 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertEqual(out.headers["x-kept"], ["3"])
     }
 
-    func testHeaderMatchingIsCaseInsensitive() {
-        XCTAssertTrue(ProxyHeaders.isHopByHop("TRANSFER-ENCODING"))
-        XCTAssertTrue(ProxyHeaders.isHopByHop("keep-Alive"))
-        XCTAssertTrue(ProxyHeaders.isHopByHop("te"))
-        XCTAssertFalse(ProxyHeaders.isHopByHop("tf"))
-        XCTAssertFalse(ProxyHeaders.isHopByHop("content-length"))
-        XCTAssertFalse(ProxyHeaders.isHopByHop("connectiox"))
-        XCTAssertTrue(HeaderName.equals("CONNECTION"[...], "connection"))
-        // Folding with 0x20 only applies to letters: CR | 0x20 is "-".
-        XCTAssertFalse(HeaderName.equals("keep\ralive"[...], "keep-alive"))
+    func kind(_ name: String) -> HeaderName.Kind { Array(name.utf8).withUnsafeBytes { HeaderName.kind($0) } }
+
+    /// The names the proxy acts on, in any case; nothing else (a near miss, a folded CR) matches.
+    func testHeaderKindsAreCaseInsensitive() {
+        let kinds: [(String, HeaderName.Kind)] = [
+            ("TRANSFER-ENCODING", .transferEncoding), ("keep-Alive", .hopByHop), ("te", .hopByHop), ("TE", .hopByHop),
+            ("Trailer", .hopByHop), ("UPGRADE", .hopByHop), ("Proxy-Connection", .hopByHop), ("connection", .connection),
+            ("Content-length", .contentLength), ("x-forwarded-FOR", .forwardedFor), ("X-Forwarded-Proto", .forwardedProto),
+            ("tf", .endToEnd), ("connectiox", .endToEnd), ("keep\ralive", .endToEnd), ("Host", .endToEnd), ("", .endToEnd),
+            ("x-forwarded-fo", .endToEnd), ("content-lengths", .endToEnd),
+        ]
+        for (name, expected) in kinds {
+            XCTAssertEqual(kind(name), expected, name.debugDescription)
+        }
     }
 
     /// Every form of the comparison folds letters and nothing else (`@`/`` ` ``, `[`/`{`, CR/`-`
@@ -79,15 +94,16 @@ final class ProxyHeadersTests: XCTestCase {
             ("keep\ralive", "keep-alive", false), ("abc", "abd", false), ("ab", "abc", false),
         ]
         for (a, b, same) in pairs {
-            XCTAssertEqual(HeaderName.equals(a[...], b), same, "\(a) / \(b)")
             XCTAssertEqual(Array(a.utf8).withUnsafeBytes { HeaderName.equals($0, Array(b.utf8)) }, same, "\(a) / \(b) bytes")
+            XCTAssertEqual(
+                Array(a.utf8).withUnsafeBytes { x in Array(b.utf8).withUnsafeBytes { HeaderName.equals(x, $0) } }, same,
+                "\(a) / \(b) raw")
         }
         let lower: [(String, StaticString, Bool)] = [
             ("CONNECTION", "connection", true), ("Keep-Alive", "keep-alive", true), ("keep\ralive", "keep-alive", false),
             ("a@b", "a`b", false), ("conection", "connection", false),
         ]
         for (a, b, same) in lower {
-            XCTAssertEqual(HeaderName.equals(a, b), same, a)
             XCTAssertEqual(Array(a.utf8).withUnsafeBytes { HeaderName.equals($0, b) }, same, "\(a) bytes")
         }
     }
@@ -138,5 +154,38 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertTrue(chunked.chunked, "the body goes chunk-framed")
         let none = request(head([("Host", "h")]), client: nil)
         XCTAssertEqual(none.headers["Transfer-Encoding"] + none.headers["Content-Length"], [])
+    }
+
+    /// The head is taken from the client's bytes: any spacing the parser accepts (several spaces
+    /// in the request line, none or tabs around a value, bare LF line ends) comes out as
+    /// `name: value` lines ending in CRLF, names as sent.
+    func testClientBytesComeOutInOneForm() {
+        let out = encoded("GET   /a?b=1  HTTP/1.0\nHost:h\nX-A: \t spaced \t\r\nx-b:\r\nKeep-Alive: 1\n\n", client: nil)
+        XCTAssertEqual(out.text, "GET /a?b=1 HTTP/1.1\r\nHost: h\r\nX-A: spaced\r\nx-b: \r\nX-Forwarded-Proto: http\r\n\r\n")
+        XCTAssertFalse(out.chunked)
+    }
+
+    /// The size bound holds for the heads that grow the most (many empty fields with bare LF
+    /// ends, a long forwarded-for chain, a length): RawWriter traps if it does not.
+    func testWorstCaseGrowthFits() {
+        let empty = "GET / HTTP/1.1\n" + String(repeating: "a:\n", count: 500) + "X-Forwarded-For:1\nContent-Length:1\n\n"
+        let out = encoded(empty, client: IPAddress("2001:db8::1"))
+        XCTAssertTrue(out.text.hasPrefix("GET / HTTP/1.1\r\na: \r\n"))
+        XCTAssertTrue(out.text.hasSuffix("X-Forwarded-For: 1, 2001:db8::1\r\nX-Forwarded-Proto: http\r\nContent-Length: 1\r\n\r\n"))
+        let chained = "GET / HTTP/1.1\n" + String(repeating: "X-Forwarded-For:\n", count: 300) + "Transfer-Encoding:chunked\n\n"
+        XCTAssertTrue(encoded(chained, client: IPAddress("127.0.0.1")).chunked)
+    }
+
+    /// Field values are relayed byte for byte: obs-text (bytes 0x80-0xFF, RFC 9110 §5.5), which
+    /// is not UTF-8, is not turned into replacement characters.
+    func testObsTextPassesUnchanged() {
+        let value: [UInt8] = [0x63, 0x61, 0x66, 0xE9, 0x20, 0xFF, 0x80]  // "caf\xE9 \xFF\x80"
+        let head = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Name: ".utf8) + value + Array("\r\n\r\n".utf8)
+        var bytes = ByteBuffer()
+        _ = head.withUnsafeBytes { ProxyHeaders.encodeRequest($0, client: nil, into: &bytes) }
+        let sent = Array(bytes.readableBytesView)
+        let expected = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Name: ".utf8) + value
+            + Array("\r\nX-Forwarded-Proto: http\r\n\r\n".utf8)
+        XCTAssertEqual(sent, expected)
     }
 }

@@ -258,7 +258,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if case .proxy(let route) = result {
             proxyRouteStats = matched?.stats
-            startProxy(route, head: head, keepAlive: parsed.keepAlive, client: client, context: context)
+            startProxy(route, parsed: parsed, client: client, context: context)
         } else {
             pendingAnswer = (result, head, client, snapshot)
         }
@@ -490,19 +490,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 // MARK: proxying
 
 extension HTTPConnectionHandler: ProxyClient {
-    fileprivate func startProxy(
-        _ route: ProxyRoute, head: HTTPRequestHead, keepAlive: Bool, client: IPAddress?, context: ChannelHandlerContext
-    ) {
+    fileprivate func startProxy(_ route: ProxyRoute, parsed: RequestHeadParser.Parsed, client: IPAddress?, context: ChannelHandlerContext) {
+        let head = parsed.head
         proxyRequestEnded = false
         proxyHead = head
         proxyClient = client
         proxyBytes = 0
         // Written into the last request's head buffer: no allocation once the upstream write and
         // the last session have released it.
-        let chunked = ProxyHeaders.encodeRequest(
-            head, client: client.map { $0 == peer ? peerText : $0.description }, into: &requestBuffer)
+        let forwardedFor = client.map { $0 == peer ? peerText : $0.description }
+        let chunked = parsed.raw.withUnsafeReadableBytes { ProxyHeaders.encodeRequest($0, client: forwardedFor, into: &requestBuffer) }
         let session = ProxySession(
-            route: route, head: head, keepAlive: keepAlive, request: (requestBuffer, chunked), client: client,
+            route: route, head: head, keepAlive: parsed.keepAlive, request: (requestBuffer, chunked), client: client,
             eventLoop: context.eventLoop, pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()

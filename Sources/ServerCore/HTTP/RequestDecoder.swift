@@ -73,9 +73,10 @@ struct RequestDecoder {
                 continue
             }
             guard let parsed = try takeHead(&buffer) else { return }
-            if let framing = parsed.framing { body = BodyReader(framing, maxTrailerBytes: limits.maxHeaderBytes) }
-            deliver(.head(parsed))
-            if parsed.framing == nil { deliver(.end) }
+            let framing = parsed.framing
+            if let framing { body = BodyReader(framing, maxTrailerBytes: limits.maxHeaderBytes) }
+            deliver(.head(consume parsed))  // (moved, not copied: a head holds several references)
+            if framing == nil { deliver(.end) }
         }
     }
 
@@ -121,7 +122,9 @@ struct RequestDecoder {
                     if let failure = RequestHeadParser.checkIncomplete(bytes, limits: limits) { throw failure }
                     return nil
                 }
-                return (try RequestHeadParser.parse(UnsafeRawBufferPointer(rebasing: bytes[..<end]), limits: limits), end)
+                let head = UnsafeRawBufferPointer(rebasing: bytes[..<end])
+                let raw = buffer.getSlice(at: buffer.readerIndex, length: end)!
+                return (try RequestHeadParser.parse(head, limits: limits, raw: raw), end)
             }
         }.get()
     }

@@ -50,6 +50,9 @@ enum RequestHeadParser {
         /// and routing need both; looking them up again costs a pass over the fields).
         var host: String?
         var hostFields = 0
+        /// The head's bytes as received (request line through blank line), for relaying it
+        /// (`ProxyHeaders.encodeRequest`): a slice of the decoder's buffer.
+        var raw = ByteBuffer()
 
         /// The body's announced length, when it has one.
         var length: Int? {
@@ -58,8 +61,9 @@ enum RequestHeadParser {
         }
     }
 
-    /// Parses `bytes`: a whole head, from the request line's first byte through the blank line.
-    static func parse(_ bytes: UnsafeRawBufferPointer, limits: Limits) throws(Failure) -> Parsed {
+    /// Parses `bytes`: a whole head, from the request line's first byte through the blank line
+    /// (`raw`: the same bytes in the buffer they were read into, kept for relaying them).
+    static func parse(_ bytes: UnsafeRawBufferPointer, limits: Limits, raw: ByteBuffer = ByteBuffer()) throws(Failure) -> Parsed {
         guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { throw .badRequest }
         let line = UnsafeRawBufferPointer(rebasing: bytes[..<trimCR(bytes, lineEnd)])
         guard line.count <= limits.maxLine else { throw .uriTooLong }
@@ -121,7 +125,7 @@ enum RequestHeadParser {
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
         return Parsed(
             head: head, framing: framing, expectsContinue: expect && version.minor >= 1 && framing != nil,
-            keepAlive: connection.keepAlive(version), host: host, hostFields: hostFields)
+            keepAlive: connection.keepAlive(version), host: host, hostFields: hostFields, raw: raw)
     }
 
     /// What `Connection` fields say about keeping the connection open, as NIO's `isKeepAlive`

@@ -1,5 +1,5 @@
-/// Case-insensitive header-name matching (ASCII letters fold; nothing else does), on raw bytes
-/// (heads as they are parsed) and on strings (the fields of a parsed request head).
+/// Case-insensitive header-name matching (ASCII letters fold; nothing else does), on the raw
+/// bytes of heads as they are parsed and relayed.
 enum HeaderName {
     /// What a header field is to the proxy, either way (the hop-by-hop set of RFC 9110 §7.6.1,
     /// the framing fields, and the forwarding fields the request gains).
@@ -31,11 +31,6 @@ enum HeaderName {
         }
     }
 
-    static func kind(_ name: Substring) -> Kind {
-        name.utf8.withContiguousStorageIfAvailable { kind(UnsafeRawBufferPointer($0)) }
-            ?? Array(name.utf8).withUnsafeBytes { kind($0) }
-    }
-
     /// ASCII case-insensitive equality of raw bytes with a lowercase name.
     static func equals(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
         guard bytes.count == lower.utf8CodeUnitCount else { return false }
@@ -44,22 +39,14 @@ enum HeaderName {
         return true
     }
 
-    static func equals(_ bytes: UnsafeRawBufferPointer, _ other: [UInt8]) -> Bool {
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ other: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count == other.count else { return false }
         for i in 0..<bytes.count where !sameIgnoringCase(bytes[i], other[i]) { return false }
         return true
     }
 
-    /// A field name (a native string: its bytes in place) against a lowercase name.
-    static func equals(_ name: String, _ lower: StaticString) -> Bool {
-        guard name.utf8.count == lower.utf8CodeUnitCount else { return false }
-        return name.utf8.withContiguousStorageIfAvailable { equals(UnsafeRawBufferPointer($0), lower) }
-            ?? Array(name.utf8).withUnsafeBytes { equals($0, lower) }
-    }
-
-    static func equals(_ a: Substring, _ other: String) -> Bool {
-        guard a.utf8.count == other.utf8.count else { return false }
-        return zip(a.utf8, other.utf8).allSatisfy { sameIgnoringCase($0, $1) }
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ other: [UInt8]) -> Bool {
+        other.withUnsafeBytes { equals(bytes, $0) }
     }
 
     /// The one folding rule: equal bytes, or the same ASCII letter in either case.

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// The request head a proxied request is sent upstream with (RFC 9110 §7.6), written straight
 /// into bytes. Pure.
@@ -12,46 +11,49 @@ import NIOHTTP1
 /// client's framing: its length, else chunked. The request goes as HTTP/1.1 with keep-alive.
 /// (The response side is `UpstreamResponseParser`'s.)
 public enum ProxyHeaders {
-    /// Case-insensitive membership in the hop-by-hop set, without allocating.
-    static func isHopByHop(_ name: Substring) -> Bool {
-        switch HeaderName.kind(name) {
-        case .hopByHop, .connection, .transferEncoding: return true
-        default: return false
-        }
-    }
-
-    /// The upstream request head for `head`, written into `out`, which is cleared first (its
-    /// storage is written again when nothing else holds it any more: a connection's last request
-    /// head). `client` is the address for `X-Forwarded-For` (nil: none added). Returns whether
-    /// the body must be sent chunk-framed.
-    /// One pass over the fields (a second only when `Connection` names fields to drop), copied
-    /// into the buffer's memory directly: one buffer operation, not one per piece.
-    static func encodeRequest(_ head: HTTPRequestHead, client: String?, into out: inout ByteBuffer) -> Bool {
-        let method = head.method.rawValue
-        // An upper bound of what is written.
-        var size = method.utf8.count + head.uri.utf8.count + 13 + 19 + (client?.utf8.count ?? 0) + 27 + 46
-        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
+    /// The upstream request head for the client's head `head` (its bytes as received, from the
+    /// request line through the blank line, already accepted by `RequestHeadParser`), written
+    /// into `out`, which is cleared first (its storage is written again when nothing else holds
+    /// it any more: a connection's last request head). `client` is the address for
+    /// `X-Forwarded-For` (nil: none added). Returns whether the body must be sent chunk-framed.
+    ///
+    /// Straight from bytes to bytes: one pass over the lines (a second only when `Connection`
+    /// names fields to drop), each kept field written as `name: value` (the name as sent, the
+    /// value trimmed) into the buffer's memory directly, so no field becomes a string.
+    static func encodeRequest(_ head: UnsafeRawBufferPointer, client: String?, into out: inout ByteBuffer) -> Bool {
+        // An upper bound: a line at most doubles (the shortest field line, "n:\n", becomes
+        // "n: \r\n"; the request line gains at most a CR), then the added fields (forwarding,
+        // framing: under 100 bytes besides the address) and the blank line.
+        let size = head.count * 2 + (client?.utf8.count ?? 0) + 128
         out.clear(minimumCapacity: size)
         var transferCoded = false
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
             var w = RawWriter(memory)
-            transferCoded = writeRequest(head, method: method, client: client, to: &w)
+            transferCoded = writeRequest(head, client: client, to: &w)
             return w.count
         }
         return transferCoded
     }
 
-    private static func writeRequest(_ head: HTTPRequestHead, method: String, client: String?, to w: inout RawWriter) -> Bool {
-        var named: [Substring] = []
-        var forwardedFor: [String] = []
-        var hasProto = false
-        var length: String?
-        var transferCoded = false
-        w.put(method)
+    private static func writeRequest(_ head: UnsafeRawBufferPointer, client: String?, to w: inout RawWriter) -> Bool {
+        // The request line: `method SP+ target SP+ HTTP/x.y`, checked by the parser.
+        var i = 0
+        while head[i] != 0x20 { i += 1 }
+        w.put(UnsafeRawBufferPointer(rebasing: head[..<i]))
+        while head[i] == 0x20 { i += 1 }
+        let target = i
+        while head[i] != 0x20 { i += 1 }
         w.put(" ")
-        w.put(head.uri)
+        w.put(UnsafeRawBufferPointer(rebasing: head[target..<i]))
         w.put(" HTTP/1.1\r\n")
         let fieldsStart = w.count
+        let linesStart = HTTPSyntax.lineEnd(head)! + 1
+
+        var named: [UnsafeRawBufferPointer] = []
+        var forwardedFor: [UnsafeRawBufferPointer] = []
+        var hasProto = false
+        var length: UnsafeRawBufferPointer?
+        var transferCoded = false
         /// Whether a field of this kind goes upstream as it is (`Connection`'s list aside).
         func relayed(_ kind: HeaderName.Kind) -> Bool {
             switch kind {
@@ -60,29 +62,38 @@ public enum ProxyHeaders {
             case .endToEnd, .forwardedProto: return true
             }
         }
-        for (name, value) in head.headers {
-            let kind = HeaderName.kind(Substring(name))
+        func put(_ line: HTTPSyntax.Line) {
+            w.put(line.name)
+            w.put(": ")
+            w.put(line.value)
+            w.put("\r\n")
+        }
+        _ = HTTPSyntax.forEachLine(head, from: linesStart) { line in
+            let kind = HeaderName.kind(line.name)
             switch kind {
             case .connection:
-                for token in value.split(separator: ",") {
-                    let t = token.trimmingSpaces()
-                    if !t.isEmpty && !isHopByHop(t) { named.append(t) }
+                HTTPSyntax.forEachToken(line.value) { token in
+                    switch HeaderName.kind(token) {
+                    case .hopByHop, .connection, .transferEncoding: break
+                    default: named.append(token)
+                    }
                 }
             case .transferEncoding: transferCoded = true
-            case .contentLength: if length == nil { length = value }
-            case .forwardedFor: forwardedFor.append(value)
+            case .contentLength: if length == nil { length = line.value }
+            case .forwardedFor: forwardedFor.append(line.value)
             case .forwardedProto: hasProto = true
             case .endToEnd, .hopByHop: break
             }
-            if relayed(kind) { w.putField(name, value) }
+            if relayed(kind) { put(line) }
         }
         if !named.isEmpty {
             // Rare: drop the fields `Connection` names (they may have come before it).
             w.count = fieldsStart
-            for (name, value) in head.headers {
-                let kind = HeaderName.kind(Substring(name))
-                guard relayed(kind), kind != .endToEnd || !named.contains(where: { HeaderName.equals($0, name) }) else { continue }
-                w.putField(name, value)
+            _ = HTTPSyntax.forEachLine(head, from: linesStart) { line in
+                let kind = HeaderName.kind(line.name)
+                guard relayed(kind), kind != .endToEnd || !named.contains(where: { HeaderName.equals(line.name, $0) })
+                else { return }
+                put(line)
             }
         }
         if let client {
