@@ -174,6 +174,10 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertTrue(out.text.hasSuffix("X-Forwarded-For: 1, 2001:db8::1\r\nX-Forwarded-Proto: http\r\nContent-Length: 1\r\n\r\n"))
         let chained = "GET / HTTP/1.1\n" + String(repeating: "X-Forwarded-For:\n", count: 300) + "Transfer-Encoding:chunked\n\n"
         XCTAssertTrue(encoded(chained, client: IPAddress("127.0.0.1")).chunked)
+        // Not a head the parser passes, but the encoder stays inside what it is given.
+        for broken in ["", "GET", "GET /x", "GET /x HTTP/1.1"] {
+            XCTAssertTrue(encoded(broken, client: nil).text.hasSuffix("\r\n\r\n"), broken)
+        }
     }
 
     /// Field values are relayed byte for byte: obs-text (bytes 0x80-0xFF, RFC 9110 §5.5), which

@@ -63,7 +63,7 @@ enum RequestHeadParser {
 
     /// Parses `bytes`: a whole head, from the request line's first byte through the blank line
     /// (`raw`: the same bytes in the buffer they were read into, kept for relaying them).
-    static func parse(_ bytes: UnsafeRawBufferPointer, limits: Limits, raw: ByteBuffer = ByteBuffer()) throws(Failure) -> Parsed {
+    static func parse(_ bytes: UnsafeRawBufferPointer, limits: Limits, raw: ByteBuffer) throws(Failure) -> Parsed {
         guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { throw .badRequest }
         let line = UnsafeRawBufferPointer(rebasing: bytes[..<trimCR(bytes, lineEnd)])
         guard line.count <= limits.maxLine else { throw .uriTooLong }

@@ -36,18 +36,19 @@ public enum ProxyHeaders {
     }
 
     private static func writeRequest(_ head: UnsafeRawBufferPointer, client: String?, to w: inout RawWriter) -> Bool {
-        // The request line: `method SP+ target SP+ HTTP/x.y`, checked by the parser.
+        // The request line: `method SP+ target SP+ HTTP/x.y`, checked by the parser (the bounds
+        // are kept all the same).
         var i = 0
-        while head[i] != 0x20 { i += 1 }
+        while i < head.count && head[i] != 0x20 { i += 1 }
         w.put(UnsafeRawBufferPointer(rebasing: head[..<i]))
-        while head[i] == 0x20 { i += 1 }
+        while i < head.count && head[i] == 0x20 { i += 1 }
         let target = i
-        while head[i] != 0x20 { i += 1 }
+        while i < head.count && head[i] != 0x20 { i += 1 }
         w.put(" ")
         w.put(UnsafeRawBufferPointer(rebasing: head[target..<i]))
         w.put(" HTTP/1.1\r\n")
         let fieldsStart = w.count
-        let linesStart = HTTPSyntax.lineEnd(head)! + 1
+        let linesStart = (HTTPSyntax.lineEnd(head) ?? head.count) + 1
 
         var named: [UnsafeRawBufferPointer] = []
         var forwardedFor: [UnsafeRawBufferPointer] = []
