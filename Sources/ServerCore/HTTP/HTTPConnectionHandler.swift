@@ -32,7 +32,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
     fileprivate var peerText = "-"
-    private var head: HTTPRequestHead?
+    /// The request being read (its head parsed; its body, if any, still coming).
+    private var request: RequestHeadParser.Parsed?
     /// A deferred response is being produced; request parts wait in `queue`.
     fileprivate var waiting = false
     private var queue = CircularBuffer<RequestPart>()
@@ -89,7 +90,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The proxied request in progress, and whether its request has been fully read.
     private var proxy: ProxySession?
     private var proxyRequestEnded = false
-    private var proxyHead: HTTPRequestHead?
+    private var proxyRequest: RequestHeadParser.Parsed?
     private var proxyClient: IPAddress?
     private var proxyBytes = 0
     private var proxyRouteStats: TrafficStats?
@@ -166,7 +167,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private func process(_ part: RequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let parsed):
-            head = parsed.head
+            request = parsed
             bodyBytes = 0
             timeouts.event(.headComplete(hasBody: parsed.framing != nil))
             requestStart = NIODeadline.now().uptimeNanoseconds
@@ -183,7 +184,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             if let proxy, !discardingRequest { proxy.clientBody(buffer) }
         case .end:
             timeouts.event(.requestComplete)
-            head = nil
+            request = nil
             if discardingRequest {
                 discardingRequest = false
             } else if let proxy {
@@ -230,19 +231,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Decides the request at its head: a proxied request starts at once (its body streams); any
     /// other answer is kept until the request's end.
     private func dispatch(_ parsed: RequestHeadParser.Parsed, context: ChannelHandlerContext) {
-        let head = parsed.head
+        // NIO's form of the head, built only when an answer needs it (not for proxying).
+        var head: HTTPRequestHead?
         let snapshot = currentServing()
         let access = currentAccess()
         let client: IPAddress?
         if let p = peer, access.trusted.count > 0 {
-            client = ClientAddress.resolve(peer: p, forwardedFor: head.headers["x-forwarded-for"], trusted: access.trusted)
+            let built = parsed.head
+            head = built
+            client = ClientAddress.resolve(peer: p, forwardedFor: built.headers["x-forwarded-for"], trusted: access.trusted)
         } else {
             client = peer
         }
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
         let (result, matched) = state.dispatcher.dispatch(
-            head: head, host: parsed.host, hosts: parsed.hostFields, config: snapshot.config, listener: listenerID,
-            client: client, access: access, globalDecision: decision, eventLoop: context.eventLoop)
+            request: parsed, head: &head, config: snapshot.config, listener: listenerID, client: client, access: access,
+            globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
         if let limit = bodyLimit, let length = parsed.length, length > limit {
@@ -260,7 +264,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             proxyRouteStats = matched?.stats
             startProxy(route, parsed: parsed, client: client, context: context)
         } else {
-            pendingAnswer = (result, head, client, snapshot)
+            pendingAnswer = (result, head ?? parsed.head, client, snapshot)
         }
     }
 
@@ -299,7 +303,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     /// 413, then close: the rest of the body is not read.
     private func bodyTooLarge(context: ChannelHandlerContext) {
-        let head = self.head
+        let head = request?.head
         if let session = proxy, proxyBytes > 0 {
             // The upstream's answer is already on its way: a 413 cannot follow it.
             proxyAbort()
@@ -468,7 +472,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         quiescing = true
-        if head == nil && !waiting && writesInFlight == 0 {
+        if request == nil && !waiting && writesInFlight == 0 {
             // Idle between requests: close once anything already written has gone out.
             closing = true
             let channel = context.channel
@@ -491,9 +495,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
 extension HTTPConnectionHandler: ProxyClient {
     fileprivate func startProxy(_ route: ProxyRoute, parsed: RequestHeadParser.Parsed, client: IPAddress?, context: ChannelHandlerContext) {
-        let head = parsed.head
         proxyRequestEnded = false
-        proxyHead = head
+        proxyRequest = parsed
         proxyClient = client
         proxyBytes = 0
         // Written into the last request's head buffer: no allocation once the upstream write and
@@ -501,7 +504,7 @@ extension HTTPConnectionHandler: ProxyClient {
         let forwardedFor = client.map { $0 == peer ? peerText : $0.description }
         let chunked = parsed.raw.withUnsafeReadableBytes { ProxyHeaders.encodeRequest($0, client: forwardedFor, into: &requestBuffer) }
         let session = ProxySession(
-            route: route, head: head, keepAlive: parsed.keepAlive, request: (requestBuffer, chunked), client: client,
+            route: route, request: parsed, upstreamHead: (requestBuffer, chunked), client: client,
             eventLoop: context.eventLoop, pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
         proxy = session
         session.start()
@@ -521,14 +524,14 @@ extension HTTPConnectionHandler: ProxyClient {
     }
 
     func proxyRespond(_ response: Response) {
-        guard let context, let head = proxyHead else { return }
+        guard let context, let request = proxyRequest else { return }
         endProxy()
-        send(response, for: head, client: proxyClient, snapshot: state.current, context: context)
+        send(response, for: request.head, client: proxyClient, snapshot: state.current, context: context)
         resumeAfterProxy(context: context)
     }
 
     func proxyDone(closeClient: Bool, status: Int, headBytes: Int) {
-        guard let context, let head = proxyHead else { return }
+        guard let context, let request = proxyRequest else { return }
         endProxy()
         let proxyStatus = UInt(status)
         // Counted and logged as body bytes, like every other answer (nginx's $body_bytes_sent).
@@ -536,6 +539,7 @@ extension HTTPConnectionHandler: ProxyClient {
         if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
         record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
         if let log = currentServing().accessLog {
+            let head = request.head
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
                 requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
@@ -567,8 +571,10 @@ extension HTTPConnectionHandler: ProxyClient {
         if let context { resumeReadingIfPossible(context: context) }
     }
 
+    /// (The request's head goes too: it holds the buffer it was read into.)
     private func endProxy() {
         proxy = nil
+        proxyRequest = nil
         if !proxyRequestEnded { discardingRequest = true }
     }
 

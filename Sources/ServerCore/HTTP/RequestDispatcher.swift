@@ -31,26 +31,31 @@ public final class RequestDispatcher: Sendable {
         case proxy(ProxyRoute)
     }
 
-    /// `globalDecision` is `access.policy.decide(client)` (the connection memoises it); `host` is
-    /// the first `Host` field's value and `hosts` how many there are (the parser's). Returns the
+    /// `request` is the parsed head; `head`, NIO's form of it, when the caller has built it (else
+    /// it is built here if the answer needs it, file serving, and left for the caller).
+    /// `globalDecision` is `access.policy.decide(client)` (the connection memoises it). Returns the
     /// answer and the route that gave it (nil when none did), for its limits and counters.
-    public func dispatch(
-        head: HTTPRequestHead, host: String?, hosts: Int, config: RuntimeConfig, listener: Int, client: IPAddress?,
-        access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop
+    func dispatch(
+        request: RequestHeadParser.Parsed, head: inout HTTPRequestHead?, config: RuntimeConfig, listener: Int,
+        client: IPAddress?, access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop
     ) -> (Result, CompiledRoute?) {
         var route: CompiledRoute?
         let result = decide(
-            head: head, host: host, hosts: hosts, config: config, listener: listener, client: client, access: access,
+            request: request, head: &head, config: config, listener: listener, client: client, access: access,
             globalDecision: globalDecision, eventLoop: eventLoop, route: &route)
         return (result, route)
     }
 
     private func decide(
-        head: HTTPRequestHead, host: String?, hosts: Int, config: RuntimeConfig, listener: Int, client: IPAddress?,
-        access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop,
+        request: RequestHeadParser.Parsed, head: inout HTTPRequestHead?, config: RuntimeConfig, listener: Int,
+        client: IPAddress?, access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop,
         route matched: inout CompiledRoute?
     ) -> Result {
-        if let error = RequestValidator.validate(head, hosts: hosts) { return .now(.status(error.status)) }
+        if let error = RequestValidator.validate(
+            version: request.version, method: request.method, fields: request.fieldCount, hosts: request.hostFields)
+        {
+            return .now(.status(error.status))
+        }
         switch globalDecision {
         case .deny(let entry):
             access.hits.increment(entry)
@@ -61,12 +66,12 @@ public final class RequestDispatcher: Sendable {
             break
         }
         let pathname: String
-        switch PathResolver.pathname(fromTarget: head.uri) {
+        switch PathResolver.pathname(fromTarget: request.uri) {
         case .success(let p): pathname = p
         case .failure(.badRequest): return .now(.status(.badRequest))
         case .failure(.forbidden): return .now(.status(.forbidden))
         }
-        guard let server = config.routing.server(listener: listener, host: host.map { Substring($0) }) else {
+        guard let server = config.routing.server(listener: listener, host: request.host.map { Substring($0) }) else {
             return .now(.status(.notFound))
         }
         // A server without routes answers eXpServer's dashboard at /api (compat 6.1, the tester's 8004).
@@ -74,7 +79,7 @@ public final class RequestDispatcher: Sendable {
         guard let route = server.routes.route(for: pathname) else { return .now(.status(.notFound)) }
         matched = route
         stats.countType(route.action)
-        var result = act(route, head: head, pathname: pathname, client: client, config: config, eventLoop: eventLoop)
+        var result = act(route, request: request, head: &head, pathname: pathname, client: client, config: config, eventLoop: eventLoop)
         if let stats = route.stats {
             switch result {
             case .now(var r):
@@ -104,7 +109,8 @@ public final class RequestDispatcher: Sendable {
 
     /// Step 3 and 4: the route's lists, then its action.
     private func act(
-        _ route: CompiledRoute, head: HTTPRequestHead, pathname: String, client: IPAddress?, config: RuntimeConfig, eventLoop: EventLoop
+        _ route: CompiledRoute, request: RequestHeadParser.Parsed, head: inout HTTPRequestHead?, pathname: String,
+        client: IPAddress?, config: RuntimeConfig, eventLoop: EventLoop
     ) -> Result {
         if !route.access.isUnrestricted {
             guard let client, route.access.allows(client) else { return .now(.status(.forbidden)) }
@@ -117,10 +123,11 @@ public final class RequestDispatcher: Sendable {
         case .metrics(let prometheus):
             return .now(metrics(config: config, prometheus: prometheus))
         case .fileServe(let fs):
-            let request = FileRequest(head: head)
-            switch files.serve(route: fs, relative: PathResolver.relative(pathname, toRoute: route.reqPath), request: request) {
+            if head == nil { head = request.head }
+            let fileRequest = FileRequest(head: head!)
+            switch files.serve(route: fs, relative: PathResolver.relative(pathname, toRoute: route.reqPath), request: fileRequest) {
             case .response(let r):
-                return compression.apply(r, request: request, route: fs, eventLoop: eventLoop)
+                return compression.apply(r, request: fileRequest, route: fs, eventLoop: eventLoop)
             case .listing(let directory):
                 let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
                     guard let listing = DirectoryListing.read(directory) else { return .status(.internalServerError) }
@@ -129,13 +136,13 @@ public final class RequestDispatcher: Sendable {
                     var r = Response(status: .ok, headers: [("Content-Type", "text/html")])
                     if fs.gzipListing && fs.compression.varies(contentType: "text/html", size: body.readableBytes) {
                         r.headers.append(("Vary", "Accept-Encoding"))
-                        if AcceptEncoding.acceptsGzip(request.acceptEncoding), let gz = try? Gzip.compress(body, level: fs.gzipLevel) {
+                        if AcceptEncoding.acceptsGzip(fileRequest.acceptEncoding), let gz = try? Gzip.compress(body, level: fs.gzipLevel) {
                             body = gz
                             r.headers.append(("Content-Encoding", "gzip"))
                         }
                     }
                     r.body = .buffer(body)
-                    return request.isHead ? r.withoutBody() : r
+                    return fileRequest.isHead ? r.withoutBody() : r
                 }
                 return .later(future)
             }

@@ -37,7 +37,9 @@ enum RequestHeadParser {
     }
 
     struct Parsed {
-        var head: HTTPRequestHead
+        var method: HTTPMethod
+        var uri: String
+        var version: HTTPVersion
         /// nil: no body.
         var framing: BodyReader.Framing?
         /// The client waits for `100 Continue` before it sends the body (HTTP/1.1 with
@@ -50,9 +52,18 @@ enum RequestHeadParser {
         /// and routing need both; looking them up again costs a pass over the fields).
         var host: String?
         var hostFields = 0
+        /// How many header fields there are.
+        var fieldCount = 0
         /// The head's bytes as received (request line through blank line), for relaying it
-        /// (`ProxyHeaders.encodeRequest`): a slice of the decoder's buffer.
+        /// (`ProxyHeaders.encodeRequest`) and for `head`: a slice of the decoder's buffer.
         var raw = ByteBuffer()
+
+        /// The request as NIO's head, its fields made strings from `raw`: built on each call, by
+        /// the answers that need it (a proxied request goes without; the facts above are what
+        /// routing and relaying use).
+        var head: HTTPRequestHead {
+            HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(RequestHeadParser.fields(of: raw)))
+        }
 
         /// The body's announced length, when it has one.
         var length: Int? {
@@ -70,8 +81,7 @@ enum RequestHeadParser {
         let (method, uri, version) = try requestLine(line)
         guard bytes.count - lineEnd - 1 <= limits.maxHeaderBytes else { throw .fieldsTooLarge }
 
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(8)
+        var fieldCount = 0
         var tooLarge = false
         var badFraming = false
         var length: Int?
@@ -82,7 +92,7 @@ enum RequestHeadParser {
         var host: String?
         var hostFields = 0
         let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
-            guard field.whole.count <= limits.maxFieldLine, fields.count < limits.maxFields else {
+            guard field.whole.count <= limits.maxFieldLine, fieldCount < limits.maxFields else {
                 tooLarge = true
                 return
             }
@@ -105,9 +115,8 @@ enum RequestHeadParser {
             default:
                 break
             }
-            let value = String(decoding: field.value, as: UTF8.self)
-            if isFirstHost { host = value }
-            fields.append((String(decoding: field.name, as: UTF8.self), value))
+            if isFirstHost { host = String(decoding: field.value, as: UTF8.self) }
+            fieldCount += 1
         }
         if tooLarge { throw .fieldsTooLarge }
         guard wellFormed, !badFraming else { throw .badRequest }
@@ -122,10 +131,23 @@ enum RequestHeadParser {
         } else {
             framing = nil
         }
-        let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
         return Parsed(
-            head: head, framing: framing, expectsContinue: expect && version.minor >= 1 && framing != nil,
-            keepAlive: connection.keepAlive(version), host: host, hostFields: hostFields, raw: raw)
+            method: method, uri: uri, version: version, framing: framing,
+            expectsContinue: expect && version.minor >= 1 && framing != nil, keepAlive: connection.keepAlive(version),
+            host: host, hostFields: hostFields, fieldCount: fieldCount, raw: raw)
+    }
+
+    /// The header fields of a head `parse` accepted (its bytes), names as sent, values trimmed.
+    static func fields(of raw: ByteBuffer) -> [(String, String)] {
+        raw.withUnsafeReadableBytes { bytes in
+            var fields: [(String, String)] = []
+            guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { return fields }
+            fields.reserveCapacity(8)
+            _ = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
+                fields.append((String(decoding: field.name, as: UTF8.self), String(decoding: field.value, as: UTF8.self)))
+            }
+            return fields
+        }
     }
 
     /// What `Connection` fields say about keeping the connection open, as NIO's `isKeepAlive`

@@ -11,13 +11,14 @@ public enum RequestValidator {
         }
     }
 
-    /// `hosts`: how many `Host` fields the head has (`RequestHeadParser.Parsed.hostFields`).
-    public static func validate(_ head: HTTPRequestHead, hosts: Int) -> HTTPError? {
-        guard head.version.major == 1, head.version.minor <= 1 else { return .badRequest }
-        guard isAllowed(head.method) else { return .badRequest }
-        if head.headers.isEmpty { return .badRequest }
+    /// `fields`: how many header fields the head has; `hosts`: how many of them are `Host`
+    /// (`RequestHeadParser.Parsed`'s counts).
+    public static func validate(version: HTTPVersion, method: HTTPMethod, fields: Int, hosts: Int) -> HTTPError? {
+        guard version.major == 1, version.minor <= 1 else { return .badRequest }
+        guard isAllowed(method) else { return .badRequest }
+        if fields == 0 { return .badRequest }
         if hosts > 1 { return .badRequest }
-        if head.version.minor == 1 && hosts == 0 { return .badRequest }
+        if version.minor == 1 && hosts == 0 { return .badRequest }
         return nil
     }
 }

@@ -91,21 +91,20 @@ final class ProxySession {
     let threadPool: NIOThreadPool?
     let acceptEncoding: String?
 
-    /// `request`: the head as it goes upstream (`ProxyHeaders.encodeRequest`); `keepAlive`: the
-    /// client's connection stays open after it (`RequestHeadParser.Parsed.keepAlive`).
-    init(route: ProxyRoute, head: HTTPRequestHead, keepAlive: Bool, request: (bytes: ByteBuffer, chunked: Bool),
+    /// `request`: the client's request (its head parsed); `upstreamHead`: its head as it goes
+    /// upstream (`ProxyHeaders.encodeRequest`).
+    init(route: ProxyRoute, request: RequestHeadParser.Parsed, upstreamHead: (bytes: ByteBuffer, chunked: Bool),
          client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
          threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
-        acceptEncoding = route.gzip == nil ? nil : head.headers.first(name: "accept-encoding")
+        acceptEncoding = route.gzip == nil ? nil : request.head.headers.first(name: "accept-encoding")
         self.route = route
-        (requestHead, requestChunked) = request
+        (requestHead, requestChunked) = upstreamHead
         self.client = client
-        self.clientKeepAlive = keepAlive
-        self.clientHTTP11 = head.version.minor >= 1
-        let method = head.method
-        isHead = method == .HEAD
-        switch method {
+        self.clientKeepAlive = request.keepAlive
+        self.clientHTTP11 = request.version.minor >= 1
+        isHead = request.method == .HEAD
+        switch request.method {
         case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: isIdempotent = true
         default: isIdempotent = false
         }
