@@ -303,7 +303,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     /// 413, then close: the rest of the body is not read.
     private func bodyTooLarge(context: ChannelHandlerContext) {
-        let head = request?.head
         if let session = proxy, proxyBytes > 0 {
             // The upstream's answer is already on its way: a 413 cannot follow it.
             proxyAbort()
@@ -312,6 +311,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if let proxy {
             self.proxy = nil
+            proxyRequest = nil
             proxy.cancel()
         }
         pendingAnswer = nil
@@ -319,7 +319,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         waiting = false
         var r = Response.status(.payloadTooLarge)
         r.closeAfter = true
-        send(r, for: head, client: peer, snapshot: state.current, context: context)
+        send(r, for: request?.head, client: peer, snapshot: state.current, context: context)
     }
 
     // MARK: writing
