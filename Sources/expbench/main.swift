@@ -11,18 +11,6 @@ import Glibc
 ///   expbench relay PORT HOST:PORT…  a raw TCP relay over NIO (bench/proxy.sh's floor; see Relay.swift)
 let args = CommandLine.arguments.dropFirst()
 
-/// A deterministic generator, so runs are comparable.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
@@ -36,7 +24,7 @@ func now() -> Double {
 }
 
 func aclBench(entries count: Int) {
-    var rng = SplitMix(state: 42)
+    var rng = SplitMix64(seed: 42)  // deterministic, so runs are comparable
     var cidrs: [CIDR] = []
     cidrs.reserveCapacity(count)
     for i in 0..<count {

@@ -59,7 +59,7 @@ final class StatsTests: XCTestCase {
     /// evictions (removals shift probe runs back): Space-Saving's guarantees hold, no client is
     /// tracked twice, and a table that never fills counts exactly.
     func testClientSlotsKeepSpaceSavingsGuarantees() {
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         for (capacity, clients) in [(1, 3), (4, 4), (8, 40), (16, 500), (64, 300), (256, 100)] {
             var slots = ClientSlots(capacity: capacity)
             var truth: [IPAddress: (requests: Int, errors: Int)] = [:]
@@ -93,18 +93,6 @@ final class StatsTests: XCTestCase {
                 XCTAssertTrue(values.contains { $0.address == a }, "heavy client \(a) tracked (capacity \(capacity))")
             }
             if truth.count <= capacity { XCTAssertEqual(values.count, truth.count) }
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 

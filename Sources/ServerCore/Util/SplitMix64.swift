@@ -1,0 +1,16 @@
+/// SplitMix64: a small, fast, seeded pseudo-random generator (Steele, Lea, Flood 2014), for
+/// reproducible input in tests and benchmarks (`expbench`): the same seed gives the same numbers
+/// on every run. Not for anything that must be unpredictable.
+public struct SplitMix64: RandomNumberGenerator {
+    public var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
