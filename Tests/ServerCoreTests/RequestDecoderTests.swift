@@ -395,6 +395,11 @@ final class RequestDecoderTests: XCTestCase {
         let empty = try parsed("Host:\r\n")
         XCTAssertEqual(empty.host, "")
         XCTAssertEqual(empty.hostFields, 1)
+        // One field read from the bytes agrees with NIO's head built from them.
+        let encodings = try parsed("Host: h\r\nACCEPT-Encoding:  gzip, br \r\naccept-encoding: identity\r\n")
+        XCTAssertEqual(encodings.firstValue(of: "accept-encoding"), "gzip, br")
+        XCTAssertEqual(encodings.firstValue(of: "accept-encoding"), encodings.head.headers.first(name: "accept-encoding"))
+        XCTAssertNil(encodings.firstValue(of: "accept"))
     }
 
     func testFailureStatuses() {

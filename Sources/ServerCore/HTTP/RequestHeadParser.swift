@@ -65,6 +65,21 @@ enum RequestHeadParser {
             HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(RequestHeadParser.fields(of: raw)))
         }
 
+        /// The first value of the field named `lower` (a lowercase name), read from `raw`
+        /// without building `head` (one field a proxied request needs, `Accept-Encoding`).
+        func firstValue(of lower: StaticString) -> String? {
+            raw.withUnsafeReadableBytes { bytes in
+                guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { return nil }
+                var found: String?
+                _ = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
+                    if found == nil && HeaderName.equals(field.name, lower) {
+                        found = String(decoding: field.value, as: UTF8.self)
+                    }
+                }
+                return found
+            }
+        }
+
         /// The body's announced length, when it has one.
         var length: Int? {
             if case .length(let n) = framing { return n }

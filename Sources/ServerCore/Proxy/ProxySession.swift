@@ -97,7 +97,7 @@ final class ProxySession {
          client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
          threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
-        acceptEncoding = route.gzip == nil ? nil : request.head.headers.first(name: "accept-encoding")
+        acceptEncoding = route.gzip == nil ? nil : request.firstValue(of: "accept-encoding")
         self.route = route
         (requestHead, requestChunked) = upstreamHead
         self.client = client
