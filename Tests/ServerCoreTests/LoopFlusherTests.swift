@@ -19,6 +19,12 @@ final class LoopFlusherTests: XCTestCase {
         return (channel, context)
     }
 
+    /// Writes `text` on `context` and asks `flusher` to flush it (what the handlers do).
+    func send(_ text: String, on context: ChannelHandlerContext, via flusher: LoopFlusher, promise: EventLoopPromise<Void>? = nil) {
+        context.write(NIOAny(ByteBuffer(string: text)), promise: promise)
+        flusher.flush(context)
+    }
+
     func outbound(_ channel: EmbeddedChannel) throws -> [String] {
         var out: [String] = []
         while let buffer = try channel.readOutbound(as: ByteBuffer.self) { out.append(String(buffer: buffer)) }
@@ -30,20 +36,16 @@ final class LoopFlusherTests: XCTestCase {
         let flusher = LoopFlusher(eventLoop: loop)
         let (a, ca) = try makeChannel(loop)
         let (b, cb) = try makeChannel(loop)
-        ca.write(NIOAny(ByteBuffer(string: "a1")), promise: nil)
-        flusher.flush(ca)
-        cb.write(NIOAny(ByteBuffer(string: "b1")), promise: nil)
-        flusher.flush(cb)
-        ca.write(NIOAny(ByteBuffer(string: "a2")), promise: nil)
-        flusher.flush(ca)
+        send("a1", on: ca, via: flusher)
+        send("b1", on: cb, via: flusher)
+        send("a2", on: ca, via: flusher)
         XCTAssertEqual(try outbound(a), [])
         XCTAssertEqual(try outbound(b), [])
         loop.run()
         XCTAssertEqual(try outbound(a), ["a1", "a2"])
         XCTAssertEqual(try outbound(b), ["b1"])
         // The next batch schedules itself again.
-        cb.write(NIOAny(ByteBuffer(string: "b2")), promise: nil)
-        flusher.flush(cb)
+        send("b2", on: cb, via: flusher)
         XCTAssertEqual(try outbound(b), [])
         loop.run()
         XCTAssertEqual(try outbound(b), ["b2"])
@@ -63,8 +65,7 @@ final class LoopFlusherTests: XCTestCase {
             bound.value.write(NIOAny(ByteBuffer(string: "second")), promise: nil)
             flusher.flush(bound.value)
         }
-        ca.write(NIOAny(ByteBuffer(string: "first")), promise: promise)
-        flusher.flush(ca)
+        send("first", on: ca, via: flusher, promise: promise)
         loop.run()
         XCTAssertEqual(try outbound(a), ["first", "second"])
         _ = try a.finish()
@@ -76,10 +77,8 @@ final class LoopFlusherTests: XCTestCase {
         let flusher = LoopFlusher(eventLoop: loop)
         let (a, ca) = try makeChannel(loop)
         let (b, cb) = try makeChannel(loop)
-        ca.write(NIOAny(ByteBuffer(string: "lost")), promise: nil)
-        flusher.flush(ca)
-        cb.write(NIOAny(ByteBuffer(string: "kept")), promise: nil)
-        flusher.flush(cb)
+        send("lost", on: ca, via: flusher)
+        send("kept", on: cb, via: flusher)
         _ = try? a.close().wait()
         loop.run()
         XCTAssertEqual(try outbound(b), ["kept"])
