@@ -62,21 +62,27 @@ enum RequestHeadParser {
         /// the answers that need it (a proxied request goes without; the facts above are what
         /// routing and relaying use).
         var head: HTTPRequestHead {
-            HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(RequestHeadParser.fields(of: raw)))
+            var fields: [(String, String)] = []
+            fields.reserveCapacity(fieldCount)
+            forEachField { fields.append((String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self))) }
+            return HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
         }
 
         /// The first value of the field named `lower` (a lowercase name), read from `raw`
         /// without building `head` (one field a proxied request needs, `Accept-Encoding`).
         func firstValue(of lower: StaticString) -> String? {
+            var found: String?
+            forEachField { field in
+                if found == nil && HeaderName.equals(field.name, lower) { found = String(decoding: field.value, as: UTF8.self) }
+            }
+            return found
+        }
+
+        /// Each header field of `raw` (names as sent, values trimmed), in order.
+        private func forEachField(_ body: (HTTPSyntax.Line) -> Void) {
             raw.withUnsafeReadableBytes { bytes in
-                guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { return nil }
-                var found: String?
-                _ = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
-                    if found == nil && HeaderName.equals(field.name, lower) {
-                        found = String(decoding: field.value, as: UTF8.self)
-                    }
-                }
-                return found
+                guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { return }
+                _ = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1, body)
             }
         }
 
@@ -150,19 +156,6 @@ enum RequestHeadParser {
             method: method, uri: uri, version: version, framing: framing,
             expectsContinue: expect && version.minor >= 1 && framing != nil, keepAlive: connection.keepAlive(version),
             host: host, hostFields: hostFields, fieldCount: fieldCount, raw: raw)
-    }
-
-    /// The header fields of a head `parse` accepted (its bytes), names as sent, values trimmed.
-    static func fields(of raw: ByteBuffer) -> [(String, String)] {
-        raw.withUnsafeReadableBytes { bytes in
-            var fields: [(String, String)] = []
-            guard let lineEnd = HTTPSyntax.lineEnd(bytes) else { return fields }
-            fields.reserveCapacity(8)
-            _ = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
-                fields.append((String(decoding: field.name, as: UTF8.self), String(decoding: field.value, as: UTF8.self)))
-            }
-            return fields
-        }
     }
 
     /// What `Connection` fields say about keeping the connection open, as NIO's `isKeepAlive`
