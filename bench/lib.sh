@@ -34,9 +34,9 @@
 #   nginx_start NAME WORKERS HTTP_BODY
 #                               run a private foreground nginx (sets
 #                               NGINX_PID, NGINX_PREFIX)
-#   build_release PRODUCT...    swift build -c release --static-swift-stdlib
-#                               of each product (the deployment build),
-#                               unless SKIP_BUILD=1 (needs REPO_ROOT)
+#   build_release PRODUCT...    scripts/build-release PRODUCT... (the
+#                               deployment build), unless SKIP_BUILD=1
+#                               (needs REPO_ROOT)
 #   bench_run_dir NAME          RUN_OUT (OUT_DIR/NAME-<time> unless set), a
 #                               NAME-latest link, server logs there, then
 #                               bench_init
@@ -461,19 +461,12 @@ EOF
 # Build and run directory (the same first steps of every benchmark)
 # ---------------------------------------------------------------------------
 
-# build_release PRODUCT...: `swift build -c release --static-swift-stdlib --product PRODUCT` for
-# each, in REPO_ROOT, unless SKIP_BUILD=1. The Swift runtime linked in is how a Swift server is
-# deployed (one binary, no toolchain on the host); it also makes the runtime's thread-local
-# lookups (exclusivity checks, on every NIO buffer and channel access) direct instead of calls
-# through `__tls_get_addr`: about 5% fewer instructions per proxied request.
+# build_release PRODUCT...: the deployment build (scripts/build-release: static Swift runtime,
+# no run-time exclusivity checks) of each PRODUCT, in REPO_ROOT, unless SKIP_BUILD=1.
 build_release() {
     [[ ${SKIP_BUILD:-0} == 1 ]] && return 0
-    local product
-    for product in "$@"; do
-        log "building $product (swift build -c release --static-swift-stdlib --product $product)"
-        (cd "$REPO_ROOT" && swift build -c release --static-swift-stdlib --product "$product") >&2 ||
-            die "swift build failed for $product"
-    done
+    log "building $* (scripts/build-release)"
+    "$REPO_ROOT/scripts/build-release" "$@" >&2 || die "scripts/build-release failed for $*"
 }
 
 # bench_run_dir NAME: the run's output directory RUN_OUT (OUT_DIR/NAME-<date-time> unless the

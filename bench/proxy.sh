@@ -88,7 +88,7 @@ ensure_pkg haproxy
 
 build_release expserverd expbench
 EXPBENCH_BIN=$REPO_ROOT/.build/release/expbench
-[[ -x $EXPBENCH_BIN ]] || die "expbench binary not found at $EXPBENCH_BIN (build it: swift build -c release --product expbench)"
+[[ -x $EXPBENCH_BIN ]] || die "expbench binary not found at $EXPBENCH_BIN (build it: scripts/build-release expbench)"
 [[ -x $EXPSERVERD_BIN ]] || die "expserverd binary not found at $EXPSERVERD_BIN (build it, or set EXPSERVERD_BIN)"
 
 # ---------------------------------------------------------------------------
