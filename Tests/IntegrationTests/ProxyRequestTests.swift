@@ -78,4 +78,18 @@ final class ProxyRequestTests: ProxyTestCase {
         XCTAssertEqual(head.header("Content-Length"), "1", "the upstream's length for its GET body")
         XCTAssertEqual(ups[0].seen.map(\.method), ["PUT", "DELETE", "HEAD"])
     }
+
+    /// A chunked body that grows past the route's limit while the upstream has not answered:
+    /// 413 for the proxied request, the connection closes, the upstream request is dropped.
+    func testChunkedBodyBeyondTheLimitIs413BeforeTheUpstreamAnswers() throws {
+        let ups = try fakes("held", behavior: .init(holdPrefix: "/held"))
+        let s = try startProxy(ups, route: #""max_body_bytes": 10"#)
+        let x = try exchange(s, "POST /held HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n")
+        XCTAssertEqual(x.response.status, 413)
+        XCTAssertTrue(x.closed)
+        assertDefaultHeaders(x.response)
+        // The server goes on proxying.
+        ups[0].release()
+        XCTAssertEqual(try s.get("/after").status, 200)
+    }
 }

@@ -32,8 +32,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     private var peer: IPAddress?
     fileprivate var peerText = "-"
-    /// The request being read (its head parsed; its body, if any, still coming).
-    private var request: RequestHeadParser.Parsed?
+    /// A request's head has arrived and its end has not.
+    private var readingRequest = false
+    /// A proxied request whose answer ended before its body did (the rest of the body is read
+    /// and dropped): its head, for a 413 if the rest turns out too large. (While the answer is
+    /// on its way, the head is `proxyRequest`; an answer from here is `pendingAnswer`'s.)
+    private var discardedRequest: RequestHeadParser.Parsed?
     /// A deferred response is being produced; request parts wait in `queue`.
     fileprivate var waiting = false
     private var queue = CircularBuffer<RequestPart>()
@@ -167,7 +171,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private func process(_ part: RequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let parsed):
-            request = parsed
+            readingRequest = true
             bodyBytes = 0
             timeouts.event(.headComplete(hasBody: parsed.framing != nil))
             requestStart = NIODeadline.now().uptimeNanoseconds
@@ -176,7 +180,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
             if let limit = bodyLimit, bodyBytes > limit {
-                bodyTooLarge(context: context)
+                bodyTooLarge(context: context, head: (proxyRequest ?? discardedRequest)?.head ?? pendingAnswer?.head)
                 return
             }
             // Proxied bodies stream to the upstream; file_serve and redirect ignore bodies (the
@@ -184,7 +188,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             if let proxy, !discardingRequest { proxy.clientBody(buffer) }
         case .end:
             timeouts.event(.requestComplete)
-            request = nil
+            readingRequest = false
+            discardedRequest = nil
             if discardingRequest {
                 discardingRequest = false
             } else if let proxy {
@@ -251,7 +256,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
         if let limit = bodyLimit, let length = parsed.length, length > limit {
             pendingAnswer = nil
-            bodyTooLarge(context: context)  // the final answer instead of 100 Continue
+            bodyTooLarge(context: context, head: head ?? parsed.head)  // the final answer instead of 100 Continue
             return
         }
         if parsed.expectsContinue {
@@ -301,8 +306,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         resumeReadingIfPossible(context: context)
     }
 
-    /// 413, then close: the rest of the body is not read.
-    private func bodyTooLarge(context: ChannelHandlerContext) {
+    /// 413 (answering `head`), then close: the rest of the body is not read.
+    private func bodyTooLarge(context: ChannelHandlerContext, head: HTTPRequestHead?) {
         if let session = proxy, proxyBytes > 0 {
             // The upstream's answer is already on its way: a 413 cannot follow it.
             proxyAbort()
@@ -319,7 +324,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         waiting = false
         var r = Response.status(.payloadTooLarge)
         r.closeAfter = true
-        send(r, for: request?.head, client: peer, snapshot: state.current, context: context)
+        send(r, for: head, client: peer, snapshot: state.current, context: context)
     }
 
     // MARK: writing
@@ -472,7 +477,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         quiescing = true
-        if request == nil && !waiting && writesInFlight == 0 {
+        if !readingRequest && !waiting && writesInFlight == 0 {
             // Idle between requests: close once anything already written has gone out.
             closing = true
             let channel = context.channel
@@ -531,21 +536,20 @@ extension HTTPConnectionHandler: ProxyClient {
     }
 
     func proxyDone(closeClient: Bool, status: Int, headBytes: Int) {
-        guard let context, let request = proxyRequest else { return }
-        endProxy()
+        guard let context, proxyRequest != nil else { return }
         let proxyStatus = UInt(status)
         // Counted and logged as body bytes, like every other answer (nginx's $body_bytes_sent).
         let bodyBytes = max(0, proxyBytes - headBytes)
         if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
         record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
-        if let log = currentServing().accessLog {
-            let head = request.head
+        if let log = currentServing().accessLog, let head = proxyRequest?.head {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
                 requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
                 status: Int(proxyStatus), bytes: bodyBytes, referer: head.headers.first(name: "referer"),
                 userAgent: head.headers.first(name: "user-agent")))
         }
+        endProxy()
         if closeClient || quiescing {
             closing = true
             let channel = context.channel
@@ -571,11 +575,15 @@ extension HTTPConnectionHandler: ProxyClient {
         if let context { resumeReadingIfPossible(context: context) }
     }
 
-    /// (The request's head goes too: it holds the buffer it was read into.)
+    /// (The request's head goes too: it holds the buffer it was read into; unless the rest of
+    /// its body is still to be read and dropped.)
     private func endProxy() {
         proxy = nil
+        if !proxyRequestEnded {
+            discardingRequest = true
+            discardedRequest = proxyRequest
+        }
         proxyRequest = nil
-        if !proxyRequestEnded { discardingRequest = true }
     }
 
     private func resumeAfterProxy(context: ChannelHandlerContext) {
