@@ -237,4 +237,38 @@ final class UpstreamResponseParserTests: XCTestCase {
         XCTAssertFalse(encoded(head).contains("Content-Length"))
         XCTAssertTrue(encoded(head).hasPrefix("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"))
     }
+
+    /// A head buffer handed back once written is where the next head goes, when nothing else
+    /// holds it any more; while something does (a write still in flight), the next head gets new
+    /// memory and the held bytes stay as they were.
+    func testRecycledHeadBufferIsReusedOnlyWhenFree() throws {
+        func head(_ parser: inout Parser, _ text: String) throws -> Parser.Head {
+            parser.reset(noBody: false)
+            var buffer = ByteBuffer(string: text)
+            guard case .head(let h)? = try parser.next(&buffer) else { return try XCTUnwrap(nil, "no head") }
+            return h
+        }
+        func address(_ b: ByteBuffer) -> UnsafeRawPointer? { b.withUnsafeReadableBytes { $0.baseAddress } }
+        var parser = Parser()
+        var first = try head(&parser, nginx).encoded
+        first.writeStaticString("added by the relay")
+        let firstAddress = address(first)
+        parser.recycle(first)
+        first = ByteBuffer()  // the write released it
+        let second = try head(&parser, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").encoded
+        XCTAssertEqual(address(second), firstAddress, "the same memory")
+        XCTAssertEqual(String(buffer: second), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n")
+
+        parser.recycle(second)  // ... and `second` still held (a write in flight)
+        let third = try head(&parser, nginx).encoded
+        XCTAssertNotEqual(address(third), address(second))
+        XCTAssertEqual(String(buffer: second), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n", "untouched")
+        XCTAssertTrue(String(buffer: third).hasPrefix("HTTP/1.1 200 OK\r\n"))
+
+        var big = ByteBuffer()
+        big.reserveCapacity(Parser.recycleLimit * 2)
+        parser.recycle(big)
+        big = ByteBuffer()
+        XCTAssertLessThanOrEqual(try head(&parser, nginx).encoded.capacity, Parser.recycleLimit, "large buffers are not kept")
+    }
 }

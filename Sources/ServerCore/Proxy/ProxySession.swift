@@ -79,6 +79,9 @@ final class ProxySession {
     private var sentAt: UInt64 = 0
     /// Client bytes produced by the current upstream read, written together at its end.
     private var out: ByteBuffer?
+    /// `out` is a response head's buffer, from this connection's parser: it goes back there once
+    /// written, for the next head (`UpstreamHandler.recycle`).
+    private var outFrom: UpstreamHandler?
     /// Something was written to the client (or gathered in `out`) since the last flush.
     private var unflushed = false
     static let maxPending = 1 << 20
@@ -319,6 +322,7 @@ final class ProxySession {
         headBytes = encoded.readableBytes
         flushOut()
         out = encoded
+        outFrom = handler
         unflushed = true
     }
 
@@ -390,6 +394,7 @@ final class ProxySession {
         finished = true
         release(failed: true)
         out = nil
+        outFrom = nil
         owner?.proxyAbort()
         owner = nil
     }
@@ -449,6 +454,10 @@ final class ProxySession {
         guard let buffer = out else { return }
         out = nil
         send(buffer)
+        if let source = outFrom {
+            outFrom = nil
+            source.recycle(buffer)
+        }
     }
 
     private func send(_ buffer: ByteBuffer) {

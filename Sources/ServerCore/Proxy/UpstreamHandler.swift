@@ -58,6 +58,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// The session is done with the connection (whether it is pooled or closed next).
     func end() { session = nil }
 
+    /// A response head's buffer, written to the client: its memory serves the next head
+    /// (`UpstreamResponseParser.recycle`).
+    func recycle(_ buffer: ByteBuffer) { parser.recycle(buffer) }
+
     func write(_ buffer: ByteBuffer) { context?.write(wrapOutboundOut(buffer), promise: nil) }
     func flush() {
         guard let context else { return }

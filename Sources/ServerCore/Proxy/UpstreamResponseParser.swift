@@ -82,12 +82,35 @@ struct UpstreamResponseParser {
     private var noBody = false
     /// Nothing of a response has arrived yet.
     private(set) var idle = true
+    /// Memory for the next head (`recycle`).
+    private var headStorage = ByteBuffer()
+    /// Head buffers up to this capacity are kept for reuse.
+    static let recycleLimit = 8192
 
     init(noBody: Bool = false) { self.noBody = noBody }
 
     /// Prepares for the next response on the same connection (`noBody`: it answers a HEAD).
     mutating func reset(noBody: Bool) {
+        let storage = headStorage  // kept across responses
         self = UpstreamResponseParser(noBody: noBody)
+        headStorage = storage
+    }
+
+    /// Hands back a head's buffer (`Head.encoded`, with what was added to it) once it has been
+    /// written to the client: the next head is written into the same memory if the write has
+    /// released it by then, instead of into a new allocation per response. (Not while it is
+    /// still being added to: a second holder would make each addition copy it.)
+    mutating func recycle(_ buffer: ByteBuffer) {
+        if buffer.capacity <= Self.recycleLimit { headStorage = buffer }
+    }
+
+    /// A buffer for the next head with room for `capacity` bytes: the recycled one when nothing
+    /// else holds it any more, else new.
+    private mutating func headBuffer(capacity: Int) -> ByteBuffer {
+        var out = headStorage
+        headStorage = ByteBuffer()
+        out.clear(minimumCapacity: capacity)
+        return out
     }
 
     var isDone: Bool {
@@ -164,8 +187,8 @@ struct UpstreamResponseParser {
             let end = buffer.withUnsafeReadableBytes { HTTPSyntax.headEnd($0, from: 0) }
             if let end {
                 guard end <= Self.maxHead else { throw ParseError.headTooLarge }
-                let spare = buffer.readableBytes - end
-                let head = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), spare: spare) }
+                var out = headBuffer(capacity: Self.encodedCapacity(head: end, spare: buffer.readableBytes - end))
+                let head = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), into: &out) }
                 buffer.moveReaderIndex(forwardBy: end)
                 return head
             }
@@ -182,8 +205,8 @@ struct UpstreamResponseParser {
             return nil
         }
         guard end <= Self.maxHead else { throw ParseError.headTooLarge }
-        let spare = kept.readableBytes - end
-        let head = try kept.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), spare: spare) }
+        var out = headBuffer(capacity: Self.encodedCapacity(head: end, spare: kept.readableBytes - end))
+        let head = try kept.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), into: &out) }
         // Bytes after the head (body) go back in front of the caller's buffer.
         var rest = kept.getSlice(at: kept.readerIndex + end, length: kept.readableBytes - end)!
         pending = nil
@@ -201,9 +224,19 @@ struct UpstreamResponseParser {
         }
     }
 
-    /// `spare`: the bytes that followed the head in its read (room is left in `encoded` for the
-    /// relay's own lines and, when small, for them: one buffer for the client's write).
-    private func makeHead(_ head: UnsafeRawBufferPointer, spare: Int) throws -> Head {
+    /// The client's head is at most the upstream's plus a byte per line (a bare LF becomes CRLF;
+    /// a line has at least 3 bytes). Room is left after it for the relay's own lines and, when
+    /// small, for `spare`, the bytes that followed the head in its read: one buffer for the
+    /// client's write.
+    private static func encodedBound(head: Int) -> Int { head + head / 2 + 16 }
+
+    private static func encodedCapacity(head: Int, spare: Int) -> Int {
+        encodedBound(head: head) + 128 + min(spare, spareLimit)
+    }
+
+    /// The head written into `out` (cleared, with room for `encodedCapacity`), which becomes the
+    /// head's `encoded`.
+    private func makeHead(_ head: UnsafeRawBufferPointer, into out: inout ByteBuffer) throws -> Head {
         // Status line: HTTP/1.x SP 3DIGIT [SP reason]
         let base = head.baseAddress!
         let lineEnd = base.distance(to: UnsafeRawPointer(memchr(base, 0x0A, head.count)!))
@@ -227,10 +260,8 @@ struct UpstreamResponseParser {
         var transferCoded = false
         var chunkedLast = false
         var length: Int?
-        // The client's head is at most the upstream's plus a byte per line (a bare LF becomes
-        // CRLF; a line has at least 3 bytes), written straight into the buffer's memory.
-        let bound = head.count + head.count / 2 + 16
-        var out = ByteBufferAllocator().buffer(capacity: bound + 128 + min(spare, Self.spareLimit))
+        // Written straight into the buffer's memory.
+        let bound = Self.encodedBound(head: head.count)
         var headerStart = 0
         var lengthWritten = false
         try out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
