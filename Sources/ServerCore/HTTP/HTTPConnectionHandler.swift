@@ -153,10 +153,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         do {
             try decoder.decode(&buffer) { part in
                 if waiting || closing {
-                    if !closing { queue.append(part) }
+                    if !closing { queue.append(consume part) }
                     return
                 }
-                process(part, context: context)
+                process(consume part, context: context)
             }
         } catch {
             // Answered once the requests before it are.
@@ -168,15 +168,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func process(_ part: RequestPart, context: ChannelHandlerContext) {
-        switch part {
+    /// (Parts are moved, from the decoder to `proxyRequest`: a head holds several references.)
+    private func process(_ part: consuming RequestPart, context: ChannelHandlerContext) {
+        switch consume part {
         case .head(let parsed):
             readingRequest = true
             bodyBytes = 0
             timeouts.event(.headComplete(hasBody: parsed.framing != nil))
             requestStart = NIODeadline.now().uptimeNanoseconds
             state.stats.reqCurrent.add(1, ordering: .relaxed)
-            dispatch(parsed, context: context)
+            dispatch(consume parsed, context: context)
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
             if let limit = bodyLimit, bodyBytes > limit {
@@ -235,7 +236,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     /// Decides the request at its head: a proxied request starts at once (its body streams); any
     /// other answer is kept until the request's end.
-    private func dispatch(_ parsed: RequestHeadParser.Parsed, context: ChannelHandlerContext) {
+    private func dispatch(_ parsed: consuming RequestHeadParser.Parsed, context: ChannelHandlerContext) {
         // NIO's form of the head, built only when an answer needs it (not for proxying).
         var head: HTTPRequestHead?
         let snapshot = currentServing()
@@ -267,7 +268,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if case .proxy(let route) = result {
             proxyRouteStats = matched?.stats
-            startProxy(route, parsed: parsed, client: client, context: context)
+            startProxy(route, parsed: consume parsed, client: client, context: context)
         } else {
             pendingAnswer = (result, head ?? parsed.head, client, snapshot)
         }
@@ -499,9 +500,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 // MARK: proxying
 
 extension HTTPConnectionHandler: ProxyClient {
-    fileprivate func startProxy(_ route: ProxyRoute, parsed: RequestHeadParser.Parsed, client: IPAddress?, context: ChannelHandlerContext) {
+    fileprivate func startProxy(_ route: ProxyRoute, parsed: consuming RequestHeadParser.Parsed, client: IPAddress?, context: ChannelHandlerContext) {
         proxyRequestEnded = false
-        proxyRequest = parsed
         proxyClient = client
         proxyBytes = 0
         // Written into the last request's head buffer: no allocation once the upstream write and
@@ -511,6 +511,7 @@ extension HTTPConnectionHandler: ProxyClient {
         let session = ProxySession(
             route: route, request: parsed, upstreamHead: (requestBuffer, chunked), client: client,
             eventLoop: context.eventLoop, pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
+        proxyRequest = consume parsed
         proxy = session
         session.start()
     }

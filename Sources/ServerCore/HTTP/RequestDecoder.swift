@@ -37,7 +37,7 @@ struct RequestDecoder {
     /// Decodes `buffer`, giving each part to `deliver` in order; throws (once) at a malformed
     /// request, after the parts before it.
     mutating func decode(
-        _ buffer: inout ByteBuffer, deliver: (RequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void
     ) throws(RequestHeadParser.Failure) {
         guard !failed else { return }
         do {
@@ -51,7 +51,7 @@ struct RequestDecoder {
     }
 
     private mutating func decodeParts(
-        _ buffer: inout ByteBuffer, deliver: (RequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void
     ) throws(RequestHeadParser.Failure) {
         while true {
             if body != nil {

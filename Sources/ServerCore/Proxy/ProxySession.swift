@@ -96,7 +96,7 @@ final class ProxySession {
 
     /// `request`: the client's request (its head parsed); `upstreamHead`: its head as it goes
     /// upstream (`ProxyHeaders.encodeRequest`).
-    init(route: ProxyRoute, request: RequestHeadParser.Parsed, upstreamHead: (bytes: ByteBuffer, chunked: Bool),
+    init(route: ProxyRoute, request: borrowing RequestHeadParser.Parsed, upstreamHead: (bytes: ByteBuffer, chunked: Bool),
          client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
          threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
