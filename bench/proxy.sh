@@ -36,6 +36,9 @@
 #   UPSTREAM_KEEPALIVE=64  idle upstream connections kept (expserverd, nginx)
 #   SKIP_BUILD=1      don't run `swift build` (use the existing binary)
 #   EXPSERVERD_BIN    path of the daemon (default .build/release/expserverd)
+#   EXPSERVERD_BASE_BIN  another expserverd build, run beside it as the row exp-base with the
+#                     same config: an A/B of two builds in one run (this machine's speed drifts
+#                     by more than most changes move it, so runs made apart do not compare)
 #   OUT_DIR           where run directories go (default bench/out)
 #   KEEP_TMP=1        keep the temp dir (backend prefixes, state db)
 #
@@ -71,6 +74,8 @@ HAPROXY_CONFIG="$RUN_OUT/haproxy.cfg"
 HOST=127.0.0.1
 FILE=small.html
 PROXIES=(expserverd haproxy nginx nio-relay)
+EXPSERVERD_BASE_BIN=${EXPSERVERD_BASE_BIN:-}
+[[ -z $EXPSERVERD_BASE_BIN ]] || PROXIES+=(exp-base)
 BASELINE=haproxy
 START_TIMEOUT=10   # seconds to wait for a server's port
 
@@ -90,6 +95,7 @@ build_release expserverd expbench
 EXPBENCH_BIN=$REPO_ROOT/.build/release/expbench
 [[ -x $EXPBENCH_BIN ]] || die "expbench binary not found at $EXPBENCH_BIN (build it: scripts/build-release expbench)"
 [[ -x $EXPSERVERD_BIN ]] || die "expserverd binary not found at $EXPSERVERD_BIN (build it, or set EXPSERVERD_BIN)"
+[[ -z $EXPSERVERD_BASE_BIN || -x $EXPSERVERD_BASE_BIN ]] || die "EXPSERVERD_BASE_BIN: no executable at $EXPSERVERD_BASE_BIN"
 
 # ---------------------------------------------------------------------------
 # Scratch space, output dir, file to serve
@@ -102,11 +108,11 @@ mkdir -p "$WWW"
 write_small_html "$WWW/$FILE"   # the same ~600-byte page as bench/static.sh
 log "backends serve $WWW/$FILE ($(stat -c %s "$WWW/$FILE") B)"
 
-ports=$(pick_free_ports 6) || die "could not pick free ports"
+ports=$(pick_free_ports 7) || die "could not pick free ports"
 mapfile -t PORTS <<<"$ports"
-((${#PORTS[@]} == 6)) || die "could not pick free ports"
+((${#PORTS[@]} == 7)) || die "could not pick free ports"
 BACKEND_PORTS=("${PORTS[0]}" "${PORTS[1]}")
-declare -A PORT=([expserverd]=${PORTS[2]} [haproxy]=${PORTS[3]} [nginx]=${PORTS[4]} [nio-relay]=${PORTS[5]})
+declare -A PORT=([expserverd]=${PORTS[2]} [haproxy]=${PORTS[3]} [nginx]=${PORTS[4]} [nio-relay]=${PORTS[5]} [exp-base]=${PORTS[6]})
 declare -A PID=()
 
 # ---------------------------------------------------------------------------
@@ -145,15 +151,17 @@ B1="$HOST:${BACKEND_PORTS[0]}"
 B2="$HOST:${BACKEND_PORTS[1]}"
 
 # expserverd: eXpServer JSON config, one reverse_proxy route on /.
-cat >"$EXP_CONFIG" <<EOF
+# exp_config NAME: the config of the expserverd instance NAME (its port, state db and socket).
+exp_config() {
+    cat <<EOF
 {
   "server_name": "bench",
   "workers": $WORKERS,
-  "state_db": $(json_quote "$BENCH_TMP/exp.db"),
-  "control": { "socket": $(json_quote "$BENCH_TMP/exp.sock") },
+  "state_db": $(json_quote "$BENCH_TMP/$1.db"),
+  "control": { "socket": $(json_quote "$BENCH_TMP/$1.sock") },
   "servers": [
     {
-      "listeners": [ { "host": "$HOST", "port": ${PORT[expserverd]} } ],
+      "listeners": [ { "host": "$HOST", "port": ${PORT[$1]} } ],
       "routes": [
         {
           "req_path": "/",
@@ -167,8 +175,15 @@ cat >"$EXP_CONFIG" <<EOF
   ]
 }
 EOF
+}
+exp_config expserverd >"$EXP_CONFIG"
 start_bg expserverd "$EXPSERVERD_BIN" "$EXP_CONFIG"
 PID[expserverd]=$BG_PID
+if [[ -n $EXPSERVERD_BASE_BIN ]]; then
+    exp_config exp-base >"$RUN_OUT/exp-base.json"
+    start_bg exp-base "$EXPSERVERD_BASE_BIN" "$RUN_OUT/exp-base.json"
+    PID[exp-base]=$BG_PID
+fi
 
 # HAProxy: foreground (-db), no logging, keep-alive both sides, idle server connections shared
 # by all requests (http-reuse always).
@@ -299,7 +314,7 @@ CLK_TCK=$(getconf CLK_TCK)
 for srv in backend1 backend2 "${PROXIES[@]}"; do
     check_http_body "${BASE_URL[$srv]}/$FILE" "$WWW/$FILE" || die "$srv serves /$FILE incorrectly"
 done
-log "backends and all three proxies return $FILE byte for byte"
+log "the backends and every proxy return $FILE byte for byte"
 
 # Response headers through each proxy, for the record.
 for srv in "${PROXIES[@]}"; do
@@ -447,6 +462,7 @@ verdict=$(awk -v r="${MED_RPS[expserverd]}" -v rb="${MED_RPS[$BASELINE]}" \
          "$ROUNDS round(s) (median shown), warm-up $WARMUP"
     echo "haproxy: $(haproxy -v 2>/dev/null | awk 'NR == 1 { print $3 }'); nginx: $(nginx -v 2>&1 | sed 's/^nginx version: nginx\///');" \
          "expserverd: $EXPSERVERD_BIN (git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+    [[ -z $EXPSERVERD_BASE_BIN ]] || echo "exp-base: $EXPSERVERD_BASE_BIN (the same config)"
     echo
     print_table
     echo
