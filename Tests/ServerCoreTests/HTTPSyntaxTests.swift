@@ -66,4 +66,32 @@ final class HTTPSyntaxTests: XCTestCase {
             XCTAssertFalse(lines(bad).ok, bad.debugDescription)
         }
     }
+
+    func walk(_ text: String) -> HTTPSyntax.LineWalk {
+        Array(text.utf8).withUnsafeBytes { HTTPSyntax.walkLines($0, from: 0) { _ in } }
+    }
+
+    /// The walk tells a head's end (with what follows it), a head cut short (between lines or
+    /// inside one) and a malformed line apart.
+    func testWalkTellsEndFromCutShortFromMalformed() {
+        XCTAssertEqual(walk("A: 1\r\nB: 2\r\n\r\nbody"), .end(14))
+        XCTAssertEqual(walk("A: 1\nB: 2\n\nbody\r\n\r\n"), .end(11))
+        XCTAssertEqual(walk("\r\n"), .end(2))
+        XCTAssertEqual(walk(""), .ranOut(atLineStart: true))
+        XCTAssertEqual(walk("A: 1\r\n"), .ranOut(atLineStart: true))
+        for cut in ["A", "A: 1", "A: 12345678901234", "A: 1\r", "A: 1\r\n\r", "A:", "A: 1\r\nB"] {
+            XCTAssertEqual(walk(cut), .ranOut(atLineStart: false), cut.debugDescription)
+        }
+        for bad in ["A 1\r\n", "A: 1\rx", "A: 1\0", "\rA", " A: 1\r\n", "A: 1\r\r\n"] {
+            XCTAssertEqual(walk(bad), .malformed, bad.debugDescription)
+        }
+        // Every prefix of a head is cut short, and the whole of it ends where the blank line does.
+        let head = "Server: x\r\nContent-Length: 5\r\nX-A:\tb c \r\n\r\n"
+        let bytes = Array(head.utf8)
+        for n in 0..<bytes.count {
+            let w = bytes[..<n].withUnsafeBytes { HTTPSyntax.walkLines($0, from: 0) { _ in } }
+            guard case .ranOut = w else { return XCTFail("prefix \(n): \(w)") }
+        }
+        XCTAssertEqual(walk(head + "HTTP/1.1 200 OK\r\n"), .end(bytes.count))
+    }
 }

@@ -271,4 +271,24 @@ final class UpstreamResponseParserTests: XCTestCase {
         big = ByteBuffer()
         XCTAssertLessThanOrEqual(try head(&parser, nginx).encoded.capacity, Parser.recycleLimit, "large buffers are not kept")
     }
+
+    /// A first read that holds part of a head: nothing yet, and the rest completes it; a malformed
+    /// line in it is an error at once (the head is walked as it is, its end not looked for first).
+    func testPartOfAHeadInTheFirstRead() throws {
+        var parser = Parser()
+        var first = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b")
+        XCTAssertNil(try parser.next(&first))
+        var rest = ByteBuffer(string: "c\r\n\r\nhello")
+        guard case .head(let head)? = try parser.next(&rest) else { return XCTFail("no head") }
+        XCTAssertEqual(encoded(head), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: bc\r\n")
+        guard case .body(let body)? = try parser.next(&rest) else { return XCTFail("no body") }
+        XCTAssertEqual(String(buffer: body), "hello")
+
+        var bad = Parser()
+        var partial = ByteBuffer(string: "HTTP/1.1 200 OK\r\nBad Line\r\nContent-Le")
+        XCTAssertThrowsError(try bad.next(&partial)) { XCTAssertEqual($0 as? Parser.ParseError, .malformedHead) }
+        // A large first read still finds its end first, and parses the same.
+        let big = try parse(nginx.replacingOccurrences(of: "hello", with: "") + String(repeating: "x", count: 4000), step: 0)
+        XCTAssertEqual(encoded(big.head), encoded(try parse(nginx).head))
+    }
 }

@@ -34,36 +34,65 @@ enum HTTPSyntax {
         var whole: UnsafeRawBufferPointer
     }
 
+    /// How a walk over header lines (`walkLines`) ended.
+    enum LineWalk: Equatable {
+        /// At the blank line; the index just past it (the head's end).
+        case end(Int)
+        /// The bytes ran out before the blank line (`atLineStart`: between two lines, not
+        /// inside one): the head has not all arrived.
+        case ranOut(atLineStart: Bool)
+        /// A line that is not `token ":" value`, or whose value holds a CR or a NUL.
+        case malformed
+    }
+
     /// Calls `body` for each header line of `head` from `start` up to the blank line. Returns false
     /// (having stopped) at a line that is not `token ":" value` (obsolete line folding included)
-    /// or whose value holds a CR or a NUL (RFC 9110 §5.5; other bytes pass, as with nginx).
+    /// or whose value holds a CR or a NUL (RFC 9110 §5.5; other bytes pass, as with nginx), and
+    /// at bytes that end inside a line.
+    static func forEachLine(_ head: UnsafeRawBufferPointer, from start: Int, _ body: (Line) throws -> Void) rethrows -> Bool {
+        switch try walkLines(head, from: start, body) {
+        case .end: return true
+        case .ranOut(let atLineStart): return atLineStart
+        case .malformed: return false
+        }
+    }
+
+    /// `forEachLine`, telling where the head ends and a head that has not all arrived from a
+    /// malformed one, so a parser can walk bytes whose end it has not looked for first.
     ///
     /// One pass per line: the name's token bytes up to the colon, then the value up to the first
     /// LF, CR or NUL (`stopByte`, eight bytes at a time), which is the line's end when it is an LF
     /// or a CR before one, and malformed otherwise.
-    static func forEachLine(_ head: UnsafeRawBufferPointer, from start: Int, _ body: (Line) throws -> Void) rethrows -> Bool {
-        guard let base = head.baseAddress else { return true }
+    static func walkLines(_ head: UnsafeRawBufferPointer, from start: Int, _ body: (Line) throws -> Void) rethrows -> LineWalk {
+        guard let base = head.baseAddress else { return .ranOut(atLineStart: true) }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
         let count = head.count
         var i = start
         while i < count {
             // The blank line.
-            if bytes[i] == 0x0A || (bytes[i] == 0x0D && i + 1 < count && bytes[i + 1] == 0x0A) { return true }
+            if bytes[i] == 0x0A { return .end(i + 1) }
+            if bytes[i] == 0x0D {
+                guard i + 1 < count else { return .ranOut(atLineStart: false) }
+                return bytes[i + 1] == 0x0A ? .end(i + 2) : .malformed
+            }
             // The name: token bytes up to the colon (a line without one, or with anything else
             // before it, stops here).
             var colon = i
             while colon < count && HeaderName.isTokenByte(bytes[colon]) { colon += 1 }
-            guard colon > i, colon < count, bytes[colon] == UInt8(ascii: ":") else { return false }
+            guard colon < count else { return .ranOut(atLineStart: false) }
+            guard colon > i, bytes[colon] == UInt8(ascii: ":") else { return .malformed }
             var vs = colon + 1
             while vs < count && (bytes[vs] == 0x20 || bytes[vs] == 0x09) { vs += 1 }
-            guard let end = stopByte(base, from: vs, count) else { return false }
+            guard let end = stopByte(base, from: vs, count) else { return .ranOut(atLineStart: false) }
             let next: Int
             if bytes[end] == 0x0A {
                 next = end + 1
-            } else if bytes[end] == 0x0D && end + 1 < count && bytes[end + 1] == 0x0A {
+            } else if bytes[end] == 0x0D && end + 1 == count {
+                return .ranOut(atLineStart: false)
+            } else if bytes[end] == 0x0D && bytes[end + 1] == 0x0A {
                 next = end + 2
             } else {
-                return false  // a NUL, or a CR not ending the line
+                return .malformed  // a NUL, or a CR not ending the line
             }
             var ve = end
             while ve > vs && (bytes[ve - 1] == 0x20 || bytes[ve - 1] == 0x09) { ve -= 1 }
@@ -73,7 +102,7 @@ enum HTTPSyntax {
                 whole: UnsafeRawBufferPointer(start: base + i, count: end - i)))
             i = next
         }
-        return true
+        return .ranOut(atLineStart: true)
     }
 
     /// The index of the first LF, CR or NUL in `p[from..<count]`, if any: eight bytes at a time (a

@@ -63,6 +63,10 @@ struct UpstreamResponseParser {
     }
 
     static let maxHead = 64 * 1024
+    /// A read of at most this many bytes is parsed in one pass, before its head's end is known
+    /// (the walk over the lines finds it); the buffer for the client's head is sized for the
+    /// whole read, which this keeps small enough to be reused (`recycleLimit`).
+    static let onePassLimit = 2048
     /// At most this much room for body bytes is left after an encoded head.
     static let spareLimit = 4096 + 16
 
@@ -183,12 +187,21 @@ struct UpstreamResponseParser {
     /// The head if it is complete (consumed from `buffer`), else nil (bytes kept in `pending`).
     private mutating func parseHead(_ buffer: inout ByteBuffer) throws -> Head? {
         if pending == nil {
-            // Common case: the whole head is in this read; parse it in place.
-            let end = buffer.withUnsafeReadableBytes { HTTPSyntax.headEnd($0, from: 0) }
-            if let end {
+            // Common case: the whole head is in this read; parse it in place. A small read in
+            // one pass (its end found by the walk); a larger one's end is looked for first.
+            let readable = buffer.readableBytes
+            if readable <= Self.onePassLimit {
+                var out = headBuffer(capacity: Self.encodedCapacity(head: readable, spare: readable))
+                if let (head, end) = try buffer.withUnsafeReadableBytes({ try makeHead($0, into: &out) }) {
+                    buffer.moveReaderIndex(forwardBy: end)
+                    return head
+                }
+                headStorage = out  // (unused: its memory serves the head once it is all here)
+            } else if let end = buffer.withUnsafeReadableBytes({ HTTPSyntax.headEnd($0, from: 0) }) {
                 guard end <= Self.maxHead else { throw ParseError.headTooLarge }
-                var out = headBuffer(capacity: Self.encodedCapacity(head: end, spare: buffer.readableBytes - end))
+                var out = headBuffer(capacity: Self.encodedCapacity(head: end, spare: readable - end))
                 let head = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), into: &out) }
+                guard let (head, _) = head else { throw ParseError.malformedHead }
                 buffer.moveReaderIndex(forwardBy: end)
                 return head
             }
@@ -206,7 +219,8 @@ struct UpstreamResponseParser {
         }
         guard end <= Self.maxHead else { throw ParseError.headTooLarge }
         var out = headBuffer(capacity: Self.encodedCapacity(head: end, spare: kept.readableBytes - end))
-        let head = try kept.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), into: &out) }
+        let parsed = try kept.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), into: &out) }
+        guard let (head, _) = parsed else { throw ParseError.malformedHead }
         // Bytes after the head (body) go back in front of the caller's buffer.
         var rest = kept.getSlice(at: kept.readerIndex + end, length: kept.readableBytes - end)!
         pending = nil
@@ -234,12 +248,13 @@ struct UpstreamResponseParser {
         encodedBound(head: head) + 128 + min(spare, spareLimit)
     }
 
-    /// The head written into `out` (cleared, with room for `encodedCapacity`), which becomes the
-    /// head's `encoded`.
-    private func makeHead(_ head: UnsafeRawBufferPointer, into out: inout ByteBuffer) throws -> Head {
+    /// The head at the start of `head` (which may hold more bytes after it) and its length, written
+    /// into `out` (cleared, with room for `encodedCapacity(head: head.count, ...)`), which becomes
+    /// the head's `encoded`; nil when the bytes end before the head does.
+    private func makeHead(_ head: UnsafeRawBufferPointer, into out: inout ByteBuffer) throws -> (Head, Int)? {
         // Status line: HTTP/1.x SP 3DIGIT [SP reason]
-        let base = head.baseAddress!
-        let lineEnd = base.distance(to: UnsafeRawPointer(memchr(base, 0x0A, head.count)!))
+        guard let base = head.baseAddress, let lf = memchr(base, 0x0A, head.count) else { return nil }
+        let lineEnd = base.distance(to: UnsafeRawPointer(lf))
         var statusEnd = lineEnd
         if statusEnd > 0 && head[statusEnd - 1] == 0x0D { statusEnd -= 1 }
         guard statusEnd >= 12, HeaderName.equals(UnsafeRawBufferPointer(rebasing: head[0..<7]), "http/1."),
@@ -263,6 +278,7 @@ struct UpstreamResponseParser {
         // Written straight into the buffer's memory.
         let bound = Self.encodedBound(head: head.count)
         var headerStart = 0
+        var headLength = 0
         var lengthWritten = false
         try out.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { memory in
             var w = RawWriter(memory)
@@ -271,7 +287,7 @@ struct UpstreamResponseParser {
             w.put("\r\n")
             headerStart = w.count
             var runStart = lineEnd + 1, runEnd = lineEnd + 1  // kept lines not written yet
-            guard try HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
+            let walk = try HTTPSyntax.walkLines(head, from: lineEnd + 1) { line in
                 let kind = Self.kind(line.name)
                 switch kind {
                 case .connection:
@@ -326,7 +342,12 @@ struct UpstreamResponseParser {
                     runStart = end + 1
                     runEnd = runStart
                 }
-            }) else { throw ParseError.malformedHead }
+            }
+            switch walk {
+            case .end(let end): headLength = end
+            case .ranOut: return 0  // the head has not all arrived: nothing written
+            case .malformed: throw ParseError.malformedHead
+            }
             w.put(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
             // Rare: something found later changes what is relayed (fields that `Connection`
             // names, a length beside a transfer coding, which changes the framing): write the
@@ -350,6 +371,7 @@ struct UpstreamResponseParser {
             }
             return w.count
         }
+        guard headLength > 0 else { return nil }
 
         let noBody = self.noBody || status < 200 || status == 204 || status == 304
         let framing: Framing
@@ -364,9 +386,10 @@ struct UpstreamResponseParser {
         }
         let keepAlive = framing != .close && (minor >= 1 ? !closeRequested : keepAliveRequested && !closeRequested)
 
-        return Head(
+        let parsed = Head(
             status: status, encoded: out, framing: framing, keepAlive: keepAlive, closeRequested: closeRequested,
             headerStart: headerStart)
+        return (parsed, headLength)
     }
 }
 
