@@ -200,8 +200,8 @@ struct UpstreamResponseParser {
             } else if let end = buffer.withUnsafeReadableBytes({ HTTPSyntax.headEnd($0, from: 0) }) {
                 guard end <= Self.maxHead else { throw ParseError.headTooLarge }
                 var out = headBuffer(capacity: Self.encodedCapacity(head: end, spare: readable - end))
-                let head = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), into: &out) }
-                guard let (head, _) = head else { throw ParseError.malformedHead }
+                let parsed = try buffer.withUnsafeReadableBytes { try makeHead(UnsafeRawBufferPointer(rebasing: $0[..<end]), into: &out) }
+                guard let (head, _) = parsed else { throw ParseError.malformedHead }
                 buffer.moveReaderIndex(forwardBy: end)
                 return head
             }
