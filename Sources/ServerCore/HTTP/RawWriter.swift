@@ -24,8 +24,10 @@ struct RawWriter {
         count += s.utf8CodeUnitCount
     }
 
+    /// (Labelled: unlabelled, it would be the overload a string literal picks, whose bytes are
+    /// then looked up at run time instead of copied as a constant.)
     @inline(__always)
-    mutating func put(_ s: String) {
+    mutating func put(string s: String) {
         let done = s.utf8.withContiguousStorageIfAvailable { bytes in
             reserve(bytes.count)
             if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
@@ -47,12 +49,5 @@ struct RawWriter {
         reserve(bytes.count)
         if let p = bytes.baseAddress { (base + count).copyMemory(from: p, byteCount: bytes.count) }
         count += bytes.count
-    }
-
-    mutating func putField(_ name: String, _ value: String) {
-        put(name)
-        put(": ")
-        put(value)
-        put("\r\n")
     }
 }

@@ -103,7 +103,7 @@ public enum ProxyHeaders {
                 w.put(existing)
                 w.put(", ")
             }
-            w.put(client)
+            w.put(string: client)
             w.put("\r\n")
         }
         if !hasProto { w.put("X-Forwarded-Proto: http\r\n") }
