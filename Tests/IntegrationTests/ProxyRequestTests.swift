@@ -92,4 +92,20 @@ final class ProxyRequestTests: ProxyTestCase {
         ups[0].release()
         XCTAssertEqual(try s.get("/after").status, 200)
     }
+
+    /// The upstream answers before the request's body has all arrived: the answer goes out, the
+    /// rest of the body is read and dropped, and when it grows past the limit the connection
+    /// closes without a second answer for the same request.
+    func testBodyPastTheLimitAfterTheAnswerClosesWithoutASecondAnswer() throws {
+        let ups = try fakes("early")
+        ups[0].behavior.answerBeforeBody = true
+        let s = try startProxy(ups, route: #""max_body_bytes": 10"#)
+        let client = try RawClient(port: s.port)
+        try client.send("POST /early HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        try client.send("8\r\n01234567\r\n")
+        let rest = client.readAll()
+        XCTAssertTrue(rest.closed)
+        XCTAssertEqual(String(decoding: rest.bytes, as: UTF8.self), "", "no second answer")
+    }
 }

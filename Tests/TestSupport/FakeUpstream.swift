@@ -36,6 +36,8 @@ public final class FakeUpstream: @unchecked Sendable {
         /// Write exactly these bytes as the answer, then close.
         public var rawAnswer: String? = nil
         public var status = 200
+        /// Answer as soon as the head has arrived, then read the body, then close.
+        public var answerBeforeBody = false
 
         public init(delayMs: Int = 0, bodyBytes: Int? = nil, closeDelimited: Bool = false, chunked: Bool = false, echo: Bool = false,
                     connectionClose: Bool = false, holdPrefix: String? = nil, hangUp: Bool = false, hangUpFromRequest: Int? = nil,
@@ -203,6 +205,12 @@ public final class FakeUpstream: @unchecked Sendable {
                 s.seen.append(head)
             }
             var keepAlive = head.version == "HTTP/1.1" && head.header("connection")?.lowercased() != "close"
+            if behavior.answerBeforeBody {
+                let ok = respond(fd, behavior, body: BodySink(), keepAlive: true, headOnly: head.method == "HEAD")
+                _ = try? reader.readBody(head, into: BodySink())
+                finish(completed: ok)
+                return
+            }
             let body = BodySink()
             guard (try? reader.readBody(head, into: body)) != nil else {
                 finish(completed: false)

@@ -34,10 +34,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     fileprivate var peerText = "-"
     /// A request's head has arrived and its end has not.
     private var readingRequest = false
-    /// A proxied request whose answer ended before its body did (the rest of the body is read
-    /// and dropped): its head, for a 413 if the rest turns out too large. (While the answer is
-    /// on its way, the head is `proxyRequest`; an answer from here is `pendingAnswer`'s.)
-    private var discardedRequest: RequestHeadParser.Parsed?
     /// A deferred response is being produced; request parts wait in `queue`.
     fileprivate var waiting = false
     private var queue = CircularBuffer<RequestPart>()
@@ -181,7 +177,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
             if let limit = bodyLimit, bodyBytes > limit {
-                bodyTooLarge(context: context, head: (proxyRequest ?? discardedRequest)?.head ?? pendingAnswer?.head)
+                if discardingRequest {
+                    closeAfterWrites(context: context)  // answered already: no second answer
+                } else {
+                    bodyTooLarge(context: context, head: proxyRequest?.head ?? pendingAnswer?.head)
+                }
                 return
             }
             // Proxied bodies stream to the upstream; file_serve and redirect ignore bodies (the
@@ -190,7 +190,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         case .end:
             timeouts.event(.requestComplete)
             readingRequest = false
-            discardedRequest = nil
             if discardingRequest {
                 discardingRequest = false
             } else if let proxy {
@@ -479,12 +478,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         quiescing = true
         if !readingRequest && !waiting && writesInFlight == 0 {
-            // Idle between requests: close once anything already written has gone out.
-            closing = true
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            closeAfterWrites(context: context)  // idle between requests
+        }
+    }
+
+    /// Closes the connection once everything already written has gone out; nothing more is read
+    /// or answered.
+    fileprivate func closeAfterWrites(context: ChannelHandlerContext) {
+        closing = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+            channel.close(promise: nil)
         }
     }
 
@@ -552,11 +556,7 @@ extension HTTPConnectionHandler: ProxyClient {
         }
         endProxy()
         if closeClient || quiescing {
-            closing = true
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            closeAfterWrites(context: context)
             return
         }
         LoopFlusher.flush(context, with: flusher)
@@ -576,15 +576,12 @@ extension HTTPConnectionHandler: ProxyClient {
         if let context { resumeReadingIfPossible(context: context) }
     }
 
-    /// (The request's head goes too: it holds the buffer it was read into; unless the rest of
-    /// its body is still to be read and dropped.)
+    /// (The request's head goes too: it holds the buffer it was read into.) The rest of a body
+    /// that is still coming is read and dropped.
     private func endProxy() {
         proxy = nil
-        if !proxyRequestEnded {
-            discardingRequest = true
-            discardedRequest = proxyRequest
-        }
         proxyRequest = nil
+        if !proxyRequestEnded { discardingRequest = true }
     }
 
     private func resumeAfterProxy(context: ChannelHandlerContext) {
