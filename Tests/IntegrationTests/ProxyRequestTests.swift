@@ -108,4 +108,19 @@ final class ProxyRequestTests: ProxyTestCase {
         XCTAssertTrue(rest.closed)
         XCTAssertEqual(String(decoding: rest.bytes, as: UTF8.self), "", "no second answer")
     }
+
+    /// An answer before the body has all arrived (an upstream refusing an upload early): the rest
+    /// of the body is read and dropped, and the connection serves the next request.
+    func testAnswerBeforeTheBodyEndsKeepsTheConnection() throws {
+        let ups = try fakes("early")
+        ups[0].behavior.answerBeforeBody = true
+        let s = try startProxy(ups)
+        let client = try RawClient(port: s.port)
+        try client.send("POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        try client.send("456789GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        let next = try client.readResponse()
+        XCTAssertEqual(next.status, 200)
+        XCTAssertEqual(ups[0].seen.last?.target, "/next")
+    }
 }
