@@ -18,8 +18,9 @@
 #
 # Each proxy must return the file byte for byte before anything is measured. Then an unrecorded
 # warm-up, and ROUNDS rounds of wrk per proxy (the order rotates every round). The table shows
-# medians and the ratios to HAProxy. Target (issue): expserverd req/s >= 1.0x HAProxy's and its
-# p99 no worse than HAProxy's.
+# medians and the ratios to HAProxy, then the per-round ratios of expserverd to HAProxy paired by
+# round (mean +- standard error). Target (issue): expserverd req/s >= 1.0x HAProxy's and its p99
+# no worse than HAProxy's.
 #
 # The backends' stub_status request counters are read around every run, which gives how many
 # requests each backend got from each proxy (the split should be ~50/50) and how many reached
@@ -443,6 +444,22 @@ print_table() {
     done
 }
 
+# paired A-LIST B-LIST higher|lower: the per-round ratios A/B (each round runs the proxies back to
+# back, so a round's ratio is free of the drift between rounds): their mean, its standard error,
+# and in how many rounds A did as well as B or better (a higher or a lower value being better).
+paired() {
+    awk -v a="$1" -v b="$2" -v better="$3" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); k = 0; s = 0; ss = 0; ok = 0
+        for (i = 1; i <= n; i++) if (y[i] > 0) {
+            r = x[i] / y[i]; k++; s += r; ss += r * r
+            ok += (better == "higher" ? r >= 1 : r <= 1)
+        }
+        if (k == 0) { print "n/a"; exit }
+        m = s / k; se = (k > 1) ? sqrt((ss - k * m * m) / (k - 1) / k) : 0
+        printf "%.3fx +- %.3f (as good or better in %d of %d rounds)", m, se, ok, k
+    }'
+}
+
 rps_ratio=$(ratio "${MED_RPS[expserverd]}" "${MED_RPS[$BASELINE]}")
 p99_ratio=$(ratio "${MED_P99[expserverd]}" "${MED_P99[$BASELINE]}")
 verdict=$(awk -v r="${MED_RPS[expserverd]}" -v rb="${MED_RPS[$BASELINE]}" \
@@ -467,6 +484,8 @@ verdict=$(awk -v r="${MED_RPS[expserverd]}" -v rb="${MED_RPS[$BASELINE]}" \
     print_table
     echo
     echo "target: expserverd req/s >= 1.00x HAProxy's ($rps_ratio) and p99 <= HAProxy's ($p99_ratio): $verdict"
+    echo "paired by round, expserverd / HAProxy: req/s $(paired "${RPS[expserverd]}" "${RPS[$BASELINE]}" higher);" \
+         "p99 $(paired "${P99[expserverd]}" "${P99[$BASELINE]}" lower)"
     echo "(vs hap = ratio to HAProxy: req/s higher is better, p99 lower is better;"
     echo " CPU us/req = the proxy's own CPU time over the measured runs per request wrk completed)"
     echo
