@@ -75,6 +75,30 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertEqual(t.deadline?.at, 3000 * ms)
     }
 
+    func testAnAnswerBeforeTheBodyEndsKeepsTheBodyDeadlineThenIdles() {
+        // body 500 ms, keepalive 2000 ms. An upstream answered at 100 ms; the body goes on.
+        var t = machine()
+        t.bytesRead(now: 0)
+        t.headComplete(hasBody: true, now: 0)
+        t.responseComplete(now: 100 * ms)
+        XCTAssertEqual(t.deadline?.kind, .body, "the rest of the body is still timed as a body")
+        t.bytesRead(now: 300 * ms)
+        XCTAssertEqual(t.deadline?.at, 800 * ms, "each read moves it, as for any body")
+        XCTAssertNil(t.readPause(now: 900 * ms), "body bytes are not paced as a slow head")
+        XCTAssertEqual(t.check(now: 800 * ms), .close(.body), "a client that stops sending the body is closed")
+        t.requestComplete(now: 700 * ms)
+        XCTAssertEqual(t.phase, .idle(since: 700 * ms, spoke: true), "answered already: idle between requests")
+        XCTAssertEqual(t.check(now: 2700 * ms), .close(.keepalive))
+        t.bytesRead(now: 1000 * ms)
+        XCTAssertEqual(t.deadline?.kind, .header, "the next request has a head deadline")
+        // And the usual order is unchanged.
+        t.headComplete(hasBody: true, now: 1100 * ms)
+        t.requestComplete(now: 1200 * ms)
+        XCTAssertEqual(t.phase, .responding)
+        t.responseComplete(now: 1300 * ms)
+        XCTAssertEqual(t.phase, .idle(since: 1300 * ms, spoke: true))
+    }
+
     func testSlowHeadReadsArePacedWithoutMovingTheDeadline() {
         // header 1000 ms; pacing after 500 ms of head, once per 1000 ms (defaults), capped at the deadline.
         var t = machine()
@@ -97,7 +121,7 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertEqual(j.readPause(now: 700 * ms), 1823 * ms, "the connection's jitter keeps slow connections out of step")
         long.headComplete(hasBody: true, now: 800 * ms)
         XCTAssertNil(long.readPause(now: 900 * ms), "bodies are not paced (body_ms covers them)")
-        long.requestComplete()
+        long.requestComplete(now: 1000 * ms)
         long.responseComplete(now: 1000 * ms)
         XCTAssertNil(long.readPause(now: 1000 * ms), "nor idle keep-alive connections")
 

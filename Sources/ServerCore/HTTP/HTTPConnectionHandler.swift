@@ -50,6 +50,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private lazy var maxRequests = state.current.config.limits.maxRequestsPerConnection
     /// When the current request's head arrived (for the latency histograms).
     private var requestStart: UInt64 = 0
+    /// The current request is counted in `req_current` (from its head until it is answered, or
+    /// the connection ends without an answer).
+    private var requestInFlight = false
     /// Requests answered on this connection (for `max_requests_per_connection`).
     private var served = 0
     /// Body bytes of the current request so far, and its limit.
@@ -136,7 +139,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         timeouts.detach()
         proxy?.cancel()
         proxy = nil
+        _ = requestEnded()  // gone before its answer
         context.fireChannelInactive()
+    }
+
+    /// Takes the current request out of `req_current`; whether it was in.
+    private func requestEnded() -> Bool {
+        guard requestInFlight else { return false }
+        requestInFlight = false
+        state.stats.reqCurrent.add(-1, ordering: .relaxed)
+        return true
     }
 
     // MARK: reading
@@ -172,6 +184,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             bodyBytes = 0
             timeouts.event(.headComplete(hasBody: parsed.framing != nil))
             requestStart = NIODeadline.now().uptimeNanoseconds
+            requestInFlight = true
             state.stats.reqCurrent.add(1, ordering: .relaxed)
             dispatch(consume parsed, context: context)
         case .body(let buffer):
@@ -338,7 +351,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if let client { state.access.record(client: client, status: response.status.code) }
         record(status: response.status.code, bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
-               generated: true, route: response.routeStats, client: client, counted: head != nil)
+               generated: true, route: response.routeStats, client: client)
         if response.closeConnection {
             closing = true
             context.close(promise: nil)
@@ -447,15 +460,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Counts one answered request (overall, generated-by-us, per route, top clients).
-    fileprivate func record(status: UInt, bytes: Int, generated: Bool, route: TrafficStats?, client: IPAddress?, counted: Bool) {
+    /// Counts one answered request (overall, generated-by-us, per route, top clients). (An
+    /// answer to bytes that never made a request, such as a malformed head, has no latency.)
+    fileprivate func record(status: UInt, bytes: Int, generated: Bool, route: TrafficStats?, client: IPAddress?) {
+        let counted = requestEnded()
+        guard statsEnabled else { return }
         let stats = state.stats
-        guard statsEnabled else {
-            if counted { stats.reqCurrent.add(-1, ordering: .relaxed) }
-            return
-        }
         let micros = counted ? Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000) : 0
-        if counted { stats.reqCurrent.add(-1, ordering: .relaxed) }
         let stripe = Stripes.current()
         stats.all.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
         if generated { stats.generated.record(status: status, bytes: bytes, micros: micros, stripe: stripe) }
@@ -546,7 +557,7 @@ extension HTTPConnectionHandler: ProxyClient {
         // Counted and logged as body bytes, like every other answer (nginx's $body_bytes_sent).
         let bodyBytes = max(0, proxyBytes - headBytes)
         if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
-        record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient, counted: true)
+        record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient)
         if let log = currentServing().accessLog, let head = proxyRequest?.head {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
@@ -566,7 +577,7 @@ extension HTTPConnectionHandler: ProxyClient {
 
     func proxyAbort() {
         endProxy()
-        state.stats.reqCurrent.add(-1, ordering: .relaxed)
+        _ = requestEnded()
         state.stats.connErrors.add(1, ordering: .relaxed)
         closing = true
         context?.close(promise: nil)

@@ -175,7 +175,7 @@ final class ProxySession {
 
     private func attach(_ h: UpstreamHandler) {
         handler = h
-        h.begin(self, noBody: isHead, readTimeoutMs: route.timeouts.upstreamReadMs)
+        h.begin(self, noBody: isHead, readTimeoutMs: route.timeouts.upstreamReadMs, sending: !clientEnded)
         headSent = true
         h.write(requestHead)
         let wasFull = pendingBytes >= Self.maxPending
@@ -208,7 +208,11 @@ final class ProxySession {
         }
     }
 
-    private func release(failed: Bool) {
+    /// Lets go of the upstream: its connection closed if `failed`, and the failure counted
+    /// against it (passive health) unless `blameUpstream` is false. (An upstream that is its
+    /// route's only one is never marked down by failures: nginx's rule; there is nowhere else to
+    /// send the requests.)
+    private func release(failed: Bool, blameUpstream: Bool = true) {
         if let h = handler {
             handler = nil
             h.end()
@@ -216,9 +220,10 @@ final class ProxySession {
         }
         if let m = member {
             m.state.inFlight.add(-1, ordering: .relaxed)
-            if failed {
+            if failed && blameUpstream {
                 m.state.recordFailure(
-                    now: Date().timeIntervalSince1970, maxFails: m.config.maxFails, failTimeout: Double(m.config.failTimeoutMs) / 1000)
+                    now: Date().timeIntervalSince1970, maxFails: route.group.single ? 0 : m.config.maxFails,
+                    failTimeout: Double(m.config.failTimeoutMs) / 1000)
             }
             member = nil
         }
@@ -247,9 +252,12 @@ final class ProxySession {
 
     func clientEnd() {
         clientEnded = true
-        guard let h = handler, requestChunked else { return }
-        h.write(ChunkedEncoding.last(allocator: ByteBufferAllocator()))
-        h.flush()
+        guard let h = handler else { return }  // (attach sends it all)
+        if requestChunked {
+            h.write(ChunkedEncoding.last(allocator: ByteBufferAllocator()))
+            h.flush()
+        }
+        h.requestSent()
     }
 
     /// The client went away: drop the upstream request.
@@ -365,14 +373,25 @@ final class ProxySession {
     }
 
     /// The upstream connection failed or closed before the response was complete.
-    func upstreamClosed() {
+    func upstreamClosed() { upstreamFailed(stale: reusedConnection) }
+
+    /// The upstream's response is not valid HTTP: its failure, whatever the connection.
+    func upstreamMalformed() { upstreamFailed(stale: false) }
+
+    /// `stale`: a kept-alive connection closed before any answer, most likely by the upstream's
+    /// own idle timeout racing this request: not a failure of the upstream. The request goes
+    /// again on a new connection if that is safe (idempotent, no body sent yet); otherwise it may
+    /// have been acted on, and the client gets 502.
+    private func upstreamFailed(stale: Bool) {
         guard !finished else { return }
         if responseStarted {
             abort()
-        } else if reusedConnection && !bodySent && isIdempotent, let m = member {
-            // A kept-alive connection the upstream had closed: not a failure of the upstream.
+        } else if stale && !bodySent && isIdempotent, let m = member {
             handler = nil
             connect(m)
+        } else if stale {
+            release(failed: true, blameUpstream: false)
+            fail(.badGateway)
         } else {
             attemptFailed(timedOut: false)
         }

@@ -4,6 +4,9 @@ import NIOCore
 /// through `UpstreamResponseParser` to the proxy session that owns the connection. It also holds
 /// reads while the client cannot take more (backpressure), and keeps the upstream read timeout.
 ///
+/// The read timeout runs from the end of the request (as nginx's `proxy_read_timeout`): while the
+/// request's body is still being sent, a silent upstream is waiting for it, not late.
+///
 /// The read timeout is one timer that lives with the connection rather than one per request:
 /// when it fires it checks how long the upstream has been silent and re-arms for the rest, and
 /// while the connection idles in the pool it lapses (the next request arms it again). A request
@@ -30,6 +33,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var timerDue: UInt64 = 0
     private var readTimeout: UInt64 = 0
     private var lastActivity: UInt64 = 0
+    /// The request is still being sent (its body has not all come from the client).
+    private var sending = false
 
     init(pool: UpstreamConnectionPool?, key: Int, flusher: LoopFlusher? = nil) {
         self.pool = pool
@@ -43,9 +48,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private(set) var isWritable = true
 
     /// Starts a request on this connection for `session`; the response parser expects no body
-    /// when the request is a HEAD.
-    func begin(_ session: ProxySession, noBody: Bool, readTimeoutMs: Int) {
+    /// when the request is a HEAD. `sending`: more of the request is to come (`requestSent`).
+    func begin(_ session: ProxySession, noBody: Bool, readTimeoutMs: Int, sending: Bool) {
         self.session = session
+        self.sending = sending
         parser.reset(noBody: noBody)
         readTimeout = UInt64(readTimeoutMs) * 1_000_000
         lastActivity = NIODeadline.now().uptimeNanoseconds
@@ -57,6 +63,13 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     /// The session is done with the connection (whether it is pooled or closed next).
     func end() { session = nil }
+
+    /// The request's last byte is written: the read timeout runs from now.
+    func requestSent() {
+        guard sending else { return }
+        sending = false
+        lastActivity = NIODeadline.now().uptimeNanoseconds
+    }
 
     /// A response head's buffer, written to the client: its memory serves the next head
     /// (`UpstreamResponseParser.recycle`).
@@ -105,7 +118,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             }
         } catch {
             self.session = nil
-            session.upstreamClosed()
+            session.upstreamMalformed()
             context.close(promise: nil)
         }
     }
@@ -177,8 +190,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
         timer = nil
         guard let session else { return }  // idle in the pool: lapse
         let now = NIODeadline.now().uptimeNanoseconds
-        // Held reads wait for the client, not for the upstream.
-        if readHeld { lastActivity = now }
+        // Held reads wait for the client, not for the upstream; so does a request still being sent.
+        if readHeld || sending { lastActivity = now }
         let idle = now &- lastActivity
         if idle < readTimeout {
             armTimer(in: .nanoseconds(Int64(readTimeout - idle)))

@@ -13,6 +13,10 @@
 ///   (the client is not reading), `send` after it became so; otherwise no client deadline (the
 ///   upstream timeouts cover a slow upstream).
 ///
+/// An answer can be complete before its request (an upstream that answers before the body has
+/// all arrived): the body's deadline runs on while the rest of it is read (and dropped), and the
+/// request's end then leaves the connection idle between requests.
+///
 /// Read pacing (`readPause`): a head still incomplete `slowHeadAfter` (0.5 s) after its first
 /// byte is read no sooner than `slowHeadInterval` (1 s) later, or as long again as it has already
 /// taken if that is longer (reads at about 0.5, 1.5, 3, 6 s...); what arrives meanwhile waits in
@@ -66,6 +70,8 @@ public struct ConnectionTimeouts: Equatable, Sendable {
 
     public let settings: Settings
     public private(set) var phase: Phase
+    /// The answer is complete and the request's body is still being read.
+    public private(set) var answeredEarly = false
     private var unwritableSince: Int64?
     /// Added to this connection's read pauses (the handler picks it at random, up to half an
     /// interval), so that slow connections opened together do not stay in step.
@@ -89,10 +95,22 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         phase = hasBody ? .body(lastRead: now) : .responding
     }
 
-    public mutating func requestComplete() { phase = .responding }
+    /// (`now` is read only when the answer was complete first.)
+    public mutating func requestComplete(now: @autoclosure () -> Int64) {
+        if answeredEarly {
+            answeredEarly = false
+            phase = .idle(since: now(), spoke: true)
+        } else {
+            phase = .responding
+        }
+    }
 
     public mutating func responseComplete(now: Int64) {
-        phase = .idle(since: now, spoke: true)
+        if case .body = phase {
+            answeredEarly = true
+        } else {
+            phase = .idle(since: now, spoke: true)
+        }
     }
 
     public mutating func writabilityChanged(writable: Bool, now: Int64) {

@@ -70,7 +70,7 @@ final class ConnectionTimer: LoopTimers.Target {
     func event(_ e: ConnectionEvent) {
         switch e {
         case .headComplete(let hasBody): timeouts.headComplete(hasBody: hasBody, now: hasBody ? Self.now() : 0)
-        case .requestComplete: timeouts.requestComplete()
+        case .requestComplete: timeouts.requestComplete(now: Self.now())
         case .responseComplete: timeouts.responseComplete(now: Self.now())
         case .closing: stop()
         }

@@ -6,6 +6,8 @@ import Synchronization
 ///
 /// `pick` chooses among upstreams that are available (admin active, not down) with an effective
 /// weight above 0 and not yet tried for this request; backups only when no primary qualifies.
+/// A route's only upstream is never down by passive health (nginx's rule: one failure would
+/// otherwise refuse every request for `fail_timeout`); active checks and the admin state apply.
 public final class UpstreamGroup: Sendable {
     /// A class: a request holds its upstream by one reference, not a copy of its config.
     public final class Member: Sendable {
@@ -22,10 +24,13 @@ public final class UpstreamGroup: Sendable {
     }
 
     public let members: [Member]
+    /// One upstream only (passive health does not make it unavailable).
+    public let single: Bool
     private let balancer: Mutex<Balancer>
 
     init(upstreams: [XPSConfig.Upstream], policy: LoadBalancing, registry: UpstreamRegistry) {
         members = upstreams.map { Member(config: $0, state: registry.state(for: $0)) }
+        single = upstreams.count == 1
         balancer = Mutex(Balancer(policy: policy, count: upstreams.count))
     }
 
@@ -56,7 +61,7 @@ public final class UpstreamGroup: Sendable {
                 var n = 0
                 for i in members.indices {
                     let m = members[i]
-                    guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now()) else { continue }
+                    guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now(), passive: !single) else { continue }
                     (buffer.baseAddress! + n).initialize(to: Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed)))
                     n += 1
                 }

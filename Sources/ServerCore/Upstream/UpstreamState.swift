@@ -83,13 +83,14 @@ public final class UpstreamState: Sendable {
     }
 
     /// Usable for new requests now: active and healthy. (`now` is only read when the upstream
-    /// has been marked down.)
-    public func isAvailable(now: @autoclosure () -> Double) -> Bool {
-        adminCode.load(ordering: .acquiring) == 0 && !isDown(now: now())
+    /// has been marked down.) `passive`: whether passive health's verdict counts.
+    public func isAvailable(now: @autoclosure () -> Double, passive: Bool = true) -> Bool {
+        adminCode.load(ordering: .acquiring) == 0 && !isDown(now: now(), passive: passive)
     }
 
-    public func isDown(now: @autoclosure () -> Double) -> Bool {
+    public func isDown(now: @autoclosure () -> Double, passive: Bool = true) -> Bool {
         if activeDownFlag.load(ordering: .acquiring) { return true }
+        guard passive else { return false }
         let bits = downUntilBits.load(ordering: .acquiring)
         return bits != 0 && Double(bitPattern: bits) > now()
     }

@@ -1,0 +1,124 @@
+import Foundation
+import XCTest
+
+@testable import ServerCore
+import TestSupport
+
+/// The edges of a proxied request's life: an answer that comes before the request's body has
+/// all arrived (the client's deadlines afterwards), an upload slower than `upstream_read_ms`, a
+/// client that leaves mid-request (`req_current`), a route's only upstream failing once, and a
+/// request that cannot be sent again after a kept-alive connection was found closed.
+final class ProxyEdgeTests: ProxyTestCase {
+    let shortKeepAlive = #""timeouts": { "keepalive_ms": 300, "header_ms": 3000, "body_ms": 3000 }"#
+
+    /// After an early answer the rest of the body is still timed as a body (not as an idle
+    /// connection, nor as a slow head), and the next request is served.
+    func testTheRestOfABodyAfterAnEarlyAnswerIsTimedAsABody() throws {
+        let ups = try fakes("early")
+        ups[0].behavior.answerBeforeBody = true
+        let s = try startProxy(ups, top: shortKeepAlive)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        Thread.sleep(forTimeInterval: 0.6)  // past keepalive_ms, well within body_ms
+        try client.send("456789")
+        Thread.sleep(forTimeInterval: 0.1)
+        try client.send("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().status, 200, "the connection was kept through the body")
+        XCTAssertEqual(ups[0].seen.last?.target, "/next")
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.keepalive), 0)
+    }
+
+    /// Once that body has ended, the connection is idle between requests: keepalive_ms closes it.
+    func testAConnectionIdleAfterAnEarlyAnswerIsClosedAtItsKeepAliveDeadline() throws {
+        let ups = try fakes("early")
+        ups[0].behavior.answerBeforeBody = true
+        let s = try startProxy(ups, top: shortKeepAlive)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        try client.send("456789")
+        let started = Date()
+        let (bytes, closed) = client.readAll()
+        XCTAssertTrue(closed, "closed, not left open without a deadline")
+        XCTAssertTrue(bytes.isEmpty)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.keepalive), 1)
+    }
+
+    /// `upstream_read_ms` runs from the end of the request: an upload that takes longer is not
+    /// the upstream's timeout (nor its failure).
+    func testAnUploadSlowerThanTheReadTimeoutIsAnswered() throws {
+        let ups = try fakes("echo", behavior: .init(echo: true))
+        let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 300, "body_ms": 3000 }"#)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 40\r\n\r\n")
+        for piece in ["0123456789", "abcdefghij", "ABCDEFGHIJ", "klmnopqrst"] {
+            Thread.sleep(forTimeInterval: 0.25)  // 1 s in all
+            try client.send(piece)
+        }
+        let r = try client.readResponse()
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(String(decoding: r.body, as: UTF8.self), "0123456789abcdefghijABCDEFGHIJklmnopqrst")
+        XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 0)
+    }
+
+    /// The timeout still applies once the request is sent.
+    func testTheReadTimeoutStartsWhenTheRequestIsSent() throws {
+        let ups = try fakes("slow", behavior: .init(delayMs: 10_000))
+        let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 300, "body_ms": 3000 }"#)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nab")
+        Thread.sleep(forTimeInterval: 0.5)
+        try client.send("cd")
+        let started = Date()
+        XCTAssertEqual(try client.readResponse().status, 504)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.2, "timed from the request's end")
+    }
+
+    /// A client gone before its answer is no longer counted in `req_current`.
+    func testAClientThatLeavesMidRequestIsNotLeftInFlight() throws {
+        let ups = try fakes("slow", behavior: .init(delayMs: 400))
+        let s = try startProxy(ups)
+        let stats = s.server.state.stats
+        for _ in 0..<3 {
+            let client = try RawClient(port: s.port, timeout: 5)
+            try client.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+            Thread.sleep(forTimeInterval: 0.1)  // the head is read and the request counted
+        }  // (each client closes as it goes out of scope)
+        let deadline = Date().addingTimeInterval(5)
+        while stats.reqCurrent.load(ordering: .relaxed) != 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        XCTAssertEqual(stats.reqCurrent.load(ordering: .relaxed), 0)
+        XCTAssertEqual(try s.get("/after").status, 200)
+        XCTAssertEqual(stats.reqCurrent.load(ordering: .relaxed), 0)
+        XCTAssertEqual(upstreamState(s, ups[0])?.inFlight.load(ordering: .relaxed), 0)
+    }
+
+    /// A route's only upstream is not marked down by a failure (nginx's rule): the next request
+    /// goes to it again rather than getting 502 for `fail_timeout_ms`. Its failures still count.
+    func testARoutesOnlyUpstreamIsNotMarkedDownByFailures() throws {
+        let ups = try fakes("only", behavior: .init(hangUp: true))
+        let s = try startProxy(ups)
+        XCTAssertEqual(try s.get("/a").status, 502)
+        ups[0].behavior.hangUp = false
+        XCTAssertEqual(try hit(s, "/b").id, "only")
+        let st = try XCTUnwrap(upstreamState(s, ups[0]))
+        XCTAssertEqual(st.failures.load(ordering: .relaxed), 1)
+        XCTAssertEqual(st.stateName(now: Date().timeIntervalSince1970), "active")
+    }
+
+    /// A POST on a kept-alive connection the upstream had closed may have been acted on: it is
+    /// not sent again (502), and it is not held against the upstream.
+    func testAPOSTOnAStaleConnectionIsNotResentNorCountedAsAFailure() throws {
+        let ups = try fakes("a", behavior: .init(hangUpFromRequest: 2))
+        let s = try startProxy(ups, route: #""retries": 0"#)
+        let client = try FramedClient(port: s.port)
+        try client.send("GET /first HTTP/1.1\r\nHost: h\r\n\r\n")
+        XCTAssertEqual(try client.readResponse().0.status, 200)
+        try client.send("POST /second HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi")
+        XCTAssertEqual(try client.readResponse().0.status, 502)
+        XCTAssertEqual(ups[0].counters.completed, 1, "not sent again")
+        XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 0, "not the upstream's failure")
+        XCTAssertEqual(try hit(s, "/third").id, "a")
+    }
+}
