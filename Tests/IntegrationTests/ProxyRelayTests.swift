@@ -48,6 +48,7 @@ final class ProxyRelayTests: ProxyTestCase {
         for raw in [
             "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "SPDY/3 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello",
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
         ] {
             let ups = try fakes("bad", behavior: .init(rawAnswer: raw))
             let s = try startProxy(ups, route: #""retries": 0"#)

@@ -151,9 +151,29 @@ final class UpstreamResponseParserTests: XCTestCase {
         XCTAssertEqual(both.head?.framing, .chunked)
         XCTAssertEqual(encoded(both.head), "HTTP/1.1 200 OK\r\n", "a length beside a transfer coding is dropped")
         XCTAssertEqual(both.body, "ok")
-        let gzipOnly = try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxyz", eof: true)
-        XCTAssertEqual(gzipOnly.head?.framing, .close, "not chunked last: read until close")
-        XCTAssertEqual(gzipOnly.body, "xyz")
+    }
+
+    /// `chunked` alone is the only transfer coding an upstream may send (the request goes without
+    /// `TE`): any other, even before `chunked`, and `chunked` twice, are malformed heads (502),
+    /// whether in one list or on several lines, and in any read split.
+    func testTransferCodingsOtherThanChunkedAreErrors() throws {
+        let bad = [
+            "Transfer-Encoding: gzip, chunked\r\n", "Transfer-Encoding: gzip\r\n", "Transfer-Encoding: chunked, chunked\r\n",
+            "Transfer-Encoding: chunked, gzip\r\n", "Transfer-Encoding: identity\r\n", "Transfer-Encoding:\r\n",
+            "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", "Transfer-Encoding: chunked\r\ntransfer-encoding: chunked\r\n",
+        ]
+        for fields in bad {
+            for step in [0, 5] {
+                XCTAssertThrowsError(try parse("HTTP/1.1 200 OK\r\n\(fields)\r\n2\r\nok\r\n0\r\n\r\n", step: step), fields.debugDescription) {
+                    XCTAssertEqual($0 as? Parser.ParseError, .badTransferCoding, fields.debugDescription)
+                }
+            }
+        }
+        for value in ["chunked", "Chunked", "CHUNKED\t", " chunked ", "chunked,"] {
+            let p = try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding:\(value)\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+            XCTAssertEqual(p.head?.framing, .chunked, value.debugDescription)
+            XCTAssertEqual(p.body, "ok", value.debugDescription)
+        }
     }
 
     func testContentLengthValues() throws {

@@ -160,4 +160,17 @@ enum HTTPSyntax {
         forEachToken(value) { last = HeaderName.equals($0, "chunked") }
         return last
     }
+
+    /// A `Transfer-Encoding` value is `chunked` alone: a list whose one member is `chunked`, in
+    /// any case (`chunked, chunked` applies it twice, which is not allowed; RFC 9112 §7).
+    static func isOnlyChunked(_ value: UnsafeRawBufferPointer) -> Bool {
+        if HeaderName.equals(value, "chunked") { return true }  // the usual value whole
+        var members = 0
+        var chunked = false
+        forEachToken(value) {
+            members += 1
+            chunked = HeaderName.equals($0, "chunked")
+        }
+        return members == 1 && chunked
+    }
 }

@@ -9,10 +9,12 @@ import Glibc
 /// as they are, hop-by-hop ones dropped, RFC 9110 §7.6.1), and the body comes out as slices of
 /// the read buffers, never copied or turned into strings.
 ///
-/// Framing (RFC 9112 §6.3): no body for HEAD, 1xx, 204 and 304; a final `chunked` transfer coding
-/// is decoded (trailers are dropped); any other transfer coding is read until the connection
-/// closes; otherwise `Content-Length` (several equal values are one; unequal ones are an error);
-/// else until close. `Content-Length` is dropped when a transfer coding is present. Interim 1xx
+/// Framing (RFC 9112 §6.3): no body for HEAD, 1xx, 204 and 304; `Transfer-Encoding: chunked` is
+/// decoded (trailers are dropped); otherwise `Content-Length` (several equal values are one;
+/// unequal ones are an error); else until close. `Content-Length` is dropped when a transfer
+/// coding is present. Any transfer coding but `chunked` alone is an error (as in nginx 1.23 and
+/// later): the request went without `TE`, so the upstream was asked for no other (RFC 9112 §7.4),
+/// and one the relay cannot undo would reach the client with nothing naming it. Interim 1xx
 /// responses are skipped; 101 is an error (the request's `Upgrade` was not forwarded).
 ///
 /// Pull-style: `next` returns one event at a time, or nil when it needs more bytes. Pure value
@@ -49,6 +51,8 @@ struct UpstreamResponseParser {
         case malformedHead
         case headTooLarge
         case badContentLength
+        /// A transfer coding other than `chunked` alone (a list, or on several lines).
+        case badTransferCoding
         case badChunk
         case unexpectedStatus
         case truncated
@@ -273,7 +277,6 @@ struct UpstreamResponseParser {
         var keepAliveRequested = false
         var named: [[UInt8]] = []  // other fields `Connection` names (rare)
         var transferCoded = false
-        var chunkedLast = false
         var length: Int?
         // Written straight into the buffer's memory.
         let bound = Self.encodedBound(head: head.count)
@@ -308,8 +311,9 @@ struct UpstreamResponseParser {
                         }
                     }
                 case .transferEncoding:
+                    // A second line adds to the first one's list: chunked twice, or another coding.
+                    guard !transferCoded, HTTPSyntax.isOnlyChunked(line.value) else { throw ParseError.badTransferCoding }
                     transferCoded = true
-                    chunkedLast = HTTPSyntax.endsChunked(line.value)
                 case .contentLength:
                     var ok = true
                     HTTPSyntax.forEachToken(line.value) { token in
@@ -378,7 +382,7 @@ struct UpstreamResponseParser {
         if noBody {
             framing = .none
         } else if transferCoded {
-            framing = chunkedLast ? .chunked : .close
+            framing = .chunked
         } else if let length {
             framing = .length(length)
         } else {
