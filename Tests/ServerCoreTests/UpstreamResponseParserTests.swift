@@ -146,11 +146,24 @@ final class UpstreamResponseParserTests: XCTestCase {
         XCTAssertThrowsError(try parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"))
     }
 
+    /// A transfer coding frames the body even beside a length, or from HTTP/1.0, but that framing
+    /// is faulty (RFC 9112 §6.1, §6.3): relayed, and the connection is not used again (what the
+    /// upstream sends after it would be read as the next response).
     func testTransferCodingWins() throws {
         let both = try parse("HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
         XCTAssertEqual(both.head?.framing, .chunked)
         XCTAssertEqual(encoded(both.head), "HTTP/1.1 200 OK\r\n", "a length beside a transfer coding is dropped")
         XCTAssertEqual(both.body, "ok")
+        XCTAssertTrue(both.ended)
+        XCTAssertEqual(both.head?.keepAlive, false, "a length and a transfer coding: not reused")
+        let lengthAfter = try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        XCTAssertEqual(lengthAfter.head?.keepAlive, false, "in either order")
+        let old = try parse("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        XCTAssertEqual(old.head?.framing, .chunked)
+        XCTAssertEqual(old.body, "ok")
+        XCTAssertEqual(old.head?.keepAlive, false, "HTTP/1.0 with a transfer coding: not reused, even asked to be")
+        let chunked = try parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        XCTAssertEqual(chunked.head?.keepAlive, true, "chunked alone: reused")
     }
 
     /// `chunked` alone is the only transfer coding an upstream may send (the request goes without

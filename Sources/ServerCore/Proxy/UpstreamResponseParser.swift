@@ -12,10 +12,12 @@ import Glibc
 /// Framing (RFC 9112 §6.3): no body for HEAD, 1xx, 204 and 304; `Transfer-Encoding: chunked` is
 /// decoded (trailers are dropped); otherwise `Content-Length` (several equal values are one;
 /// unequal ones are an error); else until close. `Content-Length` is dropped when a transfer
-/// coding is present. Any transfer coding but `chunked` alone is an error (as in nginx 1.23 and
-/// later): the request went without `TE`, so the upstream was asked for no other (RFC 9112 §7.4),
-/// and one the relay cannot undo would reach the client with nothing naming it. Interim 1xx
-/// responses are skipped; 101 is an error (the request's `Upgrade` was not forwarded).
+/// coding is present; such a response, and an HTTP/1.0 one with a transfer coding, is relayed
+/// but its connection is not used again (`Head.keepAlive`). Any transfer coding but `chunked`
+/// alone is an error (as in nginx 1.23 and later): the request went without `TE`, so the upstream
+/// was asked for no other (RFC 9112 §7.4), and one the relay cannot undo would reach the client
+/// with nothing naming it. Interim 1xx responses are skipped; 101 is an error (the request's
+/// `Upgrade` was not forwarded).
 ///
 /// Pull-style: `next` returns one event at a time, or nil when it needs more bytes. Pure value
 /// type; `UpstreamHandler` feeds it.
@@ -388,7 +390,12 @@ struct UpstreamResponseParser {
         } else {
             framing = .close
         }
-        let keepAlive = framing != .close && (minor >= 1 ? !closeRequested : keepAliveRequested && !closeRequested)
+        // A transfer coding beside a length, or from an HTTP/1.0 upstream, is faulty framing (RFC
+        // 9112 §6.1, §6.3): the body is read as chunked, but the upstream may have meant the
+        // length, and whatever it sends after the chunks would be read as the next response.
+        let faultyFraming = transferCoded && (length != nil || minor == 0)
+        let keepAlive = framing != .close && !faultyFraming
+            && (minor >= 1 ? !closeRequested : keepAliveRequested && !closeRequested)
 
         let parsed = Head(
             status: status, encoded: out, framing: framing, keepAlive: keepAlive, closeRequested: closeRequested,
