@@ -32,6 +32,19 @@ final class ProxyRelayTests: ProxyTestCase {
         XCTAssertEqual(body, "ok")
     }
 
+    /// A length the upstream gave as a list of equal values, on several lines too, reaches the
+    /// client as one plain `Content-Length` line, where the first one was.
+    func testAContentLengthListIsRelayedAsOneValue() throws {
+        let ups = try fakes("raw", behavior: .init(
+            rawAnswer: "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2, 2\r\nX-B: 2\r\ncontent-length: 2\r\n\r\nok"))
+        let s = try startProxy(ups, route: #""retries": 0"#)
+        let (head, body) = try rawHead(s)
+        let lines = head.components(separatedBy: "\r\n")
+        XCTAssertEqual(lines.filter { $0.lowercased().hasPrefix("content-length") }, ["Content-Length: 2"], head)
+        XCTAssertEqual(Array(lines.dropFirst().prefix(3)), ["X-A: 1", "Content-Length: 2", "X-B: 2"], head)
+        XCTAssertEqual(body, "ok")
+    }
+
     func testInterimAnswersAreDroppedAndTheFinalOneRelayed() throws {
         let ups = try fakes("raw", behavior: .init(
             rawAnswer: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"

@@ -10,14 +10,15 @@ import Glibc
 /// the read buffers, never copied or turned into strings.
 ///
 /// Framing (RFC 9112 §6.3): no body for HEAD, 1xx, 204 and 304; `Transfer-Encoding: chunked` is
-/// decoded (trailers are dropped); otherwise `Content-Length` (several equal values are one;
-/// unequal ones are an error); else until close. `Content-Length` is dropped when a transfer
-/// coding is present; such a response, and an HTTP/1.0 one with a transfer coding, is relayed
-/// but its connection is not used again (`Head.keepAlive`). Any transfer coding but `chunked`
-/// alone is an error (as in nginx 1.23 and later): the request went without `TE`, so the upstream
-/// was asked for no other (RFC 9112 §7.4), and one the relay cannot undo would reach the client
-/// with nothing naming it. Interim 1xx responses are skipped; 101 is an error (the request's
-/// `Upgrade` was not forwarded).
+/// decoded (trailers are dropped); otherwise `Content-Length` (several equal values are one, and
+/// reach the client as one `Content-Length: N` line, as HAProxy sends them: clients take a list
+/// for a bad length (Go) or for none (Python reads to close); unequal ones are an error); else
+/// until close. `Content-Length` is dropped when a transfer coding is present; such a response,
+/// and an HTTP/1.0 one with a transfer coding, is relayed but its connection is not used again
+/// (`Head.keepAlive`). Any transfer coding but `chunked` alone is an error (as in nginx 1.23 and
+/// later): the request went without `TE`, so the upstream was asked for no other (RFC 9112
+/// §7.4), and one the relay cannot undo would reach the client with nothing naming it. Interim
+/// 1xx responses are skipped; 101 is an error (the request's `Upgrade` was not forwarded).
 ///
 /// Pull-style: `next` returns one event at a time, or nil when it needs more bytes. Pure value
 /// type; `UpstreamHandler` feeds it.
@@ -280,6 +281,8 @@ struct UpstreamResponseParser {
         var named: [[UInt8]] = []  // other fields `Connection` names (rare)
         var transferCoded = false
         var length: Int?
+        /// The relayed `Content-Length` line holds a list (of equal values): it goes as one value.
+        var lengthListed = false
         // Written straight into the buffer's memory.
         let bound = Self.encodedBound(head: head.count)
         var headerStart = 0
@@ -317,6 +320,11 @@ struct UpstreamResponseParser {
                     guard !transferCoded, HTTPSyntax.isOnlyChunked(line.value) else { throw ParseError.badTransferCoding }
                     transferCoded = true
                 case .contentLength:
+                    // The usual single value whole, before splitting a list.
+                    if let n = HTTPSyntax.decimal(line.value), length == nil || length == n {
+                        length = n
+                        break
+                    }
                     var ok = true
                     HTTPSyntax.forEachToken(line.value) { token in
                         guard ok, let n = HTTPSyntax.decimal(token), length == nil || length == n else {
@@ -326,6 +334,7 @@ struct UpstreamResponseParser {
                         length = n
                     }
                     guard ok, length != nil else { throw ParseError.badContentLength }
+                    if !lengthWritten { lengthListed = true }  // later lines are dropped anyway
                 case .endToEnd, .hopByHop, .forwardedFor, .forwardedProto:
                     break
                 }
@@ -356,9 +365,9 @@ struct UpstreamResponseParser {
             }
             w.put(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
             // Rare: something found later changes what is relayed (fields that `Connection`
-            // names, a length beside a transfer coding, which changes the framing): write the
-            // lines again.
-            if !named.isEmpty || (transferCoded && lengthWritten) {
+            // names, a length beside a transfer coding, which changes the framing, a length
+            // given as a list): write the lines again.
+            if !named.isEmpty || (transferCoded && lengthWritten) || lengthListed {
                 w.count = headerStart
                 var lengthRelayed = false
                 guard HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
@@ -368,6 +377,14 @@ struct UpstreamResponseParser {
                     case .contentLength:
                         guard !transferCoded, !lengthRelayed else { return }
                         lengthRelayed = true
+                        if lengthListed, let length {
+                            // At most a byte longer than the line it replaces (which has a
+                            // comma besides the digits), as a bare-LF line is: within the bound.
+                            w.put("Content-Length: ")
+                            w.put(string: String(length))
+                            w.put("\r\n")
+                            return
+                        }
                     case .endToEnd, .forwardedFor, .forwardedProto:
                         if named.contains(where: { HeaderName.equals(line.name, $0) }) { return }
                     }
