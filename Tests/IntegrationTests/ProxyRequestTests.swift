@@ -29,6 +29,20 @@ final class ProxyRequestTests: ProxyTestCase {
         XCTAssertNotEqual(seen.header("Connection")?.lowercased().contains("x-hop"), true)
     }
 
+    /// An HTTP/1.0 request without `Host` goes upstream as HTTP/1.1, which must have one (RFC 9112
+    /// §3.2): it gains the address the client connected to.
+    func testAnHTTP10RequestWithoutHostGainsOne() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups)
+        let r = try s.request("GET /old HTTP/1.0\r\nUser-Agent: t/1\r\n\r\n")
+        XCTAssertEqual(r.status, 200)
+        let seen = try XCTUnwrap(ups[0].seen.first)
+        XCTAssertEqual(seen.version, "HTTP/1.1")
+        XCTAssertEqual(seen.headers("Host"), ["127.0.0.1:\(s.port)"])
+        XCTAssertEqual(seen.headers.first?.0, "Host", "first, as a client puts it")
+        XCTAssertEqual(seen.header("User-Agent"), "t/1")
+    }
+
     func testPOSTWithContentLengthIsForwardedIntact() throws {
         let ups = try fakes("echo", behavior: .init(echo: true))
         let s = try startProxy(ups)

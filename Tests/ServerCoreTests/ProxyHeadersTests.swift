@@ -32,9 +32,11 @@ final class ProxyHeadersTests: XCTestCase {
     }
 
     /// `text` encoded for the upstream, as it is sent.
-    func encoded(_ text: String, client: IPAddress?) -> (text: String, chunked: Bool) {
+    func encoded(_ text: String, client: IPAddress?, host: String? = nil) -> (text: String, chunked: Bool) {
         var bytes = ByteBuffer()
-        let chunked = Array(text.utf8).withUnsafeBytes { ProxyHeaders.encodeRequest($0, client: client?.description, into: &bytes) }
+        let chunked = Array(text.utf8).withUnsafeBytes {
+            ProxyHeaders.encodeRequest($0, client: client?.description, host: host, into: &bytes)
+        }
         return (String(buffer: bytes), chunked)
     }
 
@@ -135,6 +137,25 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertEqual(request(head([("Host", "h")], version: .http1_0), client: client).version, "HTTP/1.1")
     }
 
+    /// An HTTP/1.0 request may come without `Host`, an HTTP/1.1 one, as it goes upstream, may not
+    /// (RFC 9112 §3.2): the value given is added first after the request line (and stays when
+    /// `Connection` names fields to drop); a `Host` the client sent is not touched.
+    func testHostIsAddedWhenTheClientSentNone() {
+        let out = encoded("GET /a HTTP/1.0\r\nAccept: */*\r\nConnection: x-a\r\nX-A: 1\r\n\r\n", client: nil, host: "127.0.0.1:8080")
+        XCTAssertEqual(out.text, "GET /a HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: */*\r\nX-Forwarded-Proto: http\r\n\r\n")
+        let kept = encoded("GET /a HTTP/1.0\r\nHost: h\r\n\r\n", client: nil, host: nil)
+        XCTAssertEqual(kept.text, "GET /a HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: http\r\n\r\n")
+    }
+
+    /// The added `Host` is the address the client connected to, an IPv6 one in brackets.
+    func testAddedHostIsTheLocalAddress() throws {
+        XCTAssertEqual(ProxyHeaders.hostValue(local: try SocketAddress(ipAddress: "127.0.0.1", port: 8080)), "127.0.0.1:8080")
+        XCTAssertEqual(ProxyHeaders.hostValue(local: try SocketAddress(ipAddress: "::1", port: 8002)), "[::1]:8002")
+        XCTAssertEqual(ProxyHeaders.hostValue(local: try SocketAddress(ipAddress: "::ffff:10.0.0.1", port: 80)), "[::ffff:10.0.0.1]:80")
+        XCTAssertEqual(ProxyHeaders.hostValue(local: try SocketAddress(unixDomainSocketPath: "/tmp/x.sock")), "", "no IP: empty")
+        XCTAssertEqual(ProxyHeaders.hostValue(local: nil), "")
+    }
+
     func testOtherHeadersKeepTheirOrderAndDuplicates() {
         let out = request(head([
             ("Host", "h"), ("Accept-Encoding", "gzip, deflate"), ("Cookie", "a=1"), ("Cookie", "b=2"), ("X-Z", "z"),
@@ -171,6 +192,8 @@ final class ProxyHeadersTests: XCTestCase {
         let empty = "GET / HTTP/1.1\n" + String(repeating: "a:\n", count: 500) + "X-Forwarded-For:1\nContent-Length:1\n\n"
         let out = encoded(empty, client: IPAddress("2001:db8::1"))
         XCTAssertTrue(out.text.hasPrefix("GET / HTTP/1.1\r\na: \r\n"))
+        let host = "[" + String(repeating: "f", count: 300) + "]:1"
+        XCTAssertTrue(encoded(empty, client: IPAddress("2001:db8::1"), host: host).text.hasPrefix("GET / HTTP/1.1\r\nHost: \(host)\r\na: \r\n"))
         XCTAssertTrue(out.text.hasSuffix("X-Forwarded-For: 1, 2001:db8::1\r\nX-Forwarded-Proto: http\r\nContent-Length: 1\r\n\r\n"))
         let chained = "GET / HTTP/1.1\n" + String(repeating: "X-Forwarded-For:\n", count: 300) + "Transfer-Encoding:chunked\n\n"
         XCTAssertTrue(encoded(chained, client: IPAddress("127.0.0.1")).chunked)
@@ -186,7 +209,7 @@ final class ProxyHeadersTests: XCTestCase {
         let value: [UInt8] = [0x63, 0x61, 0x66, 0xE9, 0x20, 0xFF, 0x80]  // "caf\xE9 \xFF\x80"
         let head = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Name: ".utf8) + value + Array("\r\n\r\n".utf8)
         var bytes = ByteBuffer()
-        _ = head.withUnsafeBytes { ProxyHeaders.encodeRequest($0, client: nil, into: &bytes) }
+        _ = head.withUnsafeBytes { ProxyHeaders.encodeRequest($0, client: nil, host: nil, into: &bytes) }
         let sent = Array(bytes.readableBytesView)
         let expected = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Name: ".utf8) + value
             + Array("\r\nX-Forwarded-Proto: http\r\n\r\n".utf8)

@@ -522,7 +522,10 @@ extension HTTPConnectionHandler: ProxyClient {
         // Written into the last request's head buffer: no allocation once the upstream write and
         // the last session have released it.
         let forwardedFor = client.map { $0 == peer ? peerText : $0.description }
-        let chunked = parsed.raw.withUnsafeReadableBytes { ProxyHeaders.encodeRequest($0, client: forwardedFor, into: &requestBuffer) }
+        let host = parsed.hostFields == 0 ? ProxyHeaders.hostValue(local: context.channel.localAddress) : nil  // HTTP/1.0
+        let chunked = parsed.raw.withUnsafeReadableBytes {
+            ProxyHeaders.encodeRequest($0, client: forwardedFor, host: host, into: &requestBuffer)
+        }
         let session = ProxySession(
             route: route, request: parsed, upstreamHead: (requestBuffer, chunked), client: client,
             eventLoop: context.eventLoop, pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)

@@ -6,36 +6,52 @@ import NIOCore
 /// The hop-by-hop fields are dropped — `Connection`, the fields it names, `Keep-Alive`,
 /// `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade` — because each hop frames
 /// and manages its own connection. Everything else passes through unchanged and in order; `Host`
-/// is kept as the client sent it. The request gains `X-Forwarded-For` (appended to any existing
-/// value, in one line at the end) and `X-Forwarded-Proto: http` unless present. A body keeps the
-/// client's framing: its length, else chunked. The request goes as HTTP/1.1 with keep-alive.
-/// (The response side is `UpstreamResponseParser`'s.)
+/// is kept as the client sent it, and added when it sent none (HTTP/1.0; `hostValue`), since an
+/// HTTP/1.1 request must have one (RFC 9112 §3.2). The request gains `X-Forwarded-For` (appended
+/// to any existing value, in one line at the end) and `X-Forwarded-Proto: http` unless present. A
+/// body keeps the client's framing: its length, else chunked. The request goes as HTTP/1.1 with
+/// keep-alive. (The response side is `UpstreamResponseParser`'s.)
 public enum ProxyHeaders {
     /// The upstream request head for the client's head `head` (its bytes as received, from the
     /// request line through the blank line, already accepted by `RequestHeadParser`), written
     /// into `out`, which is cleared first (its storage is written again when nothing else holds
     /// it any more: a connection's last request head). `client` is the address for
-    /// `X-Forwarded-For` (nil: none added). Returns whether the body must be sent chunk-framed.
+    /// `X-Forwarded-For` (nil: none added). `host` is the `Host` value to add, first after the
+    /// request line, to a head that has none (nil: it has one; the parser counts them, so this
+    /// costs the usual request nothing). Returns whether the body must be sent chunk-framed.
     ///
     /// Straight from bytes to bytes: one pass over the lines (a second only when `Connection`
     /// names fields to drop), each kept field written as `name: value` (the name as sent, the
     /// value trimmed) into the buffer's memory directly, so no field becomes a string.
-    static func encodeRequest(_ head: UnsafeRawBufferPointer, client: String?, into out: inout ByteBuffer) -> Bool {
+    static func encodeRequest(_ head: UnsafeRawBufferPointer, client: String?, host: String?, into out: inout ByteBuffer) -> Bool {
         // An upper bound: a line at most doubles (the shortest field line, "n:\n", becomes
         // "n: \r\n"; the request line gains at most a CR), then the added fields (forwarding,
-        // framing: under 100 bytes besides the address) and the blank line.
-        let size = head.count * 2 + (client?.utf8.count ?? 0) + 128
+        // framing: under 100 bytes besides the addresses) and the blank line.
+        let size = head.count * 2 + (client?.utf8.count ?? 0) + (host?.utf8.count ?? 0) + 128
         out.clear(minimumCapacity: size)
         var transferCoded = false
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
             var w = RawWriter(memory)
-            transferCoded = writeRequest(head, client: client, to: &w)
+            transferCoded = writeRequest(head, client: client, host: host, to: &w)
             return w.count
         }
         return transferCoded
     }
 
-    private static func writeRequest(_ head: UnsafeRawBufferPointer, client: String?, to w: inout RawWriter) -> Bool {
+    /// The `Host` a request that came without one goes upstream with: the address the client
+    /// connected to (`local`, the accepting socket's address), `ip:port` or `[v6]:port`. That is
+    /// the authority RFC 9112 §3.3 reconstructs for a request without `Host` (the connection's
+    /// local address), so the upstream is told of the request the client made; it is also the
+    /// same whichever upstream is picked, retries included (nginx sends the upstream's name, for
+    /// every request). An absolute-form target overrides it upstream (RFC 9112 §3.2.2). Empty,
+    /// as RFC 9112 §3.2 allows for an authority that is not known, if the address is not an IP.
+    static func hostValue(local: SocketAddress?) -> String {
+        guard let local, let ip = local.ipAddress, let port = local.port else { return "" }
+        if case .v6 = local { return "[\(ip)]:\(port)" }
+        return "\(ip):\(port)"
+    }
+
+    private static func writeRequest(_ head: UnsafeRawBufferPointer, client: String?, host: String?, to w: inout RawWriter) -> Bool {
         // The request line: `method SP+ target SP+ HTTP/x.y`, checked by the parser (the bounds
         // are kept all the same).
         var i = 0
@@ -47,6 +63,11 @@ public enum ProxyHeaders {
         w.put(" ")
         w.put(UnsafeRawBufferPointer(rebasing: head[target..<i]))
         w.put(" HTTP/1.1\r\n")
+        if let host {
+            w.put("Host: ")
+            w.put(string: host)
+            w.put("\r\n")
+        }
         let fieldsStart = w.count
         let linesStart = (HTTPSyntax.lineEnd(head) ?? head.count) + 1
 
