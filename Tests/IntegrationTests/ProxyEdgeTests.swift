@@ -107,6 +107,21 @@ final class ProxyEdgeTests: ProxyTestCase {
         XCTAssertEqual(st.stateName(now: Date().timeIntervalSince1970), "active")
     }
 
+    /// An upstream connection idle in the pool past `upstream_keepalive_ms` is not used again
+    /// (one the upstream may be closing just then): the next request gets a new one.
+    func testAnUpstreamConnectionIdlePastItsLimitIsNotReused() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups, top: #""timeouts": { "upstream_keepalive_ms": 300 }"#)
+        XCTAssertEqual(try hit(s, "/1").id, "a")
+        XCTAssertEqual(try hit(s, "/2").id, "a")
+        XCTAssertEqual(ups[0].counters.connections, 1, "reused while fresh")
+        Thread.sleep(forTimeInterval: 0.6)
+        XCTAssertEqual(try hit(s, "/3").id, "a")
+        XCTAssertEqual(ups[0].counters.connections, 2, "a new connection after the idle limit")
+        XCTAssertEqual(try hit(s, "/4").id, "a")
+        XCTAssertEqual(ups[0].counters.connections, 2)
+    }
+
     /// A POST on a kept-alive connection the upstream had closed may have been acted on: it is
     /// not sent again (502), and it is not held against the upstream.
     func testAPOSTOnAStaleConnectionIsNotResentNorCountedAsAFailure() throws {

@@ -61,6 +61,15 @@ final class ConfigErrorTests: XCTestCase {
         assertError(#"[1, 2]"#, path: "(top level)", contains: "object")
     }
 
+    func testUpstreamKeepaliveTimeout() throws {
+        let c = try XPSConfig.parse(Data(config(extraTop: #""timeouts": { "upstream_keepalive_ms": 1500 },"#).utf8))
+        XCTAssertEqual(c.timeouts.upstreamKeepaliveMs, 1500)
+        XCTAssertEqual(try XPSConfig.parse(Data(config().utf8)).timeouts.upstreamKeepaliveMs, 4000, "the default")
+        assertError(config(extraTop: #""timeouts": { "upstream_keepalive_ms": 0 },"#), path: "timeouts.upstream_keepalive_ms",
+                    contains: "out of range")
+        assertError(config(extraTop: #""timeouts": { "upstream_keepalive_ms": "4s" },"#), path: "timeouts.upstream_keepalive_ms")
+    }
+
     func testPortOutOfRange() {
         assertError(config(listener: #"{ "host": "127.0.0.1", "port": 70000 }"#), path: "servers[0].listeners[0].port",
                     contains: "70000 is out of range")

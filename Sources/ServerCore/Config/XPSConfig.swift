@@ -132,6 +132,10 @@ public struct XPSConfig: Sendable, Equatable {
         public var upstreamConnectMs = 5_000
         /// Waiting for upstream bytes once the request is sent; past it 504 (or close mid-response).
         public var upstreamReadMs = 60_000
+        /// An idle kept-alive upstream connection is not used again after this: shorter than the
+        /// idle timeouts upstreams commonly close with (Node's 5 s), so a request does not go out
+        /// on a connection the upstream is closing at that moment (a POST could not be sent again).
+        public var upstreamKeepaliveMs = 4_000
     }
 
     /// `health_check`: active checks of every upstream of the route.
@@ -191,7 +195,7 @@ extension XPSConfig {
 
     static func parseTimeouts(_ t: ConfigObject, base: Timeouts, upstream: Bool) throws -> Timeouts {
         let client = ["header_ms", "body_ms", "keepalive_ms", "send_ms"]
-        try t.checkKeys(Set(upstream ? client + ["upstream_connect_ms", "upstream_read_ms"] : client))
+        try t.checkKeys(Set(upstream ? client + ["upstream_connect_ms", "upstream_read_ms", "upstream_keepalive_ms"] : client))
         var out = base
         if let h = try t.int("header_ms", in: 1...86_400_000) {
             out.headerMs = h
@@ -203,6 +207,7 @@ extension XPSConfig {
         if upstream {
             out.upstreamConnectMs = try t.int("upstream_connect_ms", in: 1...3_600_000) ?? out.upstreamConnectMs
             out.upstreamReadMs = try t.int("upstream_read_ms", in: 1...86_400_000) ?? out.upstreamReadMs
+            out.upstreamKeepaliveMs = try t.int("upstream_keepalive_ms", in: 1...86_400_000) ?? out.upstreamKeepaliveMs
         }
         return out
     }

@@ -139,7 +139,8 @@ final class ProxySession {
         member = m
         m.state.inFlight.add(1, ordering: .relaxed)
         m.state.requests.add(1, ordering: .relaxed)
-        if let h = pool?.take(m.state.poolIndex) {
+        let maxIdle = UInt64(route.timeouts.upstreamKeepaliveMs) * 1_000_000
+        if let h = pool?.take(m.state.poolIndex, maxIdle: maxIdle, now: NIODeadline.now().uptimeNanoseconds) {
             reusedConnection = true
             attach(h)
             return
@@ -421,11 +422,12 @@ final class ProxySession {
     /// The upstream response is complete: record it, and pool or close its connection.
     private func finishUpstream(reusable: Bool) {
         guard let m = member, let h = handler else { return }
-        m.state.latency.record(micros: Int((NIODeadline.now().uptimeNanoseconds &- sentAt) / 1000))
+        let now = NIODeadline.now().uptimeNanoseconds
+        m.state.latency.record(micros: Int((now &- sentAt) / 1000))
         let keep = reusable && upstreamKeepAlive && clientEnded && h.isActive
         release(failed: false)
         if keep, let pool {
-            pool.put(h, limit: route.upstreamKeepalive)
+            pool.put(h, limit: route.upstreamKeepalive, now: now)
         } else {
             h.close()
         }

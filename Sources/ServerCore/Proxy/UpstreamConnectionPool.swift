@@ -1,9 +1,10 @@
 import NIOCore
 
 /// Idle keep-alive connections to upstreams, for one event loop (so it needs no lock: it is only
-/// touched on that loop). At most `limit` idle connections per upstream; the oldest go first. A
-/// pooled connection that the upstream closes removes itself. Indexed by the upstream's
-/// `poolIndex`, so a lookup is an array access, not a hash.
+/// touched on that loop). At most `limit` idle connections per upstream; the oldest go first. The
+/// last one put back is taken first; one idle longer than `maxIdle` is closed instead, with every
+/// older one (no timer: they are looked at when next needed, and the upstream closing one removes
+/// it). Indexed by the upstream's `poolIndex`, so a lookup is an array access, not a hash.
 // Confined to its event loop (checked on every call), so it is never touched concurrently.
 final class UpstreamConnectionPool: @unchecked Sendable {
     let eventLoop: EventLoop
@@ -13,21 +14,31 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
-    func take(_ index: Int) -> UpstreamHandler? {
+    /// `now` and `maxIdle`: uptime nanoseconds (`now` is read only when there is one to take).
+    func take(_ index: Int, maxIdle: UInt64, now: @autoclosure () -> UInt64) -> UpstreamHandler? {
         eventLoop.preconditionInEventLoop()
-        guard index < idle.count else { return nil }
+        guard index < idle.count, !idle[index].isEmpty else { return nil }
+        let now = now()
         while let handler = idle[index].popLast() {
-            if handler.isActive { return handler }
+            guard handler.isActive else { continue }
+            if now &- handler.pooledAt <= maxIdle { return handler }
+            let older = idle[index]
+            idle[index].removeAll()
+            handler.close()
+            for h in older { h.close() }
+            return nil
         }
         return nil
     }
 
-    func put(_ handler: UpstreamHandler, limit: Int) {
+    /// `now`: uptime nanoseconds.
+    func put(_ handler: UpstreamHandler, limit: Int, now: UInt64) {
         eventLoop.preconditionInEventLoop()
         guard limit > 0, handler.isActive else {
             handler.close()
             return
         }
+        handler.pooledAt = now
         let index = handler.key
         if index >= idle.count { idle.append(contentsOf: repeatElement([], count: index + 1 - idle.count)) }
         idle[index].append(handler)

@@ -35,6 +35,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var lastActivity: UInt64 = 0
     /// The request is still being sent (its body has not all come from the client).
     private var sending = false
+    /// When it went idle into the pool (uptime nanoseconds; `UpstreamConnectionPool`).
+    var pooledAt: UInt64 = 0
 
     init(pool: UpstreamConnectionPool?, key: Int, flusher: LoopFlusher? = nil) {
         self.pool = pool
