@@ -6,10 +6,14 @@ import Synchronization
 /// Active health checks (`health_check`): every `interval_ms`, each upstream of the route gets
 /// `GET path` on a new connection; a 2xx/3xx status within `timeout_ms` is a success. `fall`
 /// failures in a row mark it down, `rise` successes up (`UpstreamState.recordCheck`). Restarted
-/// with the config on reload; one check per address and path even if several routes list it.
+/// with the config on reload; one check per address and path even if several routes list it. An
+/// upstream no check watches after a reload is no longer down by an earlier check's verdict, and
+/// a check still running from the earlier config records nothing.
 final class HealthChecker: Sendable {
     private let group: EventLoopGroup
     private let tasks = Mutex<[RepeatedTask]>([])
+    /// Moves on at each start: a probe records its result only if it is still current.
+    private let epoch = Atomic<UInt64>(0)
 
     init(group: EventLoopGroup) {
         self.group = group
@@ -17,11 +21,15 @@ final class HealthChecker: Sendable {
 
     func start(_ config: RuntimeConfig) {
         stop()
+        let current = epoch.add(1, ordering: .relaxed).newValue
         var seen = Set<String>()
+        var checked = Set<String>()
         var started: [RepeatedTask] = []
-        for (_, route) in UpstreamControl.proxyRoutes(config) {
+        let routes = UpstreamControl.proxyRoutes(config)
+        for (_, route) in routes {
             guard let check = route.healthCheck else { continue }
             for member in route.group.members where seen.insert(member.state.address + " " + check.path).inserted {
+                checked.insert(member.state.address)
                 let loop = group.next()
                 let state = member.state
                 let host = member.config.host, port = member.config.port
@@ -29,10 +37,16 @@ final class HealthChecker: Sendable {
                     initialDelay: .milliseconds(Int64(check.intervalMs)), delay: .milliseconds(Int64(check.intervalMs))
                 ) { _ in
                     Self.probe(host: host, port: port, path: check.path, timeout: .milliseconds(Int64(check.timeoutMs)), on: loop)
-                        .map { ok in state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise) }
+                        .map { ok in
+                            guard self.epoch.load(ordering: .relaxed) == current else { return }
+                            state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise)
+                        }
                 }
                 started.append(task)
             }
+        }
+        for (_, route) in routes {
+            for member in route.group.members where !checked.contains(member.state.address) { member.state.clearActiveHealth() }
         }
         tasks.withLock { $0 = started }
     }

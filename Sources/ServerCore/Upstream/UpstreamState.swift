@@ -141,6 +141,18 @@ public final class UpstreamState: Sendable {
         }
     }
 
+    /// No active check watches this upstream any more (a reload removed its `health_check`):
+    /// their verdict goes with them, so it cannot stay down with nothing left to bring it up.
+    func clearActiveHealth() {
+        health.withLock { h in
+            if h.activeDown { h.transitions += 1 }
+            h.activeDown = false
+            h.consecutiveOK = 0
+            h.consecutiveFail = 0
+            Self.mirror(h, into: self)
+        }
+    }
+
     public var lastCheck: (time: Double, ok: Bool)? {
         health.withLock { h in h.lastCheck.map { ($0, h.lastCheckOK ?? false) } }
     }
