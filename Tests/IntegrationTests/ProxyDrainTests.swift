@@ -1,5 +1,6 @@
 import ControlProtocol
 import Foundation
+import Synchronization
 import XCTest
 
 @testable import ServerCore
@@ -132,4 +133,32 @@ final class ProxyDrainTests: DaemonTestCase {
         try client.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         return try client.readResponse()
     }
+
+    /// Changes sent at the same moment are applied one at a time: neither is lost, and what is
+    /// stored is what is in effect.
+    func testChangesAtTheSameMomentAreAllKeptAndStoredAsApplied() throws {
+        try startProxyDaemon()
+        let a = upstreams[0]
+        let d = try XCTUnwrap(daemon)
+        let state = try XCTUnwrap(d.config.upstreams.lookup(a.address))
+        for round in 0..<30 {
+            let weight = String(decoding: try JSONEncoder().encode(UpstreamWeightRequest(address: a.address, weight: round % 3)), as: UTF8.self)
+            let admin = round % 2 == 0 ? Endpoint.upstreamDrain : Endpoint.upstreamEnable
+            let drainOrEnable = String(decoding: try JSONEncoder().encode(UpstreamAdminRequest(address: a.address)), as: UTF8.self)
+            let requests = [(Endpoint.upstreamWeight, weight), (admin, drainOrEnable)]
+            let socket = socketPath
+            let statuses = Mutex<[Int]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                let r = try? UnixClient.exchange(socket, "POST", requests[i].0, body: Array(requests[i].1.utf8))
+                statuses.withLock { $0.append(r?.status ?? 0) }
+            }
+            XCTAssertEqual(statuses.withLock { $0 }, [200, 200])
+            XCTAssertEqual(state.weightOverride, round % 3, "round \(round): the weight change is in effect")
+            XCTAssertEqual(state.admin, round % 2 == 0 ? .draining : .active, "round \(round): the admin change is in effect")
+            let stored = try XCTUnwrap(d.store.upstreamStates().first { $0.address == a.address })
+            XCTAssertEqual(stored.weight, state.weightOverride, "round \(round)")
+            XCTAssertEqual(stored.admin, state.admin, "round \(round)")
+        }
+    }
+
 }

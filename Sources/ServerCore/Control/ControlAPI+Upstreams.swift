@@ -32,7 +32,8 @@ extension ControlAPI {
     }
 
     /// Commits the new admin state or weight (with its audit record), then applies it: an
-    /// acknowledged change is durable.
+    /// acknowledged change is durable. One change at a time (`Daemon.upstreamChangeLock`), so
+    /// what is stored and what is applied stay the same.
     private static func change(
         _ daemon: Daemon, _ request: ControlRequest, address: String, action: String, arguments: String, reason: String?,
         admin newAdmin: UpstreamState.Admin? = nil, weight newWeight: Int?? = nil
@@ -40,16 +41,19 @@ extension ControlAPI {
         guard UpstreamControl.isConfigured(address, in: daemon.config), let state = daemon.config.upstreams.lookup(address) else {
             throw ControlFailure(.notFound, .notFound, "no reverse_proxy route lists upstream \"\(address)\"")
         }
-        let admin = newAdmin ?? state.admin
-        let weight = newWeight ?? state.weightOverride
-        do {
-            try daemon.store.putUpstream(
-                StoredUpstream(address: address, admin: admin, weight: weight),
-                audit: record(request, action: action, arguments: arguments, reason: reason))
-        } catch {
-            throw ControlFailure(.internalServerError, .storeFailure, "could not store the change: \(error)")
+        let (admin, weight) = try daemon.upstreamChangeLock.withLock { _ in
+            let admin = newAdmin ?? state.admin
+            let weight = newWeight ?? state.weightOverride
+            do {
+                try daemon.store.putUpstream(
+                    StoredUpstream(address: address, admin: admin, weight: weight),
+                    audit: record(request, action: action, arguments: arguments, reason: reason))
+            } catch {
+                throw ControlFailure(.internalServerError, .storeFailure, "could not store the change: \(error)")
+            }
+            state.set(admin: admin, weight: .some(weight))
+            return (admin, weight)
         }
-        state.set(admin: admin, weight: .some(weight))
         return .json(UpstreamChangeResponse(address: address, admin: admin.rawValue, weight: weight,
                                             inFlight: state.inFlight.load(ordering: .relaxed)))
     }

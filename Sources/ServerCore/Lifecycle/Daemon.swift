@@ -37,6 +37,10 @@ public final class Daemon: Sendable {
     private let reloads = Atomic<Int>(0)
     /// Reloads are serialised: SIGHUP and `expctl reload` may race.
     private let reloadLock = Mutex<Void>(())
+    /// Upstream admin changes (read, store, apply) and a reload's re-applying of the stored ones
+    /// happen one at a time: two changes at once could store one and apply the other, and a
+    /// reload could apply a row read before a change it did not see.
+    let upstreamChangeLock = Mutex<Void>(())
 
     /// Loads the config (throws `ConfigError`), opens the state db, binds the listeners and the
     /// control socket, writes the pid file. Throws, having released what it took, on any failure.
@@ -118,7 +122,7 @@ public final class Daemon: Sendable {
                 var opts = options
                 if opts.configPath == nil { opts.configPath = config.configPath }
                 let new = try Self.loadConfig(opts, upstreams: config.upstreams, routeStats: config.routeStats)
-                try UpstreamControl.restore(new, from: store)
+                try upstreamChangeLock.withLock { _ in try UpstreamControl.restore(new, from: store) }
                 if new.workers != config.workers {
                     logger.warning("workers changed in the config; it takes effect at the next restart")
                 }
