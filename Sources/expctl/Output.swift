@@ -64,9 +64,9 @@ enum Output {
         return f.string(from: Date(timeIntervalSince1970: epoch))
     }
 
-    /// `30s`, `15m`, `1h`, `7d` → seconds.
+    /// `30s`, `15m`, `1h`, `7d` → seconds (nil for anything else, `inf` and `nan` included).
     static func parseDuration(_ text: String) -> Double? {
-        guard let unit = text.last, let n = Double(text.dropLast()), n >= 0 else { return nil }
+        guard let unit = text.last, let n = Double(text.dropLast()), n >= 0, n.isFinite else { return nil }
         switch unit {
         case "s": return n
         case "m": return n * 60

@@ -87,6 +87,34 @@ final class UpstreamControlE2ETests: E2ETestCase {
         XCTAssertEqual(a.counters.requests, 2, "nothing new reached a")
     }
 
+    /// `--wait` cannot follow an upstream a reload took out of the config: it says so and fails
+    /// (rather than report it drained while its requests may still be running).
+    func testDrainWaitFailsWhenAReloadRemovesTheUpstream() throws {
+        try startProxyDaemon(holdAt: "/held")
+        let held = BackgroundGet(port: port, path: "/held/0")
+        held.start()
+        XCTAssertTrue(waitUntil(timeout: 10) { a.counters.held == 1 })
+        let drain = try launch(try Binaries.url("expctl"), ["upstream", "drain", a.address, "--wait", "--timeout", "2m",
+                                                             "--socket", socketPath], name: "drain")
+        XCTAssertTrue(waitUntil(timeout: 20) { (try? info(a.address).state) == "draining" })
+        try writeConfig("""
+            { "workers": 1,
+              "state_db": "\(stateDBPath)",
+              "control": { "socket": "\(socketPath)", "mode": "0600" },
+              "shutdown_grace_ms": 500,
+              "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
+                             "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": [ "\(b.address)" ] } ] } ] }
+            """)
+        XCTAssertEqual(try expctl(["reload"]).status, 0)
+        XCTAssertNotEqual(waitForExit(drain, timeout: 30), 0)
+        let stderr = try String(contentsOfFile: drain.stderrPath, encoding: .utf8)
+        XCTAssertTrue(stderr.hasPrefix("expctl: ") && stderr.contains("no longer in the config"), stderr)
+        XCTAssertEqual(stderr.split(separator: "\n").count, 1, stderr)
+        a.release()
+        XCTAssertTrue(waitUntil(timeout: 10) { held.result != nil })
+        XCTAssertEqual(held.result?.status, 200, "the request it had in flight still finished")
+    }
+
     func testDrainedStateSurvivesARestart() throws {
         try startProxyDaemon()
         let r = try expctl(["upstream", "drain", a.address])
@@ -155,9 +183,17 @@ final class UpstreamControlE2ETests: E2ETestCase {
             XCTAssertTrue(r.stderr.hasPrefix("expctl: ") && r.stderr.contains("10.9.9.9:80"), "\(args): \(r.stderr)")
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "\(args): \(r.stderr)")
         }
-        let bad = try expctl(["upstream", "weight", a.address, "1001"])
-        XCTAssertNotEqual(bad.status, 0)
-        XCTAssertTrue(bad.stderr.contains("weight"), bad.stderr)
+        for weight in [["1001"], ["-5"], ["abc"], ["2.5"], ["99999999999999999999"], [], ["1", "2"]] {
+            let bad = try expctl(["upstream", "weight", a.address] + weight)
+            XCTAssertNotEqual(bad.status, 0, "\(weight)")
+            XCTAssertTrue(bad.stderr.hasPrefix("expctl: ") && bad.stderr.contains("weight"), "\(weight): \(bad.stderr)")
+            XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, "\(weight): \(bad.stderr)")
+        }
+        for timeout in ["inf", "infs", "nanm", "0s", "5x"] {
+            let bad = try expctl(["upstream", "drain", a.address, "--wait", "--timeout", timeout])
+            XCTAssertNotEqual(bad.status, 0, timeout)
+            XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, "\(timeout): \(bad.stderr)")
+        }
         XCTAssertEqual(try expctlJSON(AuditResponse.self, ["audit"]).entries, [], "failed changes are not audited")
         XCTAssertEqual(try upstreams().map(\.state), ["active", "active"])
     }

@@ -26,7 +26,7 @@ struct ACLPutOptions: ParsableArguments {
     func run(_ action: String, _ options: GlobalOptions) throws {
         try Output.run {
             // Checked here rather than in `validate()`, so the refusal is one line (no usage text).
-            if let ttl, !(Output.parseDuration(ttl).map { $0 > 0 && $0.isFinite } ?? false) {
+            if let ttl, !(Output.parseDuration(ttl).map { $0 > 0 } ?? false) {
                 throw CLIError.usage("--ttl \(ttl) is not a positive duration like 30s, 15m, 1h or 7d")
             }
             let request = ACLPutRequest(cidr: target, action: action, ttlSeconds: ttl.flatMap(Output.parseDuration), reason: reason,

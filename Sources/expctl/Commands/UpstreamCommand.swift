@@ -38,12 +38,16 @@ struct UpstreamWeight: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "weight", abstract: "Set an upstream's weight (0 = no new requests).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "host:port, as in the config.") var address: String
-    @Argument(help: "0-1000.") var weight: Int
+    // Words, checked here: a bad number (`-5` included, which the parser would take for an option)
+    // then gets expctl's one-line message, not the parser's usage text.
+    @Argument(parsing: .allUnrecognized, help: "0-1000.") var weight: [String] = []
     @Option(help: "Why (kept in the audit log).") var reason: String?
 
     func run() throws {
         try Output.run {
-            if !(0...1000).contains(weight) { throw CLIError.usage("weight must be between 0 and 1000, got \(weight)") }
+            guard weight.count == 1, let weight = Int(weight[0]), (0...1000).contains(weight) else {
+                throw CLIError.usage("weight must be one whole number from 0 to 1000, got \"\(weight.joined(separator: " "))\"")
+            }
             let r = try upstreamChange(options, Endpoint.upstreamWeight, UpstreamWeightRequest(address: address, weight: weight, reason: reason))
             if options.json { return Output.printJSON(r) }
             print("\(r.address): weight \(r.weight.map(String.init) ?? "from config")")
@@ -76,6 +80,9 @@ struct UpstreamDrain: ParsableCommand {
             while true {
                 let (list, _) = try Output.call(options, .get, Endpoint.upstreams, as: UpstreamListResponse.self)
                 let rows = list.upstreams.filter { $0.address == address }
+                if rows.isEmpty {
+                    throw CLIError.daemon(code: "not_found", message: "\(address) is no longer in the config (reloaded?): its requests cannot be followed")
+                }
                 inFlight = rows.map(\.inFlight).max() ?? 0
                 if rows.allSatisfy({ $0.state == "drained" }) { break }
                 if rows.contains(where: { $0.state != "draining" && $0.state != "drained" }) {
