@@ -10,7 +10,7 @@ final class BalancerTests: XCTestCase {
     }
 
     func picks(_ balancer: inout Balancer, _ list: [Candidate], _ n: Int, clientHash: UInt64 = 0) -> [Int] {
-        (0..<n).map { _ in balancer.pick(list, clientHash: clientHash, total: list.count) }
+        (0..<n).map { _ in balancer.pick(list, clientHash: clientHash, tier: Array(list.indices)) }
     }
 
     // MARK: round_robin (smooth weighted, nginx)
@@ -50,16 +50,16 @@ final class BalancerTests: XCTestCase {
 
     func testLeastConnPrefersFewestInFlight() {
         var b = Balancer(policy: .leastConn, count: 3)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [3, 1, 2]), clientHash: 0, total: 3), 1)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [0, 4, 4]), clientHash: 0, total: 3), 0)
+        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [3, 1, 2]), clientHash: 0, tier: Array(0..<3)), 1)
+        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [0, 4, 4]), clientHash: 0, tier: Array(0..<3)), 0)
     }
 
     func testLeastConnComparesInFlightPerUnitOfWeight() {
         var b = Balancer(policy: .leastConn, count: 2)
         // 1/1 = 1.0 against 2/3 ≈ 0.67: the heavier one, although it has more in flight.
-        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 2]), clientHash: 0, total: 2), 1)
+        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 2]), clientHash: 0, tier: Array(0..<2)), 1)
         // 1/1 against 4/3: the lighter one.
-        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 4]), clientHash: 0, total: 2), 0)
+        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 4]), clientHash: 0, tier: Array(0..<2)), 0)
     }
 
     func testLeastConnTiesAreSharedByWeight() {
@@ -84,18 +84,18 @@ final class BalancerTests: XCTestCase {
     func testIPHashMatchesTheReferenceIndices() {
         var b = Balancer(policy: .ipHash, count: 3)
         // compat 4.3: 127.0.0.1 → 1 of 2, 2 of 3; 127.0.0.2 → 1 of 2, 0 of 3.
-        XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash("127.0.0.1"), total: 2), 1)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.1"), total: 3), 2)
-        XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash("127.0.0.2"), total: 2), 1)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.2"), total: 3), 0)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.3"), total: 3), 1)
+        XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash("127.0.0.1"), tier: Array(0..<2)), 1)
+        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.1"), tier: Array(0..<3)), 2)
+        XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash("127.0.0.2"), tier: Array(0..<2)), 1)
+        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.2"), tier: Array(0..<3)), 0)
+        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.3"), tier: Array(0..<3)), 1)
     }
 
     func testIPHashIsStablePerClient() {
         var b = Balancer(policy: .ipHash, count: 4)
         let list = candidates([1, 5, 1, 2])
         for ip in ["127.0.0.1", "127.0.0.2", "127.0.0.3", "10.1.2.3", "192.168.7.9"] {
-            let first = b.pick(list, clientHash: hash(ip), total: 4)
+            let first = b.pick(list, clientHash: hash(ip), tier: Array(0..<4))
             XCTAssertEqual(Set(picks(&b, list, 50, clientHash: hash(ip))), [first], ip)
         }
     }
@@ -108,8 +108,8 @@ final class BalancerTests: XCTestCase {
         for first in 1..<256 {
             // The first octet is the key's low byte: these clients cover every slot.
             let h = hash("\(first).1.2.3")
-            let before = b.pick(all, clientHash: h, total: 4)
-            let after = b.pick(without2, clientHash: h, total: 4)
+            let before = b.pick(all, clientHash: h, tier: Array(0..<4))
+            let after = b.pick(without2, clientHash: h, tier: Array(0..<4))
             if before == 2 {
                 XCTAssertNotEqual(after, 2)
                 XCTAssertEqual(after, 3, "the next available index after the client's slot")
@@ -125,7 +125,7 @@ final class BalancerTests: XCTestCase {
         var b = Balancer(policy: .ipHash, count: 3)
         // 127.0.0.1 → slot 2 of 3; with 2 unavailable there is nothing after it: wrap to 0.
         let list = candidates([1, 1, 1]).filter { $0.index != 2 }
-        XCTAssertEqual(b.pick(list, clientHash: hash("127.0.0.1"), total: 3), 0)
+        XCTAssertEqual(b.pick(list, clientHash: hash("127.0.0.1"), tier: Array(0..<3)), 0)
     }
 
     // MARK: random_two

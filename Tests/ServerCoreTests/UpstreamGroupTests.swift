@@ -132,6 +132,26 @@ final class UpstreamGroupTests: XCTestCase {
         XCTAssertEqual(Set(picks(two, 10, client: "127.0.0.1")), [1], "compat L3: 127.0.0.1 → index 1 of 2")
     }
 
+    /// Backups take no ip_hash slots from the primaries: clients spread over the primaries as
+    /// they would without backups, and over the backups alone when those are in use.
+    func testIPHashSlotsAreTheTiersOwn() {
+        let g = group([upstream(1), upstream(2), upstream(3, backup: true)], .ipHash)
+        let plain = group([upstream(1), upstream(2)], .ipHash)
+        var counts = [0, 0]
+        for i in 1...200 {
+            let client = "\(i).1.2.3"  // (eXpServer's key: the first byte decides the slot here)
+            let pick = picks(g, 1, client: client)[0]
+            XCTAssertEqual(pick, picks(plain, 1, client: client)[0], client)
+            counts[pick ?? 0] += 1
+        }
+        XCTAssertGreaterThan(min(counts[0], counts[1]), 70, "an even spread over the two primaries: \(counts)")
+        let backups = group([upstream(1), upstream(2, backup: true), upstream(3, backup: true)], .ipHash)
+        backups.members[0].state.set(admin: .disabled)
+        var seen = Set<Int>()
+        for i in 1...50 { seen.insert(picks(backups, 1, client: "\(i).1.2.3")[0] ?? -1) }
+        XCTAssertEqual(seen, [1, 2], "both backups get clients")
+    }
+
     func testStateIsSharedByAddressAcrossGroups() {
         let registry = UpstreamRegistry()
         let a = group([upstream(1), upstream(2)], registry: registry)

@@ -33,9 +33,10 @@ public struct Balancer: Sendable {
         current = Array(repeating: 0, count: count)
     }
 
-    /// Picks one of `candidates` (non-empty); `clientHash` feeds `ip_hash`, `total` is the
-    /// number of upstreams configured (for ip_hash's stable modulus).
-    public mutating func pick<C: RandomAccessCollection<Candidate>>(_ candidates: C, clientHash: UInt64, total: Int) -> Int
+    /// Picks one of `candidates` (non-empty); `clientHash` feeds `ip_hash`, and `tier` lists the
+    /// indexes of every upstream configured in the candidates' tier (primaries, or backups when
+    /// they are in use), for ip_hash's stable slots.
+    public mutating func pick<C: RandomAccessCollection<Candidate>>(_ candidates: C, clientHash: UInt64, tier: [Int]) -> Int
     where C.Index == Int {
         precondition(!candidates.isEmpty)
         switch policy {
@@ -54,9 +55,10 @@ public struct Balancer: Sendable {
             }
             return best.count == 1 ? best[0].index : smoothWeighted(best)
         case .ipHash:
-            // Stable per client: the client's slot among all configured upstreams; when that one
-            // is unavailable, the next available after it (so other clients do not move).
-            let slot = Int(clientHash % UInt64(max(total, 1)))
+            // Stable per client: the client's slot among the tier's configured upstreams (backups
+            // do not take slots from primaries); when that one is unavailable, the next available
+            // after it (so other clients do not move).
+            let slot = tier.isEmpty ? 0 : tier[Int(clientHash % UInt64(tier.count))]
             let sorted = candidates.sorted { $0.index < $1.index }
             return (sorted.first { $0.index >= slot } ?? sorted[0]).index
         case .randomTwo:

@@ -26,11 +26,16 @@ public final class UpstreamGroup: Sendable {
     public let members: [Member]
     /// One upstream only (passive health does not make it unavailable).
     public let single: Bool
+    /// The indexes of the primaries and of the backups, in config order (ip_hash's slots).
+    private let primaries: [Int]
+    private let backups: [Int]
     private let balancer: Mutex<Balancer>
 
     init(upstreams: [XPSConfig.Upstream], policy: LoadBalancing, registry: UpstreamRegistry) {
         members = upstreams.map { Member(config: $0, state: registry.state(for: $0)) }
         single = upstreams.count == 1
+        primaries = upstreams.indices.filter { !upstreams[$0].backup }
+        backups = upstreams.indices.filter { upstreams[$0].backup }
         balancer = Mutex(Balancer(policy: policy, count: upstreams.count))
     }
 
@@ -68,12 +73,15 @@ public final class UpstreamGroup: Sendable {
                 return n
             }
             var n = list(backup: false)
-            if n == 0 { n = list(backup: true) }
+            var tier = primaries
+            if n == 0 {
+                n = list(backup: true)
+                tier = backups
+            }
             guard n > 0 else { return nil }
             let candidates = UnsafeBufferPointer(rebasing: buffer[..<n])
             let hash = Balancer.clientHash(client)
-            let total = members.count
-            return balancer.withLock { $0.pick(candidates, clientHash: hash, total: total) }
+            return balancer.withLock { $0.pick(candidates, clientHash: hash, tier: tier) }
         }
     }
 }
