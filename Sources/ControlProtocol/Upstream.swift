@@ -59,15 +59,36 @@ public struct UpstreamListResponse: Codable, Sendable, Equatable {
     public init(upstreams: [UpstreamInfo]) { self.upstreams = upstreams }
 }
 
+/// `weight`: 0-1000, or null for the config's weight again (the operator's override cleared).
+/// The field is required either way: a request that leaves it out is refused, not a reset.
 public struct UpstreamWeightRequest: Codable, Sendable, Equatable {
     public static let fields: Set<String> = ["address", "weight", "reason"]
     public var address: String
-    public var weight: Int
+    public var weight: Int?
     public var reason: String?
-    public init(address: String, weight: Int, reason: String? = nil) {
+    public init(address: String, weight: Int?, reason: String? = nil) {
         self.address = address
         self.weight = weight
         self.reason = reason
+    }
+
+    enum CodingKeys: String, CodingKey { case address, weight, reason }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        address = try c.decode(String.self, forKey: .address)
+        guard c.contains(.weight) else {
+            throw DecodingError.keyNotFound(CodingKeys.weight, .init(codingPath: [], debugDescription: "weight is required (null: the config's)"))
+        }
+        weight = try c.decodeNil(forKey: .weight) ? nil : c.decode(Int.self, forKey: .weight)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(address, forKey: .address)
+        try c.encode(weight, forKey: .weight)  // null, not left out, for the config's weight
+        try c.encodeIfPresent(reason, forKey: .reason)
     }
 }
 

@@ -152,6 +152,13 @@ final class UpstreamControlE2ETests: E2ETestCase {
         XCTAssertEqual(try ids(3), ["b", "b", "b"], "weight 0: no new requests")
 
         XCTAssertEqual(try expctl(["upstream", "weight", a.address, "1"]).status, 0)
+        // `config` clears the override: the config's weight again.
+        XCTAssertEqual(try expctl(["upstream", "weight", a.address, "7"]).status, 0)
+        XCTAssertEqual(try info(a.address).effectiveWeight, 7)
+        let cleared = try expctl(["upstream", "weight", a.address, "config"])
+        XCTAssertEqual(cleared.status, 0, cleared.stderr)
+        XCTAssertEqual(cleared.stdout, "\(a.address): weight from config\n")
+        XCTAssertEqual(try info(a.address).effectiveWeight, try info(a.address).configuredWeight)
         r = try expctl(["upstream", "disable", b.address])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "\(b.address): disabled (0 in flight)\n")
@@ -167,8 +174,9 @@ final class UpstreamControlE2ETests: E2ETestCase {
         XCTAssertTrue(table.stdout.contains(a.address) && table.stdout.contains(b.address) && table.stdout.hasPrefix("route"), table.stdout)
 
         let audit = try expctlJSON(AuditResponse.self, ["audit"]).entries
-        XCTAssertEqual(audit.map(\.action), ["upstream weight", "upstream weight", "upstream weight", "upstream disable", "upstream enable"])
-        XCTAssertEqual(audit.map(\.arguments), ["\(a.address) 3", "\(a.address) 0", "\(a.address) 1", b.address, b.address])
+        XCTAssertEqual(audit.map(\.action), ["upstream weight", "upstream weight", "upstream weight", "upstream weight", "upstream weight", "upstream disable", "upstream enable"])
+        XCTAssertEqual(audit.map(\.arguments), ["\(a.address) 3", "\(a.address) 0", "\(a.address) 1", "\(a.address) 7",
+                                                "\(a.address) config", b.address, b.address])
         XCTAssertEqual(audit.first?.reason, "bigger box")
         XCTAssertTrue(audit.allSatisfy { $0.result == "ok" && $0.uid == Int64(getuid()) })
     }

@@ -12,11 +12,11 @@ extension ControlAPI {
         }
         router.register(.post, Endpoint.upstreamWeight) { request in
             let body = try ControlJSON.decode(UpstreamWeightRequest.self, from: request.body, fields: UpstreamWeightRequest.fields)
-            guard (0...1000).contains(body.weight) else {
-                throw ControlFailure(.badRequest, .badRequest, "weight must be 0-1000 (0 = no new requests), got \(body.weight)")
+            if let weight = body.weight, !(0...1000).contains(weight) {
+                throw ControlFailure(.badRequest, .badRequest, "weight must be 0-1000 (0 = no new requests) or null (the config's), got \(weight)")
             }
-            return try change(daemon, request, address: body.address, action: "upstream weight", arguments: "\(body.address) \(body.weight)",
-                              reason: body.reason, weight: .some(body.weight))
+            return try change(daemon, request, address: body.address, action: "upstream weight",
+                              arguments: "\(body.address) \(body.weight.map(String.init) ?? "config")", reason: body.reason, weight: .some(body.weight))
         }
         for (path, admin, verb) in [
             (Endpoint.upstreamDrain, UpstreamState.Admin.draining, "drain"),

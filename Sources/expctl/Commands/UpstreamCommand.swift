@@ -35,20 +35,26 @@ func upstreamChange(_ options: GlobalOptions, _ path: String, _ body: some Encod
 }
 
 struct UpstreamWeight: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "weight", abstract: "Set an upstream's weight (0 = no new requests).")
+    static let configuration = CommandConfiguration(
+        commandName: "weight", abstract: "Set an upstream's weight (0 = no new requests; `config`: the config's weight again).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "host:port, as in the config.") var address: String
     // Words, checked here: a bad number (`-5` included, which the parser would take for an option)
     // then gets expctl's one-line message, not the parser's usage text.
-    @Argument(parsing: .allUnrecognized, help: "0-1000.") var weight: [String] = []
+    @Argument(parsing: .allUnrecognized, help: "0-1000, or `config`.") var weight: [String] = []
     @Option(help: "Why (kept in the audit log).") var reason: String?
 
     func run() throws {
         try Output.run {
-            guard weight.count == 1, let weight = Int(weight[0]), (0...1000).contains(weight) else {
-                throw CLIError.usage("weight must be one whole number from 0 to 1000, got \"\(weight.joined(separator: " "))\"")
+            let value: Int?
+            if weight == ["config"] {
+                value = nil
+            } else if weight.count == 1, let n = Int(weight[0]), (0...1000).contains(n) {
+                value = n
+            } else {
+                throw CLIError.usage("weight must be one whole number from 0 to 1000, or config, got \"\(weight.joined(separator: " "))\"")
             }
-            let r = try upstreamChange(options, Endpoint.upstreamWeight, UpstreamWeightRequest(address: address, weight: weight, reason: reason))
+            let r = try upstreamChange(options, Endpoint.upstreamWeight, UpstreamWeightRequest(address: address, weight: value, reason: reason))
             if options.json { return Output.printJSON(r) }
             print("\(r.address): weight \(r.weight.map(String.init) ?? "from config")")
         }
