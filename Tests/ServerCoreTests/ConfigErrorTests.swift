@@ -70,6 +70,17 @@ final class ConfigErrorTests: XCTestCase {
         assertError(config(extraTop: #""timeouts": { "upstream_keepalive_ms": "4s" },"#), path: "timeouts.upstream_keepalive_ms")
     }
 
+    func testAnUpstreamCheckedDifferentlyByTwoRoutesIsRefused() throws {
+        func proxy(_ path: String, _ check: String) -> String {
+            #"{ "req_path": "\#(path)", "type": "reverse_proxy", "upstreams": ["127.0.0.1:9001", "127.0.0.1:9002"]\#(check) }"#
+        }
+        let a = #", "health_check": { "path": "/a" }"#, b = #", "health_check": { "path": "/b" }"#
+        assertError(#"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ \#(proxy("/x", a)), \#(proxy("/y", b)) ] } ] }"#,
+                    path: "servers[0].routes[1].health_check", contains: "also checked by servers[0].routes[0].health_check")
+        // The same check twice, or a check and no check, is fine.
+        _ = try XPSConfig.parse(Data(#"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ \#(proxy("/x", a)), \#(proxy("/y", a)), \#(proxy("/z", "")) ] } ] }"#.utf8))
+    }
+
     func testPortOutOfRange() {
         assertError(config(listener: #"{ "host": "127.0.0.1", "port": 70000 }"#), path: "servers[0].listeners[0].port",
                     contains: "70000 is out of range")

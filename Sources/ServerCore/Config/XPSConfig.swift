@@ -177,6 +177,7 @@ extension XPSConfig {
             accessLog: try top.string("access_log")
         )
         config.timeouts = timeouts
+        try checkOneHealthCheckPerUpstream(config.servers)
         config.errorLog = try top.string("error_log")
         config.stateDB = try top.string("state_db")
         config.shutdownGraceMs = try top.int("shutdown_grace_ms", in: 0...3_600_000) ?? 10_000
@@ -191,6 +192,29 @@ extension XPSConfig {
             config.statsRetentionHours = try st.int("retention_hours", in: 1...87_600) ?? config.statsRetentionHours
         }
         return config
+    }
+
+    /// An upstream address has one health state, whichever routes list it, so routes that check
+    /// the same address must check it the same way (two checks would feed one state two verdicts,
+    /// and one route's `fall`/`rise` would silently not apply).
+    static func checkOneHealthCheckPerUpstream(_ servers: [Server]) throws {
+        var first: [String: (path: String, check: HealthCheck)] = [:]
+        for (si, server) in servers.enumerated() {
+            for (ri, route) in server.routes.enumerated() {
+                guard let check = route.healthCheck else { continue }
+                let path = "servers[\(si)].routes[\(ri)].health_check"
+                for upstream in route.upstreams {
+                    if let earlier = first[upstream.address] {
+                        guard earlier.check == check else {
+                            throw ConfigError(path, "upstream \(upstream.address) is also checked by \(earlier.path) with other "
+                                + "settings; an upstream has one health state, so its checks must be the same")
+                        }
+                    } else {
+                        first[upstream.address] = (path, check)
+                    }
+                }
+            }
+        }
     }
 
     static func parseTimeouts(_ t: ConfigObject, base: Timeouts, upstream: Bool) throws -> Timeouts {

@@ -6,7 +6,8 @@ import Synchronization
 /// Active health checks (`health_check`): every `interval_ms`, each upstream of the route gets
 /// `GET path` on a new connection; a 2xx/3xx status within `timeout_ms` is a success. `fall`
 /// failures in a row mark it down, `rise` successes up (`UpstreamState.recordCheck`). Restarted
-/// with the config on reload; one check per address and path even if several routes list it. An
+/// with the config on reload; one check per address even if several routes list it (the config
+/// refuses different checks for one address: `XPSConfig.checkOneHealthCheckPerUpstream`). An
 /// upstream no check watches after a reload is no longer down by an earlier check's verdict, and
 /// a check still running from the earlier config records nothing.
 final class HealthChecker: Sendable {
@@ -22,14 +23,12 @@ final class HealthChecker: Sendable {
     func start(_ config: RuntimeConfig) {
         stop()
         let current = epoch.add(1, ordering: .relaxed).newValue
-        var seen = Set<String>()
         var checked = Set<String>()
         var started: [RepeatedTask] = []
         let routes = UpstreamControl.proxyRoutes(config)
         for (_, route) in routes {
             guard let check = route.healthCheck else { continue }
-            for member in route.group.members where seen.insert(member.state.address + " " + check.path).inserted {
-                checked.insert(member.state.address)
+            for member in route.group.members where checked.insert(member.state.address).inserted {
                 let loop = group.next()
                 let state = member.state
                 let host = member.config.host, port = member.config.port
