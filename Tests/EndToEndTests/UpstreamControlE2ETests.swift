@@ -26,6 +26,12 @@ final class UpstreamControlE2ETests: E2ETestCase {
         a = try FakeUpstream(id: "a", behavior: .init(holdPrefix: prefix))
         b = try FakeUpstream(id: "b")
         port = freePort()
+        try writeProxyConfig([a, b])
+        try restartDaemon()
+    }
+
+    /// One reverse_proxy route on `port` over `upstreams`.
+    func writeProxyConfig(_ upstreams: [FakeUpstream]) throws {
         try writeConfig("""
             { "workers": 1,
               "state_db": "\(stateDBPath)",
@@ -33,9 +39,8 @@ final class UpstreamControlE2ETests: E2ETestCase {
               "shutdown_grace_ms": 500,
               "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
                              "routes": [ { "req_path": "/", "type": "reverse_proxy",
-                                           "upstreams": [ "\(a.address)", "\(b.address)" ] } ] } ] }
+                                           "upstreams": [ \(upstreams.map { "\"\($0.address)\"" }.joined(separator: ", ")) ] } ] } ] }
             """)
-        try restartDaemon()
     }
 
     @discardableResult
@@ -97,14 +102,7 @@ final class UpstreamControlE2ETests: E2ETestCase {
         let drain = try launch(try Binaries.url("expctl"), ["upstream", "drain", a.address, "--wait", "--timeout", "2m",
                                                              "--socket", socketPath], name: "drain")
         XCTAssertTrue(waitUntil(timeout: 20) { (try? info(a.address).state) == "draining" })
-        try writeConfig("""
-            { "workers": 1,
-              "state_db": "\(stateDBPath)",
-              "control": { "socket": "\(socketPath)", "mode": "0600" },
-              "shutdown_grace_ms": 500,
-              "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
-                             "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": [ "\(b.address)" ] } ] } ] }
-            """)
+        try writeProxyConfig([b])
         XCTAssertEqual(try expctl(["reload"]).status, 0)
         XCTAssertNotEqual(waitForExit(drain, timeout: 30), 0)
         let stderr = try String(contentsOfFile: drain.stderrPath, encoding: .utf8)

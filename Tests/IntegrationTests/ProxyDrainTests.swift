@@ -25,15 +25,7 @@ final class ProxyDrainTests: DaemonTestCase {
     func startProxyDaemon() throws {
         upstreams = [try FakeUpstream(id: "a"), try FakeUpstream(id: "b")]
         port = freePort()
-        try writeConfig("""
-            { "workers": 1,
-              "state_db": "\(stateDBPath)",
-              "control": { "socket": "\(socketPath)", "mode": "0600" },
-              "shutdown_grace_ms": 200,
-              "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
-                             "routes": [ { "req_path": "/", "type": "reverse_proxy",
-                                           "upstreams": [ "\(upstreams[0].address)", "\(upstreams[1].address)" ] } ] } ] }
-            """)
+        try writeConfig(proxyConfigJSON(port: port, upstreams: upstreams.map(\.address)))
         daemon = try makeDaemon()
     }
 

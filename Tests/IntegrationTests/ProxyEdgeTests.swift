@@ -9,34 +9,35 @@ import TestSupport
 /// client that leaves mid-request (`req_current`), a route's only upstream failing once, and a
 /// request that cannot be sent again after a kept-alive connection was found closed.
 final class ProxyEdgeTests: ProxyTestCase {
-    let shortKeepAlive = #""timeouts": { "keepalive_ms": 300, "header_ms": 3000, "body_ms": 3000 }"#
+    /// A proxy whose upstream answers a POST as soon as its head arrives (keepalive_ms 300,
+    /// header_ms and body_ms 3 s), and a client that has sent 4 of the body's 10 bytes and read
+    /// the answer.
+    func earlyAnswered() throws -> (TestServer, FakeUpstream, RawClient) {
+        let ups = try fakes("early")
+        ups[0].behavior.answerBeforeBody = true
+        let s = try startProxy(ups, top: #""timeouts": { "keepalive_ms": 300, "header_ms": 3000, "body_ms": 3000 }"#)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123")
+        XCTAssertEqual(try client.readResponse().status, 200)
+        return (s, ups[0], client)
+    }
 
     /// After an early answer the rest of the body is still timed as a body (not as an idle
     /// connection, nor as a slow head), and the next request is served.
     func testTheRestOfABodyAfterAnEarlyAnswerIsTimedAsABody() throws {
-        let ups = try fakes("early")
-        ups[0].behavior.answerBeforeBody = true
-        let s = try startProxy(ups, top: shortKeepAlive)
-        let client = try RawClient(port: s.port, timeout: 5)
-        try client.send("POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123")
-        XCTAssertEqual(try client.readResponse().status, 200)
+        let (s, upstream, client) = try earlyAnswered()
         Thread.sleep(forTimeInterval: 0.6)  // past keepalive_ms, well within body_ms
         try client.send("456789")
         Thread.sleep(forTimeInterval: 0.1)
         try client.send("GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
         XCTAssertEqual(try client.readResponse().status, 200, "the connection was kept through the body")
-        XCTAssertEqual(ups[0].seen.last?.target, "/next")
+        XCTAssertEqual(upstream.seen.last?.target, "/next")
         XCTAssertEqual(s.server.state.connectionStats.timeouts(.keepalive), 0)
     }
 
     /// Once that body has ended, the connection is idle between requests: keepalive_ms closes it.
     func testAConnectionIdleAfterAnEarlyAnswerIsClosedAtItsKeepAliveDeadline() throws {
-        let ups = try fakes("early")
-        ups[0].behavior.answerBeforeBody = true
-        let s = try startProxy(ups, top: shortKeepAlive)
-        let client = try RawClient(port: s.port, timeout: 5)
-        try client.send("POST /early HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123")
-        XCTAssertEqual(try client.readResponse().status, 200)
+        let (s, _, client) = try earlyAnswered()
         try client.send("456789")
         let started = Date()
         let (bytes, closed) = client.readAll()

@@ -18,15 +18,7 @@ final class ProxyHealthCheckTests: DaemonTestCase {
 
     func config(port: Int, _ ups: [FakeUpstream], healthCheck: Bool) -> String {
         let check = healthCheck ? #", "health_check": { "path": "/health", "interval_ms": 100, "timeout_ms": 500, "fall": 1, "rise": 1 }"# : ""
-        return """
-            { "workers": 1,
-              "state_db": "\(stateDBPath)",
-              "control": { "socket": "\(socketPath)", "mode": "0600" },
-              "shutdown_grace_ms": 200,
-              "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
-                             "routes": [ { "req_path": "/", "type": "reverse_proxy",
-                                           "upstreams": [ \(ups.map { "\"\($0.address)\"" }.joined(separator: ", ")) ]\(check) } ] } ] }
-            """
+        return proxyConfigJSON(port: port, upstreams: ups.map(\.address), route: check)
     }
 
     func state(_ u: FakeUpstream) throws -> UpstreamState {

@@ -17,16 +17,8 @@ final class ProxyReloadTimeoutTests: DaemonTestCase {
     }
 
     func config(port: Int, upstream: FakeUpstream, readMs: Int) -> String {
-        """
-        { "workers": 1,
-          "state_db": "\(stateDBPath)",
-          "control": { "socket": "\(socketPath)", "mode": "0600" },
-          "shutdown_grace_ms": 200,
-          "timeouts": { "upstream_read_ms": \(readMs) },
-          "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
-                         "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstream_keepalive": 8,
-                                       "upstreams": [ "\(upstream.address)" ] } ] } ] }
-        """
+        proxyConfigJSON(port: port, upstreams: [upstream.address], route: #", "upstream_keepalive": 8"#,
+                        top: #""timeouts": { "upstream_read_ms": \#(readMs) },"#)
     }
 
     func get(port: Int) throws -> HTTPResult {

@@ -48,6 +48,20 @@ class DaemonTestCase: XCTestCase {
             """
     }
 
+    /// One reverse_proxy route on `port` over `upstreams` (`host:port`), with extra route keys
+    /// (`route`, each starting with a comma) and top-level keys (`top`, each ending with one).
+    func proxyConfigJSON(port: Int, upstreams: [String], route: String = "", top: String = "") -> String {
+        """
+        { "workers": 1,
+          "state_db": "\(stateDBPath)",
+          "control": { "socket": "\(socketPath)", "mode": "0600" },
+          "shutdown_grace_ms": 200, \(top)
+          "servers": [ { "listeners": [ { "host": "127.0.0.1", "port": \(port) } ],
+                         "routes": [ { "req_path": "/", "type": "reverse_proxy",
+                                       "upstreams": [ \(upstreams.map { "\"\($0)\"" }.joined(separator: ", ")) ]\(route) } ] } ] }
+        """
+    }
+
     func writeConfig(_ json: String) throws {
         try json.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
