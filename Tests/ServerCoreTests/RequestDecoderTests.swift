@@ -388,6 +388,7 @@ final class RequestDecoderTests: XCTestCase {
         let one = try parsed("Accept: */*\r\nhOST:  example.test:8080 \r\n")
         XCTAssertEqual(one.host, "example.test:8080")
         XCTAssertEqual(one.hostFields, 1)
+        XCTAssertEqual(try parsed("Host:\r\n").host, "", "empty, not missing")
         let two = try parsed("Host: a\r\nX-Host: c\r\nHost: b\r\n")
         XCTAssertEqual(two.host, "a", "the first one")
         XCTAssertEqual(two.hostFields, 2)

@@ -76,7 +76,7 @@ final class ServerSelectionTests: XCTestCase {
     }
 
     func pick(_ routing: Routing, listener: Int, host: String?) -> String? {
-        guard let s = routing.server(listener: listener, host: host.map { Substring($0) }),
+        guard let s = routing.server(listener: listener, host: { host.map { Substring($0) } }),
             case .redirect(_, let id) = s.routes.route(for: "/")?.action
         else { return nil }
         return id

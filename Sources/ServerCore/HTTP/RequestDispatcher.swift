@@ -71,7 +71,7 @@ public final class RequestDispatcher: Sendable {
         case .failure(.badRequest): return .now(.status(.badRequest))
         case .failure(.forbidden): return .now(.status(.forbidden))
         }
-        guard let server = config.routing.server(listener: listener, host: request.host.map { Substring($0) }) else {
+        guard let server = config.routing.server(listener: listener, host: { request.host.map { Substring($0) } }) else {
             return .now(.status(.notFound))
         }
         // A server without routes answers eXpServer's dashboard at /api (compat 6.1, the tester's 8004).

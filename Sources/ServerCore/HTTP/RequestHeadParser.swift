@@ -48,15 +48,22 @@ enum RequestHeadParser {
         /// The connection stays open after this request (`HTTPRequestHead.isKeepAlive`'s rule,
         /// decided while the fields are parsed instead of by looking them up again).
         var keepAlive = true
-        /// The first `Host` field's value, and how many `Host` fields there are (the validator
-        /// and routing need both; looking them up again costs a pass over the fields).
-        var host: String?
+        /// Where the first `Host` field's value is in `raw`, and how many `Host` fields there are
+        /// (the validator and routing need both; looking them up again costs a pass over the
+        /// fields). The value becomes a string only when asked for (`host`): routing asks only
+        /// when a server names hostnames.
+        var hostRange: Range<Int>?
         var hostFields = 0
         /// How many header fields there are.
         var fieldCount = 0
         /// The head's bytes as received (request line through blank line), for relaying it
         /// (`ProxyHeaders.encodeRequest`) and for `head`: a slice of the decoder's buffer.
         var raw = ByteBuffer()
+
+        /// The first `Host` field's value.
+        var host: String? {
+            hostRange.map { raw.getString(at: raw.readerIndex + $0.lowerBound, length: $0.count) ?? "" }
+        }
 
         /// The request as NIO's head, its fields made strings from `raw`: built on each call, by
         /// the answers that need it (a proxied request goes without; the facts above are what
@@ -110,7 +117,7 @@ enum RequestHeadParser {
         var chunked = false
         var expect = false
         var connection = ConnectionTokens()
-        var host: String?
+        var hostRange: Range<Int>?
         var hostFields = 0
         let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
             guard field.whole.count <= limits.maxFieldLine, fieldCount < limits.maxFields else {
@@ -136,7 +143,9 @@ enum RequestHeadParser {
             default:
                 break
             }
-            if isFirstHost { host = String(decoding: field.value, as: UTF8.self) }
+            if isFirstHost, let start = field.value.baseAddress, let base = bytes.baseAddress {
+                hostRange = (start - base)..<(start - base + field.value.count)
+            }
             fieldCount += 1
         }
         if tooLarge { throw .fieldsTooLarge }
@@ -155,7 +164,7 @@ enum RequestHeadParser {
         return Parsed(
             method: method, uri: uri, version: version, framing: framing,
             expectsContinue: expect && version.minor >= 1 && framing != nil, keepAlive: connection.keepAlive(version),
-            host: host, hostFields: hostFields, fieldCount: fieldCount, raw: raw)
+            hostRange: hostRange, hostFields: hostFields, fieldCount: fieldCount, raw: raw)
     }
 
     /// What `Connection` fields say about keeping the connection open, as NIO's `isKeepAlive`

@@ -38,10 +38,14 @@ public struct Routing: Sendable {
         self.serversByListener = table
     }
 
-    public func server(listener: Int, host: Substring?) -> VirtualServer? {
+    /// (`host` is only asked for when a server bound to the listener names hostnames.)
+    public func server(listener: Int, host: () -> Substring?) -> VirtualServer? {
         guard listener >= 0 && listener < serversByListener.count else { return nil }
-        for i in serversByListener[listener] where servers[i].matches(host: host) {
-            return servers[i]
+        var asked: Substring??
+        for i in serversByListener[listener] {
+            if servers[i].hostnames.isEmpty { return servers[i] }
+            if asked == nil { asked = .some(host()) }
+            if servers[i].matches(host: asked!) { return servers[i] }
         }
         return nil
     }
