@@ -2,6 +2,9 @@ import CompressNIO
 import Foundation
 import NIOCore
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @testable import ServerCore
 
@@ -35,6 +38,40 @@ final class GzipProxiedTests: ServerTestCase {
         let jpeg = try exchange(proxy, getRequest("/cat.jpg", headers: ["Accept-Encoding: gzip"])).response
         XCTAssertNil(jpeg.header("Content-Encoding"))
         XCTAssertEqual(jpeg.body, upstream.fixture.bytes("public/cat.jpg"))
+    }
+
+    /// A client that does not read holds the upstream's reads while its response is gzipped as
+    /// well: the proxy does not read (and compress, and buffer) the upstream's whole body.
+    func testASlowClientHoldsTheUpstreamWhileItsResponseIsGzipped() throws {
+        let fixture = try makeFixture()
+        let random = try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 96 << 20)  // gzip cannot shrink it
+        try fixture.write(random, to: "public/big.txt")
+        let upstream = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public" } ] } ] }
+            """, fixture: fixture)
+        let proxy = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["127.0.0.1:\(upstream.port)"],
+                            "gzip_proxied": true, "gzip_level": 1 } ] } ] }
+            """)
+        let before = residentBytes()
+        let client = try RawClient(port: proxy.port, timeout: 5)
+        var size: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        try client.send(getRequest("/big.txt", headers: ["Accept-Encoding: gzip"]))
+        Thread.sleep(forTimeInterval: 2)  // long enough to read and gzip most of 96 MiB if nothing holds it
+        let grown = residentBytes() - before
+        XCTAssertLessThan(grown, 32 << 20, "grew by \(grown >> 20) MiB while the client read nothing")
+        let first = try XCTUnwrap(client.readChunk())
+        XCTAssertTrue(String(decoding: first.prefix(15), as: UTF8.self).hasPrefix("HTTP/1.1 200"), "then the answer comes as the client reads")
+    }
+
+    /// This process's resident memory (`VmRSS`).
+    func residentBytes() -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 
     func dechunk(_ bytes: [UInt8]) -> [UInt8] {

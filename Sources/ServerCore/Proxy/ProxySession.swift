@@ -272,7 +272,7 @@ final class ProxySession {
     }
 
     func clientWritabilityChanged() {
-        if clientCanTakeMore { handler?.resume() }
+        handler?.resume()  // (it checks that the client can take more)
     }
 
     func upstreamWritabilityChanged() {

@@ -172,9 +172,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
         context.read()
     }
 
-    /// The client drained its buffer: read from the upstream again if we were holding.
+    /// The client drained its buffer, or a compression step finished: read from the upstream
+    /// again if we were holding and the client can take more now (checked here, whoever asks).
     func resume() {
-        guard readHeld, let context else { return }
+        guard readHeld, let context, session?.clientCanTakeMore != false else { return }
         readHeld = false
         context.read()
     }
