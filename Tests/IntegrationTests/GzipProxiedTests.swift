@@ -7,6 +7,7 @@ import Glibc
 #endif
 
 @testable import ServerCore
+import TestSupport
 
 /// `gzip_proxied` (opt-in): upstream responses that are not encoded get gzipped on the way;
 /// encoded ones, incompressible types and clients that do not accept gzip pass unchanged.
@@ -28,6 +29,7 @@ final class GzipProxiedTests: ServerTestCase {
         XCTAssertEqual(gz.header("Content-Type"), "text/plain")
         XCTAssertNil(gz.header("Content-Length"))
         XCTAssertEqual(gz.header("Transfer-Encoding"), "chunked")
+        XCTAssertNil(gz.header("Accept-Ranges"), "no ranges of the gzipped bytes")
         var body = ByteBuffer(bytes: dechunk(gz.body))
         var plain = try body.decompress(with: .gzip)
         XCTAssertEqual(plain.readBytes(length: plain.readableBytes), upstream.fixture.bytes("public/sample.txt"))
@@ -35,9 +37,33 @@ final class GzipProxiedTests: ServerTestCase {
         let identity = try exchange(proxy, getRequest("/sample.txt")).response
         XCTAssertNil(identity.header("Content-Encoding"))
         XCTAssertEqual(identity.body, upstream.fixture.bytes("public/sample.txt"))
+        let etag = try XCTUnwrap(identity.header("ETag"))
+        XCTAssertFalse(etag.hasPrefix("W/"))
+        XCTAssertEqual(gz.header("ETag"), "W/" + etag, "the gzipped body's validator is weak")
+        // A client asking intermediaries not to transform gets the upstream's bytes.
+        let untouched = try exchange(proxy, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip", "Cache-Control: no-transform"])).response
+        XCTAssertNil(untouched.header("Content-Encoding"))
+        XCTAssertEqual(untouched.body, upstream.fixture.bytes("public/sample.txt"))
         let jpeg = try exchange(proxy, getRequest("/cat.jpg", headers: ["Accept-Encoding: gzip"])).response
         XCTAssertNil(jpeg.header("Content-Encoding"))
         XCTAssertEqual(jpeg.body, upstream.fixture.bytes("public/cat.jpg"))
+    }
+
+    /// `Cache-Control: no-transform` counts on any of the upstream's Cache-Control lines.
+    func testNoTransformOnALaterCacheControlLineIsHonoured() throws {
+        let text = String(repeating: "compressible text ", count: 200)
+        let upstream = try FakeUpstream(id: "cc", behavior: .init(rawAnswer:
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: public\r\nCache-Control: no-transform\r\n"
+            + "Content-Length: \(text.utf8.count)\r\n\r\n" + text))
+        defer { upstream.stop() }
+        let proxy = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["\(upstream.address)"], "gzip_proxied": true } ] } ] }
+            """)
+        let r = try exchange(proxy, getRequest("/t.txt", headers: ["Accept-Encoding: gzip", "Connection: close"])).response
+        XCTAssertEqual(r.status, 200)
+        XCTAssertNil(r.header("Content-Encoding"))
+        XCTAssertEqual(String(decoding: r.body, as: UTF8.self), text)
     }
 
     /// A client that does not read holds the upstream's reads while its response is gzipped as

@@ -286,9 +286,27 @@ final class UpstreamResponseParserTests: XCTestCase {
     func testHeadLinesAndRemoval() throws {
         var head = try XCTUnwrap(try parse(nginx).head)
         XCTAssertEqual(head.lines().first { $0.name == "Content-Type" }?.value, "text/html")
-        head.remove("content-length")
+        head.prepareForGzip()
         XCTAssertFalse(encoded(head).contains("Content-Length"))
         XCTAssertTrue(encoded(head).hasPrefix("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"))
+    }
+
+    /// As a gzipped body goes: no length nor Accept-Ranges, the ETag weak (a weak one kept), and
+    /// every other line byte for byte (bytes over 0x7F included).
+    func testHeadPreparedForGzip() throws {
+        var bytes = Array("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"abc\"\r\nAccept-Ranges: bytes\r\nX-A: caf".utf8)
+        bytes += [0xE9] + Array(".txt\r\nLast-Modified: x\r\n\r\nhello".utf8)
+        var buffer = ByteBuffer(bytes: bytes)
+        var parser = Parser()
+        guard case .head(var head)? = try parser.next(&buffer) else { return XCTFail() }
+        head.prepareForGzip()
+        XCTAssertEqual(Array(head.encoded.readableBytesView),
+                       Array("HTTP/1.1 200 OK\r\nETag: W/\"abc\"\r\nX-A: caf".utf8) + [0xE9] + Array(".txt\r\nLast-Modified: x\r\n".utf8))
+        buffer = ByteBuffer(string: "HTTP/1.1 200 OK\r\nETag: W/\"w\"\r\nContent-Length: 0\r\n\r\n")
+        parser = Parser()
+        guard case .head(var weak)? = try parser.next(&buffer) else { return XCTFail() }
+        weak.prepareForGzip()
+        XCTAssertEqual(encoded(weak), "HTTP/1.1 200 OK\r\nETag: W/\"w\"\r\n")
     }
 
     /// A head buffer handed back once written is where the next head goes, when nothing else

@@ -100,7 +100,9 @@ final class ProxySession {
          client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
          threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
-        acceptEncoding = route.gzip == nil ? nil : request.firstValue(of: "accept-encoding")
+        // (A client asking intermediaries not to transform the content gets it as it is.)
+        acceptEncoding = route.gzip == nil || request.firstValue(of: "cache-control")?.lowercased().contains("no-transform") == true
+            ? nil : request.firstValue(of: "accept-encoding")
         self.route = route
         (requestHead, requestChunked) = upstreamHead
         self.client = client
@@ -305,7 +307,7 @@ final class ProxySession {
         var extra: StaticString? = nil
         if shouldCompress(head), let gz = try? GzipStream(level: route.gzipLevel) {
             gzip = gz
-            head.remove("content-length")
+            head.prepareForGzip()
             lengthKnown = false
             extra = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n"
         }
@@ -502,11 +504,13 @@ final class ProxySession {
         guard let policy = route.gzip, threadPool != nil, head.framing != .none, head.status == 200 else { return false }
         let lines = head.lines()
         func value(_ name: String) -> String? { lines.first { $0.name.lowercased() == name }?.value }
+        // Every `Cache-Control` line counts (a list may be split over several).
+        let cacheControl = lines.filter { $0.name.lowercased() == "cache-control" }.map(\.value).joined(separator: ", ")
         guard value("content-encoding") == nil else { return false }
         let type = value("content-type").map { String($0.split(separator: ";").first ?? "").trimmingSpaces().lowercased() } ?? ""
         let size = value("content-length").flatMap(Int.init) ?? Int.max
         return policy.shouldCompress(
-            contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: value("cache-control"))
+            contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: cacheControl)
     }
 
     /// Runs one compression step on the thread pool after the previous one, then writes its output.

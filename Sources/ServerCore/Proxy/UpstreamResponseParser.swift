@@ -431,12 +431,26 @@ extension UpstreamResponseParser.Head {
         }
     }
 
-    /// Drops every header line named `name` (gzip_proxied drops `Content-Length`).
-    mutating func remove(_ name: String) {
-        var out = ByteBufferAllocator().buffer(capacity: encoded.readableBytes + 96)
-        out.writeBytes(encoded.readableBytesView.prefix(headerStart - encoded.readerIndex))
-        for line in lines() where line.name.lowercased() != name.lowercased() {
-            out.writeString("\(line.name): \(line.value)\r\n")
+    /// The header lines as they go with a body gzipped on the way (`gzip_proxied`): without
+    /// `Content-Length` (the length changes) and `Accept-Ranges` (ranges of the gzipped bytes are
+    /// not served), and with a strong `ETag` made weak (the body is no longer the upstream's
+    /// bytes: a strong validator shared by both would let a client resume one with the other's
+    /// range), as nginx does. Every other line is copied byte for byte.
+    mutating func prepareForGzip() {
+        var out = ByteBufferAllocator().buffer(capacity: encoded.readableBytes + 8)
+        let start = headerStart - encoded.readerIndex
+        encoded.withUnsafeReadableBytes { bytes in
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[..<start]))
+            _ = HTTPSyntax.forEachLine(bytes, from: start) { line in
+                if HeaderName.equals(line.name, "content-length") || HeaderName.equals(line.name, "accept-ranges") { return }
+                if HeaderName.equals(line.name, "etag"), line.value.first != UInt8(ascii: "W") {
+                    out.writeStaticString("ETag: W/")
+                    out.writeBytes(line.value)
+                } else {
+                    out.writeBytes(line.whole)
+                }
+                out.writeStaticString("\r\n")
+            }
         }
         encoded = out
     }
