@@ -137,4 +137,22 @@ final class ProxyEdgeTests: ProxyTestCase {
         XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 0, "not the upstream's failure")
         XCTAssertEqual(try hit(s, "/third").id, "a")
     }
+
+    /// `max_requests_per_connection` counts proxied answers too: the last one says so and the
+    /// connection closes after it.
+    func testProxiedAnswersCountTowardMaxRequestsPerConnection() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups, top: #""limits": { "max_requests_per_connection": 2 }"#)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\nGET /3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let first = try client.readResponse()
+        XCTAssertEqual(first.status, 200)
+        XCTAssertNil(first.header("Connection"))
+        let second = try client.readResponse()
+        XCTAssertEqual(second.status, 200)
+        XCTAssertEqual(second.header("Connection"), "close")
+        XCTAssertTrue(client.readAll().closed)
+        XCTAssertEqual(ups[0].seen.map(\.target), ["/1", "/2"], "the third was not answered")
+    }
+
 }

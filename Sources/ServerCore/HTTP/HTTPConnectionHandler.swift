@@ -526,8 +526,10 @@ extension HTTPConnectionHandler: ProxyClient {
         let chunked = parsed.raw.withUnsafeReadableBytes {
             ProxyHeaders.encodeRequest($0, client: forwardedFor, host: host, into: &requestBuffer)
         }
+        served += 1
         let session = ProxySession(
             route: route, request: parsed, upstreamHead: (requestBuffer, chunked), client: client,
+            lastOnConnection: maxRequests.map { served >= $0 } ?? false,
             eventLoop: context.eventLoop, pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
         proxyRequest = consume parsed
         proxy = session

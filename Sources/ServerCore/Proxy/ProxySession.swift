@@ -95,10 +95,11 @@ final class ProxySession {
     let acceptEncoding: String?
 
     /// `request`: the client's request (its head parsed); `upstreamHead`: its head as it goes
-    /// upstream (`ProxyHeaders.encodeRequest`).
+    /// upstream (`ProxyHeaders.encodeRequest`); `lastOnConnection`: the client connection closes
+    /// after this answer (`max_requests_per_connection`).
     init(route: ProxyRoute, request: borrowing RequestHeadParser.Parsed, upstreamHead: (bytes: ByteBuffer, chunked: Bool),
-         client: IPAddress?, eventLoop: EventLoop, pool: UpstreamConnectionPool?, flusher: LoopFlusher? = nil, owner: ProxyClient,
-         threadPool: NIOThreadPool? = nil) {
+         client: IPAddress?, lastOnConnection: Bool = false, eventLoop: EventLoop, pool: UpstreamConnectionPool?,
+         flusher: LoopFlusher? = nil, owner: ProxyClient, threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
         // (A client asking intermediaries not to transform the content gets it as it is.)
         acceptEncoding = route.gzip == nil || request.firstValue(of: "cache-control")?.lowercased().contains("no-transform") == true
@@ -106,7 +107,7 @@ final class ProxySession {
         self.route = route
         (requestHead, requestChunked) = upstreamHead
         self.client = client
-        self.clientKeepAlive = request.keepAlive
+        self.clientKeepAlive = request.keepAlive && !lastOnConnection
         self.clientHTTP11 = request.version.minor >= 1
         isHead = request.method == .HEAD
         switch request.method {
