@@ -155,4 +155,54 @@ final class ProxyEdgeTests: ProxyTestCase {
         XCTAssertEqual(ups[0].seen.map(\.target), ["/1", "/2"], "the third was not answered")
     }
 
+
+    /// Polls `path` (up to 3 s) until it holds `count` lines.
+    func logLines(_ path: String, atLeast count: Int) -> [String] {
+        let deadline = Date().addingTimeInterval(3)
+        var lines: [String] = []
+        repeat {
+            lines = ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+            if lines.count >= count { break }
+            usleep(20_000)
+        } while Date() < deadline
+        return lines
+    }
+
+    /// Proxied requests that end early are logged and counted like the others: a response cut
+    /// short by the upstream with the status the client got and the bytes that went; a client
+    /// that left first with nginx's 499.
+    func testCutShortAndAbandonedProxiedRequestsAreLoggedAndCounted() throws {
+        let cut = try fakes("cut")
+        cut[0].behavior.rawAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789"  // then it closes
+        let slow = try fakes("slow")
+        slow[0].behavior.delayMs = 2_000
+        let log = NSTemporaryDirectory() + "expserver-proxy-log-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let s = try startServer("""
+            { "workers": 1, "access_log": "\(log)",
+              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+                "routes": [ { "req_path": "/cut", "type": "reverse_proxy", "upstreams": [\(quoted(cut[0]))] },
+                            { "req_path": "/slow", "type": "reverse_proxy", "upstreams": [\(quoted(slow[0]))] } ] } ] }
+            """)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("GET /cut HTTP/1.1\r\nHost: h\r\n\r\n")
+        let (bytes, closed) = client.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasSuffix("0123456789"))
+        do {
+            let leaving = try RawClient(port: s.port, timeout: 5)
+            try leaving.send("GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
+            let deadline = Date().addingTimeInterval(5)
+            while slow[0].requests == 0 && Date() < deadline { usleep(10_000) }
+        }  // it closes here, before the answer
+        let lines = logLines(log, atLeast: 2)
+        XCTAssertTrue(lines.contains { $0.contains("\"GET /cut HTTP/1.1\" 200 10 ") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("\"GET /slow HTTP/1.1\" 499 0 ") }, "\(lines)")
+        let stats = s.server.state.stats
+        XCTAssertEqual(stats.all.requests, 2)
+        XCTAssertEqual(stats.all.status(2), 1)
+        XCTAssertEqual(stats.all.status(4), 1)
+        XCTAssertEqual(stats.reqCurrent.load(ordering: .relaxed), 0)
+    }
+
 }

@@ -137,7 +137,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timeouts.detach()
-        proxy?.cancel()
+        if let session = proxy {
+            recordProxied(status: Self.clientClosedRequest, headBytes: session.headBytes)  // gone first
+            session.cancel()
+        }
         proxy = nil
         _ = requestEnded()  // gone before its answer
         context.fireChannelInactive()
@@ -323,7 +326,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private func bodyTooLarge(context: ChannelHandlerContext, head: HTTPRequestHead?) {
         if let session = proxy, proxyBytes > 0 {
             // The upstream's answer is already on its way: a 413 cannot follow it.
-            proxyAbort()
+            proxyAbort(status: session.status, headBytes: session.headBytes)
             session.cancel()
             return
         }
@@ -556,20 +559,31 @@ extension HTTPConnectionHandler: ProxyClient {
         resumeAfterProxy(context: context)
     }
 
-    func proxyDone(closeClient: Bool, status: Int, headBytes: Int) {
-        guard let context, proxyRequest != nil else { return }
+    /// nginx's status for a request whose client went away before its answer was complete.
+    static let clientClosedRequest = 499
+
+    /// Counts and logs the proxied request now ending: `status` as the client got it (or 499),
+    /// and the body bytes that went, like every other answer (nginx's `$body_bytes_sent`).
+    private func recordProxied(status: Int, headBytes: Int) {
+        guard let request = proxyRequest else { return }
         let proxyStatus = UInt(status)
-        // Counted and logged as body bytes, like every other answer (nginx's $body_bytes_sent).
         let bodyBytes = max(0, proxyBytes - headBytes)
-        if let client = proxyClient { state.access.record(client: client, status: proxyStatus) }
+        // (Auto-ban counts the server's 4xx answers: a client that left is not one.)
+        if let client = proxyClient, status != Self.clientClosedRequest { state.access.record(client: client, status: proxyStatus) }
         record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient)
-        if let log = currentServing().accessLog, let head = proxyRequest?.head {
+        if let log = currentServing().accessLog {
+            let head = request.head
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
                 requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
-                status: Int(proxyStatus), bytes: bodyBytes, referer: head.headers.first(name: "referer"),
+                status: status, bytes: bodyBytes, referer: head.headers.first(name: "referer"),
                 userAgent: head.headers.first(name: "user-agent")))
         }
+    }
+
+    func proxyDone(closeClient: Bool, status: Int, headBytes: Int) {
+        guard let context, proxyRequest != nil else { return }
+        recordProxied(status: status, headBytes: headBytes)
         endProxy()
         if closeClient || quiescing {
             closeAfterWrites(context: context)
@@ -580,12 +594,13 @@ extension HTTPConnectionHandler: ProxyClient {
         resumeAfterProxy(context: context)
     }
 
-    func proxyAbort() {
+    func proxyAbort(status: Int, headBytes: Int) {
+        recordProxied(status: status, headBytes: headBytes)
         endProxy()
         _ = requestEnded()
         state.stats.connErrors.add(1, ordering: .relaxed)
         closing = true
-        context?.close(promise: nil)
+        if let context { closeAfterWrites(context: context) }  // (the part that came goes first)
     }
 
     func proxyResumeClientReads() {

@@ -12,8 +12,9 @@ protocol ProxyClient: AnyObject {
     func proxyRespond(_ response: Response)
     /// The response (upstream status `status`, a head of `headBytes`) is complete.
     func proxyDone(closeClient: Bool, status: Int, headBytes: Int)
-    /// The response had started and cannot be completed: close the client connection.
-    func proxyAbort()
+    /// The response (upstream status `status`, a head of `headBytes`) had started and cannot be
+    /// completed: close the client connection.
+    func proxyAbort(status: Int, headBytes: Int)
     func proxyResumeClientReads()
 }
 
@@ -68,9 +69,9 @@ final class ProxySession {
     /// A request head has been written to an upstream (this attempt or an earlier one).
     private var headSent = false
     private var responseStarted = false
-    private var status = 0
+    private(set) var status = 0
     /// Bytes of the head written to the client.
-    private var headBytes = 0
+    private(set) var headBytes = 0
     private var chunked = false
     private var closeClient = false
     private var upstreamKeepAlive = false
@@ -416,9 +417,8 @@ final class ProxySession {
     private func abort() {
         finished = true
         release(failed: true)
-        out = nil
-        outFrom = nil
-        owner?.proxyAbort()
+        flushOut()  // what has come still goes: the client sees the response cut short, not missing
+        owner?.proxyAbort(status: status, headBytes: headBytes)
         owner = nil
     }
 
