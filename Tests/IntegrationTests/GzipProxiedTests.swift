@@ -12,17 +12,23 @@ import TestSupport
 /// `gzip_proxied` (opt-in): upstream responses that are not encoded get gzipped on the way;
 /// encoded ones, incompressible types and clients that do not accept gzip pass unchanged.
 final class GzipProxiedTests: ServerTestCase {
-    func testProxiedTextIsCompressedOnlyWhenItShouldBe() throws {
-        // The upstream: expserverd itself, serving the fixture without compression.
+    /// An upstream (expserverd itself, serving `fixture` without compression) and a proxy in front
+    /// of it with `gzip_proxied` at `level`.
+    func gzippingProxy(level: Int, fixture: Fixture? = nil) throws -> (upstream: TestServer, proxy: TestServer) {
         let upstream = try startServer("""
             { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
               "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public" } ] } ] }
-            """)
+            """, fixture: fixture)
         let proxy = try startServer("""
             { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
               "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["127.0.0.1:\(upstream.port)"],
-                            "gzip_proxied": true, "gzip_level": 6 } ] } ] }
+                            "gzip_proxied": true, "gzip_level": \(level) } ] } ] }
             """)
+        return (upstream, proxy)
+    }
+
+    func testProxiedTextIsCompressedOnlyWhenItShouldBe() throws {
+        let (upstream, proxy) = try gzippingProxy(level: 6)
         let gz = try exchange(proxy, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"])).response
         XCTAssertEqual(gz.status, 200)
         XCTAssertEqual(gz.header("Content-Encoding"), "gzip")
@@ -72,15 +78,7 @@ final class GzipProxiedTests: ServerTestCase {
         let fixture = try makeFixture()
         let random = try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 96 << 20)  // gzip cannot shrink it
         try fixture.write(random, to: "public/big.txt")
-        let upstream = try startServer("""
-            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
-              "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public" } ] } ] }
-            """, fixture: fixture)
-        let proxy = try startServer("""
-            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
-              "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["127.0.0.1:\(upstream.port)"],
-                            "gzip_proxied": true, "gzip_level": 1 } ] } ] }
-            """)
+        let (_, proxy) = try gzippingProxy(level: 1, fixture: fixture)
         let before = residentBytes()
         let client = try RawClient(port: proxy.port, timeout: 5)
         var size: Int32 = 4096
