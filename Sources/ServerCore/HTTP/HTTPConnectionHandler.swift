@@ -565,14 +565,13 @@ extension HTTPConnectionHandler: ProxyClient {
     /// Counts and logs the proxied request now ending: `status` as the client got it (or 499),
     /// and the body bytes that went, like every other answer (nginx's `$body_bytes_sent`).
     private func recordProxied(status: Int, headBytes: Int) {
-        guard let request = proxyRequest else { return }
+        guard proxyRequest != nil else { return }  // (not bound to a name: that would copy the parsed head)
         let proxyStatus = UInt(status)
         let bodyBytes = max(0, proxyBytes - headBytes)
         // (Auto-ban counts the server's 4xx answers: a client that left is not one.)
         if let client = proxyClient, status != Self.clientClosedRequest { state.access.record(client: client, status: proxyStatus) }
         record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient)
-        if let log = currentServing().accessLog {
-            let head = request.head
+        if let log = currentServing().accessLog, let head = proxyRequest?.head {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),
                 requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
