@@ -176,13 +176,16 @@ final class ProxyEdgeTests: ProxyTestCase {
         cut[0].behavior.rawAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789"  // then it closes
         let slow = try fakes("slow")
         slow[0].behavior.delayMs = 2_000
+        let big = try fakes("big")
+        big[0].behavior.bodyBytes = 64 << 20
         let log = NSTemporaryDirectory() + "expserver-proxy-log-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
         defer { try? FileManager.default.removeItem(atPath: log) }
         let s = try startServer("""
             { "workers": 1, "access_log": "\(log)",
               "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
                 "routes": [ { "req_path": "/cut", "type": "reverse_proxy", "upstreams": [\(quoted(cut[0]))] },
-                            { "req_path": "/slow", "type": "reverse_proxy", "upstreams": [\(quoted(slow[0]))] } ] } ] }
+                            { "req_path": "/slow", "type": "reverse_proxy", "upstreams": [\(quoted(slow[0]))] },
+                            { "req_path": "/big", "type": "reverse_proxy", "upstreams": [\(quoted(big[0]))] } ] } ] }
             """)
         let client = try RawClient(port: s.port, timeout: 5)
         try client.send("GET /cut HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -195,12 +198,18 @@ final class ProxyEdgeTests: ProxyTestCase {
             let deadline = Date().addingTimeInterval(5)
             while slow[0].requests == 0 && Date() < deadline { usleep(10_000) }
         }  // it closes here, before the answer
-        let lines = logLines(log, atLeast: 2)
+        do {
+            let reader = try RawClient(port: s.port, timeout: 5)
+            try reader.send("GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+            XCTAssertNotNil(reader.readChunk())
+        }  // it closes here, with most of the body still to come
+        let lines = logLines(log, atLeast: 3)
         XCTAssertTrue(lines.contains { $0.contains("\"GET /cut HTTP/1.1\" 200 10 ") }, "\(lines)")
         XCTAssertTrue(lines.contains { $0.contains("\"GET /slow HTTP/1.1\" 499 0 ") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("\"GET /big HTTP/1.1\" 200 ") }, "the status it was getting: \(lines)")
         let stats = s.server.state.stats
-        XCTAssertEqual(stats.all.requests, 2)
-        XCTAssertEqual(stats.all.status(2), 1)
+        XCTAssertEqual(stats.all.requests, 3)
+        XCTAssertEqual(stats.all.status(2), 2)
         XCTAssertEqual(stats.all.status(4), 1)
         XCTAssertEqual(stats.reqCurrent.load(ordering: .relaxed), 0)
     }

@@ -138,7 +138,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timeouts.detach()
         if let session = proxy {
-            recordProxied(status: Self.clientClosedRequest, headBytes: session.headBytes)  // gone first
+            // Gone first: logged with the status it was getting, or 499 before the answer began (as nginx).
+            recordProxied(status: session.status > 0 ? session.status : Self.clientClosedRequest, headBytes: session.headBytes)
             session.cancel()
         }
         proxy = nil
@@ -559,7 +560,7 @@ extension HTTPConnectionHandler: ProxyClient {
         resumeAfterProxy(context: context)
     }
 
-    /// nginx's status for a request whose client went away before its answer was complete.
+    /// nginx's status for a request whose client went away before its answer began.
     static let clientClosedRequest = 499
 
     /// Counts and logs the proxied request now ending: `status` as the client got it (or 499),
