@@ -66,13 +66,15 @@ enum Output {
 
     /// `30s`, `15m`, `1h`, `7d` → seconds (nil for anything else, `inf` and `nan` included).
     static func parseDuration(_ text: String) -> Double? {
-        guard let unit = text.last, let n = Double(text.dropLast()), n >= 0, n.isFinite else { return nil }
+        guard let unit = text.last, let n = Double(text.dropLast()), n >= 0 else { return nil }
+        let seconds: Double
         switch unit {
-        case "s": return n
-        case "m": return n * 60
-        case "h": return n * 3600
-        case "d": return n * 86400
+        case "s": seconds = n
+        case "m": seconds = n * 60
+        case "h": seconds = n * 3600
+        case "d": seconds = n * 86400
         default: return nil
         }
+        return seconds.isFinite ? seconds : nil  // (1e305d overflows)
     }
 }

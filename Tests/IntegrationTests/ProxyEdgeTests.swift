@@ -214,4 +214,25 @@ final class ProxyEdgeTests: ProxyTestCase {
         XCTAssertEqual(stats.reqCurrent.load(ordering: .relaxed), 0)
     }
 
+
+    /// A proxied request whose own body turns out malformed gets the 400 (the upstream request is
+    /// dropped), counted and logged once.
+    func testAMalformedBodyOfAProxiedRequestIsAnsweredAndLoggedOnce() throws {
+        let ups = try fakes("a")
+        let log = NSTemporaryDirectory() + "expserver-proxy-log-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let s = try startProxy(ups, top: #""access_log": "\#(log)""#)
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n")
+        XCTAssertEqual(try client.readResponse().status, 400)
+        XCTAssertTrue(client.readAll().closed)
+        Thread.sleep(forTimeInterval: 0.3)  // anything logged late would be in by now
+        let lines = logLines(log, atLeast: 1)
+        XCTAssertEqual(lines.count, 1, "\(lines)")
+        XCTAssertTrue(lines.first?.contains("\"POST /up HTTP/1.1\" 400 ") == true, "\(lines)")
+        XCTAssertEqual(s.server.state.stats.all.requests, 1)
+        XCTAssertEqual(s.server.state.stats.reqCurrent.load(ordering: .relaxed), 0)
+        XCTAssertEqual(upstreamState(s, ups[0])?.inFlight.load(ordering: .relaxed), 0)
+    }
+
 }

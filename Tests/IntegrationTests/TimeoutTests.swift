@@ -129,6 +129,21 @@ final class TimeoutTests: ServerTestCase {
         XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 1)
     }
 
+    /// The same when the answer is the connection's last (`Connection: close`): a connection that
+    /// closes once its writes are out gets send_ms for them, not forever.
+    func testAClosingConnectionWhoseClientStopsReadingIsClosed() throws {
+        let fixture = try makeFixture()
+        try fixture.write(Data(count: 64 << 20), to: "public/huge.bin")
+        let s = try startServer(config(timeouts: #""send_ms": 300"#), fixture: fixture)
+        let client = try RawClient(port: s.port, timeout: 5)
+        var size: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        try client.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let deadline = Date().addingTimeInterval(10)
+        while s.server.state.connectionStats.timeouts(.send) == 0 && Date() < deadline { usleep(20_000) }
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 1)
+    }
+
     func testHeaderAndBodyLimits() throws {
         let s = try startServer(config(limits: #""max_header_bytes": 4096, "max_body_bytes": 10"#, routeExtra: ""))
         let big = String(repeating: "a", count: 3000)

@@ -80,7 +80,7 @@ final class ConnectionTimeoutsTests: XCTestCase {
         var t = machine()
         t.bytesRead(now: 0)
         t.headComplete(hasBody: true, now: 0)
-        t.responseComplete(now: 100 * ms)
+        t.answeredBeforeRequestEnd()
         XCTAssertEqual(t.deadline?.kind, .body, "the rest of the body is still timed as a body")
         t.bytesRead(now: 300 * ms)
         XCTAssertEqual(t.deadline?.at, 800 * ms, "each read moves it, as for any body")
@@ -97,6 +97,37 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertEqual(t.phase, .responding)
         t.responseComplete(now: 1300 * ms)
         XCTAssertEqual(t.phase, .idle(since: 1300 * ms, spoke: true))
+    }
+
+    /// An earlier request's answer that completes while the next request's body is read (pipelined)
+    /// leaves that body's deadline, and the next request is answered as usual.
+    func testAnEarlierAnswerCompletingDuringTheNextBodyLeavesItsDeadline() {
+        var t = machine()
+        t.bytesRead(now: 0)
+        t.headComplete(hasBody: false, now: 0)
+        t.requestComplete(now: 0)
+        t.headComplete(hasBody: true, now: 10 * ms)  // the next request, pipelined
+        t.responseComplete(now: 50 * ms)  // the first one's answer is out
+        XCTAssertEqual(t.phase, .body(lastRead: 10 * ms))
+        t.requestComplete(now: 60 * ms)
+        XCTAssertEqual(t.phase, .responding, "its answer is still to come: not idle")
+        t.responseComplete(now: 90 * ms)
+        XCTAssertEqual(t.phase, .idle(since: 90 * ms, spoke: true))
+    }
+
+    /// A connection that closes once its writes are out gets `send` for them, whatever comes in.
+    func testClosingHasTheSendDeadline() {
+        var t = machine()
+        t.bytesRead(now: 0)
+        t.headComplete(hasBody: true, now: 0)
+        t.closing(now: 100 * ms)
+        XCTAssertEqual(t.deadline?.at, 400 * ms)
+        t.bytesRead(now: 200 * ms)
+        t.requestComplete(now: 250 * ms)
+        t.responseComplete(now: 260 * ms)
+        t.headComplete(hasBody: false, now: 270 * ms)
+        XCTAssertEqual(t.phase, .closing(since: 100 * ms), "nothing moves it")
+        XCTAssertEqual(t.check(now: 400 * ms), .close(.send))
     }
 
     func testSlowHeadReadsArePacedWithoutMovingTheDeadline() {

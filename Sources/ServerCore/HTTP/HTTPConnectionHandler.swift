@@ -171,11 +171,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 process(consume part, context: context)
             }
         } catch {
+            // The body of the request being read went bad: the 400 answers that request (and is
+            // logged under its request line).
+            let current = readingRequest && !waiting ? proxyRequest?.head ?? pendingAnswer?.head : nil
+            // A proxied one ends here (its answer, if it had begun, cannot be followed by the 400).
+            if let session = proxy, !proxyRequestEnded {
+                if proxyBytes > 0 {
+                    proxyAbort(status: session.status, headBytes: session.headBytes)
+                    session.cancel()
+                    return
+                }
+                session.cancel()
+                proxy = nil
+                proxyRequest = nil
+            }
             // Answered once the requests before it are.
             if waiting {
                 queuedError = error
             } else if !closing {
-                sendParserError(error, context: context)
+                sendParserError(error, for: current, context: context)
             }
         }
     }
@@ -501,6 +515,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// or answered.
     fileprivate func closeAfterWrites(context: ChannelHandlerContext) {
         closing = true
+        timeouts.event(.closing)  // (a client that takes nothing more gets send_ms, then the close)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
             channel.close(promise: nil)
@@ -511,8 +526,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    private func sendParserError(_ error: RequestHeadParser.Failure, context: ChannelHandlerContext) {
-        send(.status(error.status), for: nil, client: peer, snapshot: state.current, context: context)
+    /// `head`: the request whose body was malformed, if it was one (nil: bytes that never made
+    /// a request).
+    private func sendParserError(_ error: RequestHeadParser.Failure, for head: HTTPRequestHead? = nil, context: ChannelHandlerContext) {
+        send(.status(error.status), for: head, client: peer, snapshot: state.current, context: context)
     }
 }
 
@@ -584,13 +601,14 @@ extension HTTPConnectionHandler: ProxyClient {
     func proxyDone(closeClient: Bool, status: Int, headBytes: Int) {
         guard let context, proxyRequest != nil else { return }
         recordProxied(status: status, headBytes: headBytes)
+        let early = !proxyRequestEnded
         endProxy()
         if closeClient || quiescing {
             closeAfterWrites(context: context)
             return
         }
         LoopFlusher.flush(context, with: flusher)
-        timeouts.event(.responseComplete)
+        timeouts.event(early ? .answeredBeforeRequestEnd : .responseComplete)
         resumeAfterProxy(context: context)
     }
 

@@ -13,9 +13,14 @@
 ///   (the client is not reading), `send` after it became so; otherwise no client deadline (the
 ///   upstream timeouts cover a slow upstream).
 ///
+/// - `closing`: the connection closes once what was written has gone out: `send` after that
+///   began, however the client reads (and whatever it still sends).
+///
 /// An answer can be complete before its request (an upstream that answers before the body has
-/// all arrived): the body's deadline runs on while the rest of it is read (and dropped), and the
-/// request's end then leaves the connection idle between requests.
+/// all arrived: `answeredBeforeRequestEnd`): the body's deadline runs on while the rest of it is
+/// read (and dropped), and the request's end then leaves the connection idle between requests.
+/// An earlier request's answer that completes while the next one's body is read leaves that
+/// body's deadline as it is.
 ///
 /// Read pacing (`readPause`): a head still incomplete `slowHeadAfter` (0.5 s) after its first
 /// byte is read no sooner than `slowHeadInterval` (1 s) later, or as long again as it has already
@@ -50,6 +55,7 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         case head(started: Int64)
         case body(lastRead: Int64)
         case responding
+        case closing(since: Int64)
     }
 
     /// Why a connection timed out (counted by kind).
@@ -87,16 +93,19 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         switch phase {
         case .idle: phase = .head(started: now)
         case .body: phase = .body(lastRead: now)
-        case .head, .responding: break  // a head's deadline is fixed at its first byte
+        case .head, .responding, .closing: break  // a head's deadline is fixed at its first byte
         }
     }
 
     public mutating func headComplete(hasBody: Bool, now: Int64) {
+        if case .closing = phase { return }
+        answeredEarly = false
         phase = hasBody ? .body(lastRead: now) : .responding
     }
 
     /// (`now` is read only when the answer was complete first.)
     public mutating func requestComplete(now: @autoclosure () -> Int64) {
+        if case .closing = phase { return }
         if answeredEarly {
             answeredEarly = false
             phase = .idle(since: now(), spoke: true)
@@ -105,12 +114,22 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         }
     }
 
+    /// The current request's answer is complete while its body is still being read.
+    public mutating func answeredBeforeRequestEnd() {
+        if case .body = phase { answeredEarly = true }
+    }
+
     public mutating func responseComplete(now: Int64) {
-        if case .body = phase {
-            answeredEarly = true
-        } else {
-            phase = .idle(since: now, spoke: true)
+        switch phase {
+        case .body, .closing: break  // an earlier request's answer: the next one's body is being read
+        default: phase = .idle(since: now, spoke: true)
         }
+    }
+
+    /// The connection closes once its writes have gone out.
+    public mutating func closing(now: Int64) {
+        if case .closing = phase { return }
+        phase = .closing(since: now)
     }
 
     public mutating func writabilityChanged(writable: Bool, now: Int64) {
@@ -128,6 +147,8 @@ public struct ConnectionTimeouts: Equatable, Sendable {
             return (last + settings.body, .body)
         case .responding:
             return unwritableSince.map { ($0 + settings.send, .send) }
+        case .closing(let since):
+            return (since + settings.send, .send)
         }
     }
 

@@ -5,7 +5,9 @@ enum ConnectionEvent {
     case headComplete(hasBody: Bool)
     case requestComplete
     case responseComplete
-    /// The connection is about to be closed by the handler; stop timing.
+    /// The current request's answer is complete before its body has all arrived.
+    case answeredBeforeRequestEnd
+    /// The connection closes once its writes have gone out (they get `send_ms`).
     case closing
 }
 
@@ -72,7 +74,8 @@ final class ConnectionTimer: LoopTimers.Target {
         case .headComplete(let hasBody): timeouts.headComplete(hasBody: hasBody, now: hasBody ? Self.now() : 0)
         case .requestComplete: timeouts.requestComplete(now: Self.now())
         case .responseComplete: timeouts.responseComplete(now: Self.now())
-        case .closing: stop()
+        case .answeredBeforeRequestEnd: timeouts.answeredBeforeRequestEnd()
+        case .closing: timeouts.closing(now: Self.now())
         }
         reschedule()
     }

@@ -37,8 +37,8 @@ final class HealthChecker: Sendable {
                 ) { _ in
                     Self.probe(host: host, port: port, path: check.path, timeout: .milliseconds(Int64(check.timeoutMs)), on: loop)
                         .map { ok in
-                            guard self.epoch.load(ordering: .relaxed) == current else { return }
-                            state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise)
+                            state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise,
+                                              if: { self.epoch.load(ordering: .relaxed) == current })
                         }
                 }
                 started.append(task)

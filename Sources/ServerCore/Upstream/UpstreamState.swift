@@ -118,8 +118,11 @@ public final class UpstreamState: Sendable {
     }
 
     /// Active health: one check's result; `fall` failures in a row mark it down, `rise` successes up.
-    func recordCheck(ok: Bool, now: Double, fall: Int, rise: Int) {
+    /// Nothing is recorded unless `current()` holds, asked under the lock that
+    /// `clearActiveHealth` takes (a check from before a reload cannot land after its clearing).
+    func recordCheck(ok: Bool, now: Double, fall: Int, rise: Int, if current: () -> Bool = { true }) {
         health.withLock { h in
+            guard current() else { return }
             h.lastCheck = now
             h.lastCheckOK = ok
             if ok {
