@@ -195,7 +195,7 @@ final class UpstreamControlE2ETests: E2ETestCase {
             XCTAssertTrue(bad.stderr.hasPrefix("expctl: ") && bad.stderr.contains("weight"), "\(weight): \(bad.stderr)")
             XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, "\(weight): \(bad.stderr)")
         }
-        for timeout in ["inf", "infs", "nanm", "0s", "5x"] {
+        for timeout in ["inf", "infs", "nanm", "0s", "5x", "1e305d"] {
             let bad = try expctl(["upstream", "drain", a.address, "--wait", "--timeout", timeout])
             XCTAssertNotEqual(bad.status, 0, timeout)
             XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, "\(timeout): \(bad.stderr)")
