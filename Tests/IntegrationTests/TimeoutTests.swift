@@ -115,33 +115,30 @@ final class TimeoutTests: ServerTestCase {
         XCTAssertEqual(s.server.state.connectionStats.timeouts(.body), 1)
     }
 
-    func testClientThatStopsReadingIsClosed() throws {
+    /// Asks for a 64 MiB file with `extraHeaders`, reads nothing, and checks that the server
+    /// gives up on the client at send_ms (300 ms here).
+    func assertClosedWhenTheClientStopsReading(extraHeaders: String = "", file: StaticString = #filePath, line: UInt = #line) throws {
         let fixture = try makeFixture()
         try fixture.write(Data(count: 64 << 20), to: "public/huge.bin")
         let s = try startServer(config(timeouts: #""send_ms": 300"#), fixture: fixture)
         let client = try RawClient(port: s.port, timeout: 5)
         var size: Int32 = 4096
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        try client.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        try client.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\(extraHeaders)\r\n")
         // Do not read; wait (bounded) for the server to give up on us.
         let deadline = Date().addingTimeInterval(10)
         while s.server.state.connectionStats.timeouts(.send) == 0 && Date() < deadline { usleep(20_000) }
-        XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 1)
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 1, file: file, line: line)
+    }
+
+    func testClientThatStopsReadingIsClosed() throws {
+        try assertClosedWhenTheClientStopsReading()
     }
 
     /// The same when the answer is the connection's last (`Connection: close`): a connection that
     /// closes once its writes are out gets send_ms for them, not forever.
     func testAClosingConnectionWhoseClientStopsReadingIsClosed() throws {
-        let fixture = try makeFixture()
-        try fixture.write(Data(count: 64 << 20), to: "public/huge.bin")
-        let s = try startServer(config(timeouts: #""send_ms": 300"#), fixture: fixture)
-        let client = try RawClient(port: s.port, timeout: 5)
-        var size: Int32 = 4096
-        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        try client.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let deadline = Date().addingTimeInterval(10)
-        while s.server.state.connectionStats.timeouts(.send) == 0 && Date() < deadline { usleep(20_000) }
-        XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 1)
+        try assertClosedWhenTheClientStopsReading(extraHeaders: "Connection: close\r\n")
     }
 
     func testHeaderAndBodyLimits() throws {
