@@ -131,6 +131,29 @@ final class TimeoutTests: ServerTestCase {
         XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 1, file: file, line: line)
     }
 
+    /// A client that keeps reading, slowly, is not cut off however long the transfer takes:
+    /// send_ms is the longest the client may take nothing, not the transfer's length.
+    func testASlowButReadingClientGetsTheWholeFile() throws {
+        let fixture = try makeFixture()
+        try fixture.write(Data(count: 24 << 20), to: "public/big.bin")
+        let s = try startServer(config(timeouts: #""send_ms": 300"#), fixture: fixture)
+        for extra in ["", "Connection: close\r\n"] {
+            let client = try RawClient(port: s.port, timeout: 5)
+            var size: Int32 = 65536
+            setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            try client.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\(extra)\r\n")
+            var total = 0
+            let started = Date()
+            while total < (24 << 20) + 100, Date().timeIntervalSince(started) < 20 {
+                guard let chunk = client.readChunk(max: 256 << 10) else { break }
+                total += chunk.count
+                usleep(10_000)  // about 1.5 s for the whole file: well past send_ms
+            }
+            XCTAssertGreaterThan(total, 24 << 20, "\(extra.isEmpty ? "keep-alive" : "close"): got \(total) bytes in \(Date().timeIntervalSince(started)) s")
+        }
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.send), 0)
+    }
+
     func testClientThatStopsReadingIsClosed() throws {
         try assertClosedWhenTheClientStopsReading()
     }

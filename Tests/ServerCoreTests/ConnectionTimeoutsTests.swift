@@ -130,6 +130,25 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertEqual(t.check(now: 400 * ms), .close(.send))
     }
 
+    /// A client that takes what is written, however slowly, moves the send deadline on: `send` is
+    /// how long it may take nothing, not how long the transfer may last.
+    func testWriteProgressMovesTheSendDeadline() {
+        var t = machine()  // send 300 ms
+        t.bytesRead(now: 0)
+        t.headComplete(hasBody: false, now: 0)
+        t.writabilityChanged(writable: false, now: 100 * ms)
+        t.writeProgress(now: 350 * ms)
+        XCTAssertEqual(t.check(now: 400 * ms), .none, "it took some at 350 ms")
+        XCTAssertEqual(t.deadline?.at, 650 * ms)
+        t.closing(now: 700 * ms)
+        t.writeProgress(now: 900 * ms)
+        XCTAssertEqual(t.deadline?.at, 1200 * ms, "a closing connection's writes likewise")
+        var writable = machine()
+        writable.headComplete(hasBody: false, now: 0)
+        writable.writeProgress(now: 10 * ms)
+        XCTAssertNil(writable.deadline, "nothing to time while the client takes everything")
+    }
+
     func testSlowHeadReadsArePacedWithoutMovingTheDeadline() {
         // header 1000 ms; pacing after 500 ms of head, once per 1000 ms (defaults), capped at the deadline.
         var t = machine()

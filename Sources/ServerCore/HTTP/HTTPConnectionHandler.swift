@@ -411,8 +411,18 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
             fileHandle = handle
-            let region = FileRegion(fileHandle: handle, readerIndex: offset, endIndex: offset + count)
-            context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
+            // In regions of `fileRegionBytes`: each one sent is progress for the send deadline
+            // (one region for a whole large file would look like no progress until its end).
+            var start = offset
+            let end = offset + count
+            let timer = NIOLoopBound(timeouts, eventLoop: context.eventLoop)
+            while end - start > Self.fileRegionBytes {
+                let sent = context.eventLoop.makePromise(of: Void.self)
+                sent.futureResult.whenSuccess { timer.value.writeProgress() }
+                context.write(wrapOutboundOut(.fileRegion(FileRegion(fileHandle: handle, readerIndex: start, endIndex: start + Self.fileRegionBytes))), promise: sent)
+                start += Self.fileRegionBytes
+            }
+            context.write(wrapOutboundOut(.fileRegion(FileRegion(fileHandle: handle, readerIndex: start, endIndex: end))), promise: promise)
         }
         if let log = snapshot.accessLog {
             log.append(AccessLog.combinedLine(
@@ -491,6 +501,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         route?.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500, stripe: stripe) }
     }
+
+    /// A file is written in regions of at most this many bytes (`send`'s progress).
+    static let fileRegionBytes = 1 << 20
 
     /// Request parts queued behind a deferred answer before reading pauses.
     static let maxQueuedParts = 16

@@ -14,7 +14,7 @@
 ///   upstream timeouts cover a slow upstream).
 ///
 /// - `closing`: the connection closes once what was written has gone out: `send` after that
-///   began, however the client reads (and whatever it still sends).
+///   began or after the last of it went out (`writeProgress`), whatever the client still sends.
 ///
 /// An answer can be complete before its request (an upstream that answers before the body has
 /// all arrived: `answeredBeforeRequestEnd`): the body's deadline runs on while the rest of it is
@@ -134,6 +134,14 @@ public struct ConnectionTimeouts: Equatable, Sendable {
 
     public mutating func writabilityChanged(writable: Bool, now: Int64) {
         unwritableSince = writable ? nil : (unwritableSince ?? now)
+    }
+
+    /// Part of what was written went out (the client is taking it, however slowly): the send
+    /// deadline counts from now. (`send` is the longest the client may take nothing, not how
+    /// long a transfer may last.)
+    public mutating func writeProgress(now: Int64) {
+        if unwritableSince != nil { unwritableSince = now }
+        if case .closing = phase { phase = .closing(since: now) }
     }
 
     /// When the next check is due, and what expires then; nil when nothing can expire.

@@ -123,6 +123,12 @@ final class ConnectionTimer: LoopTimers.Target {
         reschedule()
     }
 
+    /// Part of a large write went out (`ConnectionTimeouts.writeProgress`).
+    func writeProgress() {
+        timeouts.writeProgress(now: Self.now())
+        reschedule()
+    }
+
     private func stop() {
         stopped = true
         timerGeneration &+= 1
