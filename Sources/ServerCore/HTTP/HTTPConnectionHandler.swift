@@ -630,7 +630,7 @@ extension HTTPConnectionHandler: ProxyClient {
         endProxy()
         _ = requestEnded()
         state.stats.connErrors.add(1, ordering: .relaxed)
-        closing = true
+        closing = true  // (also without a context)
         if let context { closeAfterWrites(context: context) }  // (the part that came goes first)
     }
 

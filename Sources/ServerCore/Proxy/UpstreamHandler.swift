@@ -165,17 +165,20 @@ final class UpstreamHandler: ChannelDuplexHandler {
     // MARK: backpressure
 
     func read(context: ChannelHandlerContext) {
-        if let session, !session.clientCanTakeMore {
+        if clientFull {
             readHeld = true
             return
         }
         context.read()
     }
 
+    /// The one rule for holding upstream reads: the session's client cannot take more now.
+    private var clientFull: Bool { session?.clientCanTakeMore == false }
+
     /// The client drained its buffer, or a compression step finished: read from the upstream
     /// again if we were holding and the client can take more now (checked here, whoever asks).
     func resume() {
-        guard readHeld, let context, session?.clientCanTakeMore != false else { return }
+        guard readHeld, let context, !clientFull else { return }
         readHeld = false
         context.read()
     }
