@@ -173,7 +173,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         } catch {
             // The body of the request being read went bad: the 400 answers that request (and is
             // logged under its request line).
-            let current = readingRequest && !waiting ? proxyRequest?.head ?? pendingAnswer?.head : nil
+            let current = readingRequest && !waiting ? currentRequestHead : nil
             // A proxied one ends here (its answer, if it had begun, cannot be followed by the 400).
             if let session = proxy, !proxyRequestEnded {
                 if proxyBytes > 0 {
@@ -194,6 +194,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// NIO's head of the request whose body is being read (proxied, or waiting for its answer),
+    /// for an answer that cuts it short. Built on each call (error paths only).
+    private var currentRequestHead: HTTPRequestHead? { proxyRequest?.head ?? pendingAnswer?.head }
+
     /// (Parts are moved, from the decoder to `proxyRequest`: a head holds several references.)
     private func process(_ part: consuming RequestPart, context: ChannelHandlerContext) {
         switch consume part {
@@ -211,7 +215,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 if discardingRequest {
                     closeAfterWrites(context: context)  // answered already: no second answer
                 } else {
-                    bodyTooLarge(context: context, head: proxyRequest?.head ?? pendingAnswer?.head)
+                    bodyTooLarge(context: context, head: currentRequestHead)
                 }
                 return
             }
