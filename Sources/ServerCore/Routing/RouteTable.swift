@@ -9,10 +9,11 @@ public struct VirtualServer: Sendable {
     public let hostnames: [String]
     public let routes: RouteTable
 
-    /// eXpServer matches the raw Host value exactly (`localhost:8001`); we also accept the host
-    /// part without `:port`, case-insensitively, as nginx's `server_name` does.
+    /// For a server that names hostnames (one without matches every Host: `Routing.server` takes
+    /// it without asking for the Host). eXpServer matches the raw Host value exactly
+    /// (`localhost:8001`); we also accept the host part without `:port`, case-insensitively, as
+    /// nginx's `server_name` does.
     func matches(host: Substring?) -> Bool {
-        if hostnames.isEmpty { return true }
         guard let host else { return false }
         let bare = Routing.hostWithoutPort(host)
         for name in hostnames {
