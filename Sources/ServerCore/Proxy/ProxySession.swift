@@ -144,9 +144,10 @@ final class ProxySession {
         m.state.inFlight.add(1, ordering: .relaxed)
         m.state.requests.add(1, ordering: .relaxed)
         let maxIdle = UInt64(route.timeouts.upstreamKeepaliveMs) * 1_000_000
-        if let h = pool?.take(m.state.poolIndex, maxIdle: maxIdle, now: NIODeadline.now().uptimeNanoseconds) {
+        let now = NIODeadline.now().uptimeNanoseconds  // (one clock read for the pool, the timer and the latency)
+        if let h = pool?.take(m.state.poolIndex, maxIdle: maxIdle, now: now) {
             reusedConnection = true
-            attach(h)
+            attach(h, now: now)
             return
         }
         connect(m)
@@ -178,9 +179,10 @@ final class ProxySession {
         }
     }
 
-    private func attach(_ h: UpstreamHandler) {
+    /// `now`: uptime nanoseconds, read just before.
+    private func attach(_ h: UpstreamHandler, now: UInt64 = NIODeadline.now().uptimeNanoseconds) {
         handler = h
-        h.begin(self, noBody: isHead, readTimeoutMs: route.timeouts.upstreamReadMs, sending: !clientEnded)
+        h.begin(self, noBody: isHead, readTimeoutMs: route.timeouts.upstreamReadMs, sending: !clientEnded, now: now)
         headSent = true
         h.write(requestHead)
         let wasFull = pendingBytes >= Self.maxPending
@@ -193,7 +195,7 @@ final class ProxySession {
         pendingBytes = 0
         if clientEnded && requestChunked { h.write(ChunkedEncoding.last(allocator: ByteBufferAllocator())) }
         h.flush()
-        sentAt = NIODeadline.now().uptimeNanoseconds
+        sentAt = now
         if wasFull { owner?.proxyResumeClientReads() }
     }
 

@@ -14,11 +14,10 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
-    /// `now` and `maxIdle`: uptime nanoseconds (`now` is read only when there is one to take).
-    func take(_ index: Int, maxIdle: UInt64, now: @autoclosure () -> UInt64) -> UpstreamHandler? {
+    /// `now` and `maxIdle`: uptime nanoseconds.
+    func take(_ index: Int, maxIdle: UInt64, now: UInt64) -> UpstreamHandler? {
         eventLoop.preconditionInEventLoop()
-        guard index < idle.count, !idle[index].isEmpty else { return nil }
-        let now = now()
+        guard index < idle.count else { return nil }
         while let handler = idle[index].popLast() {
             guard handler.isActive else { continue }
             if now &- handler.pooledAt <= maxIdle { return handler }

@@ -51,12 +51,13 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     /// Starts a request on this connection for `session`; the response parser expects no body
     /// when the request is a HEAD. `sending`: more of the request is to come (`requestSent`).
-    func begin(_ session: ProxySession, noBody: Bool, readTimeoutMs: Int, sending: Bool) {
+    /// `now`: uptime nanoseconds.
+    func begin(_ session: ProxySession, noBody: Bool, readTimeoutMs: Int, sending: Bool, now: UInt64) {
         self.session = session
         self.sending = sending
         parser.reset(noBody: noBody)
         readTimeout = UInt64(readTimeoutMs) * 1_000_000
-        lastActivity = NIODeadline.now().uptimeNanoseconds
+        lastActivity = now
         if timer == nil || timerDue > lastActivity &+ readTimeout {
             timer?.cancel()
             armTimer(in: .nanoseconds(Int64(readTimeout)))
