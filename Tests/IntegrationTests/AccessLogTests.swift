@@ -38,4 +38,32 @@ final class AccessLogTests: ServerTestCase {
         let missing = logged.first { $0.contains("/missing") } ?? ""
         XCTAssertTrue(missing.contains("\"GET /missing HTTP/1.1\" 404 0 \"-\" \"-\""), missing)
     }
+
+    /// Bodies sent from an open file and streamed (gzipped on the fly) are logged too, the
+    /// streamed one with the bytes it sent.
+    func testFileAndStreamedAnswersAreLogged() throws {
+        let f = try makeFixture()
+        let logPath = f.root.appendingPathComponent("access.log").path
+        var text = ""
+        for i in 0..<30_000 { text += "line \(i): the quick brown fox jumps over the lazy dog\n" }
+        try f.write(Data(text.utf8), to: "public/big.txt")
+        let server = try startServer("""
+            { "access_log": "\(logPath)",
+              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public", "gzip_enable": true } ] } ] }
+            """, fixture: f)
+        let plain = try exchange(server, getRequest("/big.txt")).response
+        XCTAssertEqual(plain.body.count, text.utf8.count)
+        let gzipped = try exchange(server, getRequest("/big.txt", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(gzipped.header("Content-Encoding"), "gzip")
+        let logged = lines(at: logPath, atLeast: 2)
+        XCTAssertEqual(logged.count, 2, "\(logged)")
+        XCTAssertTrue(logged.contains { $0.contains("\"GET /big.txt HTTP/1.1\" 200 \(text.utf8.count) ") }, "\(logged)")
+        // The streamed one: its compressed size (the chunked body, decoded), not 0.
+        let streamed = logged.first { !$0.contains(" 200 \(text.utf8.count) ") } ?? ""
+        let bytes = streamed.components(separatedBy: "\" 200 ").dropFirst().first?.split(separator: " ").first.flatMap { Int($0) }
+        XCTAssertNotNil(bytes, streamed)
+        XCTAssertGreaterThan(bytes ?? 0, 1000, streamed)
+        XCTAssertLessThan(bytes ?? .max, text.utf8.count / 2, streamed)
+    }
 }

@@ -143,6 +143,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             session.cancel()
         }
         proxy = nil
+        dropPendingAnswer()
         _ = requestEnded()  // gone before its answer
         context.fireChannelInactive()
     }
@@ -174,6 +175,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // The body of the request being read went bad: the 400 answers that request (and is
             // logged under its request line).
             let current = readingRequest && !waiting ? currentRequestHead : nil
+            dropPendingAnswer()  // (the 400 answers it instead)
             // A proxied one ends here (its answer, if it had begun, cannot be followed by the 400).
             if let session = proxy, !proxyRequestEnded {
                 if proxyBytes > 0 {
@@ -197,6 +199,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// NIO's head of the request whose body is being read (proxied, or waiting for its answer),
     /// for an answer that cuts it short. Built on each call (error paths only).
     private var currentRequestHead: HTTPRequestHead? { proxyRequest?.head ?? pendingAnswer?.head }
+
+    /// The answer decided at the head of the request being read will not be sent (the client
+    /// left, its body went bad or was too large): a file it opened is closed.
+    private func dropPendingAnswer() {
+        pendingAnswer?.result.discard()
+        pendingAnswer = nil
+    }
 
     /// (Parts are moved, from the decoder to `proxyRequest`: a head holds several references.)
     private func process(_ part: consuming RequestPart, context: ChannelHandlerContext) {
@@ -290,7 +299,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
         if let limit = bodyLimit, let length = parsed.length, length > limit {
-            pendingAnswer = nil
+            result.discard()
             bodyTooLarge(context: context, head: head ?? parsed.head)  // the final answer instead of 100 Continue
             return
         }
@@ -354,7 +363,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             proxyRequest = nil
             proxy.cancel()
         }
-        pendingAnswer = nil
+        dropPendingAnswer()
         discardingRequest = true
         waiting = false
         var r = Response.status(.payloadTooLarge)
@@ -368,13 +377,14 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         _ response: Response, for head: HTTPRequestHead?, client: IPAddress?, snapshot: ServingSnapshot, context: ChannelHandlerContext
     ) {
         guard context.channel.isActive, !closing else {
-            if case .file(let fd, _, _) = response.body { _ = Glibc.close(fd) }
+            response.discard()
             return
         }
         if let client { state.access.record(client: client, status: response.status.code) }
-        record(status: response.status.code, bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
-               generated: true, route: response.routeStats, client: client)
+        let bodyBytes = head?.method == .HEAD ? 0 : response.length ?? response.bodyLength
+        record(status: response.status.code, bytes: bodyBytes, generated: true, route: response.routeStats, client: client)
         if response.closeConnection {
+            response.discard()
             closing = true
             context.close(promise: nil)
             return
@@ -387,19 +397,34 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let headBytes = ResponseEncoder.encodeHead(
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
             allocator: context.channel.allocator, chunked: chunked)
-        if case .stream(let body) = response.body {
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-            stream(body, chunked: chunked, keepAlive: keepAlive, context: context)
-            return
+        // The access log line: now, or for a streamed body once its length is known.
+        let logLine: ((Int) -> Void)? = snapshot.accessLog.map { log in
+            let clientText = client == peer ? peerText : client?.description ?? peerText
+            return { bytes in
+                log.append(AccessLog.combinedLine(
+                    client: clientText, time: Int(time(nil)),
+                    requestLine: head.map { "\($0.method.rawValue) \($0.uri) HTTP/\($0.version.major).\($0.version.minor)" } ?? "-",
+                    status: Int(response.status.code), bytes: bytes,
+                    referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
+            }
         }
-        // The last write carries the completion only when something must happen after it.
-        let needsCompletion = !keepAlive || { if case .file = response.body { return true } else { return false } }()
-        let promise = needsCompletion ? context.eventLoop.makePromise(of: Void.self) : nil
-        var fileHandle: NIOFileHandle? = nil
         switch response.body {
-        case .empty:
-            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: promise)
-        case .buffer(var body):
+        case .stream(let body):
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
+            stream(body, chunked: chunked, keepAlive: keepAlive, context: context, logLine: logLine)
+            return
+        case .file(let fd, let offset, let count):
+            logLine?(bodyBytes)
+            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
+            sendFile(fd, offset: offset, count: count, keepAlive: keepAlive, context: context)
+            return
+        case .empty, .buffer:
+            break
+        }
+        logLine?(bodyBytes)
+        // The last write carries the completion only when something must happen after it.
+        let promise = keepAlive ? nil : context.eventLoop.makePromise(of: Void.self)
+        if case .buffer(var body) = response.body {
             if body.readableBytes <= 2048 {
                 // Small bodies ride in the head's buffer: one iovec, one copy of a few bytes.
                 var combined = headBytes
@@ -409,66 +434,77 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
                 context.write(wrapOutboundOut(.byteBuffer(body)), promise: promise)
             }
-        case .stream:
-            preconditionFailure("streamed bodies are sent by stream(_:)")
-        case .file(let fd, let offset, let count):
-            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
-            fileHandle = handle
-            // In regions of `fileRegionBytes`: each one sent is progress for the send deadline
-            // (one region for a whole large file would look like no progress until its end).
-            var start = offset
-            let end = offset + count
-            let timer = NIOLoopBound(timeouts, eventLoop: context.eventLoop)
-            while end - start > Self.fileRegionBytes {
-                let sent = context.eventLoop.makePromise(of: Void.self)
-                sent.futureResult.whenSuccess { timer.value.writeProgress() }
-                context.write(wrapOutboundOut(.fileRegion(FileRegion(fileHandle: handle, readerIndex: start, endIndex: start + Self.fileRegionBytes))), promise: sent)
-                start += Self.fileRegionBytes
-            }
-            context.write(wrapOutboundOut(.fileRegion(FileRegion(fileHandle: handle, readerIndex: start, endIndex: end))), promise: promise)
-        }
-        if let log = snapshot.accessLog {
-            log.append(AccessLog.combinedLine(
-                client: client == peer ? peerText : client?.description ?? peerText, time: Int(time(nil)),
-                requestLine: head.map { "\($0.method.rawValue) \($0.uri) HTTP/\($0.version.major).\($0.version.minor)" } ?? "-",
-                status: Int(response.status.code), bytes: head?.method == .HEAD ? 0 : response.length ?? response.bodyLength,
-                referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: promise)
         }
         LoopFlusher.flush(context, with: flusher)
         guard let promise else {
             timeouts.event(.responseComplete)
             return
         }
+        closing = true
+        timeouts.event(.closing)
+        writesInFlight += 1
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { _ in
+            let (handler, context) = bound.value
+            handler.writesInFlight -= 1
+            context.close(promise: nil)
+        }
+    }
+
+    /// Sends a file body (its head is written): in regions, a few queued at a time
+    /// (`FileBodyWriter`). Later pipelined requests wait until it is sent, so a connection holds
+    /// one open file and one file's regions at a time, however many requests it pipelines.
+    private func sendFile(_ fd: CInt, offset: Int, count: Int, keepAlive: Bool, context: ChannelHandlerContext) {
+        waiting = true
+        writesInFlight += 1
         if !keepAlive {
             closing = true
             timeouts.event(.closing)
         }
-        writesInFlight += 1
+        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+        let done = context.eventLoop.makePromise(of: Void.self)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let handle = fileHandle
-        promise.futureResult.whenComplete { _ in
-            try? handle?.close()
+        FileBodyWriter(
+            context: context, handle: handle, from: offset, count: count, done: done,
+            progress: { bound.value.0.timeouts.writeProgress() },
+            flush: {
+                let (handler, context) = bound.value
+                LoopFlusher.flush(context, with: handler.flusher)
+            }
+        ).start()
+        LoopFlusher.flush(context, with: flusher)
+        done.futureResult.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
+            // Closed before the file: regions still queued fail with the channel, not on a closed descriptor.
+            if case .failure = result { context.close(promise: nil) }
+            try? handle.close()
+            guard case .success = result else { return }  // a body cut short cannot be repaired
             if !keepAlive {
                 context.close(promise: nil)
-            } else {
-                handler.timeouts.event(.responseComplete)
+                return
             }
+            handler.timeouts.event(.responseComplete)
+            handler.waiting = false
+            handler.drainQueue(context: context)
         }
     }
 
-    /// Sends a streamed body; later pipelined requests wait until it is complete.
-    private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, context: ChannelHandlerContext) {
+    /// Sends a streamed body; later pipelined requests wait until it is complete. `logLine` gets
+    /// the body bytes sent (before chunk framing), once it ends.
+    private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, context: ChannelHandlerContext, logLine: ((Int) -> Void)?) {
         waiting = true
         writesInFlight += 1
         if !keepAlive { closing = true }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let sent = NIOLoopBoundBox(0, eventLoop: context.eventLoop)
         let allocator = context.channel.allocator
         body.run(on: context.eventLoop) { piece in
             let context = bound.value.1
             guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            sent.value += piece.readableBytes
             let out = chunked ? ChunkedEncoding.chunk(piece, allocator: allocator) : piece
             return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(out)))
         }.flatMap { () -> EventLoopFuture<Void> in
@@ -478,6 +514,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
+            logLine?(sent.value)
             if case .failure = result {
                 context.close(promise: nil)  // a body cut short cannot be repaired
                 return
@@ -505,9 +542,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         route?.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500, stripe: stripe) }
     }
-
-    /// A file is written in regions of at most this many bytes (`send`'s progress).
-    static let fileRegionBytes = 1 << 20
 
     /// Request parts queued behind a deferred answer before reading pauses.
     static let maxQueuedParts = 16

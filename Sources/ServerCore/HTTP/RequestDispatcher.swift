@@ -29,6 +29,16 @@ public final class RequestDispatcher: Sendable {
         case later(EventLoopFuture<Response>)
         /// Proxy the request to one of the route's upstreams (the connection streams it).
         case proxy(ProxyRoute)
+
+        /// Lets go of an answer that will not be sent: an open file in it is closed (a later one's
+        /// when it is ready).
+        func discard() {
+            switch self {
+            case .now(let response): response.discard()
+            case .later(let future): future.whenSuccess { $0.discard() }
+            case .proxy: break
+            }
+        }
     }
 
     /// `request` is the parsed head; `head`, NIO's form of it, when the caller has built it (else

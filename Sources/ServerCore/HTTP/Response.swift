@@ -70,9 +70,14 @@ public struct Response: Sendable {
     func withoutBody() -> Response {
         var r = self
         r.length = length ?? bodyLength
-        if case .file(let fd, _, _) = body { _ = close(fd) }
+        discard()
         r.body = .empty
         return r
+    }
+
+    /// Lets go of a response that will not be sent: its open file, if it has one, is closed.
+    func discard() {
+        if case .file(let fd, _, _) = body { _ = close(fd) }
     }
 }
 
