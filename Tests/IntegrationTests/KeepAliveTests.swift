@@ -67,6 +67,24 @@ final class KeepAliveTests: ServerTestCase {
         XCTAssertEqual(r.header("Connection"), "close")
     }
 
+    /// A request whose transfer codings we cannot take is answered (501 for a coding other than
+    /// chunked, 400 for one on HTTP/1.0) and closes the connection: its body cannot be delimited.
+    func testUnusableTransferEncodingIsAnsweredAndCloses() throws {
+        for (request, status) in [
+            ("POST /sample.txt HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+            ("POST /sample.txt HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+        ] {
+            let client = try RawClient(port: server.port)
+            try client.send(request + "5\r\nhello\r\n0\r\n\r\nGET /sample.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let all = client.readAll()
+            XCTAssertTrue(all.closed, request)
+            let r = try XCTUnwrap(HTTPResult.parse(all.bytes, complete: true), request)
+            XCTAssertEqual(r.status, status, request)
+            XCTAssertEqual(r.header("Connection"), "close", request)
+            assertDefaultHeaders(r)
+        }
+    }
+
     func testMissingHostOnKeptAliveConnectionIs400AndCloses() throws {
         let client = try RawClient(port: server.port)
         try client.send("GET /sample.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /sample.txt HTTP/1.1\r\nAccept: */*\r\n\r\n")

@@ -145,7 +145,7 @@ final class RequestDecoderTests: XCTestCase {
     }
 
     func testChunkedBodyWithExtensionsAndTrailers() throws {
-        let input = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        let input = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
             + "5;name=value\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n"
             + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
         let d = try decodeEverySplit(input, maxStep: 60)
@@ -208,9 +208,40 @@ final class RequestDecoderTests: XCTestCase {
             "Content-Length:",
             "Transfer-Encoding: gzip",
             "Transfer-Encoding: chunked, gzip",
+            "Transfer-Encoding:",
+            "Transfer-Encoding: chunked, chunked",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip",
         ] {
             try assertRefused("POST / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n\r\nhello", .badRequest)
         }
+    }
+
+    /// The `Transfer-Encoding` fields are one list (RFC 9110 §5.3): `chunked` after any other
+    /// coding, in the same field or an earlier one, is a coding we do not implement (501, as
+    /// nginx answers), never `chunked` with the rest ignored.
+    func testOtherTransferCodingsAre501() throws {
+        for fields in [
+            "Transfer-Encoding: gzip, chunked",
+            "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked",
+            "Transfer-Encoding: deflate\r\nX-A: 1\r\ntransfer-encoding: CHUNKED",
+        ] {
+            try assertRefused("POST / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n\r\n5\r\nhello\r\n0\r\n\r\n", .notImplemented)
+        }
+        XCTAssertEqual(Failure.notImplemented.status.code, 501)
+        // `chunked` alone, in any case, split over empty list members or not, frames the body.
+        for value in ["chunked", "CHUNKED", " , chunked ,", "chunked\r\nTransfer-Encoding: "] {
+            let d = decode("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \(value)\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            XCTAssertNil(d.failure, value.debugDescription)
+            XCTAssertEqual(d.bodies, ["hello"], value.debugDescription)
+        }
+    }
+
+    /// HTTP/1.0 has no transfer codings: one in a 1.0 request is faulty framing (RFC 9112 §6.1),
+    /// refused (400, as nginx answers) rather than its body read as chunks.
+    func testTransferEncodingOnHTTP10Is400() throws {
+        try assertRefused("POST /a.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", .badRequest)
+        try assertRefused("POST /a.txt HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", .badRequest)
     }
 
     func testBadChunksAre400() throws {

@@ -154,13 +154,6 @@ enum HTTPSyntax {
         return n
     }
 
-    /// The final transfer coding of a `Transfer-Encoding` value is `chunked`.
-    static func endsChunked(_ value: UnsafeRawBufferPointer) -> Bool {
-        var last = false
-        forEachToken(value) { last = HeaderName.equals($0, "chunked") }
-        return last
-    }
-
     /// A `Transfer-Encoding` value is `chunked` alone: a list whose one member is `chunked`, in
     /// any case (`chunked, chunked` applies it twice, which is not allowed; RFC 9112 §7).
     static func isOnlyChunked(_ value: UnsafeRawBufferPointer) -> Bool {

@@ -8,8 +8,9 @@ import NIOHTTP1
 ///
 /// Grammar: `method SP+ target SP+ HTTP/d.d`, the method a token, the target printable bytes
 /// (UTF-8 passes); header lines `token ":" OWS value OWS`; lines end in CRLF or a bare LF;
-/// obsolete line folding is refused. Framing: a `Transfer-Encoding` must end in `chunked` and
-/// comes without `Content-Length`; a `Content-Length` is one decimal, given once.
+/// obsolete line folding is refused. Framing: the `Transfer-Encoding` fields, one list, must be
+/// `chunked` alone (another coding is 501), on HTTP/1.1, without `Content-Length`; a
+/// `Content-Length` is one decimal, given once.
 ///
 /// Limits: a request line over `maxLine` is 414; header fields over `maxHeaderBytes` in all, one
 /// line over `min(maxLine, maxHeaderBytes)`, or more than `maxFields` lines are 431.
@@ -26,10 +27,13 @@ enum RequestHeadParser {
         case badRequest
         case uriTooLong
         case fieldsTooLarge
+        /// A transfer coding other than `chunked` (RFC 9112 §6.1).
+        case notImplemented
 
         var status: HTTPResponseStatus {
             switch self {
             case .badRequest: return .badRequest
+            case .notImplemented: return .notImplemented
             case .uriTooLong: return .uriTooLong
             case .fieldsTooLarge: return .requestHeaderFieldsTooLarge
             }
@@ -113,8 +117,7 @@ enum RequestHeadParser {
         var tooLarge = false
         var badFraming = false
         var length: Int?
-        var transferCoded = false
-        var chunked = false
+        var codings = TransferCodings()
         var expect = false
         var connection = ConnectionTokens()
         var hostRange: Range<Int>?
@@ -131,8 +134,7 @@ enum RequestHeadParser {
                 length = HTTPSyntax.decimal(field.value)
                 if length == nil { badFraming = true }
             case .transferEncoding:
-                transferCoded = true
-                chunked = HTTPSyntax.endsChunked(field.value)
+                codings.add(field.value)
             case .connection:
                 connection.add(field.value)
             case .endToEnd where field.name.count == 6 && HeaderName.equals(field.name, "expect"):
@@ -151,10 +153,11 @@ enum RequestHeadParser {
         if tooLarge { throw .fieldsTooLarge }
         guard wellFormed, !badFraming else { throw .badRequest }
         let framing: BodyReader.Framing?
-        if transferCoded {
-            // RFC 9112 §6.1: a request whose final coding is not chunked cannot be delimited; a
-            // length beside a transfer coding is a smuggling attempt.
-            guard chunked, length == nil else { throw .badRequest }
+        if codings.present {
+            // RFC 9112 §6.1: a transfer coding on HTTP/1.0 is faulty framing, and a length beside
+            // one a smuggling attempt (400, and the connection closes).
+            guard version.major == 1, version.minor >= 1, length == nil else { throw .badRequest }
+            if let failure = codings.failure { throw failure }
             framing = .chunked
         } else if let length, length > 0 {
             framing = .length(length)
@@ -165,6 +168,36 @@ enum RequestHeadParser {
             method: method, uri: uri, version: version, framing: framing,
             expectsContinue: expect && version.minor >= 1 && framing != nil, keepAlive: connection.keepAlive(version),
             hostRange: hostRange, hostFields: hostFields, fieldCount: fieldCount, raw: raw)
+    }
+
+    /// What the `Transfer-Encoding` fields say, taken as one list (RFC 9110 §5.3): only `chunked`,
+    /// once, frames a request. A list whose final coding is not `chunked`, or that applies it twice,
+    /// cannot be delimited (400, RFC 9112 §6.1, §7); `chunked` after another coding is a coding we
+    /// do not implement (501, as nginx answers `gzip, chunked`).
+    struct TransferCodings {
+        private(set) var present = false
+        private var chunked = 0
+        private var others = 0
+        private var lastIsChunked = false
+
+        mutating func add(_ value: UnsafeRawBufferPointer) {
+            present = true
+            if HeaderName.equals(value, "chunked") {  // the usual value whole
+                chunked += 1
+                lastIsChunked = true
+                return
+            }
+            HTTPSyntax.forEachToken(value) { token in
+                lastIsChunked = HeaderName.equals(token, "chunked")
+                if lastIsChunked { chunked += 1 } else { others += 1 }
+            }
+        }
+
+        /// nil: `chunked` alone.
+        var failure: Failure? {
+            guard lastIsChunked, chunked == 1 else { return .badRequest }
+            return others == 0 ? nil : .notImplemented
+        }
     }
 
     /// What `Connection` fields say about keeping the connection open, as NIO's `isKeepAlive`
