@@ -12,6 +12,10 @@ final class ConditionalGetTests: ServerTestCase {
     }
 
     func get(_ path: String, _ headers: String...) throws -> HTTPResult {
+        try get(path, headers: headers)
+    }
+
+    func get(_ path: String, headers: [String]) throws -> HTTPResult {
         let x = try exchange(server, getRequest(path, headers: headers))
         XCTAssertTrue(x.headInFirstChunk)
         XCTAssertTrue(x.closed)
@@ -57,6 +61,25 @@ final class ConditionalGetTests: ServerTestCase {
         assertNotModified(try get("/sample.txt", "If-Modified-Since: \(lastModified)"))
         let older = try get("/sample.txt", "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT")
         assertFile(older, type: "text/plain", bytes: fixture.bytes("public/sample.txt"))
+    }
+
+    /// A failed If-Match or If-Unmodified-Since is 412 and nothing of the file (RFC 9110
+    /// §13.1.1, §13.1.4), decided before If-None-Match; as nginx answers.
+    func testFailedPreconditionsAre412() throws {
+        let (etag, lastModified) = try validators("/sample.txt")
+        for headers in [
+            ["If-Match: \"nope\""],
+            ["If-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT"],
+            ["If-Match: \"nope\"", "If-None-Match: \(etag)"],
+            ["If-Match: W/\(etag)"],
+        ] {
+            let r = try get("/sample.txt", headers: headers)
+            XCTAssertEqual(r.status, 412, "\(headers)")
+            XCTAssertTrue(r.body.isEmpty, "\(headers)")
+        }
+        XCTAssertEqual(try get("/sample.txt", "If-Match: \(etag)").text, Fixture.sampleText)
+        XCTAssertEqual(try get("/sample.txt", "If-Unmodified-Since: \(lastModified)").status, 200)
+        XCTAssertEqual(try get("/sample.txt", "If-Match: \(etag)", "Range: Bytes=0-4").status, 206, "the unit in any case")
     }
 
     func testIfNoneMatchWinsOverIfModifiedSince() throws {

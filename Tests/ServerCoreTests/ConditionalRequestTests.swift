@@ -2,7 +2,8 @@ import XCTest
 
 @testable import ServerCore
 
-/// If-None-Match / If-Modified-Since decisions and the single-range table.
+/// Precondition decisions (If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since, in
+/// RFC 9110 §13.2.2's order) and the single-range table.
 final class ConditionalRequestTests: XCTestCase {
     let etag = "\"5f5e100-4da\""
     let lastModified = "Sun, 09 Sep 2001 01:46:40 GMT"
@@ -42,6 +43,59 @@ final class ConditionalRequestTests: XCTestCase {
         XCTAssertTrue(notModified(inm: etag, ims: "Sun, 06 Nov 1994 08:49:37 GMT"))
     }
 
+    func evaluate(im: String? = nil, ius: String? = nil, inm: String? = nil, ims: String? = nil) -> ConditionalRequest.Precondition {
+        ConditionalRequest.evaluate(
+            ifMatch: im, ifUnmodifiedSince: ius, ifNoneMatch: inm, ifModifiedSince: ims, etag: etag, lastModified: lastModified,
+            mtime: mtime)
+    }
+
+    /// If-Match compares strongly (RFC 9110 §13.1.1): `*`, or our tag exactly, neither weak.
+    func testIfMatchListsCompareStrongly() {
+        XCTAssertTrue(ConditionalRequest.strongListMatches(etag, etag: etag))
+        XCTAssertTrue(ConditionalRequest.strongListMatches(" * ", etag: etag))
+        XCTAssertTrue(ConditionalRequest.strongListMatches("\"a\",\t\(etag) ", etag: etag))
+        XCTAssertFalse(ConditionalRequest.strongListMatches("W/\(etag)", etag: etag), "a weak tag never matches")
+        XCTAssertFalse(ConditionalRequest.strongListMatches(etag, etag: "W/\(etag)"))
+        XCTAssertTrue(ConditionalRequest.strongListMatches("*", etag: "W/\(etag)"))
+        XCTAssertFalse(ConditionalRequest.strongListMatches("\"nope\"", etag: etag))
+        XCTAssertFalse(ConditionalRequest.strongListMatches("", etag: etag))
+    }
+
+    /// A failed If-Match, or If-Unmodified-Since older than the file, is 412 (RFC 9110 §13.1.1,
+    /// §13.1.4); If-Unmodified-Since is not looked at beside If-Match, nor when it is not a date.
+    func testPreconditionFailed() {
+        XCTAssertEqual(evaluate(), .proceed)
+        XCTAssertEqual(evaluate(im: "\"nope\""), .failed)
+        XCTAssertEqual(evaluate(im: etag), .proceed)
+        XCTAssertEqual(evaluate(im: "*"), .proceed)
+        XCTAssertEqual(evaluate(ius: "Thu, 01 Jan 1970 00:00:01 GMT"), .failed)
+        XCTAssertEqual(evaluate(ius: "Sunday, 09-Sep-01 01:46:39 GMT"), .failed, "one second before, RFC 850")
+        XCTAssertEqual(evaluate(ius: lastModified), .proceed)
+        XCTAssertEqual(evaluate(ius: "Mon, 10 Sep 2001 00:00:00 GMT"), .proceed)
+        XCTAssertEqual(evaluate(ius: "yesterday"), .proceed, "not a date: ignored")
+        XCTAssertEqual(evaluate(im: etag, ius: "Thu, 01 Jan 1970 00:00:01 GMT"), .proceed, "If-Match wins")
+        XCTAssertEqual(evaluate(im: "\"nope\"", ius: "Mon, 10 Sep 2001 00:00:00 GMT"), .failed)
+    }
+
+    /// 412 is decided before 304 (§13.2.2 steps 1–2, then 3–4).
+    func testPreconditionOrder() {
+        XCTAssertEqual(evaluate(inm: etag), .notModified)
+        XCTAssertEqual(evaluate(ims: lastModified), .notModified)
+        XCTAssertEqual(evaluate(im: "\"nope\"", inm: etag), .failed)
+        XCTAssertEqual(evaluate(ius: "Thu, 01 Jan 1970 00:00:01 GMT", ims: lastModified), .failed)
+        XCTAssertEqual(evaluate(im: etag, inm: etag), .notModified)
+        XCTAssertEqual(evaluate(im: etag, inm: "\"other\""), .proceed)
+    }
+
+    /// If-Modified-Since in the obsolete date forms counts (RFC 9110 §5.6.7: a recipient must
+    /// accept them).
+    func testIfModifiedSinceInObsoleteForms() {
+        XCTAssertTrue(notModified(ims: "Sunday, 09-Sep-01 01:46:40 GMT"), "RFC 850")
+        XCTAssertTrue(notModified(ims: "Sun Sep  9 01:46:40 2001"), "asctime")
+        XCTAssertFalse(notModified(ims: "Sunday, 06-Nov-94 08:49:37 GMT"))
+        XCTAssertFalse(notModified(ims: "Sun Nov  6 08:49:37 1994"))
+    }
+
     func range(_ header: String?, ifRange: String? = nil, size: Int = 1242) -> ConditionalRequest.RangeResult {
         ConditionalRequest.range(header, ifRange: ifRange, size: size, etag: etag, lastModified: lastModified)
     }
@@ -68,6 +122,11 @@ final class ConditionalRequestTests: XCTestCase {
             ("bytes=a-b", 1242, .full),
             ("bytes=5", 1242, .full),
             ("items=0-9", 1242, .full),
+            ("Bytes=0-4", 1242, .partial(offset: 0, count: 5)),  // the unit is case-insensitive
+            ("BYTES=-2", 1242, .partial(offset: 1240, count: 2)),
+            ("bytes 0-4", 1242, .full),
+            ("bytex=0-4", 1242, .full),
+            ("byte=0-4", 1242, .full),
             ("", 1242, .full),
         ]
         for (header, size, expected) in cases {

@@ -1,5 +1,31 @@
-/// RFC 9110 conditional GET and single byte ranges for static files. Pure.
+/// RFC 9110 preconditions and single byte ranges for static files. Pure.
 public enum ConditionalRequest {
+    public enum Precondition: Equatable {
+        /// Serve the file (its range, if one is asked for, is `range`'s).
+        case proceed
+        /// 304 Not Modified.
+        case notModified
+        /// 412 Precondition Failed.
+        case failed
+    }
+
+    /// The preconditions in RFC 9110 §13.2.2's order: `If-Match` (else `If-Unmodified-Since`)
+    /// that fails is 412; then `notModified` is 304; else the file is served (and `If-Range`/
+    /// `Range` are looked at). Every method is served as GET (compat 2.1), so steps 3–4 apply to
+    /// all. A date that does not parse is ignored (§13.1.4), as is a date equal to ours.
+    public static func evaluate(
+        ifMatch: String?, ifUnmodifiedSince: String?, ifNoneMatch: String?, ifModifiedSince: String?, etag: String,
+        lastModified: String, mtime: Int
+    ) -> Precondition {
+        if let ifMatch {
+            if !strongListMatches(ifMatch, etag: etag) { return .failed }
+        } else if let ius = ifUnmodifiedSince, ius != lastModified, let t = HTTPDate.parse(ius), mtime > t {
+            return .failed
+        }
+        return notModified(ifNoneMatch: ifNoneMatch, ifModifiedSince: ifModifiedSince, etag: etag, lastModified: lastModified, mtime: mtime)
+            ? .notModified : .proceed
+    }
+
     /// `If-None-Match` takes precedence over `If-Modified-Since` (RFC 9110 §13.2.2).
     public static func notModified(ifNoneMatch: String?, ifModifiedSince: String?, etag: String, lastModified: String, mtime: Int) -> Bool {
         if let inm = ifNoneMatch {
@@ -25,6 +51,17 @@ public enum ConditionalRequest {
         return false
     }
 
+    /// Strong comparison of an `If-Match` list against our ETag (RFC 9110 §13.1.1): `*`, or the
+    /// same opaque tag with neither weak.
+    public static func strongListMatches(_ list: String, etag: String) -> Bool {
+        if etag.hasPrefix("W/") { return list.trimmingSpaces() == "*" }
+        for item in list.split(separator: ",") {
+            let tag = item.trimmingSpaces()
+            if tag == "*" || tag == etag { return true }
+        }
+        return false
+    }
+
     public enum RangeResult: Equatable {
         /// No usable Range (absent, not bytes, several ranges, or If-Range mismatch): send it all.
         case full
@@ -37,7 +74,11 @@ public enum ConditionalRequest {
     public static func range(_ header: String?, ifRange: String?, size: Int, etag: String, lastModified: String) -> RangeResult {
         guard let header else { return .full }
         if let ifRange, ifRange != etag, ifRange != lastModified { return .full }
-        guard header.hasPrefix("bytes=") else { return .full }
+        // The unit is case-insensitive (RFC 9110 §14.1: `Bytes=0-4` is a byte range).
+        let unit = header.utf8.prefix(6)
+        guard unit.count == 6, unit.last == UInt8(ascii: "="),
+            unit.prefix(5).elementsEqual("bytes".utf8, by: { $0 | 0x20 == $1 })
+        else { return .full }
         let spec = header.dropFirst(6).trimmingSpaces()
         guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return .full }
         let first = spec[..<dash].trimmingSpaces()

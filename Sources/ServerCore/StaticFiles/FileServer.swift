@@ -7,6 +7,8 @@ import NIOHTTP1
 /// The request facts file serving needs, taken from the head once.
 public struct FileRequest: Sendable {
     public var isHead: Bool
+    public var ifMatch: String?
+    public var ifUnmodifiedSince: String?
     public var ifNoneMatch: String?
     public var ifModifiedSince: String?
     public var range: String?
@@ -18,6 +20,8 @@ public struct FileRequest: Sendable {
     public init(head: HTTPRequestHead) {
         isHead = head.method == .HEAD
         let h = head.headers
+        ifMatch = h.first(name: "if-match")
+        ifUnmodifiedSince = h.first(name: "if-unmodified-since")
         ifNoneMatch = h.first(name: "if-none-match")
         ifModifiedSince = h.first(name: "if-modified-since")
         range = head.method == .GET || isHead ? h.first(name: "range") : nil
@@ -107,13 +111,18 @@ public final class FileServer: Sendable {
     }
 
     func respond(_ file: CachedFile, path: String, request: FileRequest) -> Response {
-        if ConditionalRequest.notModified(
-            ifNoneMatch: request.ifNoneMatch, ifModifiedSince: request.ifModifiedSince, etag: file.etag,
-            lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
+        switch ConditionalRequest.evaluate(
+            ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince, ifNoneMatch: request.ifNoneMatch,
+            ifModifiedSince: request.ifModifiedSince, etag: file.etag, lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
         {
+        case .failed:
+            return .status(.preconditionFailed)
+        case .notModified:
             var r = Response(status: .notModified, headers: [("Last-Modified", file.lastModified), ("ETag", file.etag)])
             r.file = FileVariant(path: path, info: file.info, contentType: file.contentType, etag: file.etag, body: nil)
             return r
+        case .proceed:
+            break
         }
         let size = file.info.size
         var response = Response(status: .ok, encodedHeaders: file.headerBlock)
