@@ -142,6 +142,26 @@ final class GzipTests: ServerTestCase {
         XCTAssertEqual(r.header("Content-Type"), "text/plain")
     }
 
+    func testPrecompressedSymlinkLeavingTheRootIsNotUsed() throws {
+        // public/p.txt.gz -> ../outside/secret.txt.gz: the plain file is served as if there were no .gz.
+        let fixture = try makeFixture()
+        let text = String(repeating: "plain text inside the root\n", count: 40)
+        try fixture.write(Data(text.utf8), to: "public/p.txt")
+        var secret = try Gzip.compress(ByteBuffer(string: "TOP SECRET: outside the public root"), level: 9)
+        let secretBytes = secret.readBytes(length: secret.readableBytes)!
+        try fixture.write(Data(secretBytes), to: "outside/secret.txt.gz")
+        let target = fixture.root.appendingPathComponent("outside/secret.txt.gz").path
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(10)], ofItemAtPath: target)
+        try FileManager.default.createSymbolicLink(
+            atPath: fixture.publicDir.path + "/p.txt.gz", withDestinationPath: "../outside/secret.txt.gz")
+        let s = try startServer(config(), fixture: fixture)
+        let r = try exchange(s, getRequest("/p.txt", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(r.status, 200)
+        XCTAssertFalse(r.body == secretBytes, "served the .gz outside the root")
+        XCTAssertEqual(String(decoding: try gunzip(r.body), as: UTF8.self), text)
+        XCTAssertEqual(try exchange(s, getRequest("/p.txt.gz")).response.status, 403)
+    }
+
     func testLargeFileStreamsChunkedAndDecompressesToTheOriginal() throws {
         let fixture = try makeFixture()
         var text = ""

@@ -46,7 +46,7 @@ public final class CompressionFilter: Sendable {
             ("Content-Type", file.contentType), ("Last-Modified", HTTPDate.format(epochSeconds: file.info.mtimeSeconds)),
             ("ETag", weak), ("Content-Encoding", "gzip"),
         ])
-        if let precompressed = Self.precompressed(file) {
+        if let precompressed = Self.precompressed(file, root: route.root) {
             return .now(Self.withBody(r, .file(fd: precompressed.fd, offset: 0, count: precompressed.size), head: request.isHead))
         }
         let key = GzipCache.key(file.path, file.info, level: route.gzipLevel)
@@ -82,13 +82,15 @@ public final class CompressionFilter: Sendable {
         return head ? r.withoutBody() : r
     }
 
-    /// `name.gz` beside the file, a regular file at least as new: served as the gzip variant.
-    static func precompressed(_ file: FileVariant) -> (fd: CInt, size: Int)? {
+    /// `name.gz` beside the file, a regular file at least as new and, like everything served,
+    /// really inside the route's `root` (a `.gz` symlink leading out of it is not used, so the
+    /// plain file is served as if there were none).
+    static func precompressed(_ file: FileVariant, root: String) -> (fd: CInt, size: Int)? {
         let path = file.path + ".gz"
         guard case .success(let info) = FileInfo.of(path), info.kind == .regular, info.mtimeSeconds >= file.info.mtimeSeconds,
-            info.isWorldReadable
+            info.isWorldReadable, let real = FileServer.realPath(path), FileServer.isInside(real, root: root)
         else { return nil }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(real, O_RDONLY | O_CLOEXEC)  // the path checked, not wherever the link leads by now
         guard fd >= 0, let now = FileInfo.of(descriptor: fd) else {
             if fd >= 0 { close(fd) }
             return nil
