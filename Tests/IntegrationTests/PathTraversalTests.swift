@@ -77,6 +77,25 @@ final class PathTraversalTests: ServerTestCase {
         XCTAssertTrue(hrefs(listing.text).contains("/testlink/cat.jpg"))
     }
 
+    func testCachedFileIsCheckedAgainstEachRoutesRoot() throws {
+        // /a serves ROOT/r, /b serves ROOT/r/sub; r/sub/link -> ../secret.txt is inside /a's root
+        // only. Once /a has it cached, /b must still refuse it.
+        let f = try makeFixture()
+        try f.write(Data(Self.secret.utf8), to: "r/secret.txt")
+        try FileManager.default.createDirectory(atPath: f.root.path + "/r/sub", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: f.root.path + "/r/sub/link", withDestinationPath: "../secret.txt")
+        let s = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }], "routes": [
+              { "req_path": "/a", "type": "file_serve", "dir_path": "../r", "ip_whitelist": ["127.0.0.1"] },
+              { "req_path": "/b", "type": "file_serve", "dir_path": "../r/sub" } ] } ] }
+            """, fixture: f)
+        XCTAssertEqual(try exchange(s, getRequest("/b/link")).response.status, 403)
+        XCTAssertEqual(try exchange(s, getRequest("/a/sub/link")).response.text, Self.secret)
+        let again = try exchange(s, getRequest("/b/link")).response
+        XCTAssertEqual(again.status, 403)
+        XCTAssertFalse(again.text.contains("SECRET"))
+    }
+
     func testListingOfRootDoesNotFollowEscapesIntoContents() throws {
         // The listing may name the links, but following them must still be refused.
         let listing = try exchange(server, getRequest("/")).response

@@ -4,6 +4,9 @@ import Synchronization
 /// A file as last validated: where it really is (inside its route's root), its validators and,
 /// for small files, its bytes.
 public struct CachedFile: Sendable {
+    /// Its canonical path when loaded. Routes with nested roots share entries (the cache is keyed
+    /// by path), so each hit is checked against the asking route's root again.
+    public let realPath: String
     public let info: FileInfo
     public let contentType: String
     public let etag: String
@@ -13,7 +16,8 @@ public struct CachedFile: Sendable {
     /// `Content-Type`, `Last-Modified`, `ETag`, `Accept-Ranges`, encoded once.
     public let headerBlock: ByteBuffer
 
-    init(info: FileInfo, contentType: String, etag: String, lastModified: String, body: ByteBuffer?) {
+    init(realPath: String, info: FileInfo, contentType: String, etag: String, lastModified: String, body: ByteBuffer?) {
+        self.realPath = realPath
         self.info = info
         self.contentType = contentType
         self.etag = etag
@@ -26,8 +30,8 @@ public struct CachedFile: Sendable {
 }
 
 /// Open-file cache: path → last validated version. A hit still costs one `stat(2)` so that a
-/// changed file is never served stale; what it saves is `realpath(3)` (the containment check),
-/// `open`/`read`, and the header strings. Bounded in bytes and entries; least recently used
+/// changed file is never served stale; what it saves is `realpath(3)` (the containment check is
+/// redone on the stored real path), `open`/`read`, and the header strings. Bounded in bytes and entries; least recently used
 /// entries go first.
 public final class FileCache: Sendable {
     public let maxBytes: Int

@@ -80,7 +80,8 @@ public final class FileServer: Sendable {
 
     func serveFile(_ path: String, info: FileInfo, route: FileServeRoute, request: FileRequest) -> Response {
         let file: CachedFile
-        if let hit = cache.lookup(path, current: info) {
+        // A hit another route loaded may lie outside this route's root: then load says 403.
+        if let hit = cache.lookup(path, current: info), Self.isInside(hit.realPath, root: route.root) {
             file = hit
         } else {
             switch load(path, info: info, root: route.root) {
@@ -104,7 +105,7 @@ public final class FileServer: Sendable {
             }
         }
         let file = CachedFile(
-            info: info, contentType: MediaTypes.type(forPath: path), etag: info.etag,
+            realPath: real, info: info, contentType: MediaTypes.type(forPath: path), etag: info.etag,
             lastModified: HTTPDate.format(epochSeconds: info.mtimeSeconds), body: body)
         cache.store(path, file)
         return .success(file)
