@@ -96,6 +96,28 @@ final class PathTraversalTests: ServerTestCase {
         XCTAssertFalse(again.text.contains("SECRET"))
     }
 
+    func testNamesDifferingOnlyInNormalisationAreDifferentDirectories() throws {
+        // The root is u/éé spelt NFD; its sibling u/éé spelt NFC is outside it. Links inside the
+        // root lead to the sibling and a file in it (the file once crashed the daemon).
+        let f = try makeFixture()
+        let nfd = "e\u{301}e\u{301}", nfc = "\u{E9}\u{E9}"
+        try f.write(Data(Self.secret.utf8), to: "u/\(nfc)/a")
+        try f.write(Data("inside".utf8), to: "u/\(nfd)/in.txt")
+        let root = f.root.path + "/u/" + nfd
+        try FileManager.default.createSymbolicLink(atPath: root + "/crash", withDestinationPath: "../\(nfc)/a")
+        try FileManager.default.createSymbolicLink(atPath: root + "/dirleak", withDestinationPath: "../\(nfc)")
+        let s = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }], "routes": [
+              { "req_path": "/", "type": "file_serve", "dir_path": "../u/\(nfd)" } ] } ] }
+            """, fixture: f)
+        XCTAssertEqual(try exchange(s, getRequest("/in.txt")).response.text, "inside")
+        for path in ["/dirleak", "/dirleak/a", "/crash"] {
+            let r = try exchange(s, getRequest(path)).response
+            XCTAssertEqual(r.status, 403, path)
+            XCTAssertFalse(r.text.contains("SECRET") || r.text.contains("href"), path)
+        }
+    }
+
     func testListingOfRootDoesNotFollowEscapesIntoContents() throws {
         // The listing may name the links, but following them must still be refused.
         let listing = try exchange(server, getRequest("/")).response

@@ -38,12 +38,26 @@ public final class FileCache: Sendable {
     public let maxFileBytes: Int
     public let maxEntries: Int
 
+    /// A path compared and hashed as bytes: two names that differ only in Unicode normalisation are
+    /// two files, though String's `==` takes them as equal.
+    struct Key: Hashable {
+        let path: String
+        init(_ path: String) {
+            var p = path
+            p.makeContiguousUTF8()  // a no-op for native strings; hash(into:) needs the bytes in one piece
+            self.path = p
+        }
+        static func == (a: Key, b: Key) -> Bool { a.path.utf8.elementsEqual(b.path.utf8) }
+        func hash(into hasher: inout Hasher) {
+            _ = path.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
     struct Slot {
         var file: CachedFile
         var lastUse: UInt64
     }
     struct State {
-        var slots: [String: Slot] = [:]
+        var slots: [Key: Slot] = [:]
         var bytes = 0
         var clock: UInt64 = 0
     }
@@ -57,7 +71,8 @@ public final class FileCache: Sendable {
 
     /// The cached version of `path` if it is still `current`.
     public func lookup(_ path: String, current: FileInfo) -> CachedFile? {
-        state.withLock { s in
+        let path = Key(path)
+        return state.withLock { s in
             guard var slot = s.slots[path] else { return nil }
             guard slot.file.info.sameVersion(as: current) else {
                 s.bytes -= slot.file.body?.readableBytes ?? 0
@@ -74,6 +89,7 @@ public final class FileCache: Sendable {
     public func store(_ path: String, _ file: CachedFile) {
         let size = file.body?.readableBytes ?? 0
         guard size <= maxFileBytes else { return }
+        let path = Key(path)
         state.withLock { s in
             if let old = s.slots[path] { s.bytes -= old.file.body?.readableBytes ?? 0 }
             s.clock &+= 1

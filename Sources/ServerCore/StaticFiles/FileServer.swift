@@ -188,9 +188,13 @@ public final class FileServer: Sendable {
         return String(cString: p)
     }
 
+    /// `real` is `root` or below it. Compared as bytes, as the filesystem names them: String's `==`
+    /// and `hasPrefix` take canonically equivalent spellings (NFC `é`, NFD `e` + U+0301) as equal.
     static func isInside(_ real: String, root: String) -> Bool {
-        if real == root { return true }
-        if root == "/" { return true }
-        return real.hasPrefix(root) && real.utf8[real.utf8.index(real.utf8.startIndex, offsetBy: root.utf8.count)] == UInt8(ascii: "/")
+        let r = real.utf8, p = root.utf8
+        if p.elementsEqual("/".utf8) { return true }
+        guard r.starts(with: p) else { return false }
+        let next = r.index(r.startIndex, offsetBy: p.count)
+        return next == r.endIndex || r[next] == UInt8(ascii: "/")
     }
 }
