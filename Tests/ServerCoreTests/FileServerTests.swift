@@ -1,3 +1,6 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
 import XCTest
 
 @testable import ServerCore
@@ -27,5 +30,71 @@ final class FileServerTests: XCTestCase {
         cache.store("/r/\u{E9}", file)
         XCTAssertNil(cache.lookup("/r/e\u{301}", current: info))
         XCTAssertEqual(cache.lookup("/r/\u{E9}", current: info)?.realPath, "/r/\u{E9}")
+    }
+
+    // MARK: a file replaced between its stat and its open
+
+    /// A fresh directory (its real path), removed after the test.
+    func makeRoot() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fileserver-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return try XCTUnwrap(FileServer.realPath(dir))
+    }
+
+    func route(_ root: String) -> FileServeRoute {
+        FileServeRoute(root: root, index: [], gzipEnable: false, gzipLevel: 6, gzipMimeTypes: [],
+                       compression: CompressionPolicy(enabled: false), gzipListing: false)
+    }
+
+    /// Writes `count` bytes of `byte` beside `path` and renames them over it, as deploys do.
+    func replace(_ path: String, byte: UInt8, count: Int) throws {
+        try Data(repeating: byte, count: count).write(to: URL(fileURLWithPath: path + ".new"))
+        chmod(path + ".new", 0o644)
+        XCTAssertEqual(rename(path + ".new", path), 0)
+    }
+
+    /// The ETag a response announces and the bytes it would send.
+    func sent(_ r: Response) throws -> (etag: String?, bytes: [UInt8]) {
+        let lines = String(buffer: r.encodedHeaders ?? ByteBuffer()).components(separatedBy: "\r\n")
+        let etag = lines.first { $0.hasPrefix("ETag: ") }.map { String($0.dropFirst(6)) }
+        switch r.body {
+        case .buffer(let b):
+            return (etag, Array(b.readableBytesView))
+        case .file(let fd, let offset, let count):
+            defer { close(fd) }
+            var bytes = [UInt8](repeating: 0, count: count)
+            XCTAssertEqual(bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }, count)
+            return (etag, bytes)
+        default:
+            throw NoBody()
+        }
+    }
+
+    struct NoBody: Error {}
+
+    /// `info` is the stat taken before the replacement; what is served must be all B.
+    func assertServesReplacement(sizeA: Int, sizeB: Int, warmCache: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        let root = try makeRoot()
+        let path = root + "/f.txt"
+        try replace(path, byte: UInt8(ascii: "A"), count: sizeA)
+        let server = FileServer()
+        let request = FileRequest(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/f.txt"))
+        if warmCache { _ = try sent(server.serveFile(path, info: try FileInfo.of(path).get(), route: route(root), request: request)) }
+        let stale = try FileInfo.of(path).get()
+        try replace(path, byte: UInt8(ascii: "B"), count: sizeB)
+        let b = try FileInfo.of(path).get()
+        let r = try sent(server.serveFile(path, info: stale, route: route(root), request: request))
+        XCTAssertEqual(r.etag, b.etag, file: file, line: line)
+        XCTAssertEqual(r.bytes.count, sizeB, file: file, line: line)
+        XCTAssertTrue(r.bytes.allSatisfy { $0 == UInt8(ascii: "B") }, "not all of B", file: file, line: line)
+    }
+
+    func testFileSentWithSendfileIsTheOneTheHeadersDescribe() throws {
+        try assertServesReplacement(sizeA: 300 << 10, sizeB: 400 << 10, warmCache: true)
+    }
+
+    func testFileReadIntoTheCacheIsTheOneTheHeadersDescribe() throws {
+        try assertServesReplacement(sizeA: 1000, sizeB: 2000, warmCache: false)
     }
 }

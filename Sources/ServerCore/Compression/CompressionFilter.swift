@@ -42,10 +42,7 @@ public final class CompressionFilter: Sendable {
         }
         guard r.status == .ok else { return .now(r) }
         if case .file(let fd, _, _) = r.body { close(fd) }
-        r.encodedHeaders = ResponseEncoder.encodeBlock([
-            ("Content-Type", file.contentType), ("Last-Modified", HTTPDate.format(epochSeconds: file.info.mtimeSeconds)),
-            ("ETag", weak), ("Content-Encoding", "gzip"),
-        ])
+        r.encodedHeaders = Self.gzipHeaders(file)
         if let precompressed = Self.precompressed(file, root: route.root) {
             return .now(Self.withBody(r, .file(fd: precompressed.fd, offset: 0, count: precompressed.size), head: request.isHead))
         }
@@ -58,14 +55,25 @@ public final class CompressionFilter: Sendable {
             let cache = self.cache
             let pending = r
             let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
-                let source = try file.body ?? Self.readFile(file.path, size: file.info.size)
+                var file = file, pending = pending
+                if file.body == nil {
+                    // Replaced since it was looked at? Then the variant, headers too, is of what was read.
+                    let read = try Self.readFile(file.path)
+                    if !read.info.sameVersion(as: file.info) {
+                        file.info = read.info
+                        file.etag = read.info.etag
+                        pending.encodedHeaders = Self.gzipHeaders(file)
+                    }
+                    file.body = read.body
+                }
+                guard let source = file.body else { throw HTTPError.internalError }
                 let compressed = try Gzip.compress(source, level: level)
-                cache.put(key, compressed)
+                cache.put(GzipCache.key(file.path, file.info, level: level), compressed)
                 return Self.withBody(pending, .buffer(compressed), head: request.isHead)
             }
             return .later(future.flatMapErrorThrowing { _ in .status(.internalServerError) })
         }
-        r.body = .stream(GzipFileStream(path: file.path, level: level, threadPool: threadPool))
+        r.body = .stream(GzipFileStream(path: file.path, info: file.info, level: level, threadPool: threadPool))
         if request.isHead {
             r.body = .empty
             r.length = nil
@@ -73,6 +81,14 @@ public final class CompressionFilter: Sendable {
             r.omitLength = true
         }
         return .now(r)
+    }
+
+    /// The gzip variant's validators: the file's, its ETag made weak.
+    static func gzipHeaders(_ file: FileVariant) -> ByteBuffer {
+        ResponseEncoder.encodeBlock([
+            ("Content-Type", file.contentType), ("Last-Modified", HTTPDate.format(epochSeconds: file.info.mtimeSeconds)),
+            ("ETag", "W/" + file.etag), ("Content-Encoding", "gzip"),
+        ])
     }
 
     static func withBody(_ response: Response, _ body: Response.Body, head: Bool) -> Response {
@@ -98,8 +114,8 @@ public final class CompressionFilter: Sendable {
         return (fd, now.size)
     }
 
-    static func readFile(_ path: String, size: Int) throws -> ByteBuffer {
-        switch FileServer.readWhole(path, size: size) {
+    static func readFile(_ path: String) throws -> (info: FileInfo, body: ByteBuffer?) {
+        switch FileServer.readWhole(path, limit: streamThreshold) {
         case .success(let b): return b
         case .failure(let e): throw e
         }
@@ -111,6 +127,8 @@ public final class CompressionFilter: Sendable {
 /// memory stays at a piece or two whatever the file size, and the event loop never runs zlib.
 struct GzipFileStream: StreamingBody {
     let path: String
+    /// The version the headers (already sent) describe: another one is not sent under them.
+    let info: FileInfo
     let level: Int
     let threadPool: NIOThreadPool
 
@@ -123,10 +141,11 @@ struct GzipFileStream: StreamingBody {
 
     func run(on eventLoop: EventLoop, write: @escaping @Sendable (ByteBuffer) -> EventLoopFuture<Void>) -> EventLoopFuture<Void> {
         let state = State()
-        let path = self.path, level = self.level, pool = self.threadPool
+        let path = self.path, info = self.info, level = self.level, pool = self.threadPool
         let opened = pool.runIfActive(eventLoop: eventLoop) {
             state.fd = open(path, O_RDONLY | O_CLOEXEC)
             guard state.fd >= 0 else { throw HTTPError.notFound }
+            guard let now = FileInfo.of(descriptor: state.fd), now.sameVersion(as: info) else { throw HTTPError.internalError }
             state.gzip = try GzipStream(level: level)
         }
         @Sendable func step() -> EventLoopFuture<Void> {

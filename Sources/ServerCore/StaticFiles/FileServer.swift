@@ -79,17 +79,33 @@ public final class FileServer: Sendable {
     }
 
     func serveFile(_ path: String, info: FileInfo, route: FileServeRoute, request: FileRequest) -> Response {
-        let file: CachedFile
-        // A hit another route loaded may lie outside this route's root: then load says 403.
-        if let hit = cache.lookup(path, current: info), Self.isInside(hit.realPath, root: route.root) {
-            file = hit
-        } else {
-            switch load(path, info: info, root: route.root) {
-            case .success(let f): file = f
-            case .failure(let e): return .status(e.status)
+        var info = info
+        // Twice at most: a file replaced between its stat and its open (a deploy renaming a new
+        // version over it) is answered again from the version that was opened.
+        for _ in 0..<2 {
+            let file: CachedFile
+            // A hit another route loaded may lie outside this route's root: then load says 403.
+            if let hit = cache.lookup(path, current: info), Self.isInside(hit.realPath, root: route.root) {
+                file = hit
+            } else {
+                switch load(path, info: info, root: route.root) {
+                case .success(let f): file = f
+                case .failure(let e): return .status(e.status)
+                }
+            }
+            switch respond(file, path: path, request: request) {
+            case .answer(let r): return r
+            case .changed(let now): info = now
             }
         }
-        return respond(file, path: path, request: request)
+        return .status(.internalServerError)
+    }
+
+    /// `respond`'s result: the answer, or the version of the file found when it was opened, when
+    /// that is not the version the headers describe.
+    enum Attempt {
+        case answer(Response)
+        case changed(FileInfo)
     }
 
     /// First sight (or changed file): containment and permission checks, then read small files whole.
@@ -97,12 +113,15 @@ public final class FileServer: Sendable {
         guard let real = Self.realPath(path) else { return .failure(.notFound) }
         guard Self.isInside(real, root: root) else { return .failure(.forbidden) }
         guard info.isWorldReadable else { return .failure(.forbidden) }
+        var info = info
         var body: ByteBuffer? = nil
         if info.size <= cache.maxFileBytes {
-            switch Self.readWhole(path, size: info.size) {
-            case .success(let b): body = b
+            // The entry describes the file that was read, which is not the stat's if it was replaced since.
+            switch Self.readWhole(path, limit: cache.maxFileBytes) {
+            case .success(let read): (info, body) = read
             case .failure(let e): return .failure(e)
             }
+            guard info.isWorldReadable else { return .failure(.forbidden) }
         }
         let file = CachedFile(
             realPath: real, info: info, contentType: MediaTypes.type(forPath: path), etag: info.etag,
@@ -111,17 +130,17 @@ public final class FileServer: Sendable {
         return .success(file)
     }
 
-    func respond(_ file: CachedFile, path: String, request: FileRequest) -> Response {
+    func respond(_ file: CachedFile, path: String, request: FileRequest) -> Attempt {
         switch ConditionalRequest.evaluate(
             ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince, ifNoneMatch: request.ifNoneMatch,
             ifModifiedSince: request.ifModifiedSince, etag: file.etag, lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
         {
         case .failed:
-            return .status(.preconditionFailed)
+            return .answer(.status(.preconditionFailed))
         case .notModified:
             var r = Response(status: .notModified, headers: [("Last-Modified", file.lastModified), ("ETag", file.etag)])
             r.file = FileVariant(path: path, info: file.info, contentType: file.contentType, etag: file.etag, body: nil)
-            return r
+            return .answer(r)
         case .proceed:
             break
         }
@@ -139,7 +158,7 @@ public final class FileServer: Sendable {
                 count = c
                 response.headers.append(("Content-Range", "bytes \(o)-\(o + c - 1)/\(size)"))
             case .unsatisfiable:
-                return Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")])
+                return .answer(Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")]))
             }
         }
         if response.status == .ok {
@@ -147,27 +166,36 @@ public final class FileServer: Sendable {
         }
         if request.isHead {
             response.length = count
-            return response
+            return .answer(response)
         }
         if let body = file.body {
             response.body = .buffer(body.getSlice(at: body.readerIndex + offset, length: count)!)
-            return response
+            return .answer(response)
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .status(FileInfo.errorFor(errno).status) }
-        // The file may have changed between stat and open; never promise more than it has now.
-        guard let now = FileInfo.of(descriptor: fd), now.size >= offset + count else {
+        guard fd >= 0 else { return .answer(.status(FileInfo.errorFor(errno).status)) }
+        // Headers and bytes must describe the same file (nginx, too, takes both from the open file).
+        guard let now = FileInfo.of(descriptor: fd) else {
             close(fd)
-            return .status(.internalServerError)
+            return .answer(.status(.internalServerError))
+        }
+        guard now.sameVersion(as: file.info) else {
+            close(fd)
+            return .changed(now)
         }
         response.body = .file(fd: fd, offset: offset, count: count)
-        return response
+        return .answer(response)
     }
 
-    static func readWhole(_ path: String, size: Int) -> Result<ByteBuffer, HTTPError> {
+    /// The open file's `fstat` and, when it has at most `limit` bytes, all of them: both of the same
+    /// file, even if another was renamed over `path` since it was looked at.
+    static func readWhole(_ path: String, limit: Int) -> Result<(info: FileInfo, body: ByteBuffer?), HTTPError> {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(FileInfo.errorFor(errno)) }
         defer { close(fd) }
+        guard let info = FileInfo.of(descriptor: fd), info.kind == .regular else { return .failure(.internalError) }
+        guard info.size <= limit else { return .success((info, nil)) }
+        let size = info.size
         var buffer = ByteBufferAllocator().buffer(capacity: size)
         var remaining = size
         while remaining > 0 {
@@ -179,7 +207,7 @@ public final class FileServer: Sendable {
             remaining -= n
         }
         guard remaining == 0 else { return .failure(.internalError) }
-        return .success(buffer)
+        return .success((info, buffer))
     }
 
     static func realPath(_ path: String) -> String? {
