@@ -70,7 +70,7 @@ final class ConfigCompileTests: XCTestCase {
         let c = try load()
         let first = c.routing.servers[0].routes
         guard case .fileServe(let fs) = first.route(for: "/sample.txt")?.action else { return XCTFail("not file_serve") }
-        XCTAssertEqual(fs.root, realpath(root + "/public"))
+        XCTAssertEqual(fs.root.real(), realpath(root + "/public"))
         XCTAssertEqual(fs.index, ["index.html"])
         XCTAssertTrue(fs.gzipEnable)
         XCTAssertEqual(fs.gzipLevel, 8)

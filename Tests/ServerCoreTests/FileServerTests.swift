@@ -42,11 +42,6 @@ final class FileServerTests: XCTestCase {
         return try XCTUnwrap(FileServer.realPath(dir))
     }
 
-    func route(_ root: String) -> FileServeRoute {
-        FileServeRoute(root: root, index: [], gzipEnable: false, gzipLevel: 6, gzipMimeTypes: [],
-                       compression: CompressionPolicy(enabled: false), gzipListing: false)
-    }
-
     /// Writes `count` bytes of `byte` beside `path` and renames them over it, as deploys do.
     func replace(_ path: String, byte: UInt8, count: Int) throws {
         try Data(repeating: byte, count: count).write(to: URL(fileURLWithPath: path + ".new"))
@@ -80,11 +75,11 @@ final class FileServerTests: XCTestCase {
         try replace(path, byte: UInt8(ascii: "A"), count: sizeA)
         let server = FileServer()
         let request = FileRequest(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/f.txt"))
-        if warmCache { _ = try sent(server.serveFile(path, info: try FileInfo.of(path).get(), route: route(root), request: request)) }
+        if warmCache { _ = try sent(server.serveFile(path, info: try FileInfo.of(path).get(), root: root, request: request)) }
         let stale = try FileInfo.of(path).get()
         try replace(path, byte: UInt8(ascii: "B"), count: sizeB)
         let b = try FileInfo.of(path).get()
-        let r = try sent(server.serveFile(path, info: stale, route: route(root), request: request))
+        let r = try sent(server.serveFile(path, info: stale, root: root, request: request))
         XCTAssertEqual(r.etag, b.etag, file: file, line: line)
         XCTAssertEqual(r.bytes.count, sizeB, file: file, line: line)
         XCTAssertTrue(r.bytes.allSatisfy { $0 == UInt8(ascii: "B") }, "not all of B", file: file, line: line)

@@ -101,10 +101,11 @@ public final class CompressionFilter: Sendable {
     /// `name.gz` beside the file, a regular file at least as new and, like everything served,
     /// really inside the route's `root` (a `.gz` symlink leading out of it is not used, so the
     /// plain file is served as if there were none).
-    static func precompressed(_ file: FileVariant, root: String) -> (fd: CInt, size: Int)? {
+    static func precompressed(_ file: FileVariant, root: RouteRoot) -> (fd: CInt, size: Int)? {
         let path = file.path + ".gz"
         guard case .success(let info) = FileInfo.of(path), info.kind == .regular, info.mtimeSeconds >= file.info.mtimeSeconds,
-            info.isWorldReadable, let real = FileServer.realPath(path), FileServer.isInside(real, root: root)
+            info.isWorldReadable, let real = FileServer.realPath(path), let realRoot = root.real(),
+            FileServer.isInside(real, root: realRoot)
         else { return nil }
         let fd = open(real, O_RDONLY | O_CLOEXEC)  // the path checked, not wherever the link leads by now
         guard fd >= 0, let now = FileInfo.of(descriptor: fd) else {

@@ -73,8 +73,9 @@ public enum ConfigCompiler {
             guard FileManager.default.fileExists(atPath: real, isDirectory: &isDir), isDir.boolValue else {
                 throw ConfigError("\(path).dir_path", "\"\(route.dirPath ?? "")\" is not a directory")
             }
+            // The configured path, not `real`: a symlinked root is followed on every request.
             return .fileServe(FileServeRoute(
-                root: real, index: route.index, gzipEnable: route.gzipEnable, gzipLevel: route.gzipLevel,
+                root: dir, index: route.index, gzipEnable: route.gzipEnable, gzipLevel: route.gzipLevel,
                 gzipMimeTypes: route.gzipMimeTypes,
                 compression: CompressionPolicy(enabled: route.gzipEnable, extraTypes: route.gzipMimeTypes, minLength: route.gzipMinLength),
                 gzipListing: route.gzipListing))

@@ -105,8 +105,9 @@ public enum RouteAction: Sendable {
 /// A class, not a struct: routes are passed along on every request, and copying a struct of
 /// this many references costs a retain and release per field.
 public final class FileServeRoute: Sendable {
-    /// Canonical absolute root (symlinks resolved); every served path must stay below it.
-    public let root: String
+    /// The root: paths are built from it as configured; every served path must stay below the
+    /// canonical path it leads to at the time of the request.
+    public let root: RouteRoot
     public let index: [String]
     public let gzipEnable: Bool
     public let gzipLevel: Int
@@ -116,7 +117,7 @@ public final class FileServeRoute: Sendable {
 
     init(root: String, index: [String], gzipEnable: Bool, gzipLevel: Int, gzipMimeTypes: [String], compression: CompressionPolicy,
          gzipListing: Bool) {
-        self.root = root
+        self.root = RouteRoot(root)
         self.index = index
         self.gzipEnable = gzipEnable
         self.gzipLevel = gzipLevel

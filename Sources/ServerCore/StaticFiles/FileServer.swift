@@ -35,8 +35,8 @@ public struct FileRequest: Sendable {
 /// Serves a file_serve route: resolves the path below the route's root, picks an index file or
 /// a listing for directories, and answers files with validators, 304s and single ranges.
 ///
-/// Containment: the canonical path (`realpath`) of everything served must lie inside the route's
-/// canonical root, so symlinks cannot leave it (403). Together with `PathResolver` (no `..`) this
+/// Containment: the canonical path (`realpath`) of everything served must lie inside the canonical
+/// path of the route's root at the time of the request, so symlinks cannot leave it (403). Together with `PathResolver` (no `..`) this
 /// keeps every byte outside the root unreachable.
 public final class FileServer: Sendable {
     public let cache: FileCache
@@ -53,23 +53,24 @@ public final class FileServer: Sendable {
 
     /// `relative` is the request pathname below the route prefix (`/a/b.txt`, or empty for the root).
     public func serve(route: FileServeRoute, relative: Substring, request: FileRequest) -> Outcome {
-        let full = relative.isEmpty || relative == "/" ? route.root : route.root + relative
+        let full = relative.isEmpty || relative == "/" ? route.root.path : route.root.path + relative
         let info: FileInfo
         switch FileInfo.of(full) {
         case .success(let i): info = i
         case .failure(let e): return .response(.status(e.status))
         }
+        guard let root = route.root.real() else { return .response(.status(.notFound)) }
         switch info.kind {
         case .regular:
-            return .response(serveFile(full, info: info, route: route, request: request))
+            return .response(serveFile(full, info: info, root: root, request: request))
         case .directory:
             for name in route.index {
                 let candidate = full.hasSuffix("/") ? full + name : full + "/" + name
                 if case .success(let ci) = FileInfo.of(candidate), ci.kind == .regular {
-                    return .response(serveFile(candidate, info: ci, route: route, request: request))
+                    return .response(serveFile(candidate, info: ci, root: root, request: request))
                 }
             }
-            guard let real = Self.realPath(full), Self.isInside(real, root: route.root) else {
+            guard let real = Self.realPath(full), Self.isInside(real, root: root) else {
                 return .response(.status(.forbidden))
             }
             return .listing(directory: real)
@@ -78,17 +79,18 @@ public final class FileServer: Sendable {
         }
     }
 
-    func serveFile(_ path: String, info: FileInfo, route: FileServeRoute, request: FileRequest) -> Response {
+    /// `root` is the canonical path of the route's root for this request.
+    func serveFile(_ path: String, info: FileInfo, root: String, request: FileRequest) -> Response {
         var info = info
         // Twice at most: a file replaced between its stat and its open (a deploy renaming a new
         // version over it) is answered again from the version that was opened.
         for _ in 0..<2 {
             let file: CachedFile
             // A hit another route loaded may lie outside this route's root: then load says 403.
-            if let hit = cache.lookup(path, current: info), Self.isInside(hit.realPath, root: route.root) {
+            if let hit = cache.lookup(path, current: info), Self.isInside(hit.realPath, root: root) {
                 file = hit
             } else {
-                switch load(path, info: info, root: route.root) {
+                switch load(path, info: info, root: root) {
                 case .success(let f): file = f
                 case .failure(let e): return .status(e.status)
                 }
