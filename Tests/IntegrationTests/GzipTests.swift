@@ -182,4 +182,21 @@ final class GzipTests: ServerTestCase {
         XCTAssertNil(old.response.header("Transfer-Encoding"))
         XCTAssertEqual(try gunzip(old.response.body), Array(text.utf8))
     }
+
+    func testHeadOfAStreamedFileIsFramedAsItsGet() throws {
+        let fixture = try makeFixture()
+        try fixture.write(Data(String(repeating: "the quick brown fox jumps over the lazy dog\n", count: 30_000).utf8), to: "public/big.txt")
+        let s = try startServer(config(), fixture: fixture)
+        let head11 = try exchange(s, "HEAD /big.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n").response
+        XCTAssertEqual(head11.header("Content-Encoding"), "gzip")
+        XCTAssertEqual(head11.header("Transfer-Encoding"), "chunked")
+        XCTAssertNil(head11.header("Content-Length"))
+        // HTTP/1.0: no Transfer-Encoding (RFC 9112 §6.1); the GET would end with the close.
+        let head10 = try exchange(s, "HEAD /big.txt HTTP/1.0\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n")
+        XCTAssertEqual(head10.response.header("Content-Encoding"), "gzip")
+        XCTAssertNil(head10.response.header("Transfer-Encoding"))
+        XCTAssertNil(head10.response.header("Content-Length"))
+        XCTAssertTrue(head10.closed)
+        XCTAssertTrue(head10.response.body.isEmpty)
+    }
 }

@@ -77,8 +77,14 @@ public final class CompressionFilter: Sendable {
         if request.isHead {
             r.body = .empty
             r.length = nil
-            r.headers.append(("Transfer-Encoding", "chunked"))
             r.omitLength = true
+            // As the GET would be framed: chunked for HTTP/1.1; for HTTP/1.0 (which must not be sent
+            // Transfer-Encoding, RFC 9112 §6.1) ended by the close, so the HEAD closes too.
+            if request.isHTTP11 {
+                r.headers.append(("Transfer-Encoding", "chunked"))
+            } else {
+                r.closeAfter = true
+            }
         }
         return .now(r)
     }
