@@ -96,6 +96,18 @@ final class ControlProtocolErrorTests: DaemonTestCase {
         XCTAssertEqual(r.body.last, UInt8(ascii: "\n"), "bodies end with a newline for curl users")
     }
 
+    /// Query pairs without a name, extra `=`, bad escapes: answered (they trapped the daemon).
+    func testOddQueriesAreAnsweredAndTheDaemonStaysUp() throws {
+        for query in ["?=", "?&", "?=x", "?a=b=c", "?%zz", "?&=&", "?==="] {
+            XCTAssertEqual(try control("GET", Endpoint.status + query).status, 200, query)
+        }
+        // A pair without a name is ignored, not taken for a name: `?=1.2.3.4` gives no `ip`.
+        assertError(try control("GET", Endpoint.aclCheck + "?=127.0.0.1"), status: 400, code: "bad_request", contains: "ip must be")
+        assertError(try control("GET", Endpoint.aclCheck + "?ip=%zz"), status: 400, code: "bad_request", contains: "%zz")
+        XCTAssertEqual(try control("GET", Endpoint.aclCheck + "?ip=127.0.0.1&=").status, 200)
+        XCTAssertEqual(try control("GET", Endpoint.status).status, 200, "still up")
+    }
+
     func testBadAuditQueryIs400() throws {
         assertError(try control("GET", Endpoint.audit + "?since=yesterday"), status: 400, code: "bad_request", contains: "since")
         assertError(try control("GET", Endpoint.audit + "?limit=0"), status: 400, code: "bad_request", contains: "limit")

@@ -103,4 +103,17 @@ final class ControlRouterTests: XCTestCase {
         XCTAssertEqual(plain, "/v1/status")
         XCTAssertEqual(none, [:])
     }
+
+    /// The control socket's query parsing: pairs without a name are ignored (`?=` trapped it).
+    func testQueryPairsWithoutANameAreIgnored() {
+        func query(_ uri: String) -> [String: String] { ControlHTTPHandler.split(uri).1 }
+        XCTAssertEqual(ControlHTTPHandler.split("/v1/status?=").0, "/v1/status")
+        for uri in ["/v1/status?=", "/v1/status?&", "/v1/status?=x", "/v1/status?&&=&", "/v1/status?"] {
+            XCTAssertEqual(query(uri), [:], uri)
+        }
+        XCTAssertEqual(query("/x?a=b=c"), ["a": "b=c"])
+        XCTAssertEqual(query("/x?a"), ["a": ""])
+        XCTAssertEqual(query("/x?%zz"), ["%zz": ""], "a bad escape is taken as written")
+        XCTAssertEqual(query("/x?ip=%3A%3A1&expired=1"), ["ip": "::1", "expired": "1"])
+    }
 }

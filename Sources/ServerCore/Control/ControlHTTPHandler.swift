@@ -62,14 +62,15 @@ final class ControlHTTPHandler: ChannelInboundHandler {
                     keepAlive: false, context: context)
             return
         }
-        let (path, query) = Self.split(head.uri)
-        let request = ControlRequest(method: head.method.rawValue, path: path, query: query, body: body, caller: caller)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        // The caller is checked before anything of the request is parsed: a refused caller's
+        // request is only named (method and path, as sent) in its audit record.
         guard access.allows(caller) else {
             let who = caller.map { "uid \($0.uid)" } ?? "unknown caller"
+            let path = head.uri.prefix { $0 != "?" }
             let record = AuditRecord(
                 time: Date().timeIntervalSince1970, uid: caller.map { Int64($0.uid) }, pid: caller.map { Int64($0.pid) },
-                action: "\(request.method) \(path)", arguments: "", result: "refused",
+                action: "\(head.method.rawValue) \(path)", arguments: "", result: "refused",
                 reason: "\(who) is not root, the daemon's uid, or in control.allowed_uids/allowed_gids")
             // The audit write blocks on SQLite: on the thread pool, answered once it is committed.
             let audit = self.audit
@@ -80,6 +81,8 @@ final class ControlHTTPHandler: ChannelInboundHandler {
             }
             return
         }
+        let (path, query) = Self.split(head.uri)
+        let request = ControlRequest(method: head.method.rawValue, path: path, query: query, body: body, caller: caller)
         let router = self.router
         threadPool.runIfActive(eventLoop: context.eventLoop) { router.handle(request) }.whenComplete { result in
             let (handler, context) = bound.value
@@ -104,12 +107,15 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         }
     }
 
+    /// The path and the query's `name=value` pairs. A pair without a name (`?=`, `?=x`) is
+    /// ignored; a value keeps any further `=`; bad percent-escapes are taken as written.
     static func split(_ uri: String) -> (String, [String: String]) {
         guard let q = uri.firstIndex(of: "?") else { return (uri, [:]) }
         var query: [String: String] = [:]
         for pair in uri[uri.index(after: q)...].split(separator: "&") {
-            let kv = pair.split(separator: "=", maxSplits: 1)
-            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = kv.first, !name.isEmpty else { continue }
+            let key = String(name).removingPercentEncoding ?? String(name)
             let value = kv.count > 1 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
             query[key] = value
         }
