@@ -33,6 +33,15 @@ final class SQLiteStateStoreTests: XCTestCase {
         XCTAssertEqual(try store.appendAudit(StateStoreContract.record(1)), 1)
     }
 
+    /// Commits are fsynced: the writer runs with `synchronous = FULL` (2), not the NORMAL (1) that
+    /// GRDB's WAL set-up leaves, on a fresh file and on reopen.
+    func testWriterIsSynchronousFull() throws {
+        XCTAssertEqual(try SQLiteStateStore(path: dbPath).writerSynchronous, 2)
+        let reopened = try SQLiteStateStore(path: dbPath)
+        try reopened.appendAudit(StateStoreContract.record(1))
+        XCTAssertEqual(try reopened.writerSynchronous, 2)
+    }
+
     func testAppendAndReadBack() throws { try StateStoreContract.appendAndReadBack(try SQLiteStateStore(path: dbPath)) }
     func testSinceAndLimit() throws { try StateStoreContract.sinceAndLimit(try SQLiteStateStore(path: dbPath)) }
     func testIDs() throws { try StateStoreContract.idsAreUniqueAndIncreasing(try SQLiteStateStore(path: dbPath)) }

@@ -14,11 +14,18 @@ public final class SQLiteStateStore: StateStore {
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var config = Configuration()
         config.busyMode = .timeout(5)
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         pool = try DatabasePool(path: path, configuration: config)
+        // Set on the writer after the pool is open: DatabasePool.init turns on WAL with
+        // `synchronous = NORMAL` (GRDB's setUpWALMode), which undid a FULL set in prepareDatabase,
+        // and NORMAL does not fsync at commit. The pool has one writer connection for its whole
+        // life and GRDB sets the pragma nowhere else, so this holds for every later write.
+        try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit is fsynced).
+    var writerSynchronous: Int {
+        get throws { try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 } }
     }
 
     /// Migrations run in order, once each, recorded in `grdb_migrations`. Never edit a shipped
