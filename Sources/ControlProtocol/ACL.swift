@@ -43,6 +43,9 @@ public struct ACLListResponse: Codable, Sendable, Equatable {
 
 public struct ACLPutRequest: Codable, Sendable, Equatable {
     public static let fields: Set<String> = ["cidr", "action", "ttl_seconds", "reason", "force"]
+    /// The longest `ttl_seconds` accepted: 100 years (3,155,760,000 s). Longer is refused (no
+    /// TTL means never), so an expiry is always a time that dates, timers and integers can hold.
+    public static let maxTTLSeconds: Double = 100 * 365.25 * 86400
     public var cidr: String
     public var action: String
     public var ttlSeconds: Double?

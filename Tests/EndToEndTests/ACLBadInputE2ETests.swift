@@ -18,6 +18,8 @@ final class ACLBadInputE2ETests: E2ETestCase {
             (["acl", "deny", "127.0.0.2", "--ttl=-5m"], 64, "--ttl -5m is not a positive duration"),
             (["acl", "deny", "127.0.0.2", "--ttl", "0s"], 64, "--ttl 0s is not a positive duration"),
             (["acl", "deny", "127.0.0.2", "--ttl", "5x"], 64, "--ttl 5x is not a positive duration"),
+            (["acl", "deny", "127.0.0.2", "--ttl", "1e300s"], 64, "--ttl 1e300s is longer than 100 years"),
+            (["acl", "deny", "127.0.0.2", "--ttl", "36526d"], 64, "--ttl 36526d is longer than 100 years"),
             (["acl", "remove", "127.0.0.77"], 1, "no dynamic entry for 127.0.0.77"),
             (["acl", "deny", "64.0.0.0/4"], 1, "64.0.0.0/4 covers more than a /8; repeat with --force"),
             (["acl", "allow", "2001:db8::/31"], 1, "2001:db8::/31 covers more than a /32; repeat with --force"),

@@ -32,6 +32,19 @@ final class ACLBadInputTests: ACLDaemonTestCase {
         XCTAssertEqual(try status(from: "127.0.0.2"), 200)
     }
 
+    /// A TTL past 100 years is refused naming `ttl_seconds` (1e19 and up trapped the daemon
+    /// converting it to an Int); 100 years itself is accepted.
+    func testOverlongTTLIsRefused() throws {
+        for ttl in [1e19, 1e300, Double(Int.max), ACLPutRequest.maxTTLSeconds + 1] {
+            try assertRefused(try put("deny", "127.0.0.2", ttl: ttl), contains: "ttl_seconds must be at most 3155760000 (100 years)")
+        }
+        XCTAssertEqual(try status(from: "127.0.0.2"), 200)
+        let now = Date().timeIntervalSince1970
+        let entry = try add("deny", "127.0.0.3", ttl: ACLPutRequest.maxTTLSeconds).entry
+        XCTAssertEqual(try XCTUnwrap(entry.expiresAt), now + ACLPutRequest.maxTTLSeconds, accuracy: 60)
+        XCTAssertEqual(try status(from: "127.0.0.3"), 403)
+    }
+
     func testUnknownActionIsRefused() throws {
         try assertRefused(try put("block", "127.0.0.2"), contains: "action must be")
     }

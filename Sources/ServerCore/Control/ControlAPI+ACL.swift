@@ -19,6 +19,10 @@ extension ControlAPI {
             if let ttl = body.ttlSeconds, !(ttl > 0 && ttl.isFinite) {
                 throw ControlFailure(.badRequest, .badRequest, "ttl must be a positive duration")
             }
+            if let ttl = body.ttlSeconds, ttl > ACLPutRequest.maxTTLSeconds {
+                throw ControlFailure(.badRequest, .badRequest,
+                    "ttl_seconds must be at most \(Int(ACLPutRequest.maxTTLSeconds)) (100 years), got \(ttl); leave it out for no expiry")
+            }
             let wide = cidr.isIPv4 ? cidr.prefixLength < 8 : cidr.prefixLength < 32
             if wide && body.force != true {
                 throw ControlFailure(.badRequest, .badRequest,
@@ -29,6 +33,7 @@ extension ControlAPI {
                 cidr: cidr, action: action, source: .manual, createdAt: now, expiresAt: body.ttlSeconds.map { now + $0 },
                 reason: body.reason, createdBy: request.caller.map { Int64($0.uid) })
             let replaced = access.hasDynamicEntry(cidr)
+            // The TTL is 0 < ttl <= 100 years here, so its Int cannot trap.
             let audit = record(request, action: "acl \(action.rawValue)", arguments: cidr.description + (body.ttlSeconds.map { " ttl=\(Int($0))s" } ?? ""), reason: body.reason)
             do {
                 try access.put(entry, audit: audit)

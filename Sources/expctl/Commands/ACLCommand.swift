@@ -29,6 +29,9 @@ struct ACLPutOptions: ParsableArguments {
             if let ttl, !(Output.parseDuration(ttl).map { $0 > 0 } ?? false) {
                 throw CLIError.usage("--ttl \(ttl) is not a positive duration like 30s, 15m, 1h or 7d")
             }
+            if let ttl, let seconds = Output.parseDuration(ttl), seconds > ACLPutRequest.maxTTLSeconds {
+                throw CLIError.usage("--ttl \(ttl) is longer than 100 years (36525d); leave --ttl out for no expiry")
+            }
             let request = ACLPutRequest(cidr: target, action: action, ttlSeconds: ttl.flatMap(Output.parseDuration), reason: reason,
                                         force: force ? true : nil)
             let (reply, _) = try Output.call(options, .post, Endpoint.acl, body: try JSONEncoder().encode(request), as: ACLPutResponse.self)
