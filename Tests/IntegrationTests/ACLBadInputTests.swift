@@ -64,4 +64,20 @@ final class ACLBadInputTests: ACLDaemonTestCase {
         XCTAssertEqual(Set(try entries().map(\.cidr)), ["127.0.0.9", "64.0.0.0/4", "10.0.0.0/8", "2001:db8::/32"])
         XCTAssertEqual(try status(from: "127.0.0.1"), 200, "none of them covers loopback")
     }
+
+    /// IPv4 clients are matched as ::ffff:a.b.c.d, so an IPv6 prefix that contains ::ffff:0:0/96
+    /// denies every IPv4 client: it needs force however long it is written (`::/80` got in and
+    /// then 127.0.0.1 got 403). A mapped prefix is judged as the IPv4 prefix it is.
+    func testIPv6PrefixesCoveringIPv4NeedForce() throws {
+        for cidr in ["::/80", "::/64", "::1/64", "::fffe:0:0/95", "::ffff:0:0/95", "::ffff:0:0/96", "::ffff:0.0.0.0/100", "::/32"] {
+            try assertRefused(try put("deny", cidr), contains: "--force")
+        }
+        XCTAssertEqual(try status(from: "127.0.0.1"), 200)
+        try add("deny", "::ffff:10.0.0.0/104")  // 10.0.0.0/8
+        try add("deny", "::/96")  // IPv4-compatible addresses, not mapped ones
+        try add("deny", "::/95")  // ::0:0/96 and ::1:0:0/96, not ::ffff:0:0/96
+        try add("deny", "2001:db8::/64")
+        try add("deny", "64:ff9b::/96")
+        XCTAssertEqual(try status(from: "127.0.0.1"), 200, "none of them covers loopback")
+    }
 }

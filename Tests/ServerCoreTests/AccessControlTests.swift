@@ -47,6 +47,21 @@ final class CIDRTests: XCTestCase {
     func cidr(_ text: String) -> CIDR { CIDR(text)! }
     func ip(_ text: String) -> IPAddress { IPAddress(text)! }
 
+    /// Too wide without force: IPv4 under /8, IPv6 under /32, and any IPv6 prefix whose IPv4 part
+    /// (IPv4 clients are matched as ::ffff:a.b.c.d) is wider than a /8.
+    func testForceReason() {
+        for text in ["0.0.0.0/0", "64.0.0.0/7", "::/0", "2001:db8::/31", "::/32", "::/64", "::1/64", "::/80", "::fffe:0:0/95",
+                     "::ffff:0:0/95", "::ffff:0:0/96", "::ffff:10.0.0.0/103"] {
+            XCTAssertNotNil(cidr(text).forceReason, text)
+        }
+        for text in ["10.0.0.0/8", "127.0.0.1", "2001:db8::/32", "::/96", "::1", "::/95", "::ffff:10.0.0.0/104", "::ffff:1.2.3.4",
+                     "64:ff9b::/96", "fe80::/64"] {
+            XCTAssertNil(cidr(text).forceReason, text)
+        }
+        XCTAssertEqual(cidr("::/80").forceReason, "::/80 covers every IPv4 address (::ffff:0:0/96, wider than a /8)")
+        XCTAssertEqual(cidr("64.0.0.0/4").forceReason, "64.0.0.0/4 covers more than a /8")
+    }
+
     func testBareAddressesAreHostPrefixes() {
         XCTAssertEqual(CIDR("127.0.0.1")?.prefixLength, 32)
         XCTAssertEqual(CIDR("::1")?.prefixLength, 128)

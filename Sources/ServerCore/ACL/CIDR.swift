@@ -42,6 +42,27 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The widest prefixes an operator may add without `force`: /8 (IPv4) and /32 (IPv6).
+    public static let forceIPv4Limit = 8, forceIPv6Limit = 32
+
+    /// Why adding this prefix needs `force` (it covers too much), or nil: the one place that
+    /// decides. IPv4 clients are matched as IPv4-mapped addresses (`::ffff:0:0/96`), so an IPv6
+    /// prefix is judged in both spaces: shorter than /32, or, where it overlaps the mapped range,
+    /// covering a wider IPv4 range than a /8 (`::/80` and `::ffff:0:0/96` cover every IPv4
+    /// client; `::ffff:10.0.0.0/104` is 10.0.0.0/8 and passes).
+    public var forceReason: String? {
+        if isIPv4 {
+            guard prefixLength < Self.forceIPv4Limit else { return nil }
+            return "\(self) covers more than a /\(Self.forceIPv4Limit)"
+        }
+        if bits < Self.forceIPv6Limit { return "\(self) covers more than a /\(Self.forceIPv6Limit)" }
+        // Not IPv4 with bits >= 96, so it overlaps the mapped range only by containing all of it.
+        if bits <= 96 && contains(IPAddress(high: 0, low: 0x0000_FFFF_0000_0000)) {
+            return "\(self) covers every IPv4 address (::ffff:0:0/96, wider than a /\(Self.forceIPv4Limit))"
+        }
+        return nil
+    }
+
     public func contains(_ address: IPAddress) -> Bool {
         let (mh, ml) = CIDR.mask(bits)
         return address.high & mh == network.high && address.low & ml == network.low

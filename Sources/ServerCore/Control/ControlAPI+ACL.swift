@@ -23,10 +23,8 @@ extension ControlAPI {
                 throw ControlFailure(.badRequest, .badRequest,
                     "ttl_seconds must be at most \(Int(ACLPutRequest.maxTTLSeconds)) (100 years), got \(ttl); leave it out for no expiry")
             }
-            let wide = cidr.isIPv4 ? cidr.prefixLength < 8 : cidr.prefixLength < 32
-            if wide && body.force != true {
-                throw ControlFailure(.badRequest, .badRequest,
-                    "\(cidr) covers more than a /\(cidr.isIPv4 ? 8 : 32); repeat with --force if you mean it")
+            if let why = cidr.forceReason, body.force != true {
+                throw ControlFailure(.badRequest, .badRequest, "\(why); repeat with --force if you mean it")
             }
             let now = Date().timeIntervalSince1970
             let entry = ACLEntry(

@@ -20,7 +20,7 @@ struct ACLPutOptions: ParsableArguments {
     @Option(help: "Why (kept with the entry and in the audit log).")
     var reason: String?
 
-    @Flag(help: "Allow prefixes wider than /8 (IPv4) or /32 (IPv6).")
+    @Flag(help: "Allow prefixes wider than /8 (IPv4) or /32 (IPv6), or IPv6 ones that cover all of IPv4 (::/80).")
     var force = false
 
     func run(_ action: String, _ options: GlobalOptions) throws {
