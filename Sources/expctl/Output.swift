@@ -64,6 +64,12 @@ enum Output {
         return f.string(from: Date(timeIntervalSince1970: epoch))
     }
 
+    /// The epoch second `seconds` ago, never before the epoch: `--since 1e300s` means everything
+    /// (`seconds` is finite, from `parseDuration`, so this cannot trap).
+    static func epoch(ago seconds: Double) -> Int {
+        Int(max(0, Date().timeIntervalSince1970 - seconds))
+    }
+
     /// `30s`, `15m`, `1h`, `7d` → seconds (nil for anything else, `inf` and `nan` included).
     static func parseDuration(_ text: String) -> Double? {
         guard let unit = text.last, let n = Double(text.dropLast()), n >= 0 else { return nil }

@@ -2,8 +2,9 @@ import ControlProtocol
 import Foundation
 import XCTest
 
-/// Bad `expctl acl` input: one line on stderr, a non-zero exit (1: the daemon refused; 64: bad
-/// usage), nothing on stdout, and nothing stored (the list and the audit log are unchanged).
+/// Bad `expctl acl` input (and bad `audit`, `stats`, `upstream drain` arguments): one line on
+/// stderr, a non-zero exit (1: the daemon refused; 64: bad usage), nothing on stdout, and nothing
+/// stored (the list and the audit log are unchanged).
 final class ACLBadInputE2ETests: E2ETestCase {
     func testBadInputIsRefusedWithOneLineAndStoresNothing() throws {
         let port = freePort()
@@ -13,9 +14,12 @@ final class ACLBadInputE2ETests: E2ETestCase {
         let audit = try expctlJSON(AuditResponse.self, ["audit"]).entries
 
         let cases: [(args: [String], status: Int32, message: String)] = [
-            (["acl", "deny", "127.0.0.256"], 1, "\"127.0.0.256\" is not a valid IP address or CIDR"),
-            (["acl", "allow", "not-an-ip"], 1, "\"not-an-ip\" is not a valid IP address or CIDR"),
+            (["acl", "deny", "127.0.0.256"], 64, "\"127.0.0.256\" is not a valid IP address or CIDR"),
+            (["acl", "allow", "not-an-ip"], 64, "\"not-an-ip\" is not a valid IP address or CIDR"),
+            (["acl", "deny", "10.0.0.0/33"], 64, "\"10.0.0.0/33\" is not a valid IP address or CIDR"),
+            (["acl", "remove", "2001:db8::/129"], 64, "\"2001:db8::/129\" is not a valid IP address or CIDR"),
             (["acl", "deny", "127.0.0.2", "--ttl=-5m"], 64, "--ttl -5m is not a positive duration"),
+            (["acl", "deny", "127.0.0.2", "--ttl", "-5m"], 64, "--ttl -5m is not a positive duration"),
             (["acl", "deny", "127.0.0.2", "--ttl", "0s"], 64, "--ttl 0s is not a positive duration"),
             (["acl", "deny", "127.0.0.2", "--ttl", "5x"], 64, "--ttl 5x is not a positive duration"),
             (["acl", "deny", "127.0.0.2", "--ttl", "1e300s"], 64, "--ttl 1e300s is longer than 100 years"),
@@ -23,7 +27,13 @@ final class ACLBadInputE2ETests: E2ETestCase {
             (["acl", "remove", "127.0.0.77"], 1, "no dynamic entry for 127.0.0.77"),
             (["acl", "deny", "64.0.0.0/4"], 1, "64.0.0.0/4 covers more than a /8; repeat with --force"),
             (["acl", "allow", "2001:db8::/31"], 1, "2001:db8::/31 covers more than a /32; repeat with --force"),
-            (["acl", "check", "127.0.0.300"], 1, "ip must be an IPv4 or IPv6 address"),
+            (["acl", "check", "127.0.0.300"], 64, "\"127.0.0.300\" is not an IPv4 or IPv6 address"),
+            (["acl", "check", "10.0.0.0/8"], 64, "\"10.0.0.0/8\" is not an IPv4 or IPv6 address"),
+            (["audit", "--limit", "abc"], 64, "--limit must be a whole number between 1 and 100000, got \"abc\""),
+            (["audit", "--limit", "-5"], 64, "--limit must be a whole number between 1 and 100000, got \"-5\""),
+            (["audit", "--since", "-5m"], 64, "--since -5m is not a duration"),
+            (["stats", "--since", "-5m"], 64, "--since -5m is not a duration"),
+            (["upstream", "drain", "127.0.0.1:1", "--wait", "--timeout", "-5m"], 64, "--timeout -5m is not a positive duration"),
         ]
         for c in cases {
             let r = try expctl(c.args)
@@ -37,6 +47,15 @@ final class ACLBadInputE2ETests: E2ETestCase {
         XCTAssertEqual(try expctlJSON(AuditResponse.self, ["audit"]).entries, audit, "no audit record for refused input")
         XCTAssertEqual(try httpStatus(port: port, source: "127.0.0.2"), 200)
 
+        // A window longer than the epoch is everything (it trapped computing the start).
+        for args in [["audit", "--since", "1e300s"], ["audit", "--since", "1e12s"], ["stats", "--since", "1e300s"],
+                     ["stats", "--since", "1e12s"]] {
+            let r = try expctl(args + ["--json"])
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stderr, "", "\(args)")
+        }
+        XCTAssertEqual(try expctlJSON(AuditResponse.self, ["audit", "--since", "1e300s"]).entries, audit)
+
         let forced = try expctl(["acl", "deny", "64.0.0.0/4", "--force"])
         XCTAssertEqual(forced.status, 0, forced.stderr)
         XCTAssertEqual(forced.stdout, "added: deny 64.0.0.0/4\n")
@@ -47,5 +66,12 @@ final class ACLBadInputE2ETests: E2ETestCase {
         XCTAssertEqual(r.status, 3, r.stderr)
         XCTAssertTrue(r.stderr.hasPrefix("expctl: expserverd is not running"), r.stderr)
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+    }
+
+    /// A typo is bad usage whether a daemon runs or not (it said "not running" here).
+    func testBadAddressIsUsageWithoutADaemon() throws {
+        let r = try expctl(["acl", "deny", "1.2.3"])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertEqual(r.stderr, "expctl: \"1.2.3\" is not a valid IP address or CIDR\n")
     }
 }

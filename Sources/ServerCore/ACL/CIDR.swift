@@ -1,3 +1,5 @@
+import ControlProtocol
+
 /// An address prefix: `10.0.0.0/8`, `2001:db8::/32`, or a bare address (a /32 or /128).
 ///
 /// IPv4 prefixes live in the IPv4-mapped part of the 128-bit space, so an IPv4 `/n` is stored as
@@ -19,27 +21,11 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         self.network = IPAddress(high: address.high & mh, low: address.low & ml)
     }
 
-    /// Parses `addr` or `addr/len`. Returns nil for anything malformed or a length out of range.
+    /// Parses `addr` or `addr/len` (`AddressText`, which expctl shares). Returns nil for
+    /// anything malformed or a length out of range.
     public init?(_ text: String) {
-        let trimmed = Substring(text)
-        if let slash = trimmed.firstIndex(of: "/") {
-            guard let addr = IPAddress(trimmed[..<slash]) else { return nil }
-            let lenText = trimmed[trimmed.index(after: slash)...]
-            guard !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }),
-                let len = Int(lenText)
-            else { return nil }
-            let isV4Text = !trimmed[..<slash].contains(":")
-            if isV4Text {
-                guard len <= 32 else { return nil }
-                self.init(address: addr, bits: 96 + len)
-            } else {
-                guard len <= 128 else { return nil }
-                self.init(address: addr, bits: len)
-            }
-        } else {
-            guard let addr = IPAddress(trimmed) else { return nil }
-            self.init(address: addr, bits: 128)
-        }
+        guard let (high, low, bits) = AddressText.prefix(Substring(text)) else { return nil }
+        self.init(address: IPAddress(high: high, low: low), bits: bits)
     }
 
     /// The widest prefixes an operator may add without `force`: /8 (IPv4) and /32 (IPv6).

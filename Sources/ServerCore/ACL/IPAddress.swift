@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ControlProtocol
 
 /// An IPv4 or IPv6 address held as 128 bits. IPv4 addresses are stored IPv4-mapped
 /// (`::ffff:a.b.c.d`), so `::ffff:1.2.3.4` and `1.2.3.4` are the same value and compare equal:
@@ -27,43 +28,10 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// The 32-bit IPv4 value, when this is an IPv4 (or IPv4-mapped) address.
     public var ipv4Value: UInt32? { isIPv4 ? UInt32(truncatingIfNeeded: low) : nil }
 
-    /// Parses dotted-quad IPv4 or any textual IPv6 form (`::1`, `::ffff:1.2.3.4`, `2001:db8::/..` without the prefix).
+    /// Parses dotted-quad IPv4 or any textual IPv6 (`AddressText`, which expctl shares).
     public init?(_ text: Substring) {
-        if text.contains(":") {
-            var storage = in6_addr()
-            let ok = String(text).withCString { inet_pton(AF_INET6, $0, &storage) } == 1
-            guard ok else { return nil }
-            let bytes = withUnsafeBytes(of: &storage) { Array($0) }
-            var hi: UInt64 = 0
-            var lo: UInt64 = 0
-            for i in 0..<8 { hi = hi << 8 | UInt64(bytes[i]) }
-            for i in 8..<16 { lo = lo << 8 | UInt64(bytes[i]) }
-            self.init(high: hi, low: lo)
-        } else {
-            // Strict dotted quad: four decimal parts 0-255, no leading '+', no empty parts.
-            var value: UInt32 = 0
-            var parts = 0
-            var current: UInt32 = 0
-            var digits = 0
-            for ch in text.utf8 {
-                if ch == UInt8(ascii: ".") {
-                    guard digits > 0, parts < 3 else { return nil }
-                    value = value << 8 | current
-                    parts += 1
-                    current = 0
-                    digits = 0
-                } else if ch >= 48 && ch <= 57 {
-                    guard digits < 3 else { return nil }
-                    current = current * 10 + UInt32(ch - 48)
-                    digits += 1
-                    guard current <= 255 else { return nil }
-                } else {
-                    return nil
-                }
-            }
-            guard digits > 0, parts == 3 else { return nil }
-            self.init(ipv4: value << 8 | current)
-        }
+        guard let (high, low) = AddressText.address(text) else { return nil }
+        self.init(high: high, low: low)
     }
 
     public init?(_ text: String) { self.init(Substring(text)) }

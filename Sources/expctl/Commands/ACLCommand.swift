@@ -14,7 +14,8 @@ struct ACLPutOptions: ParsableArguments {
     @Argument(help: "An IPv4/IPv6 address or CIDR prefix (1.2.3.4, 10.0.0.0/8, 2001:db8::/48).")
     var target: String
 
-    @Option(help: "Expire after this long (30s, 15m, 1h, 7d); default: never.")
+    // `.unconditional`: `--ttl -5m` is this option's (bad) value, refused in one line below.
+    @Option(parsing: .unconditional, help: "Expire after this long (30s, 15m, 1h, 7d); default: never.")
     var ttl: String?
 
     @Option(help: "Why (kept with the entry and in the audit log).")
@@ -26,6 +27,7 @@ struct ACLPutOptions: ParsableArguments {
     func run(_ action: String, _ options: GlobalOptions) throws {
         try Output.run {
             // Checked here rather than in `validate()`, so the refusal is one line (no usage text).
+            try checkPrefix(target)
             if let ttl, !(Output.parseDuration(ttl).map { $0 > 0 } ?? false) {
                 throw CLIError.usage("--ttl \(ttl) is not a positive duration like 30s, 15m, 1h or 7d")
             }
@@ -39,6 +41,14 @@ struct ACLPutOptions: ParsableArguments {
             let until = reply.entry.expiresAt.map { " until \(Output.timestamp($0))" } ?? ""
             print("\(reply.replaced ? "replaced" : "added"): \(action) \(reply.entry.cidr)\(until)")
         }
+    }
+}
+
+/// A typo in an address or prefix is bad usage, refused before the daemon is asked (with the
+/// daemon's own parser and message).
+func checkPrefix(_ target: String) throws {
+    guard AddressText.prefix(Substring(target)) != nil else {
+        throw CLIError.usage("\"\(target)\" is not a valid IP address or CIDR")
     }
 }
 
@@ -65,6 +75,7 @@ struct ACLRemove: ParsableCommand {
 
     func run() throws {
         try Output.run {
+            try checkPrefix(target)
             let body = try JSONEncoder().encode(ACLRemoveRequest(cidr: target, reason: reason))
             let (reply, _) = try Output.call(options, .post, Endpoint.aclRemove, body: body, as: ACLRemoveResponse.self)
             if options.json { return Output.printJSON(reply) }
@@ -97,6 +108,9 @@ struct ACLCheck: ParsableCommand {
 
     func run() throws {
         try Output.run {
+            guard AddressText.address(Substring(ip)) != nil else {
+                throw CLIError.usage("\"\(ip)\" is not an IPv4 or IPv6 address")
+            }
             let query = ip.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: ".:"))) ?? ip
             let (reply, _) = try Output.call(options, .get, Endpoint.aclCheck + "?ip=\(query)", as: ACLCheckResponse.self)
             if options.json { return Output.printJSON(reply) }

@@ -8,21 +8,24 @@ struct AuditCommand: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
-    @Option(help: "Only records newer than this (30s, 15m, 1h, 7d).")
+    // Words checked in `run` (`.unconditional` takes `-5m` as the value): a bad one gets one line.
+    @Option(parsing: .unconditional, help: "Only records newer than this (30s, 15m, 1h, 7d).")
     var since: String?
 
-    @Option(help: "At most this many records.")
-    var limit: Int = 1000
+    @Option(parsing: .unconditional, help: "At most this many records (1-100000).")
+    var limit: String = "1000"
 
     func run() throws {
         try Output.run {
             if let since, Output.parseDuration(since) == nil {
                 throw CLIError.usage("--since \(since) is not a duration like 30s, 15m, 1h or 7d")
             }
-            if limit < 1 || limit > 100_000 { throw CLIError.usage("--limit must be between 1 and 100000") }
-            var path = Endpoint.audit + "?limit=\(limit)"
+            guard let count = Int(limit), (1...100_000).contains(count) else {
+                throw CLIError.usage("--limit must be a whole number between 1 and 100000, got \"\(limit)\"")
+            }
+            var path = Endpoint.audit + "?limit=\(count)"
             if let since, let seconds = Output.parseDuration(since) {
-                path += "&since=\(Int(Date().timeIntervalSince1970 - seconds))"
+                path += "&since=\(Output.epoch(ago: seconds))"
             }
             let (reply, _) = try Output.call(options, .get, path, as: AuditResponse.self)
             if options.json { return Output.printJSON(reply) }

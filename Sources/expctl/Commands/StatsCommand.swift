@@ -8,7 +8,7 @@ struct StatsCommand: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
     @Flag(help: "Refresh every second until interrupted.") var watch = false
-    @Option(help: "Also show what changed over this window (30s, 15m, 1h, 7d).") var since: String?
+    @Option(parsing: .unconditional, help: "Also show what changed over this window (30s, 15m, 1h, 7d).") var since: String?
     @Flag(help: "Per-route figures.") var routes = false
     @Flag(help: "Per-upstream figures.") var upstreams = false
     @Flag(help: "Top clients by requests and by 4xx answers.") var clients = false
@@ -20,7 +20,7 @@ struct StatsCommand: ParsableCommand {
                 guard let seconds = Output.parseDuration(since), seconds > 0 else {
                     throw CLIError.usage("--since \(since) is not a duration like 30s, 15m, 1h or 7d")
                 }
-                path += "?since=\(Int(Date().timeIntervalSince1970 - seconds))"
+                path += "?since=\(Output.epoch(ago: seconds))"
             }
             repeat {
                 let (stats, _) = try Output.call(options, .get, path, as: StatsResponse.self)

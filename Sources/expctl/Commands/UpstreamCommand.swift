@@ -67,7 +67,7 @@ struct UpstreamDrain: ParsableCommand {
     @OptionGroup var options: GlobalOptions
     @Argument(help: "host:port, as in the config.") var address: String
     @Flag(help: "Wait until its in-flight requests reach zero (exit 0), or the timeout passes (exit 1).") var wait = false
-    @Option(help: "With --wait: give up after this long (30s, 5m, 1h).") var timeout: String = "5m"
+    @Option(parsing: .unconditional, help: "With --wait: give up after this long (30s, 5m, 1h).") var timeout: String = "5m"
     @Option(help: "Why (kept in the audit log).") var reason: String?
 
     func run() throws {
