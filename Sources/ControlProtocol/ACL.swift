@@ -34,6 +34,21 @@ public struct ACLEntryInfo: Codable, Sendable, Equatable {
         case expiresAt = "expires_at"
         case createdBy = "created_by"
     }
+
+    /// Every key, nil ones as null (the schema's keys are always present); decoding still
+    /// accepts them left out.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(cidr, forKey: .cidr)
+        try c.encode(action, forKey: .action)
+        try c.encode(source, forKey: .source)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(expiresAt, forKey: .expiresAt)
+        try c.encode(expired, forKey: .expired)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(createdBy, forKey: .createdBy)
+        try c.encode(hits, forKey: .hits)
+    }
 }
 
 public struct ACLListResponse: Codable, Sendable, Equatable {

@@ -21,6 +21,21 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         self.result = result
         self.reason = reason
     }
+
+    enum CodingKeys: String, CodingKey { case id, time, uid, pid, action, arguments, result, reason }
+
+    /// Every key, nil ones (`uid`/`pid` of the daemon's own actions, no `reason`) as null.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(time, forKey: .time)
+        try c.encode(uid, forKey: .uid)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(action, forKey: .action)
+        try c.encode(arguments, forKey: .arguments)
+        try c.encode(result, forKey: .result)
+        try c.encode(reason, forKey: .reason)
+    }
 }
 
 /// `GET /v1/audit?since=<epoch seconds>&limit=<n>`.

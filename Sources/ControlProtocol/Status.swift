@@ -36,6 +36,22 @@ public struct StatusResponse: Codable, Sendable, Equatable {
         case stateDB = "state_db"
         case controlSocket = "control_socket"
     }
+
+    /// Every key; `config_path` is null (not left out) for the built-in default config.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(protocolVersion, forKey: .protocolVersion)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(startedAt, forKey: .startedAt)
+        try c.encode(uptimeMs, forKey: .uptimeMs)
+        try c.encode(configPath, forKey: .configPath)
+        try c.encode(stateDB, forKey: .stateDB)
+        try c.encode(controlSocket, forKey: .controlSocket)
+        try c.encode(workers, forKey: .workers)
+        try c.encode(listeners, forKey: .listeners)
+        try c.encode(reloads, forKey: .reloads)
+    }
 }
 
 /// `POST /v1/reload` body (optional) and answer.
@@ -58,5 +74,13 @@ public struct ReloadResponse: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case listeners, reloads
         case configPath = "config_path"
+    }
+
+    /// `config_path` is null (not left out) for the built-in default config.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(configPath, forKey: .configPath)
+        try c.encode(listeners, forKey: .listeners)
+        try c.encode(reloads, forKey: .reloads)
     }
 }

@@ -52,6 +52,26 @@ public struct UpstreamInfo: Codable, Sendable, Equatable {
         case latencyP50Ms = "latency_p50_ms"
         case latencyP99Ms = "latency_p99_ms"
     }
+
+    /// Every key, nil ones as null (`last_check` before the first check); decoding still
+    /// accepts them left out.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(route, forKey: .route)
+        try c.encode(address, forKey: .address)
+        try c.encode(configuredWeight, forKey: .configuredWeight)
+        try c.encode(effectiveWeight, forKey: .effectiveWeight)
+        try c.encode(state, forKey: .state)
+        try c.encode(backup, forKey: .backup)
+        try c.encode(inFlight, forKey: .inFlight)
+        try c.encode(requests, forKey: .requests)
+        try c.encode(failures, forKey: .failures)
+        try c.encode(healthTransitions, forKey: .healthTransitions)
+        try c.encode(lastCheck, forKey: .lastCheck)
+        try c.encode(lastCheckOK, forKey: .lastCheckOK)
+        try c.encode(latencyP50Ms, forKey: .latencyP50Ms)
+        try c.encode(latencyP99Ms, forKey: .latencyP99Ms)
+    }
 }
 
 public struct UpstreamListResponse: Codable, Sendable, Equatable {
@@ -120,5 +140,14 @@ public struct UpstreamChangeResponse: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case address, admin, weight
         case inFlight = "in_flight"
+    }
+
+    /// `weight` is null, not left out, when the config's applies; decoding accepts either.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(address, forKey: .address)
+        try c.encode(admin, forKey: .admin)
+        try c.encode(weight, forKey: .weight)
+        try c.encode(inFlight, forKey: .inFlight)
     }
 }

@@ -19,7 +19,10 @@ final class AuditWireTests: XCTestCase {
 
     func testSignalInitiatedEntryHasNoCaller() throws {
         let entry = AuditEntry(id: 1, time: 1, uid: nil, pid: nil, action: "reload", arguments: "x", result: "error: invalid_config", reason: nil)
-        _ = try WireJSON.assertRoundTrip(entry, keys: ["id", "time", "action", "arguments", "result"])
+        let object = try WireJSON.assertRoundTrip(entry, keys: ["id", "time", "uid", "pid", "action", "arguments", "result", "reason"])
+        XCTAssertTrue(object["uid"] is NSNull && object["pid"] is NSNull && object["reason"] is NSNull, "null, not left out")
+        let script = #"{"id":1,"time":1,"action":"reload","arguments":"x","result":"ok"}"#
+        XCTAssertNil(try JSONDecoder().decode(AuditEntry.self, from: Data(script.utf8)).uid, "left out still decodes")
     }
 
     func testResponseWrapsEntries() throws {

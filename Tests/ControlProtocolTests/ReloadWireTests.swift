@@ -22,6 +22,8 @@ final class ReloadWireTests: XCTestCase {
     }
 
     func testResponseForTheBuiltInDefault() throws {
-        _ = try WireJSON.assertRoundTrip(ReloadResponse(configPath: nil, listeners: [], reloads: 1), keys: ["listeners", "reloads"])
+        let object = try WireJSON.assertRoundTrip(ReloadResponse(configPath: nil, listeners: [], reloads: 1),
+                                                  keys: ["config_path", "listeners", "reloads"])
+        XCTAssertTrue(object["config_path"] is NSNull, "null, not left out")
     }
 }

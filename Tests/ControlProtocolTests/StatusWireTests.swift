@@ -29,7 +29,7 @@ final class StatusWireTests: XCTestCase {
         var status = sample
         status.configPath = nil
         let data = try WireJSON.encode(status)
-        XCTAssertNil(try WireJSON.object(data)["config_path"])
+        XCTAssertTrue(try WireJSON.object(data)["config_path"] is NSNull, "null, not left out")
         XCTAssertEqual(try JSONDecoder().decode(StatusResponse.self, from: data), status)
     }
 

@@ -177,6 +177,12 @@ final class UpstreamControlE2ETests: E2ETestCase {
                                                 "\(a.address) config", b.address, b.address])
         XCTAssertEqual(audit.first?.reason, "bigger box")
         XCTAssertTrue(audit.allSatisfy { $0.result == "ok" && $0.uid == Int64(getuid()) })
+
+        // --json writes every key of the schema: the weight is null when the config's applies.
+        let json = try expctl(["upstream", "weight", a.address, "config", "--json"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        XCTAssertTrue(object["weight"] is NSNull, json.stdout)
     }
 
     func testUnknownAddressFailsWithAOneLineMessage() throws {
