@@ -206,7 +206,11 @@ final class UpstreamControlE2ETests: E2ETestCase {
             XCTAssertNotEqual(bad.status, 0, timeout)
             XCTAssertEqual(bad.stderr.split(separator: "\n").count, 1, "\(timeout): \(bad.stderr)")
         }
-        XCTAssertEqual(try expctlJSON(AuditResponse.self, ["audit"]).entries, [], "failed changes are not audited")
+        // Changes the daemon refused are audited as failures; what expctl refused never reached it.
+        let audit = try expctlJSON(AuditResponse.self, ["audit"]).entries
+        XCTAssertEqual(audit.map(\.action), ["upstream drain", "upstream drain", "upstream enable", "upstream disable", "upstream weight"])
+        XCTAssertEqual(audit.map(\.arguments), Array(repeating: "10.9.9.9:80", count: 4) + ["10.9.9.9:80 2"])
+        XCTAssertTrue(audit.allSatisfy { $0.result == "error: not_found" }, "\(audit)")
         XCTAssertEqual(try upstreams().map(\.state), ["active", "active"])
     }
 }

@@ -2,8 +2,9 @@ import ControlProtocol
 import Foundation
 import XCTest
 
-/// Bad input to `/v1/acl` is refused with a one-line message and nothing is stored: the list and
-/// the audit log are unchanged. Prefixes wider than /8 (IPv4) or /32 (IPv6) need `force`.
+/// Bad input to `/v1/acl` is refused with a one-line message and nothing is stored: the list is
+/// unchanged and the audit log only gains the failure (`error: <code>`). Prefixes wider than /8
+/// (IPv4) or /32 (IPv6) need `force`.
 final class ACLBadInputTests: ACLDaemonTestCase {
     override func setUpWithError() throws {
         try super.setUpWithError()
@@ -11,12 +12,29 @@ final class ACLBadInputTests: ACLDaemonTestCase {
         try add("deny", "127.0.0.9", reason: "baseline")
     }
 
-    /// `r` was refused and changed nothing.
+    /// `r` was refused, changed nothing, and was audited as the failure it was.
     func assertRefused(_ r: HTTPResult, status: Int = 400, code: String = "bad_request", contains fragment: String,
                        file: StaticString = #filePath, line: UInt = #line) throws {
         assertError(r, status: status, code: code, contains: fragment, file: file, line: line)
         XCTAssertEqual(try entries().map(\.cidr), ["127.0.0.9"], "nothing stored", file: file, line: line)
-        XCTAssertEqual(try audit().map(\.arguments), ["127.0.0.9"], "nothing audited", file: file, line: line)
+        let audit = try audit()
+        XCTAssertEqual(audit.filter { $0.result == "ok" }.map(\.arguments), ["127.0.0.9"], "no change audited", file: file, line: line)
+        XCTAssertEqual(audit.last?.result, "error: \(code)", "the failure is audited", file: file, line: line)
+    }
+
+    /// A failed change is audited with what was understood of it: action, arguments, reason,
+    /// caller, and `error: <code>`.
+    func testFailuresAreAudited() throws {
+        try assertRefused(try put("deny", "not-an-ip", ttl: 60, reason: "typo"), contains: "not a valid IP address")
+        try assertRefused(try remove("127.0.0.2", reason: "oops"), status: 404, code: "not_found", contains: "127.0.0.2")
+        try assertRefused(try put("block", "127.0.0.2"), contains: "action must be")
+        try assertRefused(try control("POST", Endpoint.acl, body: "{"), contains: "not a JSON object")
+        let failures = try audit().dropFirst()
+        XCTAssertEqual(failures.map(\.action), ["acl deny", "acl remove", "POST /v1/acl", "POST /v1/acl"])
+        XCTAssertEqual(failures.map(\.arguments), ["not-an-ip ttl_seconds=60.0", "127.0.0.2", "127.0.0.2", ""])
+        XCTAssertEqual(failures.map(\.reason), ["typo", "oops", nil, nil])
+        XCTAssertEqual(failures.map(\.result), ["error: bad_request", "error: not_found", "error: bad_request", "error: bad_request"])
+        XCTAssertTrue(failures.allSatisfy { $0.uid == Int64(getuid()) && $0.pid == Int64(getpid()) })
     }
 
     func testInvalidAddressesAreRefused() throws {

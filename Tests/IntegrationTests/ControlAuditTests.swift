@@ -29,6 +29,16 @@ final class ControlAuditTests: DaemonTestCase {
         XCTAssertGreaterThan(bad.id, ok.id)
     }
 
+    /// A reload refused before it starts (a bad body) is audited as well.
+    func testMalformedReloadIsAudited() throws {
+        try startDaemon(ports: [freePort()])
+        XCTAssertEqual(try control("POST", Endpoint.reload, body: #"{"reason":"x","dry_run":true}"#).status, 400)
+        let entries = try control("GET", Endpoint.audit).json(AuditResponse.self).entries
+        XCTAssertEqual(entries.map(\.action), ["reload"])
+        XCTAssertEqual(entries.map(\.result), ["error: bad_request"])
+        XCTAssertEqual(daemon?.status().reloads, 0)
+    }
+
     func testReadsAreNotAudited() throws {
         try startDaemon(ports: [freePort()])
         _ = try control("GET", Endpoint.status)

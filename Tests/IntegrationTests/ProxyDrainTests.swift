@@ -109,7 +109,9 @@ final class ProxyDrainTests: DaemonTestCase {
                        ["upstream drain", "upstream enable"])
     }
 
-    func testUnknownAddressIsAnErrorAndNotAudited() throws {
+    /// A change to an address no route lists is a 404, nothing changes, and the failure is
+    /// audited (`error: not_found`).
+    func testUnknownAddressIsAnErrorAndAuditedAsOne() throws {
         try startProxyDaemon()
         for path in [Endpoint.upstreamDrain, Endpoint.upstreamEnable, Endpoint.upstreamDisable] {
             assertError(try post(path, "127.0.0.1:1"), status: 404, code: "not_found", contains: "127.0.0.1:1")
@@ -117,7 +119,10 @@ final class ProxyDrainTests: DaemonTestCase {
         let weight = try JSONEncoder().encode(UpstreamWeightRequest(address: "10.9.9.9:80", weight: 3))
         assertError(try control("POST", Endpoint.upstreamWeight, body: String(decoding: weight, as: UTF8.self)),
                     status: 404, code: "not_found", contains: "10.9.9.9:80")
-        XCTAssertEqual(try control("GET", Endpoint.audit).json(AuditResponse.self).entries, [])
+        let audit = try control("GET", Endpoint.audit).json(AuditResponse.self).entries
+        XCTAssertEqual(audit.map(\.action), ["upstream drain", "upstream enable", "upstream disable", "upstream weight"])
+        XCTAssertEqual(audit.map(\.arguments), ["127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1", "10.9.9.9:80 3"])
+        XCTAssertEqual(Set(audit.map(\.result)), ["error: not_found"])
     }
 
     func get(_ path: String) throws -> HTTPResult {

@@ -116,4 +116,27 @@ final class ControlRouterTests: XCTestCase {
         XCTAssertEqual(query("/x?%zz"), ["%zz": ""], "a bad escape is taken as written")
         XCTAssertEqual(query("/x?ip=%3A%3A1&expired=1"), ["ip": "::1", "expired": "1"])
     }
+
+    /// A failed mutation is audited as `error: <code>` with what was known of it; a store
+    /// failure is not (its record would go to the store that failed); a success is left to the
+    /// domain call.
+    func testAuditingFailures() throws {
+        let store = InMemoryStateStore()
+        let req = request("POST", "/v1/x")
+        XCTAssertThrowsError(try ControlAPI.auditingFailures(req, store: store, action: "POST /v1/x") { subject -> Int in
+            (subject.action, subject.arguments, subject.reason) = ("thing do", "arg", "why")
+            throw ControlFailure(.badRequest, .badRequest, "no")
+        })
+        XCTAssertThrowsError(try ControlAPI.auditingFailures(req, store: store, action: "thing do") { _ -> Int in
+            throw ControlFailure(.internalServerError, .storeFailure, "disk full")
+        })
+        XCTAssertThrowsError(try ControlAPI.auditingFailures(req, store: store, action: "thing do") { _ -> Int in throw Leaky() })
+        XCTAssertEqual(try ControlAPI.auditingFailures(req, store: store, action: "thing do") { _ in 7 }, 7)
+        let audit = try store.audit(since: nil, limit: 10)
+        XCTAssertEqual(audit.map(\.action), ["thing do", "thing do"])
+        XCTAssertEqual(audit.map(\.result), ["error: bad_request", "error: internal"])
+        XCTAssertEqual(audit.first?.arguments, "arg")
+        XCTAssertEqual(audit.first?.reason, "why")
+        XCTAssertEqual(audit.first?.uid, 0)
+    }
 }

@@ -10,10 +10,14 @@ extension ControlAPI {
             let now = Date().timeIntervalSince1970
             return .json(ACLListResponse(entries: access.list(includeExpired: expired, now: now).map { info($0.entry, hits: $0.hits, now: now) }))
         }
-        router.register(.post, Endpoint.acl) { request in
+        router.register(.post, Endpoint.acl) { request in try auditingFailures(request, store: access.store, action: "POST \(Endpoint.acl)") { subject in
             let body = try ControlJSON.decode(ACLPutRequest.self, from: request.body, fields: ACLPutRequest.fields)
+            let action = ACLEntry.Action(rawValue: body.action)
+            if let action { subject.action = "acl \(action.rawValue)" }
+            subject.arguments = body.cidr + (body.ttlSeconds.map { " ttl_seconds=\($0)" } ?? "")
+            subject.reason = body.reason
             let cidr = try parseCIDR(body.cidr)
-            guard let action = ACLEntry.Action(rawValue: body.action) else {
+            guard let action else {
                 throw ControlFailure(.badRequest, .badRequest, "action must be \"allow\" or \"deny\", got \"\(body.action)\"")
             }
             if let ttl = body.ttlSeconds, !(ttl > 0 && ttl.isFinite) {
@@ -39,9 +43,10 @@ extension ControlAPI {
                 throw ControlFailure(.internalServerError, .storeFailure, "could not store the entry: \(error)")
             }
             return .json(ACLPutResponse(entry: info(entry, hits: 0, now: now), replaced: replaced))
-        }
-        router.register(.post, Endpoint.aclRemove) { request in
+        } }
+        router.register(.post, Endpoint.aclRemove) { request in try auditingFailures(request, store: access.store, action: "acl remove") { subject in
             let body = try ControlJSON.decode(ACLRemoveRequest.self, from: request.body, fields: ACLRemoveRequest.fields)
+            (subject.arguments, subject.reason) = (body.cidr, body.reason)
             let cidr = try parseCIDR(body.cidr)
             let removed: Bool
             do {
@@ -53,7 +58,7 @@ extension ControlAPI {
                 throw ControlFailure(.notFound, .notFound, "no dynamic entry for \(cidr) (entries from the config file change with the config)")
             }
             return .json(ACLRemoveResponse(removed: cidr.description))
-        }
+        } }
         router.register(.get, Endpoint.aclCheck) { request in
             guard let text = request.query["ip"], let ip = IPAddress(text) else {
                 throw ControlFailure(.badRequest, .badRequest, "ip must be an IPv4 or IPv6 address, got \"\(request.query["ip"] ?? "")\"")
@@ -81,10 +86,10 @@ extension ControlAPI {
         return cidr
     }
 
-    static func record(_ request: ControlRequest, action: String, arguments: String, reason: String?) -> AuditRecord {
+    static func record(_ request: ControlRequest, action: String, arguments: String, reason: String?, result: String = "ok") -> AuditRecord {
         AuditRecord(
             time: Date().timeIntervalSince1970, uid: request.caller.map { Int64($0.uid) },
-            pid: request.caller.map { Int64($0.pid) }, action: action, arguments: arguments, result: "ok", reason: reason)
+            pid: request.caller.map { Int64($0.pid) }, action: action, arguments: arguments, result: result, reason: reason)
     }
 
     static func info(_ e: ACLEntry, hits: Int, now: Double) -> ACLEntryInfo {

@@ -10,24 +10,26 @@ extension ControlAPI {
         router.register(.get, Endpoint.upstreams) { _ in
             .json(UpstreamListResponse(upstreams: UpstreamControl.list(daemon.config)))
         }
-        router.register(.post, Endpoint.upstreamWeight) { request in
+        router.register(.post, Endpoint.upstreamWeight) { request in try auditingFailures(request, store: daemon.store, action: "upstream weight") { subject in
             let body = try ControlJSON.decode(UpstreamWeightRequest.self, from: request.body, fields: UpstreamWeightRequest.fields)
+            (subject.arguments, subject.reason) = ("\(body.address) \(body.weight.map(String.init) ?? "config")", body.reason)
             if let weight = body.weight, !(0...1000).contains(weight) {
                 throw ControlFailure(.badRequest, .badRequest, "weight must be 0-1000 (0 = no new requests) or null (the config's), got \(weight)")
             }
             return try change(daemon, request, address: body.address, action: "upstream weight",
-                              arguments: "\(body.address) \(body.weight.map(String.init) ?? "config")", reason: body.reason, weight: .some(body.weight))
-        }
+                              arguments: subject.arguments, reason: body.reason, weight: .some(body.weight))
+        } }
         for (path, admin, verb) in [
             (Endpoint.upstreamDrain, UpstreamState.Admin.draining, "drain"),
             (Endpoint.upstreamEnable, .active, "enable"),
             (Endpoint.upstreamDisable, .disabled, "disable"),
         ] {
-            router.register(.post, path) { request in
+            router.register(.post, path) { request in try auditingFailures(request, store: daemon.store, action: "upstream \(verb)") { subject in
                 let body = try ControlJSON.decode(UpstreamAdminRequest.self, from: request.body, fields: UpstreamAdminRequest.fields)
+                (subject.arguments, subject.reason) = (body.address, body.reason)
                 return try change(daemon, request, address: body.address, action: "upstream \(verb)", arguments: body.address,
                                   reason: body.reason, admin: admin)
-            }
+            } }
         }
     }
 

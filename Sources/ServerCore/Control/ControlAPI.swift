@@ -2,8 +2,37 @@ import ControlProtocol
 import Foundation
 
 /// The control endpoints and what they do. Each is a small function from a `ControlRequest` to
-/// a reply; mutations are audited (by the domain call) and committed before they are answered.
+/// a reply; mutations are audited (by the domain call) and committed before they are answered,
+/// and a mutation that fails is audited too (`auditingFailures`).
 enum ControlAPI {
+    /// What a mutation is about, filled in as its request is understood, so that a failure is
+    /// audited with as much of it as was known.
+    struct AuditSubject {
+        var action: String
+        var arguments = ""
+        var reason: String?
+    }
+
+    /// Runs a mutation; when it fails, records `error: <code>` in the audit log before the error
+    /// is answered (a success is audited by the domain call, in the same commit as the change).
+    /// A store failure is not recorded: the record would go to the store that just failed (the
+    /// caller gets `store_failure`). An audit write that fails here does not change the answer.
+    static func auditingFailures<T>(
+        _ request: ControlRequest, store: StateStore, action: String, _ body: (inout AuditSubject) throws -> T
+    ) throws -> T {
+        var subject = AuditSubject(action: action)
+        do {
+            return try body(&subject)
+        } catch {
+            let code = (error as? ControlFailure)?.code ?? .internal
+            if code != .storeFailure {
+                _ = try? store.appendAudit(record(request, action: subject.action, arguments: subject.arguments,
+                                                  reason: subject.reason, result: "error: \(code.rawValue)"))
+            }
+            throw error
+        }
+    }
+
     static func register(on router: inout ControlRouter, daemon: Daemon) {
         registerACL(on: &router, access: daemon.access)
         registerUpstreams(on: &router, daemon: daemon)
@@ -12,7 +41,10 @@ enum ControlAPI {
             .json(daemon.status())
         }
         router.register(.post, Endpoint.reload) { request in
-            let body = try ControlJSON.decode(ReloadRequest.self, from: request.body, fields: ["reason"])
+            // Only a bad body is audited here: `Daemon.reload` audits the reload's own outcome.
+            let body = try auditingFailures(request, store: daemon.store, action: "reload") { _ in
+                try ControlJSON.decode(ReloadRequest.self, from: request.body, fields: ["reason"])
+            }
             return .json(try daemon.reload(caller: request.caller, reason: body.reason))
         }
         router.register(.get, Endpoint.audit) { request in
