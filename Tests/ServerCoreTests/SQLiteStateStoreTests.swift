@@ -42,6 +42,27 @@ final class SQLiteStateStoreTests: XCTestCase {
         XCTAssertEqual(try reopened.writerSynchronous, 2)
     }
 
+    /// The state is the operator's alone: a new database and its -wal/-shm are 0600, the
+    /// directories the store creates 0700 (they were 0644 and 0755 under the usual umask 022).
+    func testNewFilesAndDirectoriesArePrivate() throws {
+        let old = umask(0o022)
+        defer { umask(old) }
+        func mode(_ p: String) throws -> Int {
+            try XCTUnwrap(FileManager.default.attributesOfItem(atPath: p)[.posixPermissions] as? Int, p) & 0o777
+        }
+        let existing = try mode(dir.path)
+        let path = dir.appendingPathComponent("nested/deeper/state.db").path
+        let store = try SQLiteStateStore(path: path)
+        try store.appendAudit(StateStoreContract.record(1))
+        for file in [path, path + "-wal", path + "-shm"] {
+            XCTAssertEqual(String(try mode(file), radix: 8), "600", file)
+        }
+        for d in ["nested", "nested/deeper"] {
+            XCTAssertEqual(String(try mode(dir.appendingPathComponent(d).path), radix: 8), "700", d)
+        }
+        XCTAssertEqual(try mode(dir.path), existing, "an existing directory is left as it is")
+    }
+
     func testAppendAndReadBack() throws { try StateStoreContract.appendAndReadBack(try SQLiteStateStore(path: dbPath)) }
     func testSinceAndLimit() throws { try StateStoreContract.sinceAndLimit(try SQLiteStateStore(path: dbPath)) }
     func testIDs() throws { try StateStoreContract.idsAreUniqueAndIncreasing(try SQLiteStateStore(path: dbPath)) }

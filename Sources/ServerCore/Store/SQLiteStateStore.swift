@@ -1,9 +1,14 @@
 import ControlProtocol
 import Foundation
 import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `StateStore` on SQLite (GRDB, the system libsqlite3): WAL journal, `synchronous = FULL` so an
-/// acknowledged commit survives a crash or power loss, ordered named migrations.
+/// acknowledged commit survives a crash or power loss, ordered named migrations. The state (the
+/// audit log, who was denied) is the operator's alone: a new database is created 0600 (SQLite
+/// gives its -wal and -shm files the same mode) in directories created 0700.
 public final class SQLiteStateStore: StateStore {
     public let path: String
     private let pool: DatabasePool
@@ -11,7 +16,11 @@ public final class SQLiteStateStore: StateStore {
     public init(path: String) throws {
         self.path = path
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if !dir.isEmpty { try Self.makeDirectories(dir) }
+        // Created here, empty (a valid empty database), so SQLite never creates it with its
+        // default 0644; an existing file keeps the mode it has. Errors are left to SQLite's open.
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
         var config = Configuration()
         config.busyMode = .timeout(5)
         pool = try DatabasePool(path: path, configuration: config)
@@ -26,6 +35,19 @@ public final class SQLiteStateStore: StateStore {
     /// The writer connection's `PRAGMA synchronous` (2 = FULL: every commit is fsynced).
     var writerSynchronous: Int {
         get throws { try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 } }
+    }
+
+    /// Creates the missing directories of `dir`, each 0700; existing ones are left as they are.
+    static func makeDirectories(_ dir: String) throws {
+        var missing: [String] = []
+        var p = dir
+        while !p.isEmpty, p != "/", !FileManager.default.fileExists(atPath: p) {
+            missing.append(p)
+            p = (p as NSString).deletingLastPathComponent
+        }
+        for d in missing.reversed() {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        }
     }
 
     /// Migrations run in order, once each, recorded in `grdb_migrations`. Never edit a shipped
