@@ -46,6 +46,7 @@ struct ControlClient {
         case .success(let fd):
             var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
             return fd
         case .failure(.pathTooLong):
             throw CLIError.usage("socket path is too long: \(socketPath)")

@@ -9,7 +9,8 @@ import NIOPosix
 /// The control socket: HTTP/1.1 + JSON on a Unix-domain socket.
 ///
 /// Start-up rules: a socket file left by a dead daemon (nothing accepts on it) is replaced; a
-/// socket on which a live daemon answers is never taken over (`ControlSocketError.inUse`); any
+/// socket on which a live daemon answers is never taken over (`ControlSocketError.inUse`), nor
+/// one on which something listens but does not accept (`.notAccepting`: a hung daemon); any
 /// other file at the path is left alone and refused. The socket is created with mode 0600 (or
 /// `mode`) — never briefly wider — and removed on `stop()`.
 public final class ControlServer: Sendable {
@@ -65,26 +66,54 @@ public final class ControlServer: Sendable {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         guard st.st_mode & S_IFMT == S_IFSOCK else { throw ControlSocketError.notASocket(path: path) }
-        if isLive(path) { throw ControlSocketError.inUse(path: path) }
+        try refuseIfOccupied(path)
         unlink(path)
     }
 
-    /// Whether something accepts connections on the Unix socket at `path`.
-    public static func isLive(_ path: String) -> Bool {
-        guard case .success(let fd) = UnixSocket.connect(path: path) else { return false }
-        close(fd)
-        return true
+    /// Throws unless nobody listens on `path` (no file, or a stale socket file).
+    static func refuseIfOccupied(_ path: String) throws {
+        switch probe(path) {
+        case .absent: return
+        case .live: throw ControlSocketError.inUse(path: path)
+        case .notAccepting: throw ControlSocketError.notAccepting(path: path)
+        }
     }
+
+    public enum Probe: Equatable {
+        /// Nothing listens there (no file, a stale socket file, or no permission to tell).
+        case absent
+        case live
+        /// Something listens but did not accept within `UnixSocket.connectTimeoutSeconds`: a
+        /// hung daemon. Never taken for "absent": a second daemon would replace a live socket.
+        case notAccepting
+    }
+
+    /// What listens on the Unix socket at `path`; waits at most `UnixSocket.connectTimeoutSeconds`.
+    public static func probe(_ path: String) -> Probe {
+        switch UnixSocket.connect(path: path) {
+        case .success(let fd):
+            close(fd)
+            return .live
+        case .failure(.system(ETIMEDOUT)): return .notAccepting
+        case .failure: return .absent
+        }
+    }
+
+    /// Whether something accepts connections on the Unix socket at `path`.
+    public static func isLive(_ path: String) -> Bool { probe(path) == .live }
 }
 
 public enum ControlSocketError: Error, CustomStringConvertible {
     case inUse(path: String)
+    case notAccepting(path: String)
     case notASocket(path: String)
     case cannotBind(path: String, detail: String)
 
     public var description: String {
         switch self {
         case .inUse(let p): return "another expserverd is running: its control socket \(p) is answering"
+        case .notAccepting(let p):
+            return "a process listens on the control socket \(p) but does not accept connections (a hung expserverd?); refusing to start"
         case .notASocket(let p): return "\(p) exists and is not a socket; refusing to replace it"
         case .cannotBind(let p, let d): return "cannot create control socket \(p): \(d)"
         }

@@ -52,8 +52,8 @@ public final class Daemon: Sendable {
         socketPath = options.socket ?? config.control.socket
             ?? ((stateDBPath as NSString).deletingLastPathComponent + "/expserverd.sock")
         if let pidFile = options.pidFile { try PIDFile.check(pidFile) }
-        // Refuse early, before touching anything, if a live daemon owns the socket.
-        if ControlServer.isLive(socketPath) { throw ControlSocketError.inUse(path: socketPath) }
+        // Refuse early, before touching anything, if a live (or hung) daemon owns the socket.
+        try ControlServer.refuseIfOccupied(socketPath)
         store = try SQLiteStateStore(path: stateDBPath)
         try UpstreamControl.restore(config, from: store)
         access = try AccessControl(settings: config.acl, store: store)

@@ -104,3 +104,50 @@ final class PortHolder {
     }
     deinit { close(fd) }
 }
+
+/// A Unix socket at `path` that listens but never accepts, its backlog filled: what a hung
+/// daemon's control socket looks like to a new connection (connect would block).
+final class FullBacklogSocket {
+    let fd: CInt
+    private var queued: [CInt] = []
+
+    init(path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = Self.address(path)
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard r == 0, listen(fd, 0) == 0 else { close(fd); throw E2EError("cannot listen on \(path): \(errno)") }
+        // Non-blocking connects queue until the backlog is full (EAGAIN).
+        for _ in 0..<64 {
+            let c = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            _ = fcntl(c, F_SETFL, fcntl(c, F_GETFL) | O_NONBLOCK)
+            var a = Self.address(path)
+            let r = withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            if r != 0 {
+                let err = errno
+                close(c)
+                guard err == EAGAIN else { throw E2EError("connect to \(path) failed: \(err)") }
+                return
+            }
+            queued.append(c)
+        }
+        throw E2EError("the backlog of \(path) never filled")
+    }
+
+    static func address(_ path: String) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in path.utf8.enumerated() { raw[i] = b }
+        }
+        return addr
+    }
+
+    deinit {
+        for c in queued { close(c) }
+        close(fd)
+    }
+}
