@@ -2,8 +2,8 @@ import ControlProtocol
 import Foundation
 import XCTest
 
-/// A second daemon never takes over: not on a live control socket, not over a pid file that
-/// names a running process.
+/// A second daemon never takes over: not on a live control socket, not on a state db another
+/// daemon uses, not over a pid file that names a running process.
 final class SingleInstanceE2ETests: E2ETestCase {
     func testSecondDaemonOnTheSameSocketRefusesToStart() throws {
         let port = freePort()
@@ -39,5 +39,28 @@ final class SingleInstanceE2ETests: E2ETestCase {
         let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath])
         try waitReady(daemon)
         XCTAssertEqual(readPIDFile(), daemon.pid)
+    }
+
+    func testSecondDaemonOnTheSameStateDBRefusesToStartUntilTheFirstIsGone() throws {
+        let first = try startDaemon(ports: [freePort()])
+        // Another socket and port, the same state db.
+        let (otherConfig, otherSocket, otherPort) = (dir + "/other.json", dir + "/other.sock", freePort())
+        try configJSON(ports: [otherPort]).replacingOccurrences(of: socketPath, with: otherSocket)
+            .write(toFile: otherConfig, atomically: true, encoding: .utf8)
+        let second = try launchDaemon([otherConfig])
+        XCTAssertEqual(waitForExit(second), 1, second.stderr)
+        XCTAssertTrue(second.stderr.contains("state_db \(stateDBPath): another expserverd is using it"), second.stderr)
+        XCTAssertEqual(second.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count, 1, second.stderr)
+        XCTAssertFalse(fileExists(otherSocket), "nothing was started")
+        XCTAssertFalse(portAccepts(otherPort))
+        XCTAssertTrue(first.process.isRunning)
+
+        // The lock dies with its process, kill -9 included.
+        kill(first.pid, SIGKILL)
+        XCTAssertNotNil(waitForExit(first))
+        let third = try launchDaemon([otherConfig])
+        XCTAssertTrue(waitUntil(timeout: 30) { !third.process.isRunning || unixSocketAnswers(otherSocket) }, third.stderr)
+        XCTAssertTrue(third.process.isRunning, third.stderr)
+        XCTAssertEqual(try httpGet(port: otherPort, path: "/hello.txt").status, 200)
     }
 }

@@ -34,6 +34,8 @@ public final class Daemon: Sendable {
     let logger: Logger
     let startedAt = Date()
     private let control = Mutex<ControlServer?>(nil)
+    /// Held from before the db is opened until shutdown: one daemon per state db.
+    private let stateDBLock: StateDBLock
     private let reloads = Atomic<Int>(0)
     /// Reloads are serialised: SIGHUP and `expctl reload` may race.
     private let reloadLock = Mutex<Void>(())
@@ -54,6 +56,7 @@ public final class Daemon: Sendable {
         if let pidFile = options.pidFile { try PIDFile.check(pidFile) }
         // Refuse early, before touching anything, if a live (or hung) daemon owns the socket.
         try ControlServer.refuseIfOccupied(socketPath)
+        stateDBLock = try StateDBLock(dbPath: stateDBPath)
         store = try SQLiteStateStore(path: stateDBPath)
         try UpstreamControl.restore(config, from: store)
         access = try AccessControl(settings: config.acl, store: store)
@@ -151,6 +154,7 @@ public final class Daemon: Sendable {
         }
         http.shutdown(grace: graceTime)
         statsRecorder.stop()
+        stateDBLock.release()
         if let pidFile = options.pidFile { PIDFile.remove(pidFile) }
     }
 }
