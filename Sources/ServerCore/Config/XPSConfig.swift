@@ -180,6 +180,8 @@ extension XPSConfig {
         try checkOneHealthCheckPerUpstream(config.servers)
         config.errorLog = try top.string("error_log")
         config.stateDB = try top.string("state_db")
+        // "" would resolve to the config's directory: SQLite's "unable to open" would not say why.
+        if config.stateDB?.isEmpty == true { throw ConfigError("state_db", "must not be empty") }
         config.shutdownGraceMs = try top.int("shutdown_grace_ms", in: 0...3_600_000) ?? 10_000
         if let control = try top.object("control") { config.control = try parseControl(control) }
         if let acl = try top.object("acl") { config.acl = try parseACL(acl) }

@@ -56,8 +56,9 @@ public final class Daemon: Sendable {
         if let pidFile = options.pidFile { try PIDFile.check(pidFile) }
         // Refuse early, before touching anything, if a live (or hung) daemon owns the socket.
         try ControlServer.refuseIfOccupied(socketPath)
+        try Self.checkStateDBPath(stateDBPath)
         stateDBLock = try StateDBLock(dbPath: stateDBPath)
-        store = try SQLiteStateStore(path: stateDBPath)
+        store = try Self.openStateDB(stateDBPath)
         try UpstreamControl.restore(config, from: store)
         access = try AccessControl(settings: config.acl, store: store)
         http = try HTTPServer(config: config, logger: logger, access: access)
@@ -87,6 +88,24 @@ public final class Daemon: Sendable {
             throw error
         }
         logger.info("control socket ready", metadata: ["socket": "\(socketPath)", "state_db": "\(stateDBPath)"])
+    }
+
+    /// A state db path that can never be a database file is a config error (exit 2), naming the key.
+    static func checkStateDBPath(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if path.hasSuffix("/") || (FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue) {
+            throw ConfigError("state_db", "\"\(path)\" is a directory, not a database file")
+        }
+    }
+
+    /// Opens (and migrates) the state db; SQLite's refusal (unreadable, read-only, corrupted) is
+    /// reported with the file it is about: `state_db PATH: SQLite error 26: file is not a database`.
+    static func openStateDB(_ path: String) throws -> SQLiteStateStore {
+        do {
+            return try SQLiteStateStore(path: path)
+        } catch {
+            throw StateDBError(path: path, reason: "\(error)")
+        }
     }
 
     static func loadConfig(
