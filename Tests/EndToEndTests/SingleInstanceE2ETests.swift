@@ -19,17 +19,30 @@ final class SingleInstanceE2ETests: E2ETestCase {
         XCTAssertEqual(try httpGet(port: port, path: "/hello.txt").status, 200)
     }
 
-    func testPIDFileNamingALiveProcessRefusesToStart() throws {
-        let port = freePort()
-        try writeConfig(configJSON(ports: [port]))
-        // This test process is alive and is not the daemon.
-        try "\(getpid())\n".write(toFile: pidFilePath, atomically: true, encoding: .utf8)
-        let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath])
+    func testPIDFileNamingALiveDaemonRefusesToStart() throws {
+        let first = try startDaemon(ports: [freePort()])
+        // Its own socket, state db and port: only the pid file stands in the way.
+        let (otherConfig, otherSocket, otherPort) = (dir + "/other.json", dir + "/other.sock", freePort())
+        try configJSON(ports: [otherPort]).replacingOccurrences(of: socketPath, with: otherSocket)
+            .replacingOccurrences(of: stateDBPath, with: dir + "/other.db")
+            .write(toFile: otherConfig, atomically: true, encoding: .utf8)
+        let daemon = try launchDaemon([otherConfig, "--pid-file", pidFilePath])
         XCTAssertEqual(waitForExit(daemon), 1, daemon.stderr)
-        XCTAssertTrue(daemon.stderr.contains("names a running process (pid \(getpid()))"), daemon.stderr)
-        XCTAssertEqual(readPIDFile(), getpid(), "the pid file is left alone")
-        XCTAssertFalse(fileExists(socketPath), "nothing was started")
-        XCTAssertFalse(portAccepts(port))
+        XCTAssertTrue(daemon.stderr.contains("names a running expserverd (pid \(first.pid))"), daemon.stderr)
+        XCTAssertEqual(readPIDFile(), first.pid, "the pid file is left alone")
+        XCTAssertFalse(fileExists(otherSocket), "nothing was started")
+        XCTAssertFalse(portAccepts(otherPort))
+    }
+
+    func testPIDFileNamingAnotherProgramIsTakenOver() throws {
+        // After a kill -9 the daemon's pid can be reused by any program: that must not block a restart.
+        let sleeper = try launch(URL(fileURLWithPath: "/bin/sleep"), ["60"], name: "sleep")
+        try writeConfig(configJSON(ports: [freePort()]))
+        try "\(sleeper.pid)\n".write(toFile: pidFilePath, atomically: true, encoding: .utf8)
+        let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath])
+        try waitReady(daemon)
+        XCTAssertEqual(readPIDFile(), daemon.pid)
+        XCTAssertTrue(sleeper.process.isRunning)
     }
 
     func testPIDFileOfADeadProcessIsTakenOver() throws {
