@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import ServerCore
+import Synchronization
 
 /// `expserverd [CONFIG]`: parse flags, then hand over to `Daemon`. Signals: SIGTERM/SIGINT stop
 /// gracefully, SIGHUP reloads the config, SIGUSR1 reopens the log files.
@@ -65,6 +66,10 @@ struct ExpServerd: ParsableCommand {
     }
 
     func run() throws {
+        // Their default action kills the process: ignored until their handlers are installed
+        // (below, before the daemon is created; SIG_IGN also survives --daemon's fork).
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGUSR1, SIG_IGN)
         let path = configPath ?? configOption
         if check {
             do {
@@ -94,6 +99,37 @@ struct ExpServerd: ParsableCommand {
             do { try DaemonProcess.redirectStderr(to: logPath) } catch { throw fail("\(error)", code: 1, readiness: readiness) }
         }
 
+        // SIGHUP and SIGUSR1 that arrive while the daemon starts are remembered and acted on once
+        // it runs (a reload asked for during start-up may be about a config edited after it was read).
+        let startup = StartupSignals()
+        @Sendable func act(_ sig: Int32, _ running: Daemon) {
+            if sig == SIGHUP {
+                do { try running.reload(caller: nil, reason: "SIGHUP") } catch { logger.error("reload refused: \(error)") }
+            } else {
+                if let logPath { try? DaemonProcess.redirectStderr(to: logPath) }
+                running.http.state.current.accessLog?.reopen()
+                logger.info("log files reopened")
+            }
+        }
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        func on(_ sig: Int32, _ action: @escaping @Sendable () -> Void) {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler(handler: action)
+            source.resume()
+            sources.append(source)
+        }
+        for sig in [SIGHUP, SIGUSR1] {
+            on(sig) {
+                let running = startup.state.withLock { s -> Daemon? in
+                    if s.daemon == nil, !s.pending.contains(sig) { s.pending.append(sig) }
+                    return s.daemon
+                }
+                if let running { act(sig, running) }
+            }
+        }
+
         let running: Daemon
         do {
             running = try Daemon(
@@ -106,25 +142,13 @@ struct ExpServerd: ParsableCommand {
         } catch {
             throw fail("\(error)", code: 1, readiness: readiness)
         }
-        let stop = DispatchSemaphore(value: 0)
-        var sources: [DispatchSourceSignal] = []
-        func on(_ sig: Int32, _ action: @escaping @Sendable () -> Void) {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler(handler: action)
-            source.resume()
-            sources.append(source)
-        }
         on(SIGTERM) { stop.signal() }
         on(SIGINT) { stop.signal() }
-        on(SIGHUP) {
-            do { try running.reload(caller: nil, reason: "SIGHUP") } catch { logger.error("reload refused: \(error)") }
+        let pending = startup.state.withLock { s in
+            s.daemon = running
+            return s.pending
         }
-        on(SIGUSR1) {
-            if let logPath { try? DaemonProcess.redirectStderr(to: logPath) }
-            running.http.state.current.accessLog?.reopen()
-            logger.info("log files reopened")
-        }
+        for sig in pending { act(sig, running) }
         // Only now "started" and readiness: a signal sent as soon as the daemon says it is up
         // (a log rotation's SIGUSR1, a reload's SIGHUP) finds its handler in place.
         logger.info("started", metadata: [
@@ -136,4 +160,9 @@ struct ExpServerd: ParsableCommand {
         logger.info("stopped")
         _ = sources
     }
+}
+
+/// The daemon once it runs, and the SIGHUP/SIGUSR1 that arrived before (acted on then).
+final class StartupSignals: Sendable {
+    let state = Mutex<(daemon: Daemon?, pending: [Int32])>((nil, []))
 }

@@ -99,4 +99,34 @@ final class ReloadE2ETests: E2ETestCase {
         XCTAssertTrue(daemon.process.isRunning)
         XCTAssertEqual(try httpGet(port: port, path: "/hello.txt").status, 200)
     }
+
+    func testSIGHUPAndSIGUSR1DuringStartUpDoNotKillTheDaemon() throws {
+        let port = freePort()
+        try writeConfig(configJSON(ports: [port]))
+        let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath])
+        // From the moment the daemon opens its state db (its own code runs by then) until it
+        // serves, and a while after: a signal every millisecond or so, alternating.
+        var sent = 0
+        let ready = waitUntil(timeout: 30) {
+            guard daemon.process.isRunning else { return true }
+            while daemon.process.isRunning && !fileExists(stateDBPath) { usleep(200) }
+            while daemon.process.isRunning && !(unixSocketAnswers(socketPath) && pidFileNames(daemon.pid)) {
+                kill(daemon.pid, sent % 2 == 0 ? SIGHUP : SIGUSR1)
+                sent += 1
+                usleep(1_000)
+            }
+            return true
+        }
+        XCTAssertTrue(ready)
+        for i in 0..<20 where daemon.process.isRunning {
+            kill(daemon.pid, i % 2 == 0 ? SIGHUP : SIGUSR1)
+            usleep(5_000)
+        }
+        XCTAssertGreaterThan(sent, 0)
+        XCTAssertTrue(daemon.process.isRunning, "killed by a signal during start-up: \(daemon.stderr)")
+        XCTAssertEqual(try httpGet(port: port, path: "/hello.txt").body, Self.helloText)
+        let status = try expctlJSON(StatusResponse.self, ["status"])
+        XCTAssertEqual(status.pid, daemon.pid)
+        XCTAssertGreaterThan(status.reloads, 0, "the SIGHUPs reloaded")
+    }
 }
