@@ -13,15 +13,22 @@ import NIOPosix
 /// one on which something listens but does not accept (`.notAccepting`: a hung daemon); any
 /// other file at the path is left alone and refused. The socket is created with mode 0600 (or
 /// `mode`) — never briefly wider — and removed on `stop()`.
+///
+/// Control requests run on the server's own thread pool, created and shut down with it: they
+/// block on SQLite (up to its busy timeout while another writer holds the lock), and on the HTTP
+/// server's pool they would hold up directory listings and gzip.
 public final class ControlServer: Sendable {
     public let path: String
     private let channel: Channel
+    private let threadPool: NIOThreadPool
 
     public static func start(
         path: String, mode: mode_t, group: EventLoopGroup, router: ControlRouter, access: ControlAccess,
-        threadPool: NIOThreadPool, audit: @escaping @Sendable (AuditRecord) -> Void
+        audit: @escaping @Sendable (AuditRecord) -> Void
     ) throws -> ControlServer {
         try prepare(path)
+        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        threadPool.start()
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .childChannelInitializer { channel in
@@ -33,10 +40,11 @@ public final class ControlServer: Sendable {
         do {
             channel = try bootstrap.bind(unixDomainSocketPath: path).wait()
         } catch {
+            try? threadPool.syncShutdownGracefully()
             throw ControlSocketError.cannotBind(path: path, detail: "\(error)")
         }
         chmod(path, mode)
-        return ControlServer(path: path, channel: channel)
+        return ControlServer(path: path, channel: channel, threadPool: threadPool)
     }
 
     /// The pipeline of one control connection: HTTP/1.1 codec, then `ControlHTTPHandler`.
@@ -51,14 +59,16 @@ public final class ControlServer: Sendable {
         }
     }
 
-    private init(path: String, channel: Channel) {
+    private init(path: String, channel: Channel, threadPool: NIOThreadPool) {
         self.path = path
         self.channel = channel
+        self.threadPool = threadPool
     }
 
     public func stop() {
         try? channel.close().wait()
         unlink(path)
+        try? threadPool.syncShutdownGracefully()
     }
 
     /// Removes a stale socket file; refuses a live one or a non-socket file.

@@ -76,7 +76,6 @@ public final class Daemon: Sendable {
             let log = logger
             let server = try ControlServer.start(
                 path: socketPath, mode: mode_t(config.control.mode), group: http.group, router: router, access: access,
-                threadPool: http.threadPool,
                 audit: { record in
                     do { try store.appendAudit(record) } catch { log.error("audit write failed: \(error)") }
                 })
