@@ -51,4 +51,20 @@ final class PeerCredentialsE2ETests: E2ETestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try JSONDecoder().decode(StatusResponse.self, from: Data(r.stdout.utf8)).pid, daemon.pid)
     }
+
+    func testUIDRemovedFromAllowedUIDsIsRefusedAfterAReload() throws {
+        let port = freePort()
+        let open = configJSON(ports: [port], mode: "0666")
+        try writeConfig(open.replacingOccurrences(of: #""mode": "0666""#, with: #""mode": "0666", "allowed_uids": [65534]"#))
+        let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath])
+        try waitReady(daemon)
+        XCTAssertEqual(try expctl(["status"], asNobody: true).status, 0)
+
+        try writeConfig(open)
+        let reload = try expctl(["reload"])
+        XCTAssertEqual(reload.status, 0, reload.stderr)
+        let r = try expctl(["status"], asNobody: true)
+        XCTAssertEqual(r.status, 1, "revoked by the reload: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("uid 65534 may not use this control socket"), r.stderr)
+    }
 }

@@ -43,7 +43,7 @@ final class ControlRefusalTests: XCTestCase {
                 $0.onEventLoop.append(onLoop)
             }
         }
-        let (pool, access, routes) = (self.pool!, ControlAccess(daemonUID: 0), router)
+        let (pool, access, routes) = (self.pool!, LiveControlAccess(ControlAccess(daemonUID: 0)), router)
         server = try ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 ControlServer.configureConnection(channel, router: routes, access: access, threadPool: pool, audit: audit)

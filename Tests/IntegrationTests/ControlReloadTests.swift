@@ -1,6 +1,9 @@
 import ControlProtocol
 import Foundation
+import Logging
+import Synchronization
 import XCTest
+@testable import ServerCore
 import TestSupport
 
 /// `POST /v1/reload`: a good config is swapped in (listeners added and removed); a bad one is
@@ -64,6 +67,82 @@ final class ControlReloadTests: DaemonTestCase {
         XCTAssertEqual(try getHello(port: port).status, 200, "the old listener was not closed")
         _ = holder
     }
+}
+
+/// What a reload does with the `control` block and the keys it cannot change live.
+final class ControlReloadSettingsTests: DaemonTestCase {
+    let logged = LoggedMessages()
+
+    /// A daemon on the current config whose warnings land in `logged`.
+    func startLoggingDaemon() throws -> Daemon {
+        let messages = logged
+        let d = try Daemon(options: Daemon.Options(configPath: configPath),
+                           logger: Logger(label: "reload-test") { _ in CapturingLogHandler(messages) })
+        daemon = d
+        return d
+    }
+
+    func testRemovedUIDsAndGIDsLoseAccessAtTheReload() throws {
+        let port = freePort()
+        try writeConfig(configJSON(ports: [port], control: #""mode": "0600", "allowed_uids": [4242, 4343], "allowed_gids": [777]"#))
+        let d = try startLoggingDaemon()
+        let (uid4242, uid4343, gid777) = (PeerCredentials(uid: 4242, gid: 9, pid: 1), PeerCredentials(uid: 4343, gid: 9, pid: 1),
+                                          PeerCredentials(uid: 5000, gid: 777, pid: 1))
+        XCTAssertTrue(d.controlAccess.allows(uid4242) && d.controlAccess.allows(uid4343) && d.controlAccess.allows(gid777))
+
+        try writeConfig(configJSON(ports: [port], control: #""mode": "0600", "allowed_uids": [4343]"#))
+        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        XCTAssertFalse(d.controlAccess.allows(uid4242), "removed from allowed_uids")
+        XCTAssertFalse(d.controlAccess.allows(gid777), "removed from allowed_gids")
+        XCTAssertTrue(d.controlAccess.allows(uid4343))
+        XCTAssertEqual(d.restartPending, [], "allowed_uids/gids apply live")
+        XCTAssertEqual(logged.warnings, [])
+    }
+
+    func testRestartOnlyKeysAreKeptAndReported() throws {
+        let port = freePort()
+        try writeConfig(configJSON(ports: [port]))
+        let d = try startLoggingDaemon()
+        let otherDB = dir + "/other.db"
+        try writeConfig(configJSON(ports: [port], control: #""mode": "0660""#)
+            .replacingOccurrences(of: "\"\(stateDBPath)\"", with: "\"\(otherDB)\""))
+        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+
+        XCTAssertEqual(d.restartPending, ["state_db", "control.mode"])
+        XCTAssertEqual(d.status().stateDB, stateDBPath, "the running db is kept")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: otherDB))
+        let warnings = logged.warnings
+        XCTAssertEqual(warnings.count, 2, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.hasPrefix("state_db changed in the config; not applied until the next restart, still \(stateDBPath)") },
+                      "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.hasPrefix("control.mode changed") }, "\(warnings)")
+
+        // Still pending at the next reload of the same file; gone once the file says what runs.
+        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        XCTAssertEqual(d.restartPending, ["state_db", "control.mode"])
+        try writeConfig(configJSON(ports: [port]))
+        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        XCTAssertEqual(d.restartPending, [])
+    }
+}
+
+/// Log messages at warning and above, for assertions.
+final class LoggedMessages: Sendable {
+    private let messages = Mutex<[String]>([])
+    func append(_ m: String) { messages.withLock { $0.append(m) } }
+    var warnings: [String] { messages.withLock { $0 } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let sink: LoggedMessages
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .warning
+    init(_ sink: LoggedMessages) { self.sink = sink }
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) { sink.append("\(event.message)") }
 }
 
 /// Holds a 127.0.0.1 port in LISTEN state so the daemon cannot bind it.

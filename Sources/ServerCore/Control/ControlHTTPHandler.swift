@@ -14,7 +14,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     static let maxBody = 64 << 10
 
     private let router: ControlRouter
-    private let access: ControlAccess
+    private let access: LiveControlAccess
     private let threadPool: NIOThreadPool
     private let audit: @Sendable (AuditRecord) -> Void
     private var caller: PeerCredentials?
@@ -22,7 +22,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     private var body = Data()
     private var tooLarge = false
 
-    init(router: ControlRouter, access: ControlAccess, threadPool: NIOThreadPool, audit: @escaping @Sendable (AuditRecord) -> Void) {
+    init(router: ControlRouter, access: LiveControlAccess, threadPool: NIOThreadPool, audit: @escaping @Sendable (AuditRecord) -> Void) {
         self.router = router
         self.access = access
         self.threadPool = threadPool

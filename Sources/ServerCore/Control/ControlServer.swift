@@ -23,7 +23,7 @@ public final class ControlServer: Sendable {
     private let threadPool: NIOThreadPool
 
     public static func start(
-        path: String, mode: mode_t, group: EventLoopGroup, router: ControlRouter, access: ControlAccess,
+        path: String, mode: mode_t, group: EventLoopGroup, router: ControlRouter, access: LiveControlAccess,
         audit: @escaping @Sendable (AuditRecord) -> Void
     ) throws -> ControlServer {
         try prepare(path)
@@ -49,7 +49,7 @@ public final class ControlServer: Sendable {
 
     /// The pipeline of one control connection: HTTP/1.1 codec, then `ControlHTTPHandler`.
     static func configureConnection(
-        _ channel: Channel, router: ControlRouter, access: ControlAccess, threadPool: NIOThreadPool,
+        _ channel: Channel, router: ControlRouter, access: LiveControlAccess, threadPool: NIOThreadPool,
         audit: @escaping @Sendable (AuditRecord) -> Void
     ) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {

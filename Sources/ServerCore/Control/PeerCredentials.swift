@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import NIOCore
+import Synchronization
 
 /// Who is on the other end of a control connection, from `SO_PEERCRED` (the kernel's word,
 /// not anything the client says).
@@ -50,4 +51,16 @@ public struct ControlAccess: Sendable, Equatable {
         guard let peer else { return false }
         return peer.uid == 0 || peer.uid == daemonUID || allowedUIDs.contains(peer.uid) || allowedGIDs.contains(peer.gid)
     }
+}
+
+/// The `ControlAccess` in force: read for every request, replaced by a reload, so a uid or gid
+/// taken out of `control.allowed_uids/gids` loses access at once, open connections included.
+public final class LiveControlAccess: Sendable {
+    private let current: Mutex<ControlAccess>
+
+    public init(_ access: ControlAccess) { current = Mutex(access) }
+
+    public var access: ControlAccess { current.withLock { $0 } }
+    public func replace(with access: ControlAccess) { current.withLock { $0 = access } }
+    public func allows(_ peer: PeerCredentials?) -> Bool { current.withLock { $0.allows(peer) } }
 }

@@ -31,6 +31,11 @@ public final class Daemon: Sendable {
     public let statsRecorder: StatsRecorder
     public let stateDBPath: String
     public let socketPath: String
+    /// Who may use the control socket; a reload replaces it.
+    public let controlAccess: LiveControlAccess
+    /// What a reload cannot change, as it runs (from the start); see `restartOnlySettings`.
+    private let restartOnly: [(key: String, value: String)]
+    private let notApplied = Mutex<[String]>([])
     let logger: Logger
     let startedAt = Date()
     private let control = Mutex<ControlServer?>(nil)
@@ -50,9 +55,9 @@ public final class Daemon: Sendable {
         self.options = options
         self.logger = logger
         let config = try Self.loadConfig(options)
-        stateDBPath = options.stateDB ?? config.stateDB ?? ControlDefaults.stateDB()
-        socketPath = options.socket ?? config.control.socket
-            ?? ((stateDBPath as NSString).deletingLastPathComponent + "/expserverd.sock")
+        (stateDBPath, socketPath) = Self.paths(config, options)
+        restartOnly = Self.restartOnlySettings(config, options)
+        controlAccess = LiveControlAccess(Self.controlAccess(config))
         if let pidFile = options.pidFile { try PIDFile.check(pidFile) }
         // Refuse early, before touching anything, if a live (or hung) daemon owns the socket.
         try ControlServer.refuseIfOccupied(socketPath)
@@ -70,8 +75,7 @@ public final class Daemon: Sendable {
         do {
             var router = ControlRouter()
             ControlAPI.register(on: &router, daemon: self)
-            let access = ControlAccess(
-                allowedUIDs: Set(config.control.allowedUIDs), allowedGIDs: Set(config.control.allowedGIDs))
+            let access = controlAccess
             let store = self.store
             let log = logger
             let server = try ControlServer.start(
@@ -88,6 +92,38 @@ public final class Daemon: Sendable {
         }
         logger.info("control socket ready", metadata: ["socket": "\(socketPath)", "state_db": "\(stateDBPath)"])
     }
+
+    /// The state db and the control socket `config` and the flags name.
+    static func paths(_ config: RuntimeConfig, _ options: Options) -> (stateDB: String, socket: String) {
+        let stateDB = options.stateDB ?? config.stateDB ?? ControlDefaults.stateDB()
+        return (stateDB, options.socket ?? config.control.socket ?? ((stateDB as NSString).deletingLastPathComponent + "/expserverd.sock"))
+    }
+
+    static func controlAccess(_ config: RuntimeConfig) -> ControlAccess {
+        ControlAccess(allowedUIDs: Set(config.control.allowedUIDs), allowedGIDs: Set(config.control.allowedGIDs))
+    }
+
+    /// The settings a running daemon keeps until it restarts, by config key, with the value each
+    /// would have: they size or name what start-up created (event loops, the db and its lock,
+    /// the control socket, the stats timer, the gzip cache, stderr's file). The rest of a config
+    /// (listeners, routes, ACLs, timeouts, limits, access_log, control.allowed_*) applies on reload.
+    static func restartOnlySettings(_ config: RuntimeConfig, _ options: Options) -> [(key: String, value: String)] {
+        let (stateDB, socket) = paths(config, options)
+        return [
+            ("workers", "\(config.workers)"),
+            ("state_db", stateDB),
+            ("control.socket", socket),
+            ("control.mode", "0" + String(config.control.mode, radix: 8)),
+            ("stats.flush_ms", "\(config.source.statsFlushMs)"),
+            ("stats.retention_hours", "\(config.source.statsRetentionHours)"),
+            ("gzip_cache_max_bytes", "\(config.source.gzipCacheMaxBytes)"),
+            ("error_log", config.errorLog ?? "stderr"),
+        ]
+    }
+
+    /// The keys whose values in the last reloaded config differ from the running ones: they wait
+    /// for a restart (logged as a warning at each reload that leaves them so).
+    public var restartPending: [String] { notApplied.withLock { $0 } }
 
     /// A state db path that can never be a database file is a config error (exit 2), naming the key.
     static func checkStateDBPath(_ path: String) throws {
@@ -144,10 +180,15 @@ public final class Daemon: Sendable {
                 if opts.configPath == nil { opts.configPath = config.configPath }
                 let new = try Self.loadConfig(opts, upstreams: config.upstreams, routeStats: config.routeStats)
                 try upstreamChangeLock.withLock { _ in try UpstreamControl.restore(new, from: store) }
-                if new.workers != config.workers {
-                    logger.warning("workers changed in the config; it takes effect at the next restart")
-                }
                 try http.apply(new)
+                controlAccess.replace(with: Self.controlAccess(new))
+                let running = Dictionary(uniqueKeysWithValues: restartOnly)
+                let pending = Self.restartOnlySettings(new, options).filter { running[$0.key] != $0.value }
+                for (key, value) in pending {
+                    logger.warning("\(key) changed in the config; not applied until the next restart, still \(running[key]!)",
+                                   metadata: ["key": "\(key)", "new": "\(value)"])
+                }
+                notApplied.withLock { $0 = pending.map(\.key) }
                 let count = reloads.add(1, ordering: .relaxed).newValue
                 logger.info("config reloaded", metadata: ["config": "\(new.configPath ?? "built-in")"])
                 return ReloadResponse(configPath: new.configPath, listeners: new.listeners.map { "\($0.host):\($0.port)" }, reloads: count)
