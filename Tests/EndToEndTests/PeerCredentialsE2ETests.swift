@@ -52,6 +52,19 @@ final class PeerCredentialsE2ETests: E2ETestCase {
         XCTAssertEqual(try JSONDecoder().decode(StatusResponse.self, from: Data(r.stdout.utf8)).pid, daemon.pid)
     }
 
+    func testAllowedGIDIsLetInAsASupplementaryGroup() throws {
+        try writeConfig(configJSON(ports: [freePort()], mode: "0666").replacingOccurrences(
+            of: #""mode": "0666""#, with: #""mode": "0666", "allowed_gids": [4343]"#))
+        let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath])
+        try waitReady(daemon)
+        // Primary gid 65534; 4343 only among the supplementary groups (SO_PEERGROUPS).
+        let r = try expctl(["status", "--json"], asNobody: true, groups: [4242, 4343])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try JSONDecoder().decode(StatusResponse.self, from: Data(r.stdout.utf8)).pid, daemon.pid)
+        let stranger = try expctl(["status"], asNobody: true, groups: [4242])
+        XCTAssertEqual(stranger.status, 1, stranger.stderr)
+    }
+
     func testUIDRemovedFromAllowedUIDsIsRefusedAfterAReload() throws {
         let port = freePort()
         let open = configJSON(ports: [port], mode: "0666")

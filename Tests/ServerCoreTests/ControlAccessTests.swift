@@ -36,4 +36,28 @@ final class ControlAccessTests: XCTestCase {
     func testDaemonUIDDefaultsToTheProcess() {
         XCTAssertEqual(ControlAccess().daemonUID, getuid())
     }
+
+    func testSupplementaryGroupsCount() {
+        let access = ControlAccess(allowedGIDs: [50], daemonUID: 999)
+        XCTAssertTrue(access.allows(PeerCredentials(uid: 4000, gid: 4000, pid: 1, groups: [10, 50, 60])))
+        XCTAssertFalse(access.allows(PeerCredentials(uid: 4000, gid: 4000, pid: 1, groups: [10, 60])))
+        XCTAssertFalse(access.allows(PeerCredentials(uid: 4000, gid: 4000, pid: 1)))
+        XCTAssertFalse(ControlAccess(allowedUIDs: [50], daemonUID: 999).allows(PeerCredentials(uid: 4000, gid: 4000, pid: 1, groups: [50])),
+                       "a group is not a uid")
+    }
+
+    /// SO_PEERGROUPS into a zero-filled buffer: the kernel's sorted list, then padding.
+    func testPeerGroupsAnswer() {
+        let cases: [([UInt32], [UInt32])] = [
+            ([5, 7, 0, 0], [5, 7]),
+            ([0, 5, 7, 0], [0, 5, 7]),
+            ([0, 0, 0, 0], []),
+            ([], []),
+            ([42], [42]),
+            ([1, 2, 3, 4], [1, 2, 3, 4]),
+        ]
+        for (raw, groups) in cases {
+            XCTAssertEqual(PeerCredentials.groups(fromPeerGroups: raw), groups, "\(raw)")
+        }
+    }
 }

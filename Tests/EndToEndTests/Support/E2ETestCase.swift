@@ -176,15 +176,18 @@ class E2ETestCase: XCTestCase {
         return launched.process.terminationStatus
     }
 
-    /// Runs `expctl` to completion (bounded) with `--socket` set unless `socket` is nil.
-    func expctl(_ arguments: [String], socket: String? = "", asNobody: Bool = false,
+    /// Runs `expctl` to completion (bounded) with `--socket` set unless `socket` is nil; `asNobody`:
+    /// as uid and gid 65534, with `groups` as its supplementary groups (none by default).
+    func expctl(_ arguments: [String], socket: String? = "", asNobody: Bool = false, groups: [Int] = [],
                 environment: [String: String]? = nil) throws -> CommandResult {
         var args = arguments
         if let socket { args += ["--socket", socket.isEmpty ? socketPath : socket] }
         let launched: Launched
         if asNobody {
             launched = try launch(URL(fileURLWithPath: "/usr/bin/setpriv"),
-                                  ["--reuid=65534", "--regid=65534", "--clear-groups", try nobodyExpctl()] + args,
+                                  ["--reuid=65534", "--regid=65534",
+                                   groups.isEmpty ? "--clear-groups" : "--groups=" + groups.map(String.init).joined(separator: ","),
+                                   try nobodyExpctl()] + args,
                                   name: "expctl-nobody", environment: environment)
         } else {
             launched = try launch(try Binaries.url("expctl"), args, name: "expctl", environment: environment)
