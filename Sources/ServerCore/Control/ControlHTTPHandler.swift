@@ -76,8 +76,9 @@ final class ControlHTTPHandler: ChannelInboundHandler {
             let audit = self.audit
             threadPool.runIfActive(eventLoop: context.eventLoop) { audit(record) }.whenComplete { _ in
                 let (handler, context) = bound.value
+                // Closed after the answer: a refused caller gets nothing more from this connection.
                 handler.respond(.error(.forbidden, .forbidden, "\(who) may not use this control socket"),
-                                keepAlive: head.isKeepAlive, context: context)
+                                keepAlive: false, context: context)
             }
             return
         }

@@ -21,6 +21,8 @@ public final class ControlServer: Sendable {
     public let path: String
     private let channel: Channel
     private let threadPool: NIOThreadPool
+    /// How long a connection may take to send a whole request (see `ControlRequestTimeout`).
+    public static let requestTimeout = TimeAmount.seconds(30)
 
     public static func start(
         path: String, mode: mode_t, group: EventLoopGroup, router: ControlRouter, access: LiveControlAccess,
@@ -47,13 +49,14 @@ public final class ControlServer: Sendable {
         return ControlServer(path: path, channel: channel, threadPool: threadPool)
     }
 
-    /// The pipeline of one control connection: HTTP/1.1 codec, then `ControlHTTPHandler`.
+    /// The pipeline of one control connection: HTTP/1.1 codec, the request timeout, then `ControlHTTPHandler`.
     static func configureConnection(
         _ channel: Channel, router: ControlRouter, access: LiveControlAccess, threadPool: NIOThreadPool,
-        audit: @escaping @Sendable (AuditRecord) -> Void
+        requestTimeout: TimeAmount = requestTimeout, audit: @escaping @Sendable (AuditRecord) -> Void
     ) -> EventLoopFuture<Void> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+            try channel.pipeline.syncOperations.addHandler(ControlRequestTimeout(timeout: requestTimeout))
             try channel.pipeline.syncOperations.addHandler(
                 ControlHTTPHandler(router: router, access: access, threadPool: threadPool, audit: audit))
         }
