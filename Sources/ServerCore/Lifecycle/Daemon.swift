@@ -88,6 +88,9 @@ public final class Daemon: Sendable {
         } catch {
             control.withLock { $0?.stop() }
             http.shutdown(grace: .zero)
+            statsRecorder.stop()
+            // Not left to deinit: the control router's closures may keep this object alive.
+            stateDBLock.release()
             throw error
         }
         logger.info("control socket ready", metadata: ["socket": "\(socketPath)", "state_db": "\(stateDBPath)"])
