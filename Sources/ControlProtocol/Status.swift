@@ -64,16 +64,30 @@ public struct ReloadResponse: Codable, Sendable, Equatable {
     public var configPath: String?
     public var listeners: [String]
     public var reloads: Int
+    /// Config keys whose new values wait for a restart (the running ones are kept), e.g.
+    /// `state_db`, `workers`.
+    public var notApplied: [String]
 
-    public init(configPath: String?, listeners: [String], reloads: Int) {
+    public init(configPath: String?, listeners: [String], reloads: Int, notApplied: [String] = []) {
         self.configPath = configPath
         self.listeners = listeners
         self.reloads = reloads
+        self.notApplied = notApplied
     }
 
     enum CodingKeys: String, CodingKey {
         case listeners, reloads
         case configPath = "config_path"
+        case notApplied = "not_applied"
+    }
+
+    /// (An older daemon's answer has no `not_applied`: nothing is pending.)
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        configPath = try c.decodeIfPresent(String.self, forKey: .configPath)
+        listeners = try c.decode([String].self, forKey: .listeners)
+        reloads = try c.decode(Int.self, forKey: .reloads)
+        notApplied = try c.decodeIfPresent([String].self, forKey: .notApplied) ?? []
     }
 
     /// `config_path` is null (not left out) for the built-in default config.
@@ -82,5 +96,6 @@ public struct ReloadResponse: Codable, Sendable, Equatable {
         try c.encode(configPath, forKey: .configPath)
         try c.encode(listeners, forKey: .listeners)
         try c.encode(reloads, forKey: .reloads)
+        try c.encode(notApplied, forKey: .notApplied)
     }
 }

@@ -15,15 +15,23 @@ final class ReloadWireTests: XCTestCase {
     }
 
     func testResponseWithSnakeCaseKeys() throws {
-        let reply = ReloadResponse(configPath: "/etc/xps.json", listeners: ["127.0.0.1:8001"], reloads: 2)
-        let object = try WireJSON.assertRoundTrip(reply, keys: ["config_path", "listeners", "reloads"])
+        let reply = ReloadResponse(configPath: "/etc/xps.json", listeners: ["127.0.0.1:8001"], reloads: 2, notApplied: ["workers"])
+        let object = try WireJSON.assertRoundTrip(reply, keys: ["config_path", "listeners", "reloads", "not_applied"])
         XCTAssertEqual(object["config_path"] as? String, "/etc/xps.json")
         XCTAssertEqual(object["reloads"] as? Int, 2)
+        XCTAssertEqual(object["not_applied"] as? [String], ["workers"])
     }
 
     func testResponseForTheBuiltInDefault() throws {
         let object = try WireJSON.assertRoundTrip(ReloadResponse(configPath: nil, listeners: [], reloads: 1),
-                                                  keys: ["config_path", "listeners", "reloads"])
+                                                  keys: ["config_path", "listeners", "reloads", "not_applied"])
         XCTAssertTrue(object["config_path"] is NSNull, "null, not left out")
+        XCTAssertEqual(object["not_applied"] as? [String], [], "an empty list, not left out")
+    }
+
+    /// An older daemon's answer has no `not_applied`: nothing pending.
+    func testResponseWithoutNotAppliedDecodes() throws {
+        let json = #"{"config_path": null, "listeners": [], "reloads": 3}"#
+        XCTAssertEqual(try JSONDecoder().decode(ReloadResponse.self, from: Data(json.utf8)).notApplied, [])
     }
 }

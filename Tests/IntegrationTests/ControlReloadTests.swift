@@ -106,7 +106,9 @@ final class ControlReloadSettingsTests: DaemonTestCase {
         let otherDB = dir + "/other.db"
         try writeConfig(configJSON(ports: [port], control: #""mode": "0660""#)
             .replacingOccurrences(of: "\"\(stateDBPath)\"", with: "\"\(otherDB)\""))
-        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        let reply = try control("POST", Endpoint.reload)
+        XCTAssertEqual(reply.status, 200)
+        XCTAssertEqual(try reply.json(ReloadResponse.self).notApplied, ["state_db", "control.mode"], "the answer names them")
 
         XCTAssertEqual(d.restartPending, ["state_db", "control.mode"])
         XCTAssertEqual(d.status().stateDB, stateDBPath, "the running db is kept")
@@ -121,7 +123,9 @@ final class ControlReloadSettingsTests: DaemonTestCase {
         XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
         XCTAssertEqual(d.restartPending, ["state_db", "control.mode"])
         try writeConfig(configJSON(ports: [port]))
-        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        let settled = try control("POST", Endpoint.reload)
+        XCTAssertEqual(settled.status, 200)
+        XCTAssertEqual(try settled.json(ReloadResponse.self).notApplied, [])
         XCTAssertEqual(d.restartPending, [])
     }
 }

@@ -194,7 +194,9 @@ public final class Daemon: Sendable {
                 notApplied.withLock { $0 = pending.map(\.key) }
                 let count = reloads.add(1, ordering: .relaxed).newValue
                 logger.info("config reloaded", metadata: ["config": "\(new.configPath ?? "built-in")"])
-                return ReloadResponse(configPath: new.configPath, listeners: new.listeners.map { "\($0.host):\($0.port)" }, reloads: count)
+                return ReloadResponse(
+                    configPath: new.configPath, listeners: new.listeners.map { "\($0.host):\($0.port)" }, reloads: count,
+                    notApplied: pending.map(\.key))
             } catch let error as ConfigError {
                 result = "error: invalid_config"
                 throw ControlFailure(.unprocessableEntity, .invalidConfig, "config refused, still running the old one: \(error)")

@@ -18,6 +18,9 @@ struct ReloadCommand: ParsableCommand {
             let (reply, _) = try Output.call(options, .post, Endpoint.reload, body: body, as: ReloadResponse.self)
             if options.json { return Output.printJSON(reply) }
             print("reloaded \(reply.configPath ?? "built-in default"): listening on \(reply.listeners.joined(separator: ", "))")
+            if !reply.notApplied.isEmpty {
+                print("not applied until the next restart (the running values are kept): \(reply.notApplied.joined(separator: ", "))")
+            }
         }
     }
 }
