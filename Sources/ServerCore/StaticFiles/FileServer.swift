@@ -60,6 +60,17 @@ public final class FileServer: Sendable {
         case .failure(let e): return .response(.status(e.status))
         }
         guard let root = route.root.real() else { return .response(.status(.notFound)) }
+        let outcome = serve(full, info: info, route: route, root: root, request: request)
+        // The root as resolved up to a second ago may have been switched since (a deploy): a
+        // refusal is confirmed against where it leads now.
+        if case .response(let r) = outcome, r.status == .forbidden, let now = route.root.real(revalidate: true), now != root {
+            return serve(full, info: info, route: route, root: now, request: request)
+        }
+        return outcome
+    }
+
+    /// `full`'s answer, with `root` the canonical path of the route's root.
+    private func serve(_ full: String, info: FileInfo, route: FileServeRoute, root: String, request: FileRequest) -> Outcome {
         switch info.kind {
         case .regular:
             return .response(serveFile(full, info: info, root: root, request: request))
