@@ -15,7 +15,8 @@ final class StateDBLock: Sendable {
     init(dbPath: String) throws {
         let path = dbPath + ".lock"
         let dir = (dbPath as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        // (Made as the store makes them, 0700: the lock comes first, so it creates them.)
+        if !dir.isEmpty { try? SQLiteStateStore.makeDirectories(dir) }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw StateDBError(path: dbPath, reason: "cannot open its lock file \(path): \(String(cString: strerror(errno)))")
