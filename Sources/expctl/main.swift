@@ -1,5 +1,6 @@
 import ArgumentParser
 import ControlProtocol
+import Foundation
 
 /// expserverd's operator CLI: noun → verb commands over the daemon's control socket.
 /// Exit status: 0 success, 1 the daemon refused or failed, 3 no daemon answering, 64 bad usage.
@@ -11,4 +12,21 @@ struct Expctl: ParsableCommand {
         subcommands: [StatusCommand.self, ReloadCommand.self, AuditCommand.self, ACLCommand.self, UpstreamCommand.self, StatsCommand.self])
 }
 
-Expctl.main()
+// The parser's own usage errors (an unknown command or option, a missing argument) get one line
+// and exit 64, like every other bad argument; `--help` and `--version` print as usual.
+var command: ParsableCommand
+do {
+    command = try Expctl.parseAsRoot()
+} catch {
+    if Expctl.exitCode(for: error) == .validationFailure {
+        let message = Expctl.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"
+        FileHandle.standardError.write(Data("expctl: \(message) (see expctl --help)\n".utf8))
+        Expctl.exit(withError: ExitCode.validationFailure)
+    }
+    Expctl.exit(withError: error)  // --help, --version
+}
+do {
+    try command.run()
+} catch {
+    Expctl.exit(withError: error)  // (the commands print their own one line first)
+}

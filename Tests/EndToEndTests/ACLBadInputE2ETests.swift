@@ -34,6 +34,9 @@ final class ACLBadInputE2ETests: E2ETestCase {
             (["audit", "--since", "-5m"], 64, "--since -5m is not a duration"),
             (["stats", "--since", "-5m"], 64, "--since -5m is not a duration"),
             (["upstream", "drain", "127.0.0.1:1", "--wait", "--timeout", "-5m"], 64, "--timeout -5m is not a positive duration"),
+            // The argument parser's own errors: one line too, not its usage text.
+            (["acl", "deny", "127.0.0.2", "--bogus"], 64, "Unknown option '--bogus'"),
+            (["acl", "deny"], 64, "Missing expected argument '<target>'"),
         ]
         for c in cases {
             let r = try expctl(c.args)
