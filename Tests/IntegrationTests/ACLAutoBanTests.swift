@@ -64,4 +64,46 @@ final class ACLAutoBanTests: ACLDaemonTestCase {
         XCTAssertEqual(try remove("127.0.0.2", reason: "unban").status, 200, "an operator can lift a ban")
         XCTAssertEqual(try status(from: "127.0.0.2"), 200)
     }
+
+    /// Bans 127.0.0.5 (four 404s) and waits for its entry: auto-ban's earlier decisions have
+    /// been acted on by then.
+    func banAnotherClient() throws {
+        for _ in 0..<4 { XCTAssertEqual(try status(from: "127.0.0.5", "/missing"), 404) }
+        XCTAssertTrue(try pollUntil(timeout: 5) { try autoEntry("127.0.0.5") != nil })
+    }
+
+    func testAnOperatorsPermanentDenyIsNeverReplacedByATemporaryBan() throws {
+        try startACLDaemon(acl: Self.fourxx)
+        try add("deny", "127.0.0.2", reason: "abuse")
+        for _ in 0..<8 { XCTAssertEqual(try status(from: "127.0.0.2", "/missing"), 403) }
+        try banAnotherClient()
+        let entry = try XCTUnwrap(try self.entry("127.0.0.2"))
+        XCTAssertEqual(entry.source, "manual")
+        XCTAssertNil(entry.expiresAt, "still permanent")
+        XCTAssertEqual(entry.reason, "abuse")
+        // Once the other ban (ban_ms 1000) has run out, one over 127.0.0.2 would have too.
+        XCTAssertTrue(try pollUntil(timeout: 10) { try status(from: "127.0.0.5") == 200 })
+        XCTAssertEqual(try status(from: "127.0.0.2"), 403, "still denied")
+        XCTAssertFalse(try audit().contains { $0.arguments == "127.0.0.2" && $0.reason?.hasPrefix("auto:") == true })
+    }
+
+    func testAClientDeniedByAWiderPrefixGetsNoEntryOfItsOwn() throws {
+        try startACLDaemon(acl: #""deny": ["127.0.0.0/30"], "# + Self.fourxx)
+        for _ in 0..<8 { XCTAssertEqual(try status(from: "127.0.0.2", "/missing"), 403) }
+        try banAnotherClient()
+        XCTAssertNil(try autoEntry("127.0.0.2"))
+        XCTAssertEqual(try entries().map(\.cidr).sorted(), ["127.0.0.0/30", "127.0.0.5"])
+    }
+
+    func testRefusalsDoNotCountTowardsABanOnceADenyRunsOut() throws {
+        try startACLDaemon(acl: #""auto_ban": { "window_ms": 60000, "max_requests": 5, "ban_ms": 60000 }"#)
+        let deny = try add("deny", "127.0.0.2", ttl: 1)
+        for _ in 0..<6 { _ = try status(from: "127.0.0.2", answeredBefore: deny.entry.expiresAt ?? 0) }
+        // Let in again: its earlier refusals were not its requests to count.
+        XCTAssertTrue(try pollUntil(timeout: 10) { try status(from: "127.0.0.2") == 200 })
+        for _ in 0..<6 { _ = try status(from: "127.0.0.5") }
+        XCTAssertTrue(try pollUntil(timeout: 5) { try autoEntry("127.0.0.5") != nil })
+        XCTAssertNil(try autoEntry("127.0.0.2"))
+        XCTAssertEqual(try status(from: "127.0.0.2"), 200)
+    }
 }

@@ -83,19 +83,31 @@ public final class AccessControl: Sendable {
     /// Adds or replaces the dynamic entry for `entry.cidr`. Committed before it returns; applied
     /// incrementally (one insert into a copy of the table), so it is fast with large lists.
     public func put(_ entry: ACLEntry, audit: AuditRecord) throws {
+        try writeLock.withLock { _ in try insert(entry, audit: audit) }
+    }
+
+    /// Auto-ban's `put`: only while no entry decides for `client`, checked again under the write
+    /// lock, so an entry an operator added since the answer is never replaced.
+    func ban(_ entry: ACLEntry, client: IPAddress, audit: AuditRecord) throws {
         try writeLock.withLock { _ in
-            try store.putACL(entry, audit: audit)
-            let generation = mutable.withLock { m -> Int in
-                m.dynamic[entry.cidr] = entry
-                return m.generation
-            }
-            let old = snapshot
-            let (policy, index) = old.policy.inserting(entry)
-            let hits = index < old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
-            install(Snapshot(policy: policy, hits: hits, settings: old.settings))
-            if entry.expiresAt != nil {
-                scheduleExpiry(after: Date().timeIntervalSince1970, entries: [entry], generation: generation)
-            }
+            guard case .noMatch = snapshot.policy.decide(client, now: Date().timeIntervalSince1970) else { return }
+            try insert(entry, audit: audit)
+        }
+    }
+
+    /// `put` with the write lock held.
+    private func insert(_ entry: ACLEntry, audit: AuditRecord) throws {
+        try store.putACL(entry, audit: audit)
+        let generation = mutable.withLock { m -> Int in
+            m.dynamic[entry.cidr] = entry
+            return m.generation
+        }
+        let old = snapshot
+        let (policy, index) = old.policy.inserting(entry)
+        let hits = index < old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
+        install(Snapshot(policy: policy, hits: hits, settings: old.settings))
+        if entry.expiresAt != nil {
+            scheduleExpiry(after: Date().timeIntervalSince1970, entries: [entry], generation: generation)
         }
     }
 
@@ -168,12 +180,14 @@ public final class AccessControl: Sendable {
         let now = Date().timeIntervalSince1970
         guard let ban = autoBan.withLock({ $0 }) else { return }
         guard let reason = ban.record(client, is4xx: status >= 400 && status < 500, now: now) else { return }
-        // An address an allow entry lets in explicitly is never auto-banned.
-        if case .allow = snapshot.policy.decide(client, now: now) { return }
+        // Only a client no entry decides for is banned: an allow entry lets it in on purpose, and
+        // a deny (its own or a wider prefix's) already keeps it out; a temporary ban over a
+        // permanent deny would let the client back in when it ran out.
+        guard case .noMatch = snapshot.policy.decide(client, now: now) else { return }
         let entry = ACLEntry(
             cidr: CIDR(address: client, bits: 128), action: .deny, source: .auto, createdAt: now,
             expiresAt: now + Double(ban.settings.banMs) / 1000, reason: reason)
         let audit = AuditRecord(time: now, uid: nil, pid: nil, action: "acl deny", arguments: entry.cidr.description, result: "ok", reason: reason)
-        DispatchQueue.global().async { try? self.put(entry, audit: audit) }
+        DispatchQueue.global().async { try? self.ban(entry, client: client, audit: audit) }
     }
 }

@@ -70,7 +70,7 @@ public final class RequestDispatcher: Sendable {
         switch globalDecision {
         case .deny(let entry):
             access.hits.increment(entry)
-            return .now(access.settings.denyAction == .close ? .closeWithoutAnswer : .status(.forbidden))
+            return .now(access.settings.denyAction == .close ? .closeWithoutAnswer : .refused)
         case .allow(let entry):
             access.hits.increment(entry)
         case .noMatch:

@@ -33,6 +33,8 @@ public struct Response: Sendable {
     public var file: FileVariant?
     /// Send nothing and close the connection (a denied client under `acl.deny_action: "close"`).
     public var closeConnection = false
+    /// The global access list's refusal: not counted by auto-ban, as a deny is already in place.
+    public var refusedByACL = false
 
     public init(status: HTTPResponseStatus, headers: [(String, String)] = [], body: Body = .empty, length: Int? = nil,
                 encodedHeaders: ByteBuffer? = nil) {
@@ -52,8 +54,15 @@ public struct Response: Sendable {
     public static func status(_ status: HTTPResponseStatus) -> Response { Response(status: status) }
 
     public static var closeWithoutAnswer: Response {
-        var r = Response(status: .forbidden)
+        var r = refused
         r.closeConnection = true
+        return r
+    }
+
+    /// The 403 of a client the global access list denies.
+    public static var refused: Response {
+        var r = Response(status: .forbidden)
+        r.refusedByACL = true
         return r
     }
 
