@@ -37,7 +37,10 @@ final class ACLTrustedProxyTests: ACLDaemonTestCase {
         }
     }
 
-    func testTrustedPeerIsNotClosedAtAcceptButItsDeniedClientIs() throws {
+    /// Under `deny_action: "close"` a trusted proxy's shared connection is neither closed at
+    /// accept nor for a denied client it forwards (nginx would mark the backend down): that
+    /// client gets a 403 and the connection goes on.
+    func testTrustedPeerIsNotClosedForADeniedClientItGetsA403() throws {
         try startACLDaemon(acl: #""trusted_proxies": ["127.0.0.1"], "deny_action": "close""#)
         try add("deny", "127.0.0.0/24")
         try add("allow", "127.0.0.8")
@@ -45,8 +48,15 @@ final class ACLTrustedProxyTests: ACLDaemonTestCase {
         try proxy.send(Self.get(keepAlive: true, extraHeaders: Self.forwarded("127.0.0.8")))
         XCTAssertEqual(try proxy.readResponse().status, 200, "a denied proxy address is judged per request")
         try proxy.send(Self.get(keepAlive: true, extraHeaders: Self.forwarded("127.0.0.9")))
-        let seen = proxy.readUntilClosed()
-        XCTAssertTrue(seen.closed)
+        XCTAssertEqual(try proxy.readResponse().status, 403, "an answer, not a silent close")
+        try proxy.send(Self.get(keepAlive: true, extraHeaders: Self.forwarded("127.0.0.8")))
+        XCTAssertEqual(try proxy.readResponse().status, 200, "the same connection serves the next client")
+        XCTAssertEqual(try status(from: "127.0.0.1", headers: Self.forwarded("127.0.0.8")), 200, "and a new one")
+        XCTAssertEqual(try status(from: "127.0.0.1"), 403, "the proxy's own request, denied: answered too")
+
+        let direct = try connect(from: "127.0.0.9")
+        let seen = direct.readUntilClosed()
+        XCTAssertTrue(seen.closed, "a denied direct peer is still closed at accept")
         XCTAssertEqual(seen.bytes, [])
     }
 

@@ -5,7 +5,8 @@ public struct ACLSettings: Sendable, Equatable {
     public var allow: [CIDR] = []
     public var deny: [CIDR] = []
     /// `"403"`: denied requests get 403; `"close"`: denied peers are closed at accept, before
-    /// anything is read (and a keep-alive connection at its next request).
+    /// anything is read (and a keep-alive connection at its next request). A trusted proxy's
+    /// connection is never closed for a client it forwards: that request gets the 403.
     public var denyAction: DenyAction = .forbidden
     public var trustedProxies: [CIDR] = []
     public var autoBan: AutoBanSettings?

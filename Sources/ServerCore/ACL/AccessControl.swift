@@ -30,6 +30,10 @@ public final class AccessControl: Sendable {
         }
 
         private static let counter = Atomic<UInt64>(0)
+
+        /// `peer` (the TCP peer) is one of `acl.trusted_proxies`: its requests are judged by the
+        /// address it forwards, and its connection is never closed for one of its clients.
+        public func isTrustedProxy(_ peer: IPAddress) -> Bool { trusted.count > 0 && trusted.longestMatch(peer) != nil }
     }
 
     struct Mutable {

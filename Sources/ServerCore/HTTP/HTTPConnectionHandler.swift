@@ -294,7 +294,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
         let (result, matched) = state.dispatcher.dispatch(
-            request: parsed, head: &head, config: snapshot.config, listener: listenerID, client: client, access: access,
+            request: parsed, head: &head, config: snapshot.config, listener: listenerID, client: client, peer: peer, access: access,
             globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes

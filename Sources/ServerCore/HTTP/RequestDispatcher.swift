@@ -7,7 +7,8 @@ import NIOPosix
 /// 1. pathname (`PathResolver`: decode, normalise, no escaping `..`) — 400/403;
 /// 2. server by listener + Host (an absolute-form target's authority instead), then route by
 ///    longest prefix — 404;
-/// 0b. the global access list (`AccessPolicy.decide`) — 403, or close under `deny_action: "close"`;
+/// 0b. the global access list (`AccessPolicy.decide`) — 403, or close under `deny_action: "close"`
+///     (a direct peer only: a trusted proxy's shared connection gets the 403);
 /// 3. the route's IP lists (before any 404 of the action) — 403;
 /// 4. the action: file_serve | redirect | reverse_proxy.
 public final class RequestDispatcher: Sendable {
@@ -44,23 +45,25 @@ public final class RequestDispatcher: Sendable {
 
     /// `request` is the parsed head; `head`, NIO's form of it, when the caller has built it (else
     /// it is built here if the answer needs it, file serving, and left for the caller).
+    /// `client` is the request's address, `peer` the connection's (they differ behind a trusted proxy).
     /// `globalDecision` is `access.policy.decide(client)` (the connection memoises it). Returns the
     /// answer and the route that gave it (nil when none did), for its limits and counters.
     func dispatch(
         request: RequestHeadParser.Parsed, head: inout HTTPRequestHead?, config: RuntimeConfig, listener: Int,
-        client: IPAddress?, access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop
+        client: IPAddress?, peer: IPAddress?, access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision,
+        eventLoop: EventLoop
     ) -> (Result, CompiledRoute?) {
         var route: CompiledRoute?
         let result = decide(
-            request: request, head: &head, config: config, listener: listener, client: client, access: access,
+            request: request, head: &head, config: config, listener: listener, client: client, peer: peer, access: access,
             globalDecision: globalDecision, eventLoop: eventLoop, route: &route)
         return (result, route)
     }
 
     private func decide(
         request: RequestHeadParser.Parsed, head: inout HTTPRequestHead?, config: RuntimeConfig, listener: Int,
-        client: IPAddress?, access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision, eventLoop: EventLoop,
-        route matched: inout CompiledRoute?
+        client: IPAddress?, peer: IPAddress?, access: AccessControl.Snapshot, globalDecision: AccessPolicy.Decision,
+        eventLoop: EventLoop, route matched: inout CompiledRoute?
     ) -> Result {
         if let error = RequestValidator.validate(
             version: request.version, method: request.method, fields: request.fieldCount, hosts: request.hostFields)
@@ -70,7 +73,10 @@ public final class RequestDispatcher: Sendable {
         switch globalDecision {
         case .deny(let entry):
             access.hits.increment(entry)
-            return .now(access.settings.denyAction == .close ? .closeWithoutAnswer : .refused)
+            // A silent close is for direct peers: a trusted proxy's keep-alive connection carries
+            // other clients too, and a proxy whose upstream closes unanswered marks the backend down.
+            let direct = peer.map { !access.isTrustedProxy($0) } ?? true
+            return .now(access.settings.denyAction == .close && direct ? .closeWithoutAnswer : .refused)
         case .allow(let entry):
             access.hits.increment(entry)
         case .noMatch:

@@ -132,8 +132,7 @@ public final class HTTPServer: Sendable {
     /// are trusted proxies are judged per request, by the address they forward.)
     static func refusedAtAccept(_ channel: Channel, access: AccessControl.Snapshot) -> Bool {
         guard access.settings.denyAction == .close, !access.policy.isEmpty,
-            let ip = channel.remoteAddress?.ipAddress, let peer = IPAddress(ip),
-            access.trusted.count == 0 || access.trusted.longestMatch(peer) == nil
+            let ip = channel.remoteAddress?.ipAddress, let peer = IPAddress(ip), !access.isTrustedProxy(peer)
         else { return false }
         if case .deny(let entry) = access.policy.decide(peer, now: Date().timeIntervalSince1970) {
             access.hits.increment(entry)
