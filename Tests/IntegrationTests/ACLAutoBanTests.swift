@@ -106,4 +106,35 @@ final class ACLAutoBanTests: ACLDaemonTestCase {
         XCTAssertNil(try autoEntry("127.0.0.2"))
         XCTAssertEqual(try status(from: "127.0.0.2"), 200)
     }
+
+    /// 413s (and a bad body's 400s) answer the forwarded client, not the trusted proxy; the proxy
+    /// itself is never banned, even for its own malformed requests.
+    func testTooLargeBodiesBehindATrustedProxyCountForTheForwardedClient() throws {
+        try startACLDaemon(
+            acl: #""trusted_proxies": ["127.0.0.5"], "# + Self.fourxx,
+            routes: #"{ "req_path": "/", "type": "file_serve", "dir_path": "public", "max_body_bytes": 10 }"#)
+        let body = String(repeating: "x", count: 20)
+        let head = "POST /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Forwarded-For: 1.2.3.4\r\n"
+        for request in [
+            head + "Content-Length: 20\r\n\r\n" + body, head + "Content-Length: 20\r\n\r\n" + body,
+            head + "Transfer-Encoding: chunked\r\n\r\n14\r\n" + body + "\r\n0\r\n\r\n",
+            head + "Transfer-Encoding: chunked\r\n\r\n14\r\n" + body + "\r\n0\r\n\r\n",
+        ] {
+            let proxy = try connect(from: "127.0.0.5")
+            try proxy.send(request)
+            XCTAssertEqual(try proxy.readResponse().status, 413)
+        }
+        XCTAssertTrue(try pollUntil(timeout: 5) { try autoEntry("1.2.3.4") != nil }, "the forwarded client is the one banned")
+        XCTAssertNil(try autoEntry("127.0.0.5"))
+
+        for _ in 0..<4 {
+            let proxy = try connect(from: "127.0.0.5")
+            try proxy.send("GET / HTTP/1.1\r\nHost: localhost\r\nno colon here\r\n\r\n")
+            XCTAssertEqual(try proxy.readResponse().status, 400)
+        }
+        for _ in 0..<4 { XCTAssertEqual(try status(from: "127.0.0.6", "/missing"), 404) }
+        XCTAssertTrue(try pollUntil(timeout: 5) { try autoEntry("127.0.0.6") != nil })
+        XCTAssertNil(try autoEntry("127.0.0.5"), "a trusted proxy is never banned")
+        XCTAssertEqual(try status(from: "127.0.0.5", headers: "X-Forwarded-For: 5.6.7.8\r\n"), 200)
+    }
 }

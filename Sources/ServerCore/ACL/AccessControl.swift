@@ -187,7 +187,11 @@ public final class AccessControl: Sendable {
         // Only a client no entry decides for is banned: an allow entry lets it in on purpose, and
         // a deny (its own or a wider prefix's) already keeps it out; a temporary ban over a
         // permanent deny would let the client back in when it ran out.
-        guard case .noMatch = snapshot.policy.decide(client, now: now) else { return }
+        let snap = snapshot
+        guard case .noMatch = snap.policy.decide(client, now: now) else { return }
+        // A trusted proxy answers for many clients (and the balancer's health checks): banning it
+        // would refuse them all.
+        if snap.isTrustedProxy(client) { return }
         let entry = ACLEntry(
             cidr: CIDR(address: client, bits: 128), action: .deny, source: .auto, createdAt: now,
             expiresAt: now + Double(ban.settings.banMs) / 1000, reason: reason)

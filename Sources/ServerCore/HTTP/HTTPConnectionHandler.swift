@@ -58,6 +58,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Body bytes of the current request so far, and its limit.
     private var bodyBytes = 0
     private var bodyLimit: Int?
+    /// The current request's client, resolved once at its head (`ClientAddress`): every answer to
+    /// that request (a 413, a bad body's 400) is its, not the proxy's.
+    private var requestClient: IPAddress?
     private var accessCache = AccessDecisionCache()
     /// The snapshots this connection last read, and the versions they were read at.
     private var servingSnapshot: ServingSnapshot?
@@ -292,6 +295,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         } else {
             client = peer
         }
+        requestClient = client
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
         let (result, matched) = state.dispatcher.dispatch(
             request: parsed, head: &head, config: snapshot.config, listener: listenerID, client: client, peer: peer, access: access,
@@ -368,7 +372,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         waiting = false
         var r = Response.status(.payloadTooLarge)
         r.closeAfter = true
-        send(r, for: head, client: peer, snapshot: state.current, context: context)
+        send(r, for: head, client: requestClient, snapshot: state.current, context: context)
     }
 
     // MARK: writing
@@ -579,9 +583,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     /// `head`: the request whose body was malformed, if it was one (nil: bytes that never made
-    /// a request).
+    /// a request, which are the peer's).
     private func sendParserError(_ error: RequestHeadParser.Failure, for head: HTTPRequestHead? = nil, context: ChannelHandlerContext) {
-        send(.status(error.status), for: head, client: peer, snapshot: state.current, context: context)
+        send(.status(error.status), for: head, client: head == nil ? peer : requestClient, snapshot: state.current, context: context)
     }
 }
 
