@@ -138,7 +138,9 @@ public final class AccessControl: Sendable {
     public func list(includeExpired: Bool, now: Double = Date().timeIntervalSince1970) -> [(entry: ACLEntry, hits: Int)] {
         let snap = snapshot
         let m = mutable.withLock { $0 }
-        let config = Self.configEntries(m.settings).filter { m.dynamic[$0.cidr] == nil }
+        // A config entry is hidden only while an active dynamic entry replaces it: once that one
+        // expires (it is kept for `--expired`), the config entry decides again, as `rebuild` has it.
+        let config = Self.configEntries(m.settings).filter { !(m.dynamic[$0.cidr]?.isActive(at: now) ?? false) }
         let dynamic = m.dynamic.values.sorted { $0.createdAt < $1.createdAt }
         return (config + dynamic)
             .filter { includeExpired || $0.isActive(at: now) }
