@@ -48,4 +48,58 @@ final class AccessControlListTests: XCTestCase {
         XCTAssertEqual(rows(restarted), ["10.0.0.0/8 deny config"])
         XCTAssertEqual(decision(restarted, "10.1.1.1"), "deny config")
     }
+
+    /// A request from `ip` counted as the dispatcher counts it.
+    func hit(_ access: AccessControl, _ ip: String, times: Int = 1) {
+        let snap = access.snapshot
+        for _ in 0..<times {
+            switch snap.policy.decide(IPAddress(ip)!, now: Date().timeIntervalSince1970) {
+            case .noMatch: break
+            case .allow(let i), .deny(let i): snap.hits.increment(i)
+            }
+        }
+    }
+
+    func hits(_ access: AccessControl) -> [String] {
+        access.list(includeExpired: true).map { "\($0.entry.cidr) \($0.entry.action.rawValue) \($0.entry.source.rawValue) \($0.hits)" }
+    }
+
+    func manual(_ cidr: String, _ action: ACLEntry.Action) -> ACLEntry {
+        ACLEntry(cidr: CIDR(cidr)!, action: action, source: .manual, createdAt: Date().timeIntervalSince1970)
+    }
+
+    func testANewOrReplacingEntryStartsWithNoHits() throws {
+        var settings = ACLSettings()
+        settings.deny = [CIDR("10.0.0.0/8")!]
+        let access = try AccessControl(settings: settings, store: InMemoryStateStore())
+        hit(access, "10.1.1.1", times: 2)
+        XCTAssertEqual(hits(access), ["10.0.0.0/8 deny config 2"])
+
+        try access.put(manual("10.0.0.0/8", .allow), audit: audit)
+        XCTAssertEqual(hits(access), ["10.0.0.0/8 allow manual 0"], "the config entry's hits are not the operator's entry's")
+        hit(access, "10.1.1.1", times: 3)
+        XCTAssertEqual(hits(access), ["10.0.0.0/8 allow manual 3"])
+        try access.put(manual("10.0.0.0/8", .deny), audit: audit)
+        XCTAssertEqual(hits(access), ["10.0.0.0/8 deny manual 0"], "an allow replaced by a deny")
+        hit(access, "10.1.1.1")
+        XCTAssertTrue(try access.remove(CIDR("10.0.0.0/8")!, audit: audit))
+        XCTAssertEqual(hits(access), ["10.0.0.0/8 deny config 0"], "the config entry back in the slot")
+
+        try access.put(manual("192.0.2.1", .deny), audit: audit)
+        hit(access, "192.0.2.1", times: 4)
+        XCTAssertTrue(try access.remove(CIDR("192.0.2.1")!, audit: audit))
+        try access.put(manual("192.0.2.1", .deny), audit: audit)
+        XCTAssertEqual(hits(access).last, "192.0.2.1 deny manual 0", "a fresh deny of a removed prefix")
+
+        // A reload keeps an unchanged entry's hits and starts a changed one at 0.
+        hit(access, "10.1.1.1", times: 2)
+        hit(access, "192.0.2.1")
+        access.apply(settings)
+        XCTAssertEqual(hits(access), ["10.0.0.0/8 deny config 2", "192.0.2.1 deny manual 1"])
+        var changed = settings
+        changed.deny = []
+        changed.allow = [CIDR("10.0.0.0/8")!]
+        access.apply(changed)
+        XCTAssertEqual(hits(access), ["10.0.0.0/8 allow config 0", "192.0.2.1 deny manual 1"])
+    }
 }

@@ -109,6 +109,7 @@ public final class AccessControl: Sendable {
         let old = snapshot
         let (policy, index) = old.policy.inserting(entry)
         let hits = index < old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
+        hits.reset(index)  // a new or replacing entry starts at 0, not with the replaced one's hits
         install(Snapshot(policy: policy, hits: hits, settings: old.settings))
         if entry.expiresAt != nil {
             scheduleExpiry(after: Date().timeIntervalSince1970, entries: [entry], generation: generation)
@@ -127,6 +128,8 @@ public final class AccessControl: Sendable {
             }
             let old = snapshot
             let fallback = Self.configEntries(settings).last { $0.cidr == cidr }
+            // (The config entry that takes the slot back starts at 0 too.)
+            if let i = old.policy.table.exactIndex(cidr) { old.hits.reset(i) }
             install(Snapshot(policy: old.policy.removing(cidr, fallback: fallback), hits: old.hits, settings: old.settings))
             return true
         }
@@ -144,10 +147,18 @@ public final class AccessControl: Sendable {
         let dynamic = m.dynamic.values.sorted { $0.createdAt < $1.createdAt }
         return (config + dynamic)
             .filter { includeExpired || $0.isActive(at: now) }
-            .map { ($0, snap.policy.table.exactIndex($0.cidr).map { snap.hits[$0] } ?? 0) }
+            .map { ($0, Self.hits(of: $0, in: snap)) }
     }
 
-    /// Builds and swaps a new snapshot from the current entries, carrying hit counts over.
+    /// `entry`'s hit count in `snap`: that of its prefix's slot while the slot holds this very
+    /// entry (not a replaced or replacing one, nor the config entry behind an expired one).
+    static func hits(of entry: ACLEntry, in snap: Snapshot) -> Int {
+        guard let i = snap.policy.table.exactIndex(entry.cidr), snap.policy.entries[i] == entry else { return 0 }
+        return snap.hits[i]
+    }
+
+    /// Builds and swaps a new snapshot from the current entries, carrying hit counts over (an
+    /// entry's own: a different entry for the same prefix starts at 0).
     private func rebuild(now: Double = Date().timeIntervalSince1970) {
         let m = mutable.withLock { s -> Mutable in
             s.generation += 1
@@ -156,9 +167,7 @@ public final class AccessControl: Sendable {
         let active = m.dynamic.values.filter { $0.isActive(at: now) }.sorted { $0.createdAt < $1.createdAt }
         let policy = AccessPolicy(config: Self.configEntries(m.settings), dynamic: active)
         let old = snapshot
-        let hits = HitCounters(count: policy.entries.count, initial: policy.entries.map { e in
-            old.policy.table.exactIndex(e.cidr).map { old.hits[$0] } ?? 0
-        })
+        let hits = HitCounters(count: policy.entries.count, initial: policy.entries.map { Self.hits(of: $0, in: old) })
         install(Snapshot(policy: policy, hits: hits, settings: m.settings))
         scheduleExpiry(after: now, entries: active, generation: m.generation)
     }

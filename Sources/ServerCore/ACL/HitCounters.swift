@@ -25,6 +25,12 @@ public final class HitCounters: @unchecked Sendable {
         storage[i].add(1, ordering: .relaxed)
     }
 
+    /// Zeroes counter `i` (a new entry took its slot).
+    public func reset(_ i: Int) {
+        guard i >= 0 && i < count else { return }
+        storage[i].store(0, ordering: .relaxed)
+    }
+
     /// A copy with room for `count` counters, the existing ones carried over.
     public func resized(to count: Int) -> HitCounters {
         HitCounters(count: count, initial: (0..<min(count, self.count)).map { self[$0] })
