@@ -80,4 +80,22 @@ final class AccessPolicyTests: XCTestCase {
         XCTAssertNil(ban.record(b, is4xx: true, now: 0))
         XCTAssertTrue(ban.record(b, is4xx: true, now: 0)?.contains("4xx") ?? false)
     }
+
+    /// At the table's cap a new client takes the place of the least recently seen one: a flood of
+    /// one-request clients (ten times the cap, all within the window) never wipes the count of a
+    /// client that keeps coming (here once every 400 newcomers, a 4xx every eighth time).
+    func testAutoBanCountsSurviveAFloodOfNewClients() {
+        let ban = AutoBan(settings: AutoBanSettings(windowMs: 60_000, max4xx: 3, banMs: 60_000), maxClients: 1000)
+        let abuser = IPAddress("192.0.2.1")!
+        var now = 0.0
+        for step in 0..<25 {
+            now += 0.001
+            let reason = ban.record(abuser, is4xx: step % 8 == 0, now: now)
+            XCTAssertEqual(reason != nil, step == 24, "step \(step): the fourth 4xx bans")
+            for i in 0..<400 {
+                now += 0.000_001
+                XCTAssertNil(ban.record(IPAddress(ipv4: 0x0A00_0000 + UInt32(step * 400 + i)), is4xx: true, now: now))
+            }
+        }
+    }
 }
