@@ -54,8 +54,19 @@ final class LimitsTests: ServerTestCase {
     }
 
     func testSingleHugeHeaderIs431() throws {
-        let value = String(repeating: "v", count: HTTPServer.maxLineBytes + 1000)
+        let value = String(repeating: "v", count: 40_000)  // over the default max_header_bytes (32 KiB)
         try assertRefused("GET /sample.txt HTTP/1.1\r\nHost: localhost\r\nX-Big: \(value)\r\n\r\n", status: 431)
+    }
+
+    /// One header line is bounded by max_header_bytes, not by the request line's 8 KiB.
+    func testLargeCookieFitsARaisedHeaderLimit() throws {
+        let json = """
+            { "limits": { "max_header_bytes": 65536 }, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public" } ] } ] }
+            """
+        let s = try startServer(json)
+        let cookie = "Cookie: a=" + String(repeating: "c", count: 10_000)
+        XCTAssertEqual(try exchange(s, getRequest("/sample.txt", headers: [cookie])).response.status, 200)
     }
 
     func testLongButAllowedLineWithHugeHeadersIs431() throws {

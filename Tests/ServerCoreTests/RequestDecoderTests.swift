@@ -294,7 +294,7 @@ final class RequestDecoderTests: XCTestCase {
         let many = (0..<40).map { "X-Filler-\($0): \(field)\r\n" }.joined()
         try assertRefused("GET / HTTP/1.1\r\nHost: x\r\n\(many)\r\n", .fieldsTooLarge)
         try assertRefused("GET / HTTP/1.1\r\nHost: x\r\n\(many)", .fieldsTooLarge)  // before the end
-        let huge = String(repeating: "v", count: 9000)
+        let huge = String(repeating: "v", count: 40_000)  // one line over the whole limit (32 KiB)
         try assertRefused("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(huge)\r\n\r\n", .fieldsTooLarge)
         try assertRefused("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(huge)", .fieldsTooLarge)
         let counted = (0..<201).map { "X-\($0): 1\r\n" }.joined()
@@ -302,6 +302,11 @@ final class RequestDecoderTests: XCTestCase {
         // Under the limits.
         let fine = (0..<28).map { "X-Filler-\($0): \(field)\r\n" }.joined()
         XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\n\(fine)\r\n").heads.first?.headers.count, 29)
+        // One field line may take the whole limit, past the request line's 8 KiB (a large Cookie).
+        let large = RequestHeadParser.Limits(maxLine: 8192, maxHeaderBytes: 65536)
+        let cookie = String(repeating: "c", count: 10_000)
+        XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\nCookie: \(cookie)\r\n\r\n", limits: large).heads.first?.headers.count, 2)
+        XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\nCookie: \(cookie)", limits: large).failure, nil, "nor refused while it arrives")
         // A configured limit below the line limit bounds each field line too.
         let small = RequestHeadParser.Limits(maxLine: 8192, maxHeaderBytes: 1024)
         XCTAssertEqual(decode("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(field)x\r\n\r\n", limits: small).failure, nil)

@@ -12,15 +12,15 @@ import NIOHTTP1
 /// `chunked` alone (another coding is 501), on HTTP/1.1, without `Content-Length`; a
 /// `Content-Length` is one decimal, given once.
 ///
-/// Limits: a request line over `maxLine` is 414; header fields over `maxHeaderBytes` in all, one
-/// line over `min(maxLine, maxHeaderBytes)`, or more than `maxFields` lines are 431.
+/// Limits: a request line over `maxLine` is 414; header fields over `maxHeaderBytes` in all, or
+/// more than `maxFields` lines, are 431. One field line may use all of `maxHeaderBytes` (a large
+/// Cookie fits whenever the limit is raised for it, as with nginx's large_client_header_buffers):
+/// `maxLine` bounds the request line only.
 enum RequestHeadParser {
     struct Limits: Equatable {
         var maxLine: Int
         var maxHeaderBytes: Int
         var maxFields = 200
-
-        var maxFieldLine: Int { min(maxLine, maxHeaderBytes) }
     }
 
     enum Failure: Error, Equatable {
@@ -123,7 +123,7 @@ enum RequestHeadParser {
         var hostRange: Range<Int>?
         var hostFields = 0
         let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
-            guard field.whole.count <= limits.maxFieldLine, fieldCount < limits.maxFields else {
+            guard fieldCount < limits.maxFields else {  // (each line is within maxHeaderBytes, checked above)
                 tooLarge = true
                 return
             }
@@ -241,11 +241,7 @@ enum RequestHeadParser {
             return error
         }
         let fieldBytes = bytes.count - lineEnd - 1
-        if fieldBytes > limits.maxHeaderBytes { return .fieldsTooLarge }
-        // The line being received.
-        var lastStart = lineEnd + 1
-        while let next = HTTPSyntax.lineEnd(bytes, from: lastStart) { lastStart = next + 1 }
-        return bytes.count - lastStart > limits.maxFieldLine ? .fieldsTooLarge : nil
+        return fieldBytes > limits.maxHeaderBytes ? .fieldsTooLarge : nil  // (the line being received included)
     }
 
     private static func trimCR(_ bytes: UnsafeRawBufferPointer, _ end: Int) -> Int {
