@@ -55,6 +55,15 @@ final class GzipProxiedTests: ServerTestCase {
         XCTAssertEqual(jpeg.body, upstream.fixture.bytes("public/cat.jpg"))
     }
 
+    /// The client's `Accept-Encoding` and `Cache-Control` count on every line they are given on.
+    func testRequestListFieldsOnSeveralLines() throws {
+        let (_, proxy) = try gzippingProxy(level: 6)
+        let gz = try exchange(proxy, getRequest("/sample.txt", headers: ["Accept-Encoding: br", "Accept-Encoding: gzip"])).response
+        XCTAssertEqual(gz.header("Content-Encoding"), "gzip")
+        let headers = ["Accept-Encoding: gzip", "Cache-Control: max-age=0", "Cache-Control: no-transform"]
+        XCTAssertNil(try exchange(proxy, getRequest("/sample.txt", headers: headers)).response.header("Content-Encoding"))
+    }
+
     /// `Cache-Control: no-transform` counts on any of the upstream's Cache-Control lines.
     func testNoTransformOnALaterCacheControlLineIsHonoured() throws {
         let text = String(repeating: "compressible text ", count: 200)

@@ -86,6 +86,19 @@ final class GzipTests: ServerTestCase {
         XCTAssertNil(try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip", "Cache-Control: no-transform"])).response.header("Content-Encoding"))
     }
 
+    /// List-valued request fields count on every line they are given on (RFC 9110 §5.3).
+    func testListFieldsOnSeveralLines() throws {
+        let s = try startServer(config())
+        let second = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: br", "Accept-Encoding: gzip"])).response
+        XCTAssertEqual(second.header("Content-Encoding"), "gzip", "gzip on the second line")
+        XCTAssertEqual(try gunzip(second.body), s.fixture.bytes("public/sample.txt"))
+        let noTransform = ["Accept-Encoding: gzip", "Cache-Control: max-age=0", "Cache-Control: no-transform"]
+        XCTAssertNil(try exchange(s, getRequest("/sample.txt", headers: noTransform)).response.header("Content-Encoding"))
+        let etag = try XCTUnwrap(second.header("ETag"))
+        let match = ["Accept-Encoding: gzip", "If-None-Match: \"other\"", "If-None-Match: \(etag)"]
+        XCTAssertEqual(try exchange(s, getRequest("/sample.txt", headers: match)).response.status, 304)
+    }
+
     func testWeakETagAndConditional() throws {
         let s = try startServer(config())
         let plain = try exchange(s, getRequest("/sample.txt")).response

@@ -23,6 +23,22 @@ final class FileServerTests: XCTestCase {
         XCTAssertTrue(FileServer.isInside("/r/e\u{301}/a", root: "/r/e\u{301}"))
     }
 
+    /// List-valued fields given on several lines are one list (RFC 9110 §5.3); others are the first line.
+    func testListValuedFieldsJoinTheirLines() {
+        let headers = HTTPHeaders([
+            ("Accept-Encoding", "br"), ("cache-control", "max-age=0"), ("If-None-Match", "\"a\""), ("Accept-Encoding", "gzip"),
+            ("Cache-Control", "no-transform"), ("if-none-match", "\"b\""), ("If-Match", "\"c\""), ("Range", "bytes=0-1"),
+            ("Range", "bytes=2-3"),
+        ])
+        let r = FileRequest(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers))
+        XCTAssertEqual(r.acceptEncoding, "br, gzip")
+        XCTAssertEqual(r.cacheControl, "max-age=0, no-transform")
+        XCTAssertEqual(r.ifNoneMatch, "\"a\", \"b\"")
+        XCTAssertEqual(r.ifMatch, "\"c\"")
+        XCTAssertEqual(r.range, "bytes=0-1", "not a list")
+        XCTAssertNil(r.ifRange)
+    }
+
     func testCacheKeysAreBytes() {
         let cache = FileCache()
         let info = FileInfo(stat())

@@ -79,12 +79,15 @@ enum RequestHeadParser {
             return HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
         }
 
-        /// The first value of the field named `lower` (a lowercase name), read from `raw`
-        /// without building `head` (one field a proxied request needs, `Accept-Encoding`).
-        func firstValue(of lower: StaticString) -> String? {
+        /// The value of the list-valued field named `lower` (a lowercase name): all its lines
+        /// joined with ", " (RFC 9110 §5.3), read from `raw` without building `head` (the fields a
+        /// proxied request to a gzip route needs, `Accept-Encoding` and `Cache-Control`).
+        func listValue(of lower: StaticString) -> String? {
             var found: String?
             forEachField { field in
-                if found == nil && HeaderName.equals(field.name, lower) { found = String(decoding: field.value, as: UTF8.self) }
+                guard HeaderName.equals(field.name, lower) else { return }
+                let value = String(decoding: field.value, as: UTF8.self)
+                found = found.map { $0 + ", " + value } ?? value
             }
             return found
         }

@@ -103,8 +103,8 @@ final class ProxySession {
          flusher: LoopFlusher? = nil, owner: ProxyClient, threadPool: NIOThreadPool? = nil) {
         self.threadPool = threadPool
         // (A client asking intermediaries not to transform the content gets it as it is.)
-        acceptEncoding = route.gzip == nil || request.firstValue(of: "cache-control")?.lowercased().contains("no-transform") == true
-            ? nil : request.firstValue(of: "accept-encoding")
+        acceptEncoding = route.gzip == nil || request.listValue(of: "cache-control")?.lowercased().contains("no-transform") == true
+            ? nil : request.listValue(of: "accept-encoding")
         self.route = route
         (requestHead, requestChunked) = upstreamHead
         self.client = client

@@ -20,15 +20,31 @@ public struct FileRequest: Sendable {
     public init(head: HTTPRequestHead) {
         isHead = head.method == .HEAD
         let h = head.headers
-        ifMatch = h.first(name: "if-match")
+        ifMatch = Self.list(h, "if-match")
         ifUnmodifiedSince = h.first(name: "if-unmodified-since")
-        ifNoneMatch = h.first(name: "if-none-match")
+        ifNoneMatch = Self.list(h, "if-none-match")
         ifModifiedSince = h.first(name: "if-modified-since")
         range = head.method == .GET || isHead ? h.first(name: "range") : nil
         ifRange = h.first(name: "if-range")
-        acceptEncoding = h.first(name: "accept-encoding")
-        cacheControl = h.first(name: "cache-control")
+        acceptEncoding = Self.list(h, "accept-encoding")
+        cacheControl = Self.list(h, "cache-control")
         isHTTP11 = head.version.minor >= 1
+    }
+
+    /// A list-valued field: all its lines as one value, joined with ", " (RFC 9110 §5.3), so a
+    /// second `Accept-Encoding` or `Cache-Control` line counts. One line is its value as it is
+    /// (nothing allocated: the usual case).
+    static func list(_ headers: HTTPHeaders, _ name: StaticString) -> String? {
+        var value: String?
+        for (n, v) in headers where Self.equals(n, name) {
+            value = value.map { $0 + ", " + v } ?? v
+        }
+        return value
+    }
+
+    private static func equals(_ name: String, _ lower: StaticString) -> Bool {
+        var name = name
+        return name.withUTF8 { HeaderName.equals(UnsafeRawBufferPointer($0), lower) }
     }
 }
 
