@@ -47,6 +47,20 @@ final class TimeoutTests: ServerTestCase {
         XCTAssertEqual(try client.readResponse().status, 200)
     }
 
+    /// A head that arrives in time is served even when its last bytes came during a read pause
+    /// that lasts until the deadline (they are read before the deadline is acted on).
+    func testHeadCompletedDuringAPauseEndingAtTheDeadlineIsServed() throws {
+        let s = try startServer(config(timeouts: #""header_ms": 2000"#))
+        let client = try RawClient(port: s.port, timeout: 10)
+        try client.send("GET /sample.txt HTTP/1.1\r\n")
+        usleep(1_100_000)
+        try client.send("Host: x\r\n")  // read at 1.1 s: paced until the deadline (2 s)
+        usleep(100_000)
+        try client.send("Connection: close\r\n\r\n")  // complete at 1.2 s
+        XCTAssertEqual(try client.readResponse().status, 200)
+        XCTAssertEqual(s.server.state.connectionStats.timeouts(.header), 0)
+    }
+
     func test408ArrivesWhileTheClientKeepsSending() throws {
         // Paced reads leave bytes unread at the deadline; the lingering close still gets the 408
         // to the client (a plain close with unread input would reset the connection).

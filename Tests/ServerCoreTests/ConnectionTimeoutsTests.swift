@@ -149,6 +149,34 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertNil(writable.deadline, "nothing to time while the client takes everything")
     }
 
+    /// A pause that ends at the deadline holds bytes that arrived in time: they are read before
+    /// the deadline is acted on. A trickled head still gets its answer at the deadline: one read
+    /// (no pause past it), then the verdict.
+    func testBytesHeldByAPauseAreReadBeforeTheDeadline() {
+        for respond408 in [true, false] {
+            let settings = ConnectionTimeouts.Settings(headerMs: 2000, bodyMs: 500, keepaliveMs: 2000, sendMs: 300, respond408: respond408)
+            var t = ConnectionTimeouts(settings: settings, now: 0)
+            t.bytesRead(now: 0)
+            XCTAssertNil(t.readPause(now: 0))
+            t.bytesRead(now: 1100 * ms)
+            XCTAssertEqual(t.readPause(now: 1100 * ms), 2000 * ms, "paced: the pause ends at the deadline")
+            // The rest of the head arrived at 1200 ms and waits, unread, for the pause's end.
+            XCTAssertEqual(t.check(now: 1999 * ms, readHeld: true), .none)
+            XCTAssertEqual(t.check(now: 2000 * ms, readHeld: true), .readFirst, "read what arrived in time first")
+            t.bytesRead(now: 2000 * ms)
+            t.headComplete(hasBody: false, now: 2000 * ms)
+            XCTAssertEqual(t.check(now: 2010 * ms), .none, "the head was in time: no 408, no close")
+
+            var slow = ConnectionTimeouts(settings: settings, now: 0)
+            slow.bytesRead(now: 0)
+            slow.bytesRead(now: 1100 * ms)
+            XCTAssertEqual(slow.check(now: 2000 * ms, readHeld: true), .readFirst)
+            slow.bytesRead(now: 2001 * ms)  // more of a head that is still incomplete
+            XCTAssertNil(slow.readPause(now: 2001 * ms), "no pause past the deadline: nothing held any more")
+            XCTAssertEqual(slow.check(now: 2010 * ms, readHeld: false), respond408 ? .respond408AndClose : .close(.header))
+        }
+    }
+
     func testSlowHeadReadsArePacedWithoutMovingTheDeadline() {
         // header 1000 ms; pacing after 500 ms of head, once per 1000 ms (defaults), capped at the deadline.
         var t = machine()
@@ -165,6 +193,7 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertEqual(long.readPause(now: 700 * ms), 1700 * ms, "at least a second between reads")
         XCTAssertEqual(long.readPause(now: 3000 * ms), 6000 * ms, "as long again as the head has taken")
         XCTAssertEqual(long.readPause(now: 7000 * ms), 10_000 * ms, "never past the deadline")
+        XCTAssertNil(long.readPause(now: 10_000 * ms), "nor once it has come (the last read before the verdict)")
         let jittered = ConnectionTimeouts(settings: long.settings, now: 0, paceJitter: 123 * ms)
         var j = jittered
         j.bytesRead(now: 0)

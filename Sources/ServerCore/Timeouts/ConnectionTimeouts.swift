@@ -28,6 +28,9 @@
 /// the kernel and is read together. A slowloris connection then costs a handful of reads over
 /// its whole deadline instead of one per trickled byte; its deadline does not change, and a
 /// legitimate head (which arrives within a round trip or two) is never held more than one interval.
+/// A pause may end at the deadline itself: what arrived during it is read before the deadline is
+/// acted on (`check` says `readFirst`), so a head that arrived in time is never refused for bytes
+/// we held back; reads are not paused past the deadline, so that is one read, then the verdict.
 public struct ConnectionTimeouts: Equatable, Sendable {
     public struct Settings: Equatable, Sendable {
         public var header: Int64
@@ -72,6 +75,9 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         case close(Kind)
         /// 408 Request Timeout, then close.
         case respond408AndClose
+        /// The head's deadline has come while a read is held (paced): read what arrived during
+        /// the pause, then check again (the head may be complete).
+        case readFirst
     }
 
     public let settings: Settings
@@ -161,16 +167,21 @@ public struct ConnectionTimeouts: Equatable, Sendable {
     }
 
     /// After a read at `now`: until when to stop reading (nil: read on). Only a head that has
-    /// been arriving for `slowHeadAfter` is paced, and never past its deadline.
+    /// been arriving for `slowHeadAfter` is paced, and never past its deadline (once it has
+    /// passed, reads are not held: `readFirst`'s read is the last one before the verdict).
     public func readPause(now: Int64) -> Int64? {
-        guard case .head(let started) = phase, now - started >= settings.slowHeadAfter else { return nil }
+        guard case .head(let started) = phase, now - started >= settings.slowHeadAfter,
+            now < started + settings.header
+        else { return nil }
         let pause = max(settings.slowHeadInterval, now - started) + paceJitter
         return min(now + pause, started + settings.header)
     }
 
-    /// What to do at `now`.
-    public func check(now: Int64) -> Action {
+    /// What to do at `now`; `readHeld`: a read is being held by a pause (`readPause`), so bytes
+    /// that arrived in time may be waiting unread.
+    public func check(now: Int64, readHeld: Bool = false) -> Action {
         guard let d = deadline, now >= d.at else { return .none }
+        if d.kind == .header && readHeld { return .readFirst }
         if d.kind == .header && settings.respond408 { return .respond408AndClose }
         return .close(d.kind)
     }

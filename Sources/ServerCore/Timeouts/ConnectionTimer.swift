@@ -156,9 +156,14 @@ final class ConnectionTimer: LoopTimers.Target {
         scheduledFor = nil
         guard !stopped else { return }
         let now = Self.now()
-        switch timeouts.check(now: now) {
+        switch timeouts.check(now: now, readHeld: pausedUntil != nil && readWanted) {
         case .none:
             if let until = pausedUntil, until <= now { resumeReading(context: context) }
+            reschedule()
+        case .readFirst:
+            // The deadline is checked again at the next tick, after this read has been handled
+            // (no new pause past the deadline, so then it is acted on).
+            resumeReading(context: context)
             reschedule()
         case .close(let kind):
             stop()
