@@ -28,8 +28,8 @@ final class ConnectionTimer: LoopTimers.Target {
     private var timeouts: ConnectionTimeouts
     private let registry: PerEventLoop<LoopTimers>?
     private var timers: LoopTimers?
-    /// The armed deadline's generation; moving it on cancels that deadline.
-    private(set) var timerGeneration: UInt64 = 0
+    /// This connection's place in `timers` (from `attach` until `detach`).
+    private var timerSlot: Int?
     private var scheduledFor: Int64?
     private var stopped = false
     /// Reads are held until this time (a slow head); `readWanted`: one was asked for meanwhile.
@@ -59,12 +59,17 @@ final class ConnectionTimer: LoopTimers.Target {
 
     func attach(_ context: ChannelHandlerContext) {
         self.context = context
-        timers = registry?.get(context.eventLoop) ?? LoopTimers(eventLoop: context.eventLoop)
+        let timers = registry?.get(context.eventLoop) ?? LoopTimers(eventLoop: context.eventLoop)
+        self.timers = timers
+        if timerSlot == nil { timerSlot = timers.register(self) }
     }
 
-    /// The connection is gone (or its handler removed).
+    /// The connection is gone (or its handler removed): its slot is released, so the timing
+    /// wheel keeps nothing of it until its deadline would have come.
     func detach() {
         stop()
+        if let slot = timerSlot { timers?.release(slot) }
+        timerSlot = nil
         context = nil
     }
 
@@ -131,7 +136,7 @@ final class ConnectionTimer: LoopTimers.Target {
 
     private func stop() {
         stopped = true
-        timerGeneration &+= 1
+        if let slot = timerSlot { timers?.cancel(slot) }
         scheduledFor = nil
     }
 
@@ -139,12 +144,11 @@ final class ConnectionTimer: LoopTimers.Target {
     /// first (re-armed only when that moves earlier; a later one is picked up when the earlier
     /// one fires and re-checks).
     private func reschedule() {
-        guard !stopped, let deadline = timeouts.deadline, let timers else { return }
+        guard !stopped, let deadline = timeouts.deadline, let timers, let timerSlot else { return }
         let at = pausedUntil.map { min($0, deadline.at) } ?? deadline.at
         if let scheduled = scheduledFor, scheduled <= at { return }
-        timerGeneration &+= 1
         scheduledFor = at
-        timers.arm(self, generation: timerGeneration, at: at)
+        timers.arm(timerSlot, at: at)
     }
 
     func timerFired() {

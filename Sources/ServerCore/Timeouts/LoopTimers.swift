@@ -3,20 +3,27 @@ import NIOCore
 /// The connection deadlines of one event loop, in one `TimingWheel` driven by one repeating
 /// task (every `resolution` while any deadline is pending). Confined to its loop.
 ///
-/// A connection arms a deadline with a new generation number; re-arming or cancelling just moves
-/// its generation on, and an entry whose generation is no longer the connection's is dropped
-/// when it expires. So arming and cancelling cost O(1) however many connections the loop has
-/// (NIO's own scheduled tasks are cancelled by a linear search of their heap).
+/// A connection registers once for a slot (`register`); arming a deadline moves the slot's
+/// generation on and puts (slot, generation) in the wheel; re-arming or cancelling just moves the
+/// generation on, and an entry whose generation is no longer its slot's is dropped when it
+/// expires. So arming and cancelling cost O(1) however many connections the loop has (NIO's own
+/// scheduled tasks are cancelled by a linear search of their heap). Entries hold no reference to
+/// their connection: a closed connection `release`s its slot (reused by a later one), and what is
+/// left of it in the wheel until its time is a few integers, not the connection's objects.
 final class LoopTimers {
     /// What a wheel entry calls back.
     protocol Target: AnyObject {
-        /// The deadline armed with `generation` has come (called only if it is still current).
+        /// The deadline armed last has come (called only if it is still armed).
         func timerFired()
-        var timerGeneration: UInt64 { get }
+    }
+
+    private struct Slot {
+        var target: Target?
+        var generation: UInt64 = 0
     }
 
     private struct Entry {
-        let target: Target
+        let slot: Int
         let generation: UInt64
     }
 
@@ -28,6 +35,8 @@ final class LoopTimers {
     let eventLoop: EventLoop
     private var wheel: TimingWheel<Entry>
     private var ticking = false
+    private var slots: [Slot] = []
+    private var freeSlots: [Int] = []
 
     init(eventLoop: EventLoop) {
         self.eventLoop = eventLoop
@@ -36,15 +45,39 @@ final class LoopTimers {
 
     static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
 
-    /// Calls `target.timerFired()` at `at` (within one resolution), unless its generation has
-    /// moved on from `generation` by then.
-    func arm(_ target: Target, generation: UInt64, at: Int64) {
+    /// A slot for `target`'s deadlines, kept until `release`.
+    func register(_ target: Target) -> Int {
         eventLoop.preconditionInEventLoop()
-        wheel.insert(Entry(target: target, generation: generation), at: at)
+        if let slot = freeSlots.popLast() {
+            slots[slot].target = target
+            return slot
+        }
+        slots.append(Slot(target: target))
+        return slots.count - 1
+    }
+
+    /// The slot's target is done with (its connection closed): its armed deadline is cancelled and
+    /// the target no longer referenced.
+    func release(_ slot: Int) {
+        slots[slot].target = nil
+        slots[slot].generation &+= 1
+        freeSlots.append(slot)
+    }
+
+    /// Calls the slot's `timerFired()` at `at` (within one resolution), unless it is re-armed,
+    /// cancelled or released by then. (One deadline per slot: this replaces the armed one.)
+    func arm(_ slot: Int, at: Int64) {
+        eventLoop.preconditionInEventLoop()
+        slots[slot].generation &+= 1
+        wheel.insert(Entry(slot: slot, generation: slots[slot].generation), at: at)
         if !ticking {
             ticking = true
             scheduleTick()
         }
+    }
+
+    func cancel(_ slot: Int) {
+        slots[slot].generation &+= 1
     }
 
     private func scheduleTick() {
@@ -58,7 +91,7 @@ final class LoopTimers {
         var due: [Entry] = []
         wheel.expire(now: now) { due.append($0) }
         var fired = 0
-        for entry in due where entry.target.timerGeneration == entry.generation {
+        for entry in due where slots[entry.slot].generation == entry.generation {
             // A burst (thousands of connections opened together reach their deadline together)
             // is spread over several ticks, so that it cannot stall the loop's other work.
             if fired == Self.maxFiresPerTick {
@@ -66,7 +99,8 @@ final class LoopTimers {
                 continue
             }
             fired += 1
-            entry.target.timerFired()
+            let target = slots[entry.slot].target  // (not called inside an access to `slots`: it re-arms)
+            target?.timerFired()
         }
         if wheel.count > 0 {
             scheduleTick()
