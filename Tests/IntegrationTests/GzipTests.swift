@@ -131,6 +131,32 @@ final class GzipTests: ServerTestCase {
         XCTAssertEqual(r.body, Array(s.fixture.bytes("public/sample.txt")[0..<10]))
     }
 
+    /// Concurrent first requests for one file share one compression (a burst after a deploy
+    /// costs zlib once, not once per request on the thread pool); every answer is the file.
+    func testConcurrentMissesShareOneCompression() throws {
+        let s = try startServer(config(#""gzip_enable": true, "gzip_level": 9"#))
+        var text = ""
+        var i = 0
+        while text.utf8.count < 1_000_000 {
+            text += "line \(i) of a text compressed once, \(i * 7919 % 10007)\n"
+            i += 1
+        }
+        let bytes = Array(text.utf8.prefix(1_000_000))
+        try Data(bytes).write(to: s.fixture.publicDir.appendingPathComponent("big.txt"))
+        // Sixteen requests sent together on their own connections, then their answers read.
+        let clients = try (0..<16).map { _ in try RawClient(port: s.port, timeout: 30) }
+        for client in clients { try client.send(getRequest("/big.txt", headers: ["Accept-Encoding: gzip"])) }
+        for client in clients {
+            let all = client.readAll()
+            let r = try XCTUnwrap(HTTPResult.parse(all.bytes, complete: true))
+            XCTAssertEqual(r.status, 200)
+            XCTAssertEqual(r.header("Content-Encoding"), "gzip")
+            XCTAssertEqual(r.header("Content-Length"), String(r.body.count))
+            XCTAssertTrue(try gunzip(r.body) == bytes, "the file, whole")
+        }
+        XCTAssertEqual(s.server.state.dispatcher.compression.cache.compressions, 1, "one compression for the burst")
+    }
+
     func testCacheInvalidatesWhenTheFileChanges() throws {
         let s = try startServer(config())
         _ = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip"]))

@@ -52,26 +52,34 @@ public final class CompressionFilter: Sendable {
         }
         let level = route.gzipLevel
         if file.info.size <= Self.streamThreshold {
-            let cache = self.cache
-            let pending = r
-            let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
-                var file = file, pending = pending
-                if file.body == nil {
-                    // Replaced since it was looked at? Then the variant, headers too, is of what was read.
-                    let read = try Self.readFile(file.path)
-                    if !read.info.sameVersion(as: file.info) {
-                        file.info = read.info
-                        file.etag = read.info.etag
-                        pending.encodedHeaders = Self.gzipHeaders(file)
+            let cache = self.cache, pool = threadPool
+            // One compression for concurrent misses of the same variant (`GzipCache.compressing`).
+            let compressed = cache.compressing(key, on: eventLoop) {
+                pool.runIfActive(eventLoop: eventLoop) { () -> GzipCache.Compressed in
+                    var info = file.info, source = file.body
+                    if source == nil {
+                        // Replaced since it was looked at? Then the variant is of what was read.
+                        let read = try Self.readFile(file.path)
+                        if !read.info.sameVersion(as: info) { info = read.info }
+                        source = read.body
                     }
-                    file.body = read.body
+                    guard let source else { throw HTTPError.internalError }
+                    let body = try Gzip.compress(source, level: level)
+                    cache.put(GzipCache.key(file.path, info, level: level), body)
+                    return GzipCache.Compressed(body: body, info: info)
                 }
-                guard let source = file.body else { throw HTTPError.internalError }
-                let compressed = try Gzip.compress(source, level: level)
-                cache.put(GzipCache.key(file.path, file.info, level: level), compressed)
-                return Self.withBody(pending, .buffer(compressed), head: request.isHead)
             }
-            return .later(future.flatMapErrorThrowing { _ in .status(.internalServerError) })
+            let pending = r
+            return .later(compressed.map { compressed in
+                var response = pending
+                if !compressed.info.sameVersion(as: file.info) {  // its headers too
+                    var read = file
+                    read.info = compressed.info
+                    read.etag = compressed.info.etag
+                    response.encodedHeaders = Self.gzipHeaders(read)
+                }
+                return Self.withBody(response, .buffer(compressed.body), head: request.isHead)
+            }.flatMapErrorThrowing { _ in .status(.internalServerError) })
         }
         r.body = .stream(GzipFileStream(path: file.path, info: file.info, level: level, threadPool: threadPool))
         if request.isHead {

@@ -4,7 +4,9 @@ import Synchronization
 /// Compressed variants of static files, kept in memory so a repeat request costs no zlib work and
 /// goes out with a Content-Length. Keyed by path and the file's identity (device, inode, size,
 /// mtime) and the level, so a changed file is never served stale. Bounded in bytes; the least
-/// recently used variants go first.
+/// recently used variants go first. Concurrent misses for one variant share one compression
+/// (`compressing`): a burst of requests for a file just deployed costs zlib once, not once each on
+/// the file server's small thread pool.
 public final class GzipCache: Sendable {
     struct Key: Hashable {
         var path: String
@@ -19,10 +21,21 @@ public final class GzipCache: Sendable {
         var body: ByteBuffer
         var lastUse: UInt64
     }
+    /// What a compression produced: the variant and the version of the file it is of (newer than
+    /// the one asked for when the file was replaced meanwhile).
+    struct Compressed: Sendable {
+        var body: ByteBuffer
+        var info: FileInfo
+    }
     struct State {
         var slots: [Key: Slot] = [:]
         var bytes = 0
         var clock: UInt64 = 0
+        /// The compressions in progress; an entry goes when its compression ends (its result is
+        /// in `slots` by then, unless it failed).
+        var pending: [Key: EventLoopFuture<Compressed>] = [:]
+        /// How many compressions were started (tests; a burst of misses for one file counts once).
+        var compressions = 0
     }
 
     public let maxBytes: Int
@@ -45,6 +58,25 @@ public final class GzipCache: Sendable {
             s.slots[key] = slot
             return slot.body
         }
+    }
+
+    /// The variant for `key` from the compression in progress for it, or from `compress` (which
+    /// compresses off the event loop and `put`s the result) started now; on `eventLoop`.
+    func compressing(_ key: Key, on eventLoop: EventLoop,
+                     _ compress: () -> EventLoopFuture<Compressed>) -> EventLoopFuture<Compressed> {
+        let (running, promise) = state.withLock { s -> (EventLoopFuture<Compressed>?, EventLoopPromise<Compressed>?) in
+            if let running = s.pending[key] { return (running, nil) }
+            let promise = eventLoop.makePromise(of: Compressed.self)
+            s.pending[key] = promise.futureResult
+            s.compressions += 1
+            return (nil, promise)
+        }
+        if let running { return running.hop(to: eventLoop) }
+        compress().whenComplete { result in
+            self.state.withLock { _ = $0.pending.removeValue(forKey: key) }
+            promise!.completeWith(result)
+        }
+        return promise!.futureResult
     }
 
     func put(_ key: Key, _ body: ByteBuffer) {
@@ -71,4 +103,5 @@ public final class GzipCache: Sendable {
 
     public var bytes: Int { state.withLock { $0.bytes } }
     public var count: Int { state.withLock { $0.slots.count } }
+    var compressions: Int { state.withLock { $0.compressions } }
 }
