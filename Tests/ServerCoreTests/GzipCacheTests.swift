@@ -52,3 +52,32 @@ final class GzipCacheTests: XCTestCase {
         XCTAssertEqual(cache.compressions, 4)
     }
 }
+
+extension GzipCacheTests {
+    /// A path has one variant (a new version replaces the old one); over the bound, the least
+    /// recently used go first, down to 3/4 of it.
+    func testVersionsReplaceEachOtherAndTheLeastRecentlyUsedGoFirst() {
+        let cache = GzipCache(maxBytes: 400)
+        cache.put(key("/a", mtime: 1), buffer(100))
+        cache.put(key("/a", mtime: 2), buffer(50))
+        XCTAssertNil(cache.get(key("/a", mtime: 1)), "the older version is gone")
+        XCTAssertEqual(cache.get(key("/a", mtime: 2))?.readableBytes, 50)
+        XCTAssertEqual(cache.count, 1)
+        XCTAssertEqual(cache.bytes, 50)
+        cache.put(key("/a", mtime: 2), buffer(60))  // the same version again
+        XCTAssertEqual(cache.bytes, 60)
+        cache.put(key("/b"), buffer(100))
+        cache.put(key("/c"), buffer(100))
+        _ = cache.get(key("/a", mtime: 2))  // used: /b is now the least recent
+        cache.put(key("/d"), buffer(100))
+        XCTAssertEqual(cache.bytes, 360)
+        cache.put(key("/e"), buffer(100))  // 460 > 400: down to <= 300
+        XCTAssertNil(cache.get(key("/b")))
+        XCTAssertNil(cache.get(key("/c")))
+        XCTAssertNotNil(cache.get(key("/a", mtime: 2)))
+        XCTAssertEqual(cache.bytes, 260)
+        cache.put(key("/b"), buffer(10))  // an evicted path comes back
+        XCTAssertEqual(cache.count, 4)
+        XCTAssertEqual(cache.bytes, 270)
+    }
+}

@@ -29,6 +29,9 @@ public final class GzipCache: Sendable {
     }
     struct State {
         var slots: [Key: Slot] = [:]
+        /// Each path's one variant in `slots` (an insert replaces the path's older one without a
+        /// scan of every entry under the lock).
+        var byPath: [String: Key] = [:]
         var bytes = 0
         var clock: UInt64 = 0
         /// The compressions in progress; an entry goes when its compression ends (its result is
@@ -82,20 +85,21 @@ public final class GzipCache: Sendable {
     func put(_ key: Key, _ body: ByteBuffer) {
         guard body.readableBytes <= maxBytes / 4 else { return }
         state.withLock { s in
-            // Older versions of the same path are dead weight now.
-            for old in s.slots.keys where old.path == key.path && old != key {
-                s.bytes -= s.slots[old]!.body.readableBytes
-                s.slots[old] = nil
+            // An older version of the same path (or this one again) is dead weight now.
+            if let old = s.byPath.updateValue(key, forKey: key.path), let slot = s.slots.removeValue(forKey: old) {
+                s.bytes -= slot.body.readableBytes
             }
-            if let existing = s.slots[key] { s.bytes -= existing.body.readableBytes }
             s.clock &+= 1
             s.slots[key] = Slot(body: body, lastUse: s.clock)
             s.bytes += body.readableBytes
+            // Over the bound: down to 3/4 of it at once, so the sort is paid once per quarter of
+            // the budget inserted, not on every insert.
             if s.bytes > maxBytes {
                 for (k, slot) in s.slots.sorted(by: { $0.value.lastUse < $1.value.lastUse }) {
                     if s.bytes <= maxBytes * 3 / 4 { break }
                     s.bytes -= slot.body.readableBytes
                     s.slots[k] = nil
+                    s.byPath[k.path] = nil
                 }
             }
         }
