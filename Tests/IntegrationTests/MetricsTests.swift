@@ -57,6 +57,7 @@ final class MetricsTests: ServerTestCase {
         XCTAssertNotNil(try json(try exchange(s, getRequest("/stats")).response)["req_total"])
         let text = try exchange(s, getRequest("/metrics")).response
         XCTAssertEqual(text.status, 200)
+        XCTAssertEqual(text.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8", "the exposition format's type")
         let body = String(decoding: text.body, as: UTF8.self)
         XCTAssertTrue(body.contains("expserver_requests_total{type=\"file_serve\"}"))
         XCTAssertTrue(body.contains("expserver_request_duration_seconds_bucket{route=\"servers[0] /\",le=\"+Inf\"}"))

@@ -14,7 +14,7 @@ extension ControlAPI {
         }
         router.register(.get, Endpoint.metrics) { _ in
             let text = MetricsRenderer.prometheus(stats: daemon.http.state.stats, config: daemon.config)
-            return ControlReply(status: .ok, body: Data(text.utf8))
+            return ControlReply(status: .ok, body: Data(text.utf8), contentType: MetricsRenderer.prometheusContentType)
         }
     }
 }

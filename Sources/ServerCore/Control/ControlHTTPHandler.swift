@@ -94,13 +94,15 @@ final class ControlHTTPHandler: ChannelInboundHandler {
 
     private func respond(_ reply: ControlReply, keepAlive: Bool, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(reply.body.count + 1))
+        headers.add(name: "Content-Type", value: reply.contentType)
+        // Bodies end with a newline (for curl); the Prometheus text has its own.
+        let newline = reply.body.last != UInt8(ascii: "\n")
+        headers.add(name: "Content-Length", value: String(reply.body.count + (newline ? 1 : 0)))
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: reply.body.count + 1)
         buffer.writeBytes(reply.body)
-        buffer.writeStaticString("\n")
+        if newline { buffer.writeStaticString("\n") }
         context.write(Self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(Self.wrapOutboundOut(.end(nil))).whenComplete { _ in

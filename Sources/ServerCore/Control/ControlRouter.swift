@@ -11,10 +11,11 @@ public struct ControlRequest: Sendable {
     public var caller: PeerCredentials?
 }
 
-/// A handler's answer: a status and a JSON body.
+/// A handler's answer: a status and a body, JSON unless it says otherwise (`/v1/metrics`).
 public struct ControlReply: Sendable {
     public var status: HTTPResponseStatus
     public var body: Data
+    public var contentType = "application/json"
 
     public static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> ControlReply {
         ControlReply(status: status, body: (try? ControlJSON.encoder.encode(value)) ?? Data("{}".utf8))

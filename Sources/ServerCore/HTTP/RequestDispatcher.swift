@@ -123,7 +123,7 @@ public final class RequestDispatcher: Sendable {
             ? MetricsRenderer.prometheus(stats: stats, config: config)
             : MetricsRenderer.expserverJSON(stats: stats, config: config, sampler: stats.sampler)
         return Response(
-            status: .ok, headers: [("Content-Type", prometheus ? "text/plain; version=0.0.4" : "application/json")],
+            status: .ok, headers: [("Content-Type", prometheus ? MetricsRenderer.prometheusContentType : "application/json")],
             body: .buffer(ByteBuffer(string: body)))
     }
 

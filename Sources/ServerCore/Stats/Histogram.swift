@@ -59,19 +59,39 @@ public final class Histogram: Sendable {
         return base + (base * (quarter + 1)) / 4 - 1
     }
 
-    /// Cumulative counts at these bounds (µs), for Prometheus `le` buckets.
-    public func cumulative(at limits: [Int]) -> [Int] {
-        var out: [Int] = []
-        var seen = 0
-        var i = 0
-        for limit in limits {
-            while i < Self.bucketCount && Self.upperBound(i) <= limit {
-                seen += buckets[i]
-                i += 1
+    /// One reading of the buckets, for Prometheus: its cumulative counts, total and sum are all
+    /// derived from the same bucket values, so they agree with each other however fast other
+    /// threads record meanwhile (reading the total separately could show a bucket above +Inf).
+    public func snapshot() -> Snapshot {
+        Snapshot(buckets: (0..<Self.bucketCount).map { buckets[$0] }, sum: buckets[Self.sumIndex])
+    }
+
+    public struct Snapshot: Sendable {
+        let buckets: [Int]
+        /// The sum of the observations in µs (read right after the buckets).
+        public let sum: Int
+        public var count: Int { buckets.reduce(0, +) }
+
+        /// For each limit (µs, ascending), how many observations were below it: exact only at a
+        /// bucket boundary (`Histogram.isBoundary`), where no bucket straddles the limit.
+        public func cumulative(below limits: [Int]) -> [Int] {
+            var out: [Int] = []
+            var seen = 0
+            var i = 0
+            for limit in limits {
+                while i < buckets.count && Histogram.upperBound(i) < limit {
+                    seen += buckets[i]
+                    i += 1
+                }
+                out.append(seen)
             }
-            out.append(seen)
+            return out
         }
-        return out
+    }
+
+    /// True when `micros` starts a bucket: the buckets below it hold exactly the values below it.
+    static func isBoundary(_ micros: Int) -> Bool {
+        micros > 4 && micros <= upperBound(bucketCount - 2) + 1 && index(micros - 1) != index(micros)
     }
 
     public var sum: Int { buckets[Self.sumIndex] }

@@ -40,6 +40,9 @@ enum MetricsRenderer {
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
+    /// The text exposition format's media type (a scraper may reject another).
+    static let prometheusContentType = "text/plain; version=0.0.4; charset=utf-8"
+
     static func prometheus(stats: ServerStats, config: RuntimeConfig) -> String {
         var out = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
@@ -89,17 +92,23 @@ enum MetricsRenderer {
         return out
     }
 
-    /// Prometheus histogram buckets in seconds.
-    static let bucketSeconds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    /// Prometheus `le` bounds: every doubling from 256 µs to 16.8 s. They are the histogram's
+    /// own bucket boundaries (decimal bounds such as 0.0005 fall inside a bucket, which would be
+    /// counted under the next `le` only), so each `le` counts exactly the requests that took less.
+    static let bucketMicros: [Int] = (8...24).map { 1 << $0 }
 
     static func histogram(_ out: inout String, _ name: String, _ help: String, _ series: [(String, Histogram)]) {
         out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         for (labels, h) in series {
-            let counts = h.cumulative(at: bucketSeconds.map { Int($0 * 1_000_000) })
-            for (le, c) in zip(bucketSeconds, counts) { out += "\(name)_bucket{\(labels),le=\"\(le)\"} \(c)\n" }
-            out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(h.count)\n"
-            out += "\(name)_sum{\(labels)} \(Double(h.sum) / 1_000_000)\n"
-            out += "\(name)_count{\(labels)} \(h.count)\n"
+            // One snapshot: the buckets, +Inf and _count agree however fast requests are recorded.
+            let snapshot = h.snapshot()
+            let count = snapshot.count
+            for (le, c) in zip(bucketMicros, snapshot.cumulative(below: bucketMicros)) {
+                out += "\(name)_bucket{\(labels),le=\"\(Double(le) / 1_000_000)\"} \(c)\n"
+            }
+            out += "\(name)_bucket{\(labels),le=\"+Inf\"} \(count)\n"
+            out += "\(name)_sum{\(labels)} \(Double(snapshot.sum) / 1_000_000)\n"
+            out += "\(name)_count{\(labels)} \(count)\n"
         }
     }
 
