@@ -61,6 +61,14 @@ final class MetricsTests: ServerTestCase {
         let body = String(decoding: text.body, as: UTF8.self)
         XCTAssertTrue(body.contains("expserver_requests_total{type=\"file_serve\"}"))
         XCTAssertTrue(body.contains("expserver_request_duration_seconds_bucket{route=\"servers[0] /\",le=\"+Inf\"}"))
+        // Each metrics request counts once (they were counted twice), the route-less `/api` included.
+        let metricsType = #"expserver_requests_total{type="metrics"} "#
+        func metricsCount(_ body: String) -> Int? {
+            body.split(separator: "\n").first { $0.hasPrefix(metricsType) }.flatMap { Int($0.dropFirst(metricsType.count)) }
+        }
+        XCTAssertEqual(metricsCount(body), 2, "/stats, then this /metrics")
+        let again = String(decoding: try exchange(s, getRequest("/metrics")).response.body, as: UTF8.self)
+        XCTAssertEqual(metricsCount(again), 3)
         // The reference parser (prometheus_client, installed by .ci/run) must accept it.
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).txt")
         try body.write(to: file, atomically: true, encoding: .utf8)

@@ -91,8 +91,9 @@ public final class ServerStats: Sendable {
         case .fileServe: reqFileServe.add(1, ordering: .relaxed)
         case .reverseProxy: reqReverseProxy.add(1, ordering: .relaxed)
         case .redirect: reqRedirect.add(1, ordering: .relaxed)
-        case .metrics: reqMetrics.add(1, ordering: .relaxed)
-        case nil: break
+        // Counted where the answer is made (`RequestDispatcher.metrics`, which also answers a
+        // route-less server's `/api`): counting here too counted each metrics request twice.
+        case .metrics, nil: break
         }
     }
 }
