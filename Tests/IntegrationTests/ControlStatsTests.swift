@@ -12,6 +12,19 @@ final class ControlStatsTests: DaemonTestCase {
         return nil
     }
 
+    /// `GET target` once `ready` holds for its body (an answer is counted just after it is
+    /// written), or the last answer after 5 s.
+    func control(_ target: String, until ready: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(5)
+        var text = ""
+        repeat {
+            text = try control("GET", target).text
+            if ready(text) { break }
+            usleep(10_000)
+        } while Date() < deadline
+        return text
+    }
+
     func testMetricsIsPrometheusText() throws {
         let port = freePort()
         try startDaemon(ports: [port])
@@ -24,5 +37,35 @@ final class ControlStatsTests: DaemonTestCase {
         XCTAssertFalse(r.text.hasSuffix("\n\n"), "no blank line appended")
         XCTAssertEqual(sample(r.text, #"expserver_requests_total{type="file_serve"}"#), 1)
         XCTAssertEqual(try control("GET", Endpoint.stats).header("Content-Type"), "application/json")
+    }
+
+    /// After a restart the Prometheus counters start from this process's counts (a counter that
+    /// goes down is a reset to Prometheus: a baseline saved every flush_ms goes down after a
+    /// kill -9, and the whole history became one spike); the JSON totals continue.
+    func testMetricsCountersStartAtZeroOnRestartWhileTotalsContinue() throws {
+        let port = freePort()
+        try startDaemon(ports: [port])
+        for _ in 0..<3 { XCTAssertEqual(try getHello(port: port).status, 200) }
+        _ = try control(Endpoint.stats) { $0.contains(#""req_total":3"#) }
+        daemon?.shutdown(grace: .zero)  // saves the totals
+        daemon = nil
+
+        let restartedAt = Date().timeIntervalSince1970
+        try startDaemon(ports: [port])
+        XCTAssertEqual(try getHello(port: port).status, 200)
+        let text = try control(Endpoint.metrics) { self.sample($0, #"expserver_responses_total{class="2xx"}"#) ?? 0 >= 1 }
+        XCTAssertEqual(sample(text, #"expserver_requests_total{type="file_serve"}"#), 1, text)
+        XCTAssertEqual(sample(text, #"expserver_responses_total{class="2xx"}"#), 1)
+        XCTAssertEqual(sample(text, #"expserver_connections_accepted_total"#), 1)
+        XCTAssertEqual(sample(text, #"expserver_sent_bytes_total"#).map { $0 > 0 && $0 < 1000 }, true)
+        let started = try XCTUnwrap(sample(text, "expserver_start_time_seconds"))
+        XCTAssertEqual(started, restartedAt, accuracy: 10)
+        XCTAssertGreaterThanOrEqual(started, restartedAt - 1, "the new process's start")
+
+        let stats = try control("GET", Endpoint.stats).json(StatsResponse.self)
+        XCTAssertEqual(stats.totals["req_total"], 4, "the JSON totals include the persisted ones")
+        XCTAssertEqual(stats.totals["req_file_serve"], 4)
+        XCTAssertEqual(stats.totals["res_all_2xx"], 4)
+        XCTAssertEqual(stats.totals["conn_accepted"], 4)
     }
 }

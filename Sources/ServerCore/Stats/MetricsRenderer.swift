@@ -2,6 +2,11 @@ import Foundation
 
 /// The statistics as eXpServer's metrics JSON (compat 6.1: one flat object, its exact keys) and
 /// as Prometheus text exposition. Values are read from the atomics at the moment of the call.
+/// The JSON's totals continue across restarts (the persisted baseline plus this process's
+/// counts); Prometheus counters are this process's only, from 0 at start, as nginx, HAProxy
+/// and the client libraries export them: a baseline saved every `stats.flush_ms` makes a total
+/// go down after a `kill -9`, and `rate()`/`increase()` read any decrease as a reset, adding
+/// the whole history as one spike. `expserver_start_time_seconds` shows the restarts.
 enum MetricsRenderer {
     static func expserverJSON(stats: ServerStats, config: RuntimeConfig, sampler: SystemSampler) -> String {
         let all = stats.all, generated = stats.generated
@@ -50,7 +55,7 @@ enum MetricsRenderer {
             for (labels, value) in samples { out += "\(name)\(labels) \(value)\n" }
         }
         metric("expserver_connections_accepted_total", "counter", "Client connections accepted.",
-               [("", stats.total("conn_accepted", stats.connAccepted.load(ordering: .relaxed)))])
+               [("", stats.connAccepted.load(ordering: .relaxed))])
         metric("expserver_connections_current", "gauge", "Client connections open now.", [("", stats.connCurrent.load(ordering: .relaxed))])
         metric("expserver_connections_refused_total", "counter", "Connections refused by limits.max_connections.",
                [("", stats.connections.refused.load(ordering: .relaxed))])
@@ -59,18 +64,20 @@ enum MetricsRenderer {
         metric("expserver_slow_head_read_pauses_total", "counter", "Reads paused for request heads arriving slowly (slowloris pacing).",
                [("", stats.connections.slowHeadPauses.load(ordering: .relaxed))])
         metric("expserver_requests_total", "counter", "Requests by route type.", [
-            ("{type=\"file_serve\"}", stats.total("req_file_serve", stats.reqFileServe.load(ordering: .relaxed))),
-            ("{type=\"reverse_proxy\"}", stats.total("req_reverse_proxy", stats.reqReverseProxy.load(ordering: .relaxed))),
-            ("{type=\"redirect\"}", stats.total("req_redirect", stats.reqRedirect.load(ordering: .relaxed))),
+            ("{type=\"file_serve\"}", stats.reqFileServe.load(ordering: .relaxed)),
+            ("{type=\"reverse_proxy\"}", stats.reqReverseProxy.load(ordering: .relaxed)),
+            ("{type=\"redirect\"}", stats.reqRedirect.load(ordering: .relaxed)),
             ("{type=\"metrics\"}", stats.reqMetrics.load(ordering: .relaxed)),
         ])
         metric("expserver_requests_in_flight", "gauge", "Requests being answered now.", [("", stats.reqCurrent.load(ordering: .relaxed))])
         metric("expserver_responses_total", "counter", "Responses by status class.",
-               (1...5).map { ("{class=\"\($0)xx\"}", stats.total("res_all_\($0)xx", stats.all.status($0))) })
+               (1...5).map { ("{class=\"\($0)xx\"}", stats.all.status($0)) })
         metric("expserver_sent_bytes_total", "counter", "Response bytes sent to clients.",
-               [("", stats.total("traffic_total_send_bytes", stats.all.bytesOut))])
+               [("", stats.all.bytesOut)])
         metric("expserver_received_bytes_total", "counter", "Request bytes received from clients.",
-               [("", stats.total("traffic_total_recv_bytes", stats.bytesIn.load(ordering: .relaxed)))])
+               [("", stats.bytesIn.load(ordering: .relaxed))])
+        out += "# HELP expserver_start_time_seconds When this process started counting (Unix time): the counters above start at 0 then.\n"
+        out += "# TYPE expserver_start_time_seconds gauge\nexpserver_start_time_seconds \(stats.startedAt.timeIntervalSince1970)\n"
         histogram(&out, "expserver_request_duration_seconds", "Time from a request's head to its answer, by route.",
                   stats.routes.all.map { ("route=\"\(escape($0.0))\"", $0.1.latency) })
         var upstreamRequests: [(String, Int)] = [], failures: [(String, Int)] = [], inFlight: [(String, Int)] = [], down: [(String, Int)] = []

@@ -51,7 +51,8 @@ public final class ServerStats: Sendable {
         self.routes = routes
     }
 
-    /// A cumulative value including what was counted before the last restart.
+    /// A cumulative value including what was counted before the last restart (for the JSON;
+    /// Prometheus gets this process's counts only: `MetricsRenderer`).
     func total(_ key: String, _ live: Int) -> Int { live + baseline.withLock { $0[key] ?? 0 } }
 
     /// The counters that continue across restarts, as counted by this process.
