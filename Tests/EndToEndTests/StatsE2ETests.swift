@@ -33,6 +33,34 @@ final class StatsE2ETests: E2ETestCase {
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("requests (total)"), table.stdout)
         XCTAssertTrue(table.stdout.contains("last "), table.stdout)
+        XCTAssertTrue(table.stdout.contains("(the history kept starts then; 3600s asked)"), table.stdout)
         XCTAssertEqual(try expctl(["stats", "--since", "soon"]).status, 64)
+    }
+
+    /// `--watch --since`: each round asks for the window ending now (the start used to be
+    /// computed once, so the window kept growing).
+    func testWatchSlidesTheWindow() throws {
+        let port = freePort()
+        try writeConfig(configJSON(ports: [port], extra: #""stats": { "flush_ms": 100 },"#))
+        let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath])
+        try waitReady(daemon)
+        usleep(1_200_000)  // samples older than the first round's window start
+        let watch = try launch(try Binaries.url("expctl"), ["stats", "--json", "--watch", "--since", "1s", "--socket", socketPath],
+                               name: "expctl-watch")
+        var windows: [StatsResponse.Window] = []
+        let enough = waitUntil(timeout: 20) {
+            let text = (try? String(contentsOfFile: watch.stdoutPath, encoding: .utf8)) ?? ""
+            // Pretty-printed documents, one per round; the last may be incomplete.
+            windows = text.components(separatedBy: "\n}\n").dropLast().compactMap {
+                try? JSONDecoder().decode(StatsResponse.self, from: Data(($0 + "\n}").utf8)).window
+            }
+            return windows.count >= 3
+        }
+        kill(watch.pid, SIGTERM)
+        _ = waitForExit(watch)
+        XCTAssertTrue(enough, "3 rounds of output: \(windows.count)")
+        guard let first = windows.first, let last = windows.last else { return }
+        XCTAssertGreaterThanOrEqual(last.since - first.since, 1, "the window's start moves with each round")
+        for w in windows { XCTAssertLessThan(w.seconds, 3, "about the 1s asked, not growing") }
     }
 }

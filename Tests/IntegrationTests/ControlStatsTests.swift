@@ -68,4 +68,34 @@ final class ControlStatsTests: DaemonTestCase {
         XCTAssertEqual(stats.totals["res_all_2xx"], 4)
         XCTAssertEqual(stats.totals["conn_accepted"], 4)
     }
+
+    /// `since` older than the history kept: the window starts where the history does (this
+    /// process's start, then the oldest sample) and says so, rather than reporting the
+    /// all-time totals as the change over the window asked for.
+    func testWindowOlderThanTheHistoryKeptStartsWhereTheHistoryDoes() throws {
+        let port = freePort()
+        let before = Date().timeIntervalSince1970
+        try startDaemon(ports: [port])
+        for _ in 0..<3 { XCTAssertEqual(try getHello(port: port).status, 200) }
+        _ = try control(Endpoint.stats) { $0.contains(#""req_total":3"#) }
+        // No sample saved yet (flush_ms 5000): the window is this process's life.
+        let first = try XCTUnwrap(try control("GET", Endpoint.stats + "?since=1000").json(StatsResponse.self).window)
+        XCTAssertGreaterThanOrEqual(first.since, before - 1)
+        XCTAssertLessThan(first.seconds, 60)
+        XCTAssertEqual(first.deltas["req_total"], 3)
+        daemon?.shutdown(grace: .zero)  // saves a sample: the oldest kept
+        daemon = nil
+
+        try startDaemon(ports: [port])
+        XCTAssertEqual(try getHello(port: port).status, 200)
+        _ = try control(Endpoint.stats) { $0.contains(#""req_total":4"#) }
+        let now = Date().timeIntervalSince1970
+        let sample = try XCTUnwrap(try control("GET", Endpoint.stats + "?since=\(Int(now) + 1)").json(StatsResponse.self).window?.since)
+        let asked = Int(now) - 3600
+        let window = try XCTUnwrap(try control("GET", Endpoint.stats + "?since=\(asked)").json(StatsResponse.self).window)
+        XCTAssertEqual(window.since, sample, "from the oldest sample kept")
+        XCTAssertGreaterThan(window.since, Double(asked))
+        XCTAssertLessThan(window.seconds, 60, "the span covered, not the hour asked")
+        XCTAssertEqual(window.deltas["req_total"], 1, "what was counted since then, not the 4 of all time")
+    }
 }

@@ -141,6 +141,7 @@ final class StatsTests: XCTestCase {
         XCTAssertEqual(stats.totals()["res_code_2xx"], 91)
         XCTAssertEqual(try store.statsSample(atOrBefore: 1000)?.totals["req_total"], 100)
         XCTAssertNil(try store.statsSample(atOrBefore: 999))
+        XCTAssertEqual(try store.oldestStatsSample()?.time, 1000)
         recorder.stop()  // flushes (and prunes samples older than the retention)
         XCTAssertEqual(try store.statsTotals()["req_total"], 101)
         XCTAssertEqual(try store.statsSample(atOrBefore: Date().timeIntervalSince1970 + 1)?.totals["req_total"], 101)
@@ -159,5 +160,8 @@ final class StatsTests: XCTestCase {
         XCTAssertEqual(try reopened.statsTotals(), ["req_total": 5])
         XCTAssertNil(try reopened.statsSample(atOrBefore: 12), "pruned")
         XCTAssertEqual(try reopened.statsSample(atOrBefore: 25)?.time, 20)
+        XCTAssertEqual(try reopened.oldestStatsSample()?.time, 20, "where the history kept starts")
+        try reopened.saveStats(["req_total": 7], time: 30, pruneBefore: 0)
+        XCTAssertEqual(try reopened.oldestStatsSample()?.totals, ["req_total": 5])
     }
 }

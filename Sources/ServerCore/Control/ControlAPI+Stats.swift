@@ -33,10 +33,17 @@ enum StatsReport {
         var window: StatsResponse.Window? = nil
         if let since {
             let now = Date().timeIntervalSince1970
-            // The newest sample at or before `since` (none: everything counted is in the window).
-            let sample = try daemon.store.statsSample(atOrBefore: since)
-            let base = sample?.totals ?? [:]
-            let from = sample?.time ?? since
+            // The newest sample at or before `since`. When `since` is older than the history kept
+            // (`stats.retention_hours`, or a new state db), the oldest point known instead: the
+            // oldest sample, or this process's start with the totals it loaded; the window then
+            // starts later than asked and says so (the totals are not the change since `since`).
+            var start = try daemon.store.statsSample(atOrBefore: since)
+            if start == nil {
+                let started = (time: stats.startedAt.timeIntervalSince1970, totals: stats.baseline.withLock { $0 })
+                let oldest = try daemon.store.oldestStatsSample()
+                start = oldest.map { $0.time < started.time ? $0 : started } ?? started
+            }
+            let (from, base) = start!
             var deltas: [String: Int] = [:]
             for (key, value) in totals { deltas[key] = value - (base[key] ?? 0) }
             window = StatsResponse.Window(since: from, seconds: now - from, deltas: deltas)

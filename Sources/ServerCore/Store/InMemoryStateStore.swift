@@ -61,4 +61,8 @@ public final class InMemoryStateStore: StateStore {
     public func statsSample(atOrBefore time: Double) throws -> (time: Double, totals: [String: Int])? {
         statsState.withLock { s in s.samples.last { $0.0 <= time }.map { ($0.0, $0.1) } }
     }
+
+    public func oldestStatsSample() throws -> (time: Double, totals: [String: Int])? {
+        statsState.withLock { s in s.samples.min { $0.0 < $1.0 }.map { ($0.0, $0.1) } }
+    }
 }

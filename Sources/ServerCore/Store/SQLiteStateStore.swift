@@ -128,9 +128,16 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func statsSample(atOrBefore time: Double) throws -> (time: Double, totals: [String: Int])? {
+        try statsSample("SELECT time, totals FROM stats_samples WHERE time <= ? ORDER BY time DESC LIMIT 1", [time])
+    }
+
+    public func oldestStatsSample() throws -> (time: Double, totals: [String: Int])? {
+        try statsSample("SELECT time, totals FROM stats_samples ORDER BY time LIMIT 1", [])
+    }
+
+    private func statsSample(_ sql: String, _ arguments: StatementArguments) throws -> (time: Double, totals: [String: Int])? {
         try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT time, totals FROM stats_samples WHERE time <= ? ORDER BY time DESC LIMIT 1", arguments: [time])
-            else { return nil }
+            guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return nil }
             let text: String = row["totals"]
             return (row["time"], (try? JSONDecoder().decode([String: Int].self, from: Data(text.utf8))) ?? [:])
         }

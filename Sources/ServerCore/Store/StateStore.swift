@@ -50,6 +50,8 @@ public protocol StateStore: Sendable {
     func statsTotals() throws -> [String: Int]
     /// The newest history sample at or before `time`.
     func statsSample(atOrBefore time: Double) throws -> (time: Double, totals: [String: Int])?
+    /// The oldest history sample kept (where the retained history starts).
+    func oldestStatsSample() throws -> (time: Double, totals: [String: Int])?
 }
 
 /// An upstream address's operator-set state, as persisted.

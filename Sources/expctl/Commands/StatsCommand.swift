@@ -15,22 +15,26 @@ struct StatsCommand: ParsableCommand {
 
     func run() throws {
         try Output.run {
-            var path = Endpoint.stats
+            var seconds: Double? = nil
             if let since {
-                guard let seconds = Output.parseDuration(since), seconds > 0 else {
+                guard let s = Output.parseDuration(since), s > 0 else {
                     throw CLIError.usage("--since \(since) is not a duration like 30s, 15m, 1h or 7d")
                 }
-                path += "?since=\(Output.epoch(ago: seconds))"
+                seconds = s
             }
             repeat {
+                // Computed each round: with --watch the window slides instead of growing.
+                let from = seconds.map { Output.epoch(ago: $0) }
+                let path = Endpoint.stats + (from.map { "?since=\($0)" } ?? "")
                 let (stats, _) = try Output.call(options, .get, path, as: StatsResponse.self)
                 if options.json {
                     Output.printJSON(stats)
                 } else {
                     if watch { print("\u{1B}[H\u{1B}[2J", terminator: "") }
-                    print(render(stats))
+                    print(render(stats, asked: seconds))
                 }
                 if watch {
+                    fflush(nil)  // each round as it is made, also into a pipe or file (stdout is buffered there)
                     FileHandle.standardOutput.synchronizeFile()
                     sleep(1)
                 }
@@ -38,7 +42,8 @@ struct StatsCommand: ParsableCommand {
         }
     }
 
-    func render(_ s: StatsResponse) -> String {
+    /// `asked`: the window asked for (seconds).
+    func render(_ s: StatsResponse, asked: Double? = nil) -> String {
         let t = s.totals
         func v(_ k: String) -> String { String(t[k] ?? 0) }
         var out = Output.table(["metric", "value"], [
@@ -55,6 +60,9 @@ struct StatsCommand: ParsableCommand {
         ])
         if let w = s.window {
             out += "\n\nlast \(Int(w.seconds))s: \(w.deltas["req_total"] ?? 0) requests, \(w.deltas["res_all_4xx"] ?? 0) 4xx, \(w.deltas["res_all_5xx"] ?? 0) 5xx"
+            if let asked, w.seconds < asked - 1 {
+                out += " (the history kept starts then; \(Int(asked))s asked)"
+            }
         }
         if routes {
             out += "\n\n" + Output.table(["route", "requests", "2xx", "4xx", "5xx", "p50 ms", "p99 ms"], s.routes.map { r in
