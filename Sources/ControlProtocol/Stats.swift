@@ -63,18 +63,35 @@ public struct StatsResponse: Codable, Sendable, Equatable {
         }
     }
 
+    /// A client in the bounded heavy-hitters table (Space-Saving): a client seen when the table is
+    /// full takes the smallest slot and inherits its count, so `requests` is an upper bound (never
+    /// less than the client made) and the client made at least `requests - overcount`: list
+    /// clients by that before denying them. `errors_4xx` counts from when the client was tracked.
     public struct ClientStats: Codable, Sendable, Equatable {
         public var address: String
         public var requests: Int
         public var errors4xx: Int
-        public init(address: String, requests: Int, errors4xx: Int) {
+        /// How much of `requests` may be other clients' (inherited from the slot it took).
+        public var overcount: Int
+        public init(address: String, requests: Int, errors4xx: Int, overcount: Int = 0) {
             self.address = address
             self.requests = requests
             self.errors4xx = errors4xx
+            self.overcount = overcount
         }
+        /// The requests the client certainly made.
+        public var guaranteedRequests: Int { requests - overcount }
         enum CodingKeys: String, CodingKey {
-            case address, requests
+            case address, requests, overcount
             case errors4xx = "errors_4xx"
+        }
+        /// (An older daemon's answer has no `overcount`: taken as exact.)
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            address = try c.decode(String.self, forKey: .address)
+            requests = try c.decode(Int.self, forKey: .requests)
+            errors4xx = try c.decode(Int.self, forKey: .errors4xx)
+            overcount = try c.decodeIfPresent(Int.self, forKey: .overcount) ?? 0
         }
     }
 

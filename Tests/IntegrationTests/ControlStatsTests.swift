@@ -98,4 +98,26 @@ final class ControlStatsTests: DaemonTestCase {
         XCTAssertLessThan(window.seconds, 60, "the span covered, not the hour asked")
         XCTAssertEqual(window.deltas["req_total"], 1, "what was counted since then, not the 4 of all time")
     }
+
+    /// 3,000 clients (forwarded by a trusted proxy) with one request each: the top clients carry
+    /// their over-count, and each made (at least, and here exactly) one request.
+    func testTopClientsCarryTheirOvercount() throws {
+        let port = freePort()
+        try writeConfig(configJSON(ports: [port], extra: #""acl": { "trusted_proxies": ["127.0.0.1"] },"#))
+        daemon = try makeDaemon()
+        let proxy = try RawClient(port: port)
+        for i in 0..<3000 {
+            try proxy.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 10.0.\(i / 256).\(i % 256)\r\n\r\n")
+            XCTAssertEqual(try proxy.readResponse().status, 200)
+        }
+        let text = try control(Endpoint.stats) { $0.contains(#""req_total":3000"#) }
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let clients = try XCTUnwrap(object["top_clients"] as? [[String: Any]])
+        XCTAssertEqual(clients.count, 10)
+        XCTAssertGreaterThan(clients.compactMap { $0["requests"] as? Int }.max() ?? 0, 1, "the table's counts are upper bounds")
+        for c in clients {
+            let requests = try XCTUnwrap(c["requests"] as? Int), overcount = c["overcount"] as? Int ?? 0
+            XCTAssertEqual(requests - overcount, 1, "\(c)")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 import XCTest
 
@@ -53,6 +54,26 @@ final class StatsTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(e.requests, 2000, "space-saving never under-counts")
             XCTAssertLessThanOrEqual(e.requests - e.overcount, 2000)
         }
+    }
+
+    /// 3,000 clients with one request each through the daemon's 256-slot table: each listed count
+    /// is inflated by the slot the client took, and the report carries that over-count, so the
+    /// requests a client certainly made (what expctl shows) are its one.
+    func testTopClientsAreReportedWithTheirOvercount() throws {
+        let top = TopClients(capacity: 256)
+        for i in 0..<3000 { top.record(IPAddress(ipv4: 0x0A00_0000 | UInt32(i)), is4xx: false, stripe: 0) }
+        let listed = top.top(10).byRequests.map(StatsReport.client)
+        XCTAssertEqual(listed.count, 10)
+        XCTAssertGreaterThan(listed.map(\.requests).max() ?? 0, 1, "the table's counts are upper bounds")
+        for c in listed {
+            XCTAssertEqual(c.guaranteedRequests, 1, c.address)
+            XCTAssertEqual(c.requests - c.overcount, 1)
+        }
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(listed[0])) as? [String: Any])
+        XCTAssertEqual(object["overcount"] as? Int, listed[0].overcount)
+        let older = #"{"address":"192.0.2.1","requests":3,"errors_4xx":0}"#
+        XCTAssertEqual(try JSONDecoder().decode(StatsResponse.ClientStats.self, from: Data(older.utf8)).overcount, 0,
+                       "an older daemon's answer: exact")
     }
 
     /// The slot table against the exact counts, over seeded random traffic with and without

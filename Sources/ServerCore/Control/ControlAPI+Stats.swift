@@ -27,6 +27,12 @@ enum StatsReport {
             max: Double(h.max) / 1000, mean: (h.mean / 10).rounded() / 100)
     }
 
+    /// With its over-count: without it a client that made one request could show as many as the
+    /// slot it took had counted.
+    static func client(_ e: TopClients.Entry) -> StatsResponse.ClientStats {
+        StatsResponse.ClientStats(address: e.address.description, requests: e.requests, errors4xx: e.errors4xx, overcount: e.overcount)
+    }
+
     static func build(daemon: Daemon, since: Double?) throws -> StatsResponse {
         let stats = daemon.http.state.stats
         let totals = stats.totals()
@@ -49,9 +55,6 @@ enum StatsReport {
             window = StatsResponse.Window(since: from, seconds: now - from, deltas: deltas)
         }
         let top = stats.clients.top(10)
-        func client(_ e: TopClients.Entry) -> StatsResponse.ClientStats {
-            StatsResponse.ClientStats(address: e.address.description, requests: e.requests, errors4xx: e.errors4xx)
-        }
         return StatsResponse(
             uptimeMs: Int64(Date().timeIntervalSince(stats.startedAt) * 1000), totals: totals,
             current: [

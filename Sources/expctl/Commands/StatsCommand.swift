@@ -76,8 +76,12 @@ struct StatsCommand: ParsableCommand {
             })
         }
         if clients {
-            out += "\n\n" + Output.table(["top client", "requests", "4xx"], s.topClients.map { [$0.address, String($0.requests), String($0.errors4xx)] })
-            out += "\n\n" + Output.table(["top 4xx client", "requests", "4xx"], s.top4xxClients.map { [$0.address, String($0.requests), String($0.errors4xx)] })
+            // The requests a client certainly made, and the table's upper bound when it differs.
+            func requests(_ c: StatsResponse.ClientStats) -> String {
+                c.overcount > 0 ? "\(c.guaranteedRequests) (≤\(c.requests))" : String(c.requests)
+            }
+            out += "\n\n" + Output.table(["top client", "requests", "4xx"], s.topClients.map { [$0.address, requests($0), String($0.errors4xx)] })
+            out += "\n\n" + Output.table(["top 4xx client", "requests", "4xx"], s.top4xxClients.map { [$0.address, requests($0), String($0.errors4xx)] })
         }
         return out
     }
