@@ -162,4 +162,34 @@ final class ConfigErrorTests: XCTestCase {
     func testNotJSON() {
         assertError("{ servers: ", path: "", contains: "JSON")
     }
+
+    /// A key given twice is refused by its path: JSONDecoder would keep one silently, so an
+    /// appended override (a second `gzip_enable`, a second `timeouts` block) would be ignored.
+    func testDuplicateKeysAreRefusedByPath() {
+        let a = #"[ { "listeners": [{ "port": 8001 }] } ]"#, b = #"[ { "listeners": [{ "port": 8002 }] } ]"#
+        assertError(#"{ "servers": \#(a), "servers": \#(b) }"#, path: "servers", contains: "duplicate key")
+        assertError(config(route: #"{ "req_path": "/", "type": "file_serve", "dir_path": ".", "gzip_enable": false, "gzip_enable": true }"#),
+                    path: "servers[0].routes[0].gzip_enable", contains: "duplicate key")
+        assertError(config(extraTop: #""timeouts": { "header_ms": 1000 }, "timeouts": { "header_ms": 2000 },"#),
+                    path: "timeouts", contains: "duplicate key")
+        // The same key however it is escaped.
+        assertError(config(extraTop: #""workers": 1, "work\u0065rs": 2,"#), path: "workers", contains: "duplicate key")
+        // The same key in two objects is no duplicate.
+        XCTAssertNoThrow(try XPSConfig.parse(Data(#"{ "servers": [ { "listeners": [{ "port": 1 }, { "port": 2 }] } ] }"#.utf8)))
+    }
+
+    /// The config parser reads valid JSON as JSONDecoder does (escapes, numbers, nesting), and a
+    /// syntax error is still worded by JSONDecoder (line and column).
+    func testParserReadsWhatJSONDecoderReads() throws {
+        let json = #"""
+            \#u{FEFF}{ "s": "a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00 é", "n": [0, -0, 1, -12, 3.25, 1e3, -2E-2, 123456789012345678901],
+              "e": {}, "l": [], "t": true, "f": false, "z": null, "d": { "x": [[{ "y": [1] }]] } }
+            """#
+        let data = Data(json.utf8)
+        XCTAssertEqual(try JSONParser.parse(data), try XPSConfig.decodeWithFoundation(data))
+        for bad in ["{", "{ \"a\": 01 }", "[1,]", "{ \"a\" 1 }", "[\"\\x\"]", "tru", "[1] 2", "[\"\u{01}\"]", "{ \"a\": 1. }"] {
+            XCTAssertThrowsError(try JSONParser.parse(Data(bad.utf8)), bad) { XCTAssertTrue($0 is JSONParser.SyntaxError, "\(bad): \($0)") }
+        }
+        assertError(#"{ "servers": [ } "#, path: "", contains: "not valid JSON")
+    }
 }

@@ -1,4 +1,4 @@
-/// A JSON document as decoded from the config file, before any validation.
+/// A JSON document as read from the config file (by `JSONParser`), before any validation.
 ///
 /// The config is read into this tree first so that validation can name the exact key path of a
 /// problem (`servers[1].listeners[0].port`) and reject keys it does not know.

@@ -153,14 +153,24 @@ extension XPSConfig {
     public static func parse(_ data: Data) throws -> XPSConfig {
         let root: JSONValue
         do {
-            root = try JSONDecoder().decode(JSONValue.self, from: data)
+            root = try JSONParser.parse(data)
+        } catch is JSONParser.SyntaxError {
+            root = try decodeWithFoundation(data)
+        }
+        return try parse(root)
+    }
+
+    /// `JSONDecoder`'s reading, used for its wording of a syntax error (line and column); it
+    /// also takes what the parser does not (UTF-16 text).
+    static func decodeWithFoundation(_ data: Data) throws -> JSONValue {
+        do {
+            return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch let DecodingError.dataCorrupted(ctx) {
             let detail = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             throw ConfigError("", "not valid JSON" + (detail.map { ": \($0)" } ?? ""))
         } catch {
             throw ConfigError("", "not valid JSON: \(error)")
         }
-        return try parse(root)
     }
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {

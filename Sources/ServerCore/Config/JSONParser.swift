@@ -1,0 +1,236 @@
+import Foundation
+
+/// Reads config JSON into a `JSONValue` in one linear pass over its bytes, tracking the key path,
+/// so that what Foundation's decoder lets through silently is refused by name: a key given twice
+/// in one object (`JSONDecoder` keeps one and drops the other, so an appended override such as a
+/// second `gzip_enable` would be ignored).
+///
+/// A syntax error is thrown as `SyntaxError` without a message: the caller then lets
+/// `JSONDecoder` word it (line and column), as it always has.
+struct JSONParser {
+    struct SyntaxError: Error {}
+
+    private enum Component {
+        case key(String)
+        case index(Int)
+    }
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var i = 0
+    private var path: [Component] = []
+    /// As deep as `JSONDecoder` goes; deeper input is left to it (and its message).
+    private static let maxDepth = 512
+
+    static func parse(_ data: Data) throws -> JSONValue {
+        try data.withUnsafeBytes { raw in
+            var parser = JSONParser(bytes: raw.bindMemory(to: UInt8.self))
+            // A UTF-8 byte order mark, as JSONDecoder skips it.
+            if parser.bytes.count >= 3, parser.bytes[0] == 0xEF, parser.bytes[1] == 0xBB, parser.bytes[2] == 0xBF { parser.i = 3 }
+            let value = try parser.value(depth: 0)
+            parser.skipSpace()
+            guard parser.i == parser.bytes.count else { throw SyntaxError() }
+            return value
+        }
+    }
+
+    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// The current key path as the config errors write it: `servers[0].routes[1].gzip_enable`.
+    private var renderedPath: String {
+        var out = ""
+        for component in path {
+            switch component {
+            case .key(let k): out += out.isEmpty ? k : "." + k
+            case .index(let n): out += "[\(n)]"
+            }
+        }
+        return out.isEmpty ? "(top level)" : out
+    }
+
+    private mutating func skipSpace() {
+        while i < bytes.count {
+            switch bytes[i] {
+            case 0x20, 0x09, 0x0A, 0x0D: i += 1
+            default: return
+            }
+        }
+    }
+
+    private mutating func value(depth: Int) throws -> JSONValue {
+        skipSpace()
+        guard i < bytes.count, depth < Self.maxDepth else { throw SyntaxError() }
+        switch bytes[i] {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        default: throw SyntaxError()
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= bytes.count else { throw SyntaxError() }
+        for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw SyntaxError() }
+        i += n
+    }
+
+    private mutating func object(depth: Int) throws -> JSONValue {
+        i += 1
+        var fields: [String: JSONValue] = [:]
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return .object(fields)
+        }
+        while true {
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw SyntaxError() }
+            let key = try string()
+            skipSpace()
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw SyntaxError() }
+            i += 1
+            path.append(.key(key))
+            let v = try value(depth: depth + 1)
+            if fields.updateValue(v, forKey: key) != nil { throw ConfigError(renderedPath, "duplicate key") }
+            path.removeLast()
+            skipSpace()
+            guard i < bytes.count else { throw SyntaxError() }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(fields)
+            } else {
+                throw SyntaxError()
+            }
+        }
+    }
+
+    private mutating func array(depth: Int) throws -> JSONValue {
+        i += 1
+        var items: [JSONValue] = []
+        skipSpace()
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return .array(items)
+        }
+        while true {
+            path.append(.index(items.count))
+            items.append(try value(depth: depth + 1))
+            path.removeLast()
+            skipSpace()
+            guard i < bytes.count else { throw SyntaxError() }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+            } else if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            } else {
+                throw SyntaxError()
+            }
+        }
+    }
+
+    /// A string starting at the opening quote; escapes decoded, the bytes checked as UTF-8.
+    private mutating func string() throws -> String {
+        i += 1
+        let start = i
+        var decoded: [UInt8]? = nil
+        while true {
+            guard i < bytes.count else { throw SyntaxError() }
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") { break }
+            if b < 0x20 { throw SyntaxError() }
+            if b != UInt8(ascii: "\\") {
+                decoded?.append(b)
+                i += 1
+                continue
+            }
+            if decoded == nil { decoded = Array(bytes[start..<i]) }
+            guard i + 1 < bytes.count else { throw SyntaxError() }
+            let e = bytes[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded!.append(e)
+            case UInt8(ascii: "b"): decoded!.append(0x08)
+            case UInt8(ascii: "f"): decoded!.append(0x0C)
+            case UInt8(ascii: "n"): decoded!.append(0x0A)
+            case UInt8(ascii: "r"): decoded!.append(0x0D)
+            case UInt8(ascii: "t"): decoded!.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try hex4()
+                if (0xD800..<0xDC00).contains(scalar) {
+                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else { throw SyntaxError() }
+                    i += 2
+                    let low = try hex4()
+                    guard (0xDC00..<0xE000).contains(low) else { throw SyntaxError() }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let s = Unicode.Scalar(scalar) else { throw SyntaxError() }
+                decoded!.append(contentsOf: UTF8.encode(s)!)
+            default: throw SyntaxError()
+            }
+        }
+        let raw = UnsafeBufferPointer(rebasing: bytes[start..<i])
+        i += 1
+        let text = decoded.map { String(validating: $0, as: UTF8.self) } ?? String(validating: raw, as: UTF8.self)
+        guard let text else { throw SyntaxError() }
+        return text
+    }
+
+    private mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= bytes.count else { throw SyntaxError() }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[i]
+            let d: UInt8
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
+            default: throw SyntaxError()
+            }
+            v = v << 4 | UInt32(d)
+            i += 1
+        }
+        return v
+    }
+
+    /// RFC 8259's number grammar; short integers without a round trip through a string.
+    private mutating func number() throws -> Double {
+        let start = i
+        var integer: Int64 = 0
+        var simple = true
+        if bytes[i] == UInt8(ascii: "-") { i += 1 }
+        let digits = i
+        while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+            integer = integer &* 10 &+ Int64(bytes[i] - UInt8(ascii: "0"))
+            i += 1
+        }
+        guard i > digits, bytes[digits] != UInt8(ascii: "0") || i == digits + 1 else { throw SyntaxError() }
+        if i - digits > 15 { simple = false }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            simple = false
+            i += 1
+            let fraction = i
+            while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            guard i > fraction else { throw SyntaxError() }
+        }
+        if i < bytes.count, bytes[i] | 0x20 == UInt8(ascii: "e") {
+            simple = false
+            i += 1
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            let exponent = i
+            while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            guard i > exponent else { throw SyntaxError() }
+        }
+        if simple { return Double(bytes[start] == UInt8(ascii: "-") ? -integer : integer) }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+        guard let d = Double(text), d.isFinite else { throw SyntaxError() }
+        return d
+    }
+}
