@@ -16,7 +16,13 @@ final class ConfigErrorTests: XCTestCase {
     func assertError(
         _ json: String, path: String, contains fragment: String? = nil, file: StaticString = #filePath, line: UInt = #line
     ) {
-        XCTAssertThrowsError(try XPSConfig.parse(Data(json.utf8)), file: file, line: line) { error in
+        assertError(Data(json.utf8), path: path, contains: fragment, file: file, line: line)
+    }
+
+    func assertError(
+        _ json: Data, path: String, contains fragment: String? = nil, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        XCTAssertThrowsError(try XPSConfig.parse(json), file: file, line: line) { error in
             guard let e = error as? ConfigError else { return XCTFail("not a ConfigError: \(error)", file: file, line: line) }
             XCTAssertEqual(e.path, path, e.description, file: file, line: line)
             XCTAssertTrue(e.description.hasPrefix(path), e.description, file: file, line: line)
@@ -176,6 +182,21 @@ final class ConfigErrorTests: XCTestCase {
         assertError(config(extraTop: #""workers": 1, "work\u0065rs": 2,"#), path: "workers", contains: "duplicate key")
         // The same key in two objects is no duplicate.
         XCTAssertNoThrow(try XPSConfig.parse(Data(#"{ "servers": [ { "listeners": [{ "port": 1 }, { "port": 2 }] } ] }"#.utf8)))
+    }
+
+    /// A number too large for a Double, and bytes that are not UTF-8, are named as such with
+    /// their path (JSONDecoder's refusal read "typeMismatch ... Expected to decode Dictionary").
+    func testNumberOutOfRangeAndInvalidUTF8AreNamed() {
+        assertError(config(extraTop: #""workers": 1e400,"#), path: "workers", contains: "number out of range: 1e400")
+        assertError(config(extraTop: #""timeouts": { "header_ms": -1E999 },"#), path: "timeouts.header_ms", contains: "number out of range")
+        func latin1(_ json: String) -> Data { Data(json.utf8.map { $0 == UInt8(ascii: "~") ? 0xE9 : $0 }) }
+        let text = config(extraTop: #""server_name": "caf~","#)
+        let offset = text.utf8.firstIndex(of: UInt8(ascii: "~")).map { text.utf8.distance(from: text.utf8.startIndex, to: $0) }!
+        assertError(latin1(text), path: "server_name", contains: "invalid UTF-8 (byte 0xE9 at offset \(offset))")
+        assertError(latin1(config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "x", "n~": 1 }"#)),
+                    path: "servers[0].routes[0]", contains: "invalid UTF-8 in a key")
+        assertError(latin1(config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "x\\n~" }"#)),
+                    path: "servers[0].routes[0].redirect_url", contains: "invalid UTF-8")
     }
 
     /// The config parser reads valid JSON as JSONDecoder does (escapes, numbers, nesting), and a

@@ -3,7 +3,8 @@ import Foundation
 /// Reads config JSON into a `JSONValue` in one linear pass over its bytes, tracking the key path,
 /// so that what Foundation's decoder lets through silently is refused by name: a key given twice
 /// in one object (`JSONDecoder` keeps one and drops the other, so an appended override such as a
-/// second `gzip_enable` would be ignored).
+/// second `gzip_enable` would be ignored), a number too large for a Double and bytes that are
+/// not UTF-8 (JSONDecoder's refusals of these name neither the cause nor the place).
 ///
 /// A syntax error is thrown as `SyntaxError` without a message: the caller then lets
 /// `JSONDecoder` word it (line and column), as it always has.
@@ -89,7 +90,7 @@ struct JSONParser {
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw SyntaxError() }
-            let key = try string()
+            let key = try string(isKey: true)
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw SyntaxError() }
             i += 1
@@ -136,7 +137,7 @@ struct JSONParser {
     }
 
     /// A string starting at the opening quote; escapes decoded, the bytes checked as UTF-8.
-    private mutating func string() throws -> String {
+    private mutating func string(isKey: Bool = false) throws -> String {
         i += 1
         let start = i
         var decoded: [UInt8]? = nil
@@ -178,8 +179,24 @@ struct JSONParser {
         let raw = UnsafeBufferPointer(rebasing: bytes[start..<i])
         i += 1
         let text = decoded.map { String(validating: $0, as: UTF8.self) } ?? String(validating: raw, as: UTF8.self)
-        guard let text else { throw SyntaxError() }
+        guard let text else { throw invalidUTF8(raw, isKey: isKey) }
         return text
+    }
+
+    /// Where in the file the first byte that is not UTF-8 is (escapes are ASCII, so the raw
+    /// bytes hold it); the path is the value's, or for a key the object's.
+    private func invalidUTF8(_ raw: UnsafeBufferPointer<UInt8>, isKey: Bool) -> Error {
+        var offset = raw.baseAddress! - bytes.baseAddress!
+        var iterator = raw.makeIterator()
+        var decoder = Unicode.UTF8.ForwardParser()
+        loop: while true {
+            switch decoder.parseScalar(from: &iterator) {
+            case .valid(let scalar): offset += scalar.count
+            case .emptyInput, .error: break loop
+            }
+        }
+        let byte = String(bytes[min(offset, bytes.count - 1)], radix: 16, uppercase: true)
+        return ConfigError(renderedPath, "invalid UTF-8 \(isKey ? "in a key " : "")(byte 0x\(byte) at offset \(offset)); the config must be UTF-8")
     }
 
     private mutating func hex4() throws -> UInt32 {
@@ -230,7 +247,8 @@ struct JSONParser {
         }
         if simple { return Double(bytes[start] == UInt8(ascii: "-") ? -integer : integer) }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
-        guard let d = Double(text), d.isFinite else { throw SyntaxError() }
+        // (The grammar is checked: what Double cannot hold is a magnitude, 1e400.)
+        guard let d = Double(text), d.isFinite else { throw ConfigError(renderedPath, "number out of range: \(text)") }
         return d
     }
 }
