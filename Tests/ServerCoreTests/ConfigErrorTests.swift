@@ -165,6 +165,19 @@ final class ConfigErrorTests: XCTestCase {
                     path: "servers[0].routes[0].http_status_code")
     }
 
+    /// Only the statuses a client follows a Location for: 304 would send a Location with a "not modified".
+    func testRedirectStatusMustBeARedirect() throws {
+        func redirect(_ status: Int) -> String {
+            config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "x", "http_status_code": \#(status) }"#)
+        }
+        for status in [300, 304, 305, 306, 399] {
+            assertError(redirect(status), path: "servers[0].routes[0].http_status_code", contains: "\(status) is not a redirect status")
+        }
+        for status in [301, 302, 303, 307, 308] {
+            XCTAssertEqual(try XPSConfig.parse(Data(redirect(status).utf8)).servers[0].routes[0].httpStatusCode, status)
+        }
+    }
+
     func testNotJSON() {
         assertError("{ servers: ", path: "", contains: "JSON")
     }

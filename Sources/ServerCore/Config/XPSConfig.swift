@@ -372,7 +372,11 @@ extension XPSConfig {
                 throw ConfigError(obj.keyPath("redirect_url"), "must be a non-empty URL without control characters")
             }
             route.redirectURL = url
-            route.httpStatusCode = try obj.int("http_status_code", in: 300...399) ?? 302
+            route.httpStatusCode = try obj.int("http_status_code", in: 0...999) ?? 302
+            // The codes whose Location a client follows; 304 (or 300, 305) with a Location is no redirect.
+            guard [301, 302, 303, 307, 308].contains(route.httpStatusCode) else {
+                throw ConfigError(obj.keyPath("http_status_code"), "\(route.httpStatusCode) is not a redirect status (301, 302, 303, 307 or 308)")
+            }
         case .metrics:
             let format = try obj.string("format") ?? "json"
             guard format == "json" || format == "prometheus" else {
