@@ -107,6 +107,25 @@ final class ConfigErrorTests: XCTestCase {
                     path: "servers[0].routes[0].req_path")
     }
 
+    /// A req_path that no request path can ever match (they are cut at ? and #, percent-decoded
+    /// and normalised before matching) is refused, as is a second route with the same req_path.
+    func testReqPathThatCanNeverMatch() throws {
+        func route(_ reqPath: String) -> String { #"{ "req_path": "\#(reqPath)", "type": "redirect", "redirect_url": "x" }"# }
+        for bad in ["/a/../b", "/a/./b", "/..", "/.", "/a/..", "/q?x", "/a#b", "/a%20b", "/a//b", "//"] {
+            assertError(config(route: route(bad)), path: "servers[0].routes[0].req_path", contains: "can never match")
+        }
+        for good in ["/", "/a", "/a/", "/a/b.c/", "/..a", "/a.", "/~user", "/a b"] {
+            XCTAssertNoThrow(try XPSConfig.parse(Data(config(route: route(good)).utf8)), good)
+        }
+        assertError(config(route: [route("/a"), route("/b"), route("/a")].joined(separator: ", ")),
+                    path: "servers[0].routes[2].req_path", contains: "is also servers[0].routes[0]'s")
+        // "/a" and "/a/" match different paths; the same req_path in two servers is fine.
+        XCTAssertNoThrow(try XPSConfig.parse(Data(config(route: route("/a") + ", " + route("/a/")).utf8)))
+        let twoServers = #"{ "servers": [ { "listeners": [{ "port": 1 }], "routes": [\#(route("/a"))] },"#
+            + #" { "listeners": [{ "port": 2 }], "routes": [\#(route("/a"))] } ] }"#
+        XCTAssertNoThrow(try XPSConfig.parse(Data(twoServers.utf8)))
+    }
+
     func testDirPathMissing() {
         assertError(config(route: #"{ "req_path": "/", "type": "file_serve" }"#), path: "servers[0].routes[0].dir_path",
                     contains: "required")
