@@ -74,6 +74,7 @@ struct ExpServerd: ParsableCommand {
         if check {
             do {
                 let config = try path.map { try ConfigLoader.load(path: $0, workersOverride: workers) } ?? ConfigLoader.loadDefault()
+                for warning in config.warnings { FileHandle.standardError.write(Data("expserverd: warning: \(warning)\n".utf8)) }
                 print("config OK: \(config.configPath ?? "built-in default"), \(config.listeners.count) listener(s), \(config.routing.servers.count) server(s)")
                 return
             } catch {

@@ -161,6 +161,24 @@ final class ConfigErrorTests: XCTestCase {
                     path: "servers[0].routes[0].load_balancing")
     }
 
+    /// Upstream addresses that can never be connected to are refused by their key; a name
+    /// that does not resolve is a warning (DNS may come up later), and one that does is none.
+    func testUpstreamAddressesThatCanNeverWork() throws {
+        func proxy(_ upstreams: String) -> String {
+            config(route: #"{ "req_path": "/", "type": "reverse_proxy", "upstreams": \#(upstreams) }"#)
+        }
+        for bad in [" localhost:80", "localhost :80", "local\\thost:80", "localhost:+80", "localhost:-80", "localhost:0x50",
+                    "localhost: 80", "[zz]:80", "[1.2.3.4]:80", "[::1:80", "[::1]80"] {
+            assertError(proxy(#"["127.0.0.1:1", "\#(bad)"]"#), path: "servers[0].routes[0].upstreams[1]")
+        }
+        assertError(proxy(#"[{ "address": "localhost:+80" }]"#), path: "servers[0].routes[0].upstreams[0].address", contains: "port")
+        let good = try XPSConfig.parse(Data(proxy(#"["[::1]:80", "127.0.0.1:08080", "localhost:80", "nonexistent.invalid:80"]"#).utf8))
+        XCTAssertEqual(good.servers[0].routes[0].upstreams.map(\.address), ["[::1]:80", "127.0.0.1:8080", "localhost:80", "nonexistent.invalid:80"])
+        let compiled = try ConfigCompiler.compile(good, configPath: nil, baseDirectory: "/")
+        XCTAssertEqual(compiled.warnings.map(\.path), ["servers[0].routes[0].upstreams[3]"], "\(compiled.warnings)")
+        XCTAssertTrue(compiled.warnings.first?.message.contains("\"nonexistent.invalid\" does not resolve") == true, "\(compiled.warnings)")
+    }
+
     func testBadCIDR() {
         func lists(_ key: String, _ value: String) -> String {
             config(route: #"{ "req_path": "/", "type": "redirect", "redirect_url": "x", "\#(key)": \#(value) }"#)

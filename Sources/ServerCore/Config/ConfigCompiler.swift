@@ -57,7 +57,31 @@ public enum ConfigCompiler {
             }(),
             errorLog: config.errorLog.map { absolute($0, base: baseDirectory) },
             shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams,
-            limits: config.limits, listenerTimeouts: listenerTimeouts, routeStats: routeStats)
+            limits: config.limits, listenerTimeouts: listenerTimeouts, routeStats: routeStats,
+            warnings: unresolvedUpstreams(config.servers))
+    }
+
+    /// Upstream names that do not resolve now, one warning each (at the first key that lists
+    /// it), as nginx's "host not found in upstream" but not fatal: DNS may come up after us, and
+    /// each request resolves again. IP literals are not looked up.
+    static func unresolvedUpstreams(_ servers: [XPSConfig.Server]) -> [ConfigError] {
+        var seen = Set<String>()
+        var warnings: [ConfigError] = []
+        for (si, server) in servers.enumerated() {
+            for (ri, route) in server.routes.enumerated() {
+                for (ui, upstream) in route.upstreams.enumerated() where seen.insert(upstream.host).inserted {
+                    guard (try? SocketAddress(ipAddress: upstream.host, port: upstream.port)) == nil else { continue }
+                    do {
+                        _ = try SocketAddress.makeAddressResolvingHost(upstream.host, port: upstream.port)
+                    } catch {
+                        warnings.append(ConfigError(
+                            "servers[\(si)].routes[\(ri)].upstreams[\(ui)]",
+                            "host \"\(upstream.host)\" does not resolve now (\(error)); requests to it get 502 until it does"))
+                    }
+                }
+            }
+        }
+        return warnings
     }
 
     static func compileAction(

@@ -36,13 +36,17 @@ public final class RuntimeConfig: Sendable {
     public let upstreams: UpstreamRegistry
     /// Per-route traffic counters by label (shared with the previous config across a reload).
     public let routeStats: RouteStatsRegistry
+    /// Problems that do not stop the config (an upstream name that does not resolve now: DNS may
+    /// come up later); the daemon logs them at start and reload, `--check` prints them.
+    public let warnings: [ConfigError]
 
     init(source: XPSConfig, configPath: String?, serverName: String, workers: Int,
          listeners: [XPSConfig.Listener], routing: Routing, accessLog: String?,
          stateDB: String? = nil, control: ControlSettings = ControlSettings(), errorLog: String? = nil, shutdownGrace: Int = 10_000,
          acl: ACLSettings = ACLSettings(), timeouts: XPSConfig.Timeouts = XPSConfig.Timeouts(),
          upstreams: UpstreamRegistry = UpstreamRegistry(), limits: XPSConfig.Limits = XPSConfig.Limits(),
-         listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:], routeStats: RouteStatsRegistry = RouteStatsRegistry()) {
+         listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:], routeStats: RouteStatsRegistry = RouteStatsRegistry(),
+         warnings: [ConfigError] = []) {
         self.source = source
         self.configPath = configPath
         self.serverName = serverName
@@ -63,6 +67,7 @@ public final class RuntimeConfig: Sendable {
         self.limits = limits
         self.listenerTimeouts = listenerTimeouts
         self.routeStats = routeStats
+        self.warnings = warnings
     }
 }
 

@@ -485,11 +485,23 @@ extension XPSConfig {
         default:
             throw ConfigError(path, "expected \"host:port\" or an object, found \(value.typeName)")
         }
+        // An address that can never be connected to is refused here, not answered with 502s.
+        guard !address.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            throw ConfigError(addressPath, "\"\(address)\" contains a space or a control character")
+        }
         guard let (host, port) = HostPort.split(address) else {
             throw ConfigError(addressPath, "\"\(address)\" is not host:port")
         }
-        guard let p = Int(port), (1...65535).contains(p) else {
+        // Decimal digits only: Int() would also take "+80".
+        guard !port.isEmpty, port.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let p = Int(port), (1...65535).contains(p) else {
             throw ConfigError(addressPath, "\"\(address)\" does not have a valid port (1-65535)")
+        }
+        if address.hasPrefix("[") {
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, host, &v6) == 1 else {
+                throw ConfigError(addressPath, "\"\(address)\": \"\(host)\" in brackets is not an IPv6 address")
+            }
         }
         return Upstream(host: host, port: p, weight: weight, maxFails: maxFails, failTimeoutMs: failTimeout, backup: backup)
     }

@@ -55,6 +55,7 @@ public final class Daemon: Sendable {
         self.options = options
         self.logger = logger
         let config = try Self.loadConfig(options)
+        Self.logWarnings(config, logger)
         (stateDBPath, socketPath) = Self.paths(config, options)
         restartOnly = Self.restartOnlySettings(config, options)
         controlAccess = LiveControlAccess(Self.controlAccess(config))
@@ -94,6 +95,10 @@ public final class Daemon: Sendable {
             throw error
         }
         logger.info("control socket ready", metadata: ["socket": "\(socketPath)", "state_db": "\(stateDBPath)"])
+    }
+
+    static func logWarnings(_ config: RuntimeConfig, _ logger: Logger) {
+        for warning in config.warnings { logger.warning("config: \(warning)", metadata: ["key": "\(warning.path)"]) }
     }
 
     /// The state db and the control socket `config` and the flags name.
@@ -182,6 +187,7 @@ public final class Daemon: Sendable {
                 var opts = options
                 if opts.configPath == nil { opts.configPath = config.configPath }
                 let new = try Self.loadConfig(opts, upstreams: config.upstreams, routeStats: config.routeStats)
+                Self.logWarnings(new, logger)
                 try upstreamChangeLock.withLock { _ in try UpstreamControl.restore(new, from: store) }
                 try http.apply(new)
                 controlAccess.replace(with: Self.controlAccess(new))
