@@ -18,7 +18,7 @@ final class ConfigCompileTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// compat 1.1 verbatim, plus a second virtual server on 0.0.0.0:8001 (the same listener).
+    /// compat 1.1 verbatim, plus a second virtual server on 0.0.0.0:8001 (the same listener) and 127.0.0.1:8005.
     static let testerConfig = """
         {
           "server_name": "eXpServer",
@@ -36,7 +36,7 @@ final class ConfigCompileTests: XCTestCase {
               "routes": [ { "req_path": "/", "type": "redirect", "http_status_code": 302,
                             "redirect_url": "https://expserver.github.io" } ] },
             { "listeners": [{ "host": "0.0.0.0", "port": 8004 }] },
-            { "listeners": [{ "host": "0.0.0.0", "port": 8001 }, { "host": "127.0.0.1", "port": 8001 }],
+            { "listeners": [{ "host": "0.0.0.0", "port": 8001 }, { "host": "127.0.0.1", "port": 8005 }],
               "hostnames": ["other.example"] }
           ]
         }
@@ -59,11 +59,47 @@ final class ConfigCompileTests: XCTestCase {
     func testListenersAreDeduplicated() throws {
         let c = try load()
         XCTAssertEqual(c.listeners.map { "\($0.host):\($0.port)" },
-                       ["0.0.0.0:8001", "0.0.0.0:8002", "0.0.0.0:8003", "0.0.0.0:8004", "127.0.0.1:8001"])
+                       ["0.0.0.0:8001", "0.0.0.0:8002", "0.0.0.0:8003", "0.0.0.0:8004", "127.0.0.1:8005"])
         XCTAssertEqual(c.routing.servers[0].listenerIDs, [0])
         XCTAssertEqual(c.routing.servers[4].listenerIDs, [0, 4])
         XCTAssertEqual(c.routing.serversByListener[0], [0, 4])
         XCTAssertEqual(c.routing.serversByListener[4], [4])
+    }
+
+    /// Listeners on one port whose addresses overlap cannot all be bound: refused at load,
+    /// naming the second and the one it overlaps. Only identical host strings share a socket.
+    func testOverlappingListenersAreRefused() throws {
+        func compile(_ a: String, _ b: String, port: Int = 18111) throws -> RuntimeConfig {
+            let json = #"{ "servers": [ { "listeners": [{ "host": "\#(a)", "port": \#(port) }] },"#
+                + #" { "listeners": [{ "host": "\#(b)", "port": 18111 }], "hostnames": ["b.test"] } ] }"#
+            return try ConfigCompiler.compile(try XPSConfig.parse(Data(json.utf8)), configPath: nil, baseDirectory: root)
+        }
+        func assertOverlap(_ a: String, _ b: String, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertThrowsError(try compile(a, b), "\(a) / \(b)", file: file, line: line) { error in
+                let e = error as? ConfigError
+                XCTAssertEqual(e?.path, "servers[1].listeners[0]", "\(error)", file: file, line: line)
+                XCTAssertTrue(e?.message.contains("overlaps servers[0].listeners[0]") == true, "\(error)", file: file, line: line)
+            }
+        }
+        assertOverlap("0.0.0.0", "127.0.0.1")
+        assertOverlap("127.0.0.1", "0.0.0.0")
+        assertOverlap("localhost", "127.0.0.1")
+        assertOverlap("::", "127.0.0.1")
+        assertOverlap("0.0.0.0", "::")
+        assertOverlap("::", "::1")
+        assertOverlap("::1", "0:0:0:0:0:0:0:1")
+        // Identical hosts share one listener; disjoint addresses or other ports are fine.
+        XCTAssertEqual(try compile("127.0.0.1", "127.0.0.1").listeners.count, 1)
+        XCTAssertEqual(try compile("127.0.0.1", "127.0.0.2").listeners.count, 2)
+        XCTAssertEqual(try compile("0.0.0.0", "::1").listeners.count, 2)
+        XCTAssertEqual(try compile("0.0.0.0", "127.0.0.1", port: 18112).listeners.count, 2)
+        // "[::1]" is ::1 (bind looked it up as a name: UnknownHost); a host that does not resolve is refused by its key.
+        XCTAssertEqual(try compile("[::1]", "127.0.0.1").listeners.first?.host, "::1")
+        XCTAssertEqual(try compile("[::1]", "::1").listeners.count, 1)
+        XCTAssertThrowsError(try compile("[zz]", "127.0.0.1")) { XCTAssertEqual(($0 as? ConfigError)?.path, "servers[0].listeners[0].host") }
+        XCTAssertThrowsError(try compile("nonexistent.invalid", "127.0.0.1")) {
+            XCTAssertEqual(($0 as? ConfigError)?.path, "servers[0].listeners[0].host", "\($0)")
+        }
     }
 
     func testRoutesCompiled() throws {

@@ -9,6 +9,7 @@ public enum ConfigCompiler {
         _ config: XPSConfig, configPath: String?, baseDirectory: String, workersOverride: Int? = nil,
         upstreams: UpstreamRegistry = UpstreamRegistry(), routeStats: RouteStatsRegistry = RouteStatsRegistry()
     ) throws -> RuntimeConfig {
+        try checkListeners(config.servers)
         var listeners: [XPSConfig.Listener] = []
         var listenerIndex: [XPSConfig.Listener: Int] = [:]
         var servers: [VirtualServer] = []
@@ -59,6 +60,47 @@ public enum ConfigCompiler {
             shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams,
             limits: config.limits, listenerTimeouts: listenerTimeouts, routeStats: routeStats,
             warnings: unresolvedUpstreams(config.servers))
+    }
+
+    /// Each listener's host must resolve as bind resolves it (NIO takes getaddrinfo's first
+    /// answer), and listeners on one port must not overlap: Linux refuses to bind an address
+    /// twice, or on a port that a wildcard of its family holds (`::` holds IPv4 too, dual-stack
+    /// being the default). Only identical host strings are merged into one listener, so anything
+    /// else that overlaps (0.0.0.0 and 127.0.0.1, localhost and 127.0.0.1) is refused here, where
+    /// --check and a reload see it, and not by the bind.
+    static func checkListeners(_ servers: [XPSConfig.Server]) throws {
+        var byPort: [Int: [(listener: XPSConfig.Listener, ip: String, v6: Bool, path: String)]] = [:]
+        var seen = Set<XPSConfig.Listener>()
+        func name(_ l: XPSConfig.Listener) -> String { l.host.contains(":") ? "[\(l.host)]:\(l.port)" : "\(l.host):\(l.port)" }
+        for (si, server) in servers.enumerated() {
+            for (li, listener) in server.listeners.enumerated() where seen.insert(listener).inserted {
+                let path = "servers[\(si)].listeners[\(li)]"
+                let address: SocketAddress
+                do {
+                    address = try SocketAddress.makeAddressResolvingHost(listener.host, port: listener.port)
+                } catch {
+                    throw ConfigError(path + ".host", "\"\(listener.host)\" is not an IP address or a name that resolves (\(error))")
+                }
+                let ip = address.ipAddress ?? listener.host
+                var v6 = false
+                if case .v6 = address { v6 = true }
+                for other in byPort[listener.port] ?? [] {
+                    let why: String
+                    if other.ip == ip {
+                        why = "both are \(ip)"
+                    } else if other.ip == "::" || ip == "::" {
+                        why = ":: takes every address, IPv4 too (dual-stack)"
+                    } else if (other.ip == "0.0.0.0" && !v6) || (ip == "0.0.0.0" && !other.v6) {
+                        why = "0.0.0.0 takes every IPv4 address"
+                    } else {
+                        continue
+                    }
+                    throw ConfigError(path, "\(name(listener)) overlaps \(other.path) (\(name(other.listener))): \(why), so it "
+                        + "cannot be bound as well; list the same host in both servers (they are told apart by hostnames)")
+                }
+                byPort[listener.port, default: []].append((listener, ip, v6, path))
+            }
+        }
     }
 
     /// Upstream names that do not resolve now, one warning each (at the first key that lists

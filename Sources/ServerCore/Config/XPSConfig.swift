@@ -317,8 +317,16 @@ extension XPSConfig {
         let listeners = try listenerItems.map { item -> Listener in
             let l = try ConfigObject(item.value, path: item.path)
             try l.checkKeys(["host", "port"])
-            let host = try l.string("host") ?? "0.0.0.0"
+            var host = try l.string("host") ?? "0.0.0.0"
             guard !host.isEmpty else { throw ConfigError(l.keyPath("host"), "must not be empty") }
+            // "[::1]" as URLs write it: the address inside (bind would look "[::1]" up as a name).
+            if host.hasPrefix("[") && host.hasSuffix("]") {
+                host = String(host.dropFirst().dropLast())
+                var v6 = in6_addr()
+                guard inet_pton(AF_INET6, host, &v6) == 1 else {
+                    throw ConfigError(l.keyPath("host"), "\"[\(host)]\": the brackets hold no IPv6 address")
+                }
+            }
             guard let port = try l.int("port", in: 1...65535) else { throw ConfigError(l.keyPath("port"), "is required") }
             return Listener(host: host, port: port)
         }
