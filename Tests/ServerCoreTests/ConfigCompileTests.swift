@@ -102,6 +102,31 @@ final class ConfigCompileTests: XCTestCase {
         }
     }
 
+    /// Client timeouts are per listener: servers sharing one must have the same effective ones
+    /// (else one server's block would apply to the other's clients), refused naming both.
+    func testServersSharingAListenerMustHaveTheSameTimeouts() throws {
+        func compile(_ a: String, _ b: String, top: String = "") throws -> RuntimeConfig {
+            let json = #"{ \#(top) "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": 9001 }]\#(a) },"#
+                + #" { "listeners": [{ "host": "127.0.0.1", "port": 9001 }], "hostnames": ["b.test"]\#(b) } ] }"#
+            return try ConfigCompiler.compile(try XPSConfig.parse(Data(json.utf8)), configPath: nil, baseDirectory: root)
+        }
+        let short = #", "timeouts": { "header_ms": 1000 }"#, long = #", "timeouts": { "header_ms": 2000 }"#
+        XCTAssertThrowsError(try compile("", short)) { error in
+            XCTAssertEqual((error as? ConfigError)?.path, "servers[1].timeouts", "\(error)")
+            XCTAssertTrue("\(error)".contains("differ from servers[0] (no timeouts block: the top level's)"), "\(error)")
+        }
+        XCTAssertThrowsError(try compile(short, long)) { error in
+            XCTAssertEqual((error as? ConfigError)?.path, "servers[1].timeouts", "\(error)")
+            XCTAssertTrue("\(error)".contains("differ from servers[0].timeouts"), "\(error)")
+        }
+        XCTAssertThrowsError(try compile(short, "")) { XCTAssertEqual(($0 as? ConfigError)?.path, "servers[1]", "\($0)") }
+        // The same effective timeouts, however they are written, are fine.
+        let listener = XPSConfig.Listener(host: "127.0.0.1", port: 9001)
+        XCTAssertEqual(try compile(short, short).timeouts(for: listener).header, 1000 * 1_000_000)
+        XCTAssertEqual(try compile("", short, top: #""timeouts": { "header_ms": 1000 },"#).timeouts(for: listener).header, 1000 * 1_000_000)
+        XCTAssertNoThrow(try compile("", ""))
+    }
+
     func testRoutesCompiled() throws {
         let c = try load()
         let first = c.routing.servers[0].routes

@@ -39,12 +39,7 @@ public enum ConfigCompiler {
             servers.append(VirtualServer(
                 listenerIDs: Set(ids), hostnames: server.hostnames, routes: RouteTable(routes)))
         }
-        var listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings] = [:]
-        for server in config.servers {
-            // A server's own block (the keys it omits are the top level's).
-            guard let t = server.timeouts else { continue }
-            for l in server.listeners where listenerTimeouts[l] == nil { listenerTimeouts[l] = RuntimeConfig.settings(t) }
-        }
+        let listenerTimeouts = try timeoutsByListener(config)
         let workers = workersOverride ?? config.workers ?? System.coreCount
         return RuntimeConfig(
             source: config, configPath: configPath, serverName: config.serverName, workers: max(1, workers),
@@ -60,6 +55,33 @@ public enum ConfigCompiler {
             shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams,
             limits: config.limits, listenerTimeouts: listenerTimeouts, routeStats: routeStats,
             warnings: unresolvedUpstreams(config.servers))
+    }
+
+    /// Each listener's client timeouts: its servers' own block (the keys it omits are the top
+    /// level's), else the top level's. They run before a request's Host picks a server, so
+    /// servers sharing a listener must have the same ones: with different blocks one server's
+    /// would silently apply to the other's clients. Refused, naming both.
+    static func timeoutsByListener(_ config: XPSConfig) throws -> [XPSConfig.Listener: ConnectionTimeouts.Settings] {
+        var byListener: [XPSConfig.Listener: (settings: ConnectionTimeouts.Settings, server: Int)] = [:]
+        func key(_ si: Int) -> String {
+            config.servers[si].timeouts == nil ? "servers[\(si)] (no timeouts block: the top level's)" : "servers[\(si)].timeouts"
+        }
+        for (si, server) in config.servers.enumerated() {
+            let settings = RuntimeConfig.settings(server.timeouts ?? config.timeouts)
+            for l in server.listeners {
+                guard let first = byListener[l] else {
+                    byListener[l] = (settings, si)
+                    continue
+                }
+                guard first.settings == settings else {
+                    throw ConfigError(
+                        server.timeouts == nil ? "servers[\(si)]" : "servers[\(si)].timeouts",
+                        "connection timeouts differ from \(key(first.server)) on the listener they share (\(l.host):\(l.port)); "
+                            + "they apply per listener, before the Host header picks a server, so they must be the same")
+                }
+            }
+        }
+        return byListener.mapValues(\.settings)
     }
 
     /// Each listener's host must resolve as bind resolves it (NIO takes getaddrinfo's first

@@ -30,7 +30,7 @@ public final class RuntimeConfig: Sendable {
     public let acl: ACLSettings
     public let timeouts: XPSConfig.Timeouts
     public let limits: XPSConfig.Limits
-    /// Each listener's client timeouts: the first server on it that overrides them, else the top level's.
+    /// Each listener's client timeouts (the same for every server on it: see `ConfigCompiler.timeoutsByListener`).
     public let listenerTimeouts: [XPSConfig.Listener: ConnectionTimeouts.Settings]
     /// Live upstream state by address (shared with the previous config across a reload).
     public let upstreams: UpstreamRegistry
