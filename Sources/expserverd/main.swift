@@ -71,19 +71,22 @@ struct ExpServerd: ParsableCommand {
         signal(SIGHUP, SIG_IGN)
         signal(SIGUSR1, SIG_IGN)
         let path = configPath ?? configOption
+        // Resolve relative paths before detaching (the daemon keeps the working directory, but be explicit).
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 } }
         if check {
             do {
                 let config = try path.map { try ConfigLoader.load(path: $0, workersOverride: workers) } ?? ConfigLoader.loadDefault()
                 for warning in config.warnings { FileHandle.standardError.write(Data("expserverd: warning: \(warning)\n".utf8)) }
+                // What the start checks too, short of binding and opening (the flags as a start would take them).
+                try Daemon.checkBeforeStart(
+                    config, options: Daemon.Options(stateDB: absolute(stateDB), socket: absolute(socket)), logFile: absolute(logFile))
                 print("config OK: \(config.configPath ?? "built-in default"), \(config.listeners.count) listener(s), \(config.routing.servers.count) server(s)")
                 return
             } catch {
                 throw fail("config error: \(error)", code: 2, readiness: nil)
             }
         }
-        // Resolve relative paths before detaching (the daemon keeps the working directory, but be explicit).
-        let cwd = FileManager.default.currentDirectoryPath
-        func absolute(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 } }
         let readiness: CInt? = daemon ? DaemonProcess.detach() : nil
 
         let level = Logger.Level(rawValue: logLevel)!

@@ -58,6 +58,45 @@ final class StartStopE2ETests: E2ETestCase {
         XCTAssertFalse(portAccepts(port), "HTTP listener closed")
     }
 
+    /// `--check` refuses what the start would refuse, exit 2 naming the key, and creates nothing.
+    func testCheckRefusesWhatTheStartWouldRefuse() throws {
+        func check(_ extra: String = "", replacing: (String, String)? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> CommandResult {
+            var json = configJSON(ports: [freePort()], extra: extra)
+            if let (old, new) = replacing { json = json.replacingOccurrences(of: "\"\(old)\"", with: "\"\(new)\"") }
+            try writeConfig(json)
+            let launched = try launchDaemon(["--check", configPath])
+            let status = waitForExit(launched)
+            return CommandResult(status: status ?? -1, stdout: (try? String(contentsOfFile: launched.stdoutPath, encoding: .utf8)) ?? "",
+                                 stderr: launched.stderr)
+        }
+        let ok = try check()
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.hasPrefix("config OK"), ok.stdout)
+        let cases: [(String, (String, String)?, String)] = [
+            ("", (stateDBPath, dir + "/public"), "state_db: \"\(dir!)/public\" is a directory"),
+            (#""access_log": "\#(dir!)/missing/access.log","#, nil, "access_log: the directory of"),
+            (#""access_log": "\#(dir!)/public","#, nil, "access_log: "),
+            (#""error_log": "\#(dir!)/missing/error.log","#, nil, "error_log: the directory of"),
+            ("", (socketPath, dir + "/missing/ctl.sock"), "control.socket: the directory of"),
+            ("", (socketPath, dir + "/public/hello.txt"), "control.socket: "),
+        ]
+        for (extra, replacing, message) in cases {
+            let r = try check(extra, replacing: replacing)
+            XCTAssertEqual(r.status, 2, "\(message): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("expserverd: config error: " + message), r.stderr)
+        }
+        XCTAssertFalse(fileExists(stateDBPath), "nothing was created")
+        XCTAssertFalse(fileExists(socketPath))
+        XCTAssertFalse(fileExists(dir + "/missing"))
+    }
+
+    /// Checking the running daemon's config before a reload is fine: its db and socket are in use, not wrong.
+    func testCheckPassesWhileTheDaemonRuns() throws {
+        try startDaemon(ports: [freePort()])
+        let launched = try launchDaemon(["--check", configPath])
+        XCTAssertEqual(waitForExit(launched), 0, launched.stderr)
+    }
+
     func testExpctlWithNoDaemonNamesTheSocketAndExits3() throws {
         let missing = dir + "/nothing.sock"
         let r = try expctl(["status"], socket: missing)
