@@ -61,22 +61,6 @@ final class HostnameTests: ServerTestCase {
         XCTAssertEqual(try who(server, host: "a.example").text, "site A")
     }
 
-    /// An absolute-form target names the server by its authority and the Host is ignored (RFC
-    /// 9112 §3.2.2), as nginx does; the authority is matched as a Host is (no port, any case).
-    func testAbsoluteFormTargetOverridesHost() throws {
-        let server = try startServer(config(catchAll: false), fixture: try makeSites())
-        func who(target: String, host: String) throws -> String {
-            let x = try exchange(server, "GET \(target) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n")
-            XCTAssertEqual(x.response.status, 200, target)
-            return x.response.text
-        }
-        XCTAssertEqual(try who(target: "http://b.example/who.txt", host: "a.example"), "site B")
-        XCTAssertEqual(try who(target: "http://a.example/who.txt", host: "b.example"), "site A")
-        XCTAssertEqual(try who(target: "http://B.Example:\(server.port)/who.txt", host: "a.example"), "site B")
-        let unknown = try exchange(server, "GET http://c.example/who.txt HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n")
-        XCTAssertEqual(unknown.response.status, 404, "the authority, not Host, names no server")
-    }
-
     func testSameListenerIsBoundOnce() throws {
         let server = try startServer(config(catchAll: true), fixture: try makeSites())
         XCTAssertEqual(server.server.state.current.config.listeners.count, 1)

@@ -43,18 +43,6 @@ final class ProxyRequestTests: ProxyTestCase {
         XCTAssertEqual(seen.header("User-Agent"), "t/1")
     }
 
-    /// An absolute-form target reaches the upstream in origin-form, with its authority as the
-    /// Host (which it overrides, RFC 9112 §3.2.2).
-    func testAbsoluteFormTargetGoesAsPathWithItsAuthority() throws {
-        let ups = try fakes("a")
-        let s = try startProxy(ups)
-        let r = try s.request("GET http://b.test:81/api/x?q=1 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
-        XCTAssertEqual(r.status, 200)
-        let seen = try XCTUnwrap(ups[0].seen.first)
-        XCTAssertEqual(seen.target, "/api/x?q=1")
-        XCTAssertEqual(seen.headers("Host"), ["b.test:81"])
-    }
-
     func testPOSTWithContentLengthIsForwardedIntact() throws {
         let ups = try fakes("echo", behavior: .init(echo: true))
         let s = try startProxy(ups)

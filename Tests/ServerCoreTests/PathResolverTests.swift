@@ -40,17 +40,6 @@ final class PathResolverTests: XCTestCase {
         assertFailure("", .badRequest)
     }
 
-    /// The authority an absolute-form target names its server by (RFC 9112 §3.2.2).
-    func testAuthorityOfAbsoluteForm() {
-        XCTAssertEqual(PathResolver.authority(ofTarget: "http://B.test:8080/x?y"), "B.test:8080")
-        XCTAssertEqual(PathResolver.authority(ofTarget: "http://b.test?y"), "b.test")
-        XCTAssertEqual(PathResolver.authority(ofTarget: "http://[::1]:80"), "[::1]:80")
-        XCTAssertNil(PathResolver.authority(ofTarget: "/x"))
-        XCTAssertNil(PathResolver.authority(ofTarget: "/http://b.test/"))
-        XCTAssertNil(PathResolver.authority(ofTarget: "*"))
-        XCTAssertNil(PathResolver.authority(ofTarget: "http:///x"))
-    }
-
     func testQueryAndFragmentAreDropped() {
         assertPath("/sample.txt?a=1", "/sample.txt")
         assertPath("/sample.txt#frag", "/sample.txt")

@@ -147,17 +147,6 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertEqual(kept.text, "GET /a HTTP/1.1\r\nHost: h\r\nX-Forwarded-Proto: http\r\n\r\n")
     }
 
-    /// An absolute-form target goes upstream in origin-form, its authority as the one `Host`, in
-    /// place of the client's and of the one added for HTTP/1.0 (RFC 9112 §3.2.2).
-    func testAbsoluteFormGoesAsPathWithItsAuthorityAsHost() {
-        let out = encoded("GET http://b.test:8080/a?x=1 HTTP/1.1\r\nAccept: */*\r\nhost: a.test\r\n\r\n", client: nil)
-        XCTAssertEqual(out.text, "GET /a?x=1 HTTP/1.1\r\nHost: b.test:8080\r\nAccept: */*\r\nX-Forwarded-Proto: http\r\n\r\n")
-        let bare = encoded("GET http://b.test?q HTTP/1.0\r\nConnection: x-a\r\nX-A: 1\r\n\r\n", client: nil, host: "127.0.0.1:1")
-        XCTAssertEqual(bare.text, "GET /?q HTTP/1.1\r\nHost: b.test\r\nX-Forwarded-Proto: http\r\n\r\n")
-        XCTAssertEqual(encoded("GET HTTP://b.test HTTP/1.1\r\nHost: a\r\n\r\n", client: nil).text,
-                       "GET / HTTP/1.1\r\nHost: b.test\r\nX-Forwarded-Proto: http\r\n\r\n")
-    }
-
     /// The added `Host` is the address the client connected to, an IPv6 one in brackets.
     func testAddedHostIsTheLocalAddress() throws {
         XCTAssertEqual(ProxyHeaders.hostValue(local: try SocketAddress(ipAddress: "127.0.0.1", port: 8080)), "127.0.0.1:8080")

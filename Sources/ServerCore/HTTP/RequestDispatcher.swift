@@ -5,7 +5,7 @@ import NIOPosix
 /// The request flow, in one place and in order (see README "Request flow"):
 /// 0. protocol checks (`RequestValidator`) — 400;
 /// 1. pathname (`PathResolver`: decode, normalise, no escaping `..`) — 400/403;
-/// 2. server by listener + Host (an absolute-form target's authority instead), then route by
+/// 2. server by listener + Host (as eXpServer: also for an absolute-form target), then route by
 ///    longest prefix — 404;
 /// 0b. the global access list (`AccessPolicy.decide`) — 403, or close under `deny_action: "close"`
 ///     (a direct peer only: a trusted proxy's shared connection gets the 403);
@@ -88,10 +88,7 @@ public final class RequestDispatcher: Sendable {
         case .failure(.badRequest): return .now(.status(.badRequest))
         case .failure(.forbidden): return .now(.status(.forbidden))
         }
-        // An absolute-form target's authority, not Host, names the server (RFC 9112 §3.2.2).
-        guard let server = config.routing.server(listener: listener, host: {
-            PathResolver.authority(ofTarget: request.uri) ?? request.host.map { Substring($0) }
-        }) else {
+        guard let server = config.routing.server(listener: listener, host: { request.host.map { Substring($0) } }) else {
             return .now(.status(.notFound))
         }
         // A server without routes answers eXpServer's dashboard at /api (compat 6.1, the tester's 8004).

@@ -7,11 +7,10 @@ import NIOCore
 /// `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade` — because each hop frames
 /// and manages its own connection. Everything else passes through unchanged and in order; `Host`
 /// is kept as the client sent it, and added when it sent none (HTTP/1.0; `hostValue`), since an
-/// HTTP/1.1 request must have one (RFC 9112 §3.2). An absolute-form target goes as its path and
-/// query, with its authority as the `Host` (RFC 9112 §3.2.2). The request gains `X-Forwarded-For`
-/// (appended to any existing value, in one line at the end) and `X-Forwarded-Proto: http` unless
-/// present. A body keeps the client's framing: its length, else chunked. The request goes as
-/// HTTP/1.1 with keep-alive. (The response side is `UpstreamResponseParser`'s.)
+/// HTTP/1.1 request must have one (RFC 9112 §3.2). The request gains `X-Forwarded-For` (appended
+/// to any existing value, in one line at the end) and `X-Forwarded-Proto: http` unless present. A
+/// body keeps the client's framing: its length, else chunked. The request goes as HTTP/1.1 with
+/// keep-alive. (The response side is `UpstreamResponseParser`'s.)
 public enum ProxyHeaders {
     /// The upstream request head for the client's head `head` (its bytes as received, from the
     /// request line through the blank line, already accepted by `RequestHeadParser`), written
@@ -62,27 +61,13 @@ public enum ProxyHeaders {
         let target = i
         while i < head.count && head[i] != 0x20 { i += 1 }
         w.put(" ")
-        // An absolute-form target goes in origin-form, its authority as the Host (in place of the
-        // client's, which it overrides: RFC 9112 §3.2.2), as an origin server expects (§3.2.1).
-        let absolute = target < i && head[target] != UInt8(ascii: "/")
-            ? PathResolver.absoluteForm(head[target..<i]) : nil
-        if let rest = absolute?.rest {
-            if rest.first != UInt8(ascii: "/") { w.put("/") }
-            w.put(UnsafeRawBufferPointer(rebasing: rest))
-        } else {
-            w.put(UnsafeRawBufferPointer(rebasing: head[target..<i]))
-        }
+        w.put(UnsafeRawBufferPointer(rebasing: head[target..<i]))
         w.put(" HTTP/1.1\r\n")
-        if let authority = absolute?.authority {
-            w.put("Host: ")
-            w.put(UnsafeRawBufferPointer(rebasing: authority))
-            w.put("\r\n")
-        } else if let host {
+        if let host {
             w.put("Host: ")
             w.put(string: host)
             w.put("\r\n")
         }
-        let replacesHost = absolute != nil
         let fieldsStart = w.count
         let linesStart = (HTTPSyntax.lineEnd(head) ?? head.count) + 1
 
@@ -92,12 +77,11 @@ public enum ProxyHeaders {
         var length: UnsafeRawBufferPointer?
         var transferCoded = false
         /// Whether a field of this kind goes upstream as it is (`Connection`'s list aside).
-        func relayed(_ kind: HeaderName.Kind, _ name: UnsafeRawBufferPointer) -> Bool {
+        func relayed(_ kind: HeaderName.Kind) -> Bool {
             switch kind {
             case .hopByHop, .connection, .transferEncoding, .contentLength: return false
             case .forwardedFor: return client == nil
-            case .forwardedProto: return true
-            case .endToEnd: return !replacesHost || !(name.count == 4 && HeaderName.equals(name, "host"))
+            case .endToEnd, .forwardedProto: return true
             }
         }
         func put(_ line: HTTPSyntax.Line) {
@@ -122,14 +106,14 @@ public enum ProxyHeaders {
             case .forwardedProto: hasProto = true
             case .endToEnd, .hopByHop: break
             }
-            if relayed(kind, line.name) { put(line) }
+            if relayed(kind) { put(line) }
         }
         if !named.isEmpty {
             // Rare: drop the fields `Connection` names (they may have come before it).
             w.count = fieldsStart
             _ = HTTPSyntax.forEachLine(head, from: linesStart) { line in
                 let kind = HeaderName.kind(line.name)
-                guard relayed(kind, line.name), kind != .endToEnd || !named.contains(where: { HeaderName.equals(line.name, $0) })
+                guard relayed(kind), kind != .endToEnd || !named.contains(where: { HeaderName.equals(line.name, $0) })
                 else { return }
                 put(line)
             }

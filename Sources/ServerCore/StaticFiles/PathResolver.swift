@@ -1,8 +1,7 @@
 /// Turns a request target into a safe, normalised pathname. Pure: no filesystem access.
 ///
 /// Steps, in order:
-/// 1. absolute-form (`http://host:port/p`) keeps only its path (its authority is `authority(ofTarget:)`);
-///    anything not starting with `/` is 400;
+/// 1. absolute-form (`http://host:port/p`) keeps only its path; anything not starting with `/` is 400;
 /// 2. the pathname stops at the first `?` or `#` (the query is ignored for routing and files);
 /// 3. `%XX` is decoded; a malformed escape or a decoded NUL is 400;
 /// 4. runs of `/` collapse (`//sample.pdf` is `/sample.pdf`), `.` segments vanish, `..` pops a
@@ -31,8 +30,19 @@ public enum PathResolver {
         }
         var bytes = target.utf8[...]
         if bytes.first != UInt8(ascii: "/") {
-            guard let rest = absoluteForm(bytes)?.rest else { return .failure(.badRequest) }
-            bytes = rest.first == UInt8(ascii: "/") ? rest : "/".utf8[...]
+            // absolute-form: scheme "://" authority [path]
+            guard let schemeEnd = bytes.firstIndex(of: UInt8(ascii: ":")),
+                bytes[..<schemeEnd].allSatisfy({ isAlpha($0) }), !bytes[..<schemeEnd].isEmpty,
+                bytes[schemeEnd...].starts(with: "://".utf8)
+            else { return .failure(.badRequest) }
+            let authorityStart = bytes.index(schemeEnd, offsetBy: 3)
+            let rest = bytes[authorityStart...]
+            let pathStart = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) ?? rest.endIndex
+            guard rest[..<pathStart].allSatisfy({ isAuthorityByte($0) }), pathStart != authorityStart else {
+                return .failure(.badRequest)
+            }
+            bytes = rest[pathStart...]
+            if bytes.first != UInt8(ascii: "/") { bytes = "/".utf8[...] }
         }
         if let end = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
             bytes = bytes[..<end]
@@ -40,27 +50,6 @@ public enum PathResolver {
         if isNormal(bytes) { return .success(String(Substring(bytes))) }
         guard let decoded = percentDecode(bytes) else { return .failure(.badRequest) }
         return normalise(decoded)
-    }
-
-    /// An absolute-form target (`scheme "://" authority [path] ["?" query]`, RFC 9112 §3.2.2)
-    /// split into its authority and the rest (the path and query, empty or starting with `/` or
-    /// `?`); nil for a target of another form or a malformed one.
-    static func absoluteForm<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> (authority: Bytes.SubSequence, rest: Bytes.SubSequence)? {
-        guard let schemeEnd = bytes.firstIndex(of: UInt8(ascii: ":")), schemeEnd != bytes.startIndex,
-            bytes[..<schemeEnd].allSatisfy({ isAlpha($0) }), bytes[schemeEnd...].starts(with: "://".utf8)
-        else { return nil }
-        let authorityStart = bytes.index(schemeEnd, offsetBy: 3)
-        let rest = bytes[authorityStart...]
-        let pathStart = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) ?? rest.endIndex
-        guard pathStart != authorityStart, rest[..<pathStart].allSatisfy({ isAuthorityByte($0) }) else { return nil }
-        return (rest[..<pathStart], rest[pathStart...])
-    }
-
-    /// The authority of an absolute-form target (`http://b.test:8080/x` → `b.test:8080`), which
-    /// stands in for `Host` (RFC 9112 §3.2.2); nil for an origin-form target.
-    public static func authority(ofTarget target: String) -> Substring? {
-        guard target.utf8.first != UInt8(ascii: "/"), let authority = absoluteForm(target.utf8)?.authority else { return nil }
-        return Substring(authority)
     }
 
     /// The pathname of an origin-form target that `isNormal`, else nil.
