@@ -77,7 +77,9 @@ struct ExpServerd: ParsableCommand {
         if check {
             do {
                 let config = try path.map { try ConfigLoader.load(path: $0, workersOverride: workers) } ?? ConfigLoader.loadDefault()
-                for warning in config.warnings { FileHandle.standardError.write(Data("expserverd: warning: \(warning)\n".utf8)) }
+                for warning in config.warnings + ConfigCompiler.unresolvedUpstreams(config.source.servers) {
+                    FileHandle.standardError.write(Data("expserverd: warning: \(warning)\n".utf8))
+                }
                 // What the start checks too, short of binding and opening (the flags as a start would take them).
                 try Daemon.checkBeforeStart(
                     config, options: Daemon.Options(stateDB: absolute(stateDB), socket: absolute(socket)), logFile: absolute(logFile))

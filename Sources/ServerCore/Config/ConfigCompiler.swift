@@ -54,7 +54,7 @@ public enum ConfigCompiler {
             errorLog: config.errorLog.map { absolute($0, base: baseDirectory) },
             shutdownGrace: config.shutdownGraceMs, acl: config.acl, timeouts: config.timeouts, upstreams: upstreams,
             limits: config.limits, listenerTimeouts: listenerTimeouts, routeStats: routeStats,
-            warnings: unresolvedUpstreams(config.servers))
+            warnings: routeWarnings(config.servers))
     }
 
     /// Each listener's client timeouts: its servers' own block (the keys it omits are the top
@@ -125,10 +125,40 @@ public enum ConfigCompiler {
         }
     }
 
+    /// Routes eXpServer loads but that cannot do what they say, one warning each: a req_path no
+    /// request can match, a second route with a req_path already taken (the first wins the tie,
+    /// compat 1.4), a redirect status a client does not follow. Not errors: an eXpServer config
+    /// must run unchanged.
+    static func routeWarnings(_ servers: [XPSConfig.Server]) -> [ConfigError] {
+        var warnings: [ConfigError] = []
+        for (si, server) in servers.enumerated() {
+            var first: [String: Int] = [:]
+            for (ri, route) in server.routes.enumerated() {
+                let path = "servers[\(si)].routes[\(ri)]"
+                if let reason = XPSConfig.reqPathNeverMatches(route.reqPath) {
+                    warnings.append(ConfigError(path + ".req_path", reason))
+                }
+                if let earlier = first[route.reqPath] {
+                    warnings.append(ConfigError(
+                        path + ".req_path", "\"\(route.reqPath)\" is also servers[\(si)].routes[\(earlier)]'s, which wins: this route is never used"))
+                } else {
+                    first[route.reqPath] = ri
+                }
+                if route.type == .redirect && ![301, 302, 303, 307, 308].contains(route.httpStatusCode) {
+                    warnings.append(ConfigError(
+                        path + ".http_status_code", "\(route.httpStatusCode) is sent as it is, but clients do not follow its Location (301, 302, 303, 307, 308 do)"))
+                }
+            }
+        }
+        return warnings
+    }
+
     /// Upstream names that do not resolve now, one warning each (at the first key that lists
     /// it), as nginx's "host not found in upstream" but not fatal: DNS may come up after us, and
-    /// each request resolves again. IP literals are not looked up.
-    static func unresolvedUpstreams(_ servers: [XPSConfig.Server]) -> [ConfigError] {
+    /// each request resolves again. IP literals are not looked up. Asked for by `--check` only:
+    /// with DNS down each lookup can take the resolver's whole timeout, which a start or a reload
+    /// (holding its lock, while expctl waits) should not.
+    public static func unresolvedUpstreams(_ servers: [XPSConfig.Server]) -> [ConfigError] {
         var seen = Set<String>()
         var warnings: [ConfigError] = []
         for (si, server) in servers.enumerated() {

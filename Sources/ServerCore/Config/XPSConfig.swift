@@ -331,16 +331,6 @@ extension XPSConfig {
             return Listener(host: host, port: port)
         }
         let routes = try (obj.array("routes") ?? []).map { try parseRoute($0.value, path: $0.path) }
-        // The first of two routes with one req_path always wins the tie: the second is dead (nginx
-        // refuses a duplicate location too).
-        var first: [String: Int] = [:]
-        for (ri, route) in routes.enumerated() {
-            if let earlier = first[route.reqPath] {
-                throw ConfigError("\(obj.keyPath("routes"))[\(ri)].req_path",
-                                  "\"\(route.reqPath)\" is also \(obj.keyPath("routes"))[\(earlier)]'s; this route would never be used")
-            }
-            first[route.reqPath] = ri
-        }
         var server = Server(listeners: listeners, hostnames: try obj.stringArray("hostnames") ?? [], routes: routes)
         if let t = try obj.object("timeouts") { server.timeouts = try parseTimeouts(t, base: timeouts, upstream: false) }
         return server
@@ -361,7 +351,6 @@ extension XPSConfig {
         let obj = try ConfigObject(value, path: path)
         let reqPath = try obj.requiredString("req_path")
         guard reqPath.hasPrefix("/") else { throw ConfigError(obj.keyPath("req_path"), "\"\(reqPath)\" must start with /") }
-        try checkReqPathCanMatch(reqPath, path: obj.keyPath("req_path"))
         let typeName = try obj.requiredString("type")
         guard let type = RouteType(rawValue: typeName) else {
             throw ConfigError(obj.keyPath("type"), "\"\(typeName)\" is not a route type (file_serve, redirect, reverse_proxy, metrics)")
@@ -391,11 +380,8 @@ extension XPSConfig {
                 throw ConfigError(obj.keyPath("redirect_url"), "must be a non-empty URL without control characters")
             }
             route.redirectURL = url
-            route.httpStatusCode = try obj.int("http_status_code", in: 0...999) ?? 302
-            // The codes whose Location a client follows; 304 (or 300, 305) with a Location is no redirect.
-            guard [301, 302, 303, 307, 308].contains(route.httpStatusCode) else {
-                throw ConfigError(obj.keyPath("http_status_code"), "\(route.httpStatusCode) is not a redirect status (301, 302, 303, 307 or 308)")
-            }
+            // Taken verbatim, as eXpServer does (compat 2.6); one a client does not follow is a warning.
+            route.httpStatusCode = try obj.int("http_status_code", in: 300...399) ?? 302
         case .metrics:
             let format = try obj.string("format") ?? "json"
             guard format == "json" || format == "prometheus" else {
@@ -442,23 +428,26 @@ extension XPSConfig {
     /// Routes are matched on the request's pathname as `PathResolver` makes it: cut at `?` and
     /// `#`, percent-decoded, runs of `/` collapsed, no `.` or `..` segments. A prefix not in that
     /// form would never match (every request to it a 404), so it is refused.
-    static func checkReqPathCanMatch(_ reqPath: String, path: String) throws {
+    /// Why no request can match `reqPath`, if none can (request paths are matched decoded,
+    /// normalised and without the query). A warning, not an error: eXpServer loads such configs.
+    static func reqPathNeverMatches(_ reqPath: String) -> String? {
         if let c = reqPath.first(where: { $0 == "?" || $0 == "#" }) {
-            throw ConfigError(path, "\"\(reqPath)\" can never match: a request's path ends before its first \(c)")
+            return "\"\(reqPath)\" can never match: a request's path ends before its first \(c)"
         }
         if reqPath.contains("%") {
-            throw ConfigError(path, "\"\(reqPath)\" can never match: request paths are matched percent-decoded (write the character, not %XX)")
+            return "\"\(reqPath)\" can never match: request paths are matched percent-decoded (write the character, not %XX)"
         }
         let segments = reqPath.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         for (i, segment) in segments.enumerated() {
             if segment == "." || segment == ".." {
-                throw ConfigError(path, "\"\(reqPath)\" can never match: request paths are normalised (no . or .. segments)")
+                return "\"\(reqPath)\" can never match: request paths are normalised (no . or .. segments)"
             }
             // Only the last may be empty: a trailing slash.
             if segment.isEmpty && i < segments.count - 1 {
-                throw ConfigError(path, "\"\(reqPath)\" can never match: runs of / in request paths are collapsed to one")
+                return "\"\(reqPath)\" can never match: runs of / in request paths are collapsed to one"
             }
         }
+        return nil
     }
 
     static func cidrList(_ obj: ConfigObject, _ key: String) throws -> [CIDR] {
