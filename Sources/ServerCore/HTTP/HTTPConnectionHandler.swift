@@ -403,30 +403,24 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
             allocator: context.channel.allocator, chunked: chunked)
         // The access log line: now, or for a streamed body once its length is known.
-        let logLine: ((Int) -> Void)? = snapshot.accessLog.map { log in
-            let clientText = client == peer ? peerText : client?.description ?? peerText
-            return { bytes in
-                log.append(AccessLog.combinedLine(
-                    client: clientText, time: Int(time(nil)),
-                    requestLine: head.map { "\($0.method.rawValue) \($0.uri) HTTP/\($0.version.major).\($0.version.minor)" } ?? "-",
-                    status: Int(response.status.code), bytes: bytes,
-                    referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
-            }
-        }
+        let log = snapshot.accessLog
+        let clientText = log == nil ? "" : client == peer ? peerText : client?.description ?? peerText
         switch response.body {
         case .stream(let body):
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-            stream(body, chunked: chunked, keepAlive: keepAlive, context: context, logLine: logLine)
+            stream(body, chunked: chunked, keepAlive: keepAlive, context: context, logLine: log.map { log in
+                { bytes in Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bytes) }
+            })
             return
         case .file(let fd, let offset, let count):
-            logLine?(bodyBytes)
+            if let log { Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bodyBytes) }
             context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
             sendFile(fd, offset: offset, count: count, keepAlive: keepAlive, context: context)
             return
         case .empty, .buffer:
             break
         }
-        logLine?(bodyBytes)
+        if let log { Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bodyBytes) }
         // The last write carries the completion only when something must happen after it.
         let promise = keepAlive ? nil : context.eventLoop.makePromise(of: Void.self)
         if case .buffer(var body) = response.body {
@@ -456,6 +450,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             handler.writesInFlight -= 1
             context.close(promise: nil)
         }
+    }
+
+    /// One combined-format line for `response` to `head`, from `client`, with `bytes` of body.
+    private static func appendAccessLine(_ log: AccessLog, _ response: Response, head: HTTPRequestHead?, client: String, bytes: Int) {
+        log.append(AccessLog.combinedLine(
+            client: client, time: Int(time(nil)),
+            requestLine: head.map { "\($0.method.rawValue) \($0.uri) HTTP/\($0.version.major).\($0.version.minor)" } ?? "-",
+            status: Int(response.status.code), bytes: bytes,
+            referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
     }
 
     /// Sends a file body (its head is written): in regions, a few queued at a time
