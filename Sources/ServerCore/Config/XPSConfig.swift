@@ -1,3 +1,4 @@
+import ControlProtocol
 import Foundation
 
 /// The config file as the operator wrote it: eXpServer's `xps_config.json` keys plus expserver's
@@ -322,8 +323,7 @@ extension XPSConfig {
             // "[::1]" as URLs write it: the address inside (bind would look "[::1]" up as a name).
             if host.hasPrefix("[") && host.hasSuffix("]") {
                 host = String(host.dropFirst().dropLast())
-                var v6 = in6_addr()
-                guard inet_pton(AF_INET6, host, &v6) == 1 else {
+                guard isIPv6Literal(host) else {
                     throw ConfigError(l.keyPath("host"), "\"[\(host)]\": the brackets hold no IPv6 address")
                 }
             }
@@ -428,6 +428,12 @@ extension XPSConfig {
     /// Routes are matched on the request's pathname as `PathResolver` makes it: cut at `?` and
     /// `#`, percent-decoded, runs of `/` collapsed, no `.` or `..` segments. A prefix not in that
     /// form would never match (every request to it a 404), so it is refused.
+    /// Whether `host` is an IPv6 address in text (what brackets may hold), by the project's one
+    /// address parser.
+    static func isIPv6Literal(_ host: String) -> Bool {
+        host.contains(":") && AddressText.address(Substring(host)) != nil
+    }
+
     /// Why no request can match `reqPath`, if none can (request paths are matched decoded,
     /// normalised and without the query). A warning, not an error: eXpServer loads such configs.
     static func reqPathNeverMatches(_ reqPath: String) -> String? {
@@ -495,8 +501,7 @@ extension XPSConfig {
             throw ConfigError(addressPath, "\"\(address)\" does not have a valid port (1-65535)")
         }
         if address.hasPrefix("[") {
-            var v6 = in6_addr()
-            guard inet_pton(AF_INET6, host, &v6) == 1 else {
+            guard isIPv6Literal(host) else {
                 throw ConfigError(addressPath, "\"\(address)\": \"\(host)\" in brackets is not an IPv6 address")
             }
         }
