@@ -25,36 +25,36 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    fileprivate let state: ServerState
+    let state: ServerState
     private let listener: XPSConfig.Listener
-    private let timeouts: ConnectionTimer
+    let timeouts: ConnectionTimer
     private var decoder: RequestDecoder
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
-    private var peer: IPAddress?
-    fileprivate var peerText = "-"
+    var peer: IPAddress?
+    var peerText = "-"
     /// A request's head has arrived and its end has not.
     private var readingRequest = false
     /// A deferred response is being produced; request parts wait in `queue`.
-    fileprivate var waiting = false
+    var waiting = false
     private var queue = CircularBuffer<RequestPart>()
     private var queuedError: RequestHeadParser.Failure?
     private var readSuppressed = false
     /// The socket takes more writes (kept from writability events, not asked per read).
     private var writable = true
-    fileprivate var closing = false
+    var closing = false
     /// Shutdown asked us to finish: the current response (if any) is the last.
-    fileprivate var quiescing = false
-    private var writesInFlight = 0
+    var quiescing = false
+    var writesInFlight = 0
     private lazy var statsEnabled = state.current.config.source.statsEnabled
     /// `max_requests_per_connection` as it was when the connection opened.
-    private lazy var maxRequests = state.current.config.limits.maxRequestsPerConnection
+    lazy var maxRequests = state.current.config.limits.maxRequestsPerConnection
     /// When the current request's head arrived (for the latency histograms).
     private var requestStart: UInt64 = 0
     /// The current request is counted in `req_current` (from its head until it is answered, or
     /// the connection ends without an answer).
     private var requestInFlight = false
     /// Requests answered on this connection (for `max_requests_per_connection`).
-    private var served = 0
+    var served = 0
     /// Body bytes of the current request so far, and its limit.
     private var bodyBytes = 0
     private var bodyLimit: Int?
@@ -105,7 +105,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// This loop's idle upstream connections.
     private var pool: UpstreamConnectionPool?
     /// This loop's deferred flushes.
-    private var flusher: LoopFlusher?
+    var flusher: LoopFlusher?
     /// The answer went out before the request was fully read: drop its remaining parts.
     private var discardingRequest = false
 
@@ -343,7 +343,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    fileprivate func drainQueue(context: ChannelHandlerContext) {
+    func drainQueue(context: ChannelHandlerContext) {
         while !waiting && !closing, let part = queue.popFirst() {
             process(part, context: context)
         }
@@ -375,171 +375,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         send(r, for: head, client: requestClient, snapshot: state.current, context: context)
     }
 
-    // MARK: writing
-
-    fileprivate func send(
-        _ response: Response, for head: HTTPRequestHead?, client: IPAddress?, snapshot: ServingSnapshot, context: ChannelHandlerContext
-    ) {
-        guard context.channel.isActive, !closing else {
-            response.discard()
-            return
-        }
-        // (The access list's own refusals are not fed back to auto-ban: that would only duplicate a deny.)
-        if let client, !response.refusedByACL { state.access.record(client: client, status: response.status.code) }
-        let bodyBytes = head?.method == .HEAD ? 0 : response.length ?? response.bodyLength
-        record(status: response.status.code, bytes: bodyBytes, generated: true, route: response.routeStats, client: client)
-        if response.closeConnection {
-            response.discard()
-            closing = true
-            context.close(promise: nil)
-            return
-        }
-        // A streamed body is chunked to HTTP/1.1 clients; to HTTP/1.0 ones its end is the close.
-        let chunked = response.isStream && head?.version.minor == 1
-        served += 1
-        let keepAlive = !quiescing && (head?.isKeepAlive ?? false) && !Self.closesConnection(response.status.code)
-            && (!response.isStream || chunked) && !response.closeAfter && (maxRequests.map { served < $0 } ?? true)
-        let headBytes = ResponseEncoder.encodeHead(
-            response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
-            allocator: context.channel.allocator, chunked: chunked)
-        // The access log line: now, or for a streamed body once its length is known.
-        let log = snapshot.accessLog
-        let clientText = log == nil ? "" : client == peer ? peerText : client?.description ?? peerText
-        switch response.body {
-        case .stream(let body):
-            context.writeAndFlush(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-            stream(body, chunked: chunked, keepAlive: keepAlive, context: context, logLine: log.map { log in
-                { bytes in Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bytes) }
-            })
-            return
-        case .file(let fd, let offset, let count):
-            if let log { Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bodyBytes) }
-            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-            sendFile(fd, offset: offset, count: count, keepAlive: keepAlive, context: context)
-            return
-        case .empty, .buffer:
-            break
-        }
-        if let log { Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bodyBytes) }
-        // The last write carries the completion only when something must happen after it.
-        let promise = keepAlive ? nil : context.eventLoop.makePromise(of: Void.self)
-        if case .buffer(var body) = response.body {
-            if body.readableBytes <= 2048 {
-                // Small bodies ride in the head's buffer: one iovec, one copy of a few bytes.
-                var combined = headBytes
-                combined.writeBuffer(&body)
-                context.write(wrapOutboundOut(.byteBuffer(combined)), promise: promise)
-            } else {
-                context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-                context.write(wrapOutboundOut(.byteBuffer(body)), promise: promise)
-            }
-        } else {
-            context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: promise)
-        }
-        LoopFlusher.flush(context, with: flusher)
-        guard let promise else {
-            timeouts.event(.responseComplete)
-            return
-        }
-        closing = true
-        timeouts.event(.closing)
-        writesInFlight += 1
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        promise.futureResult.whenComplete { _ in
-            let (handler, context) = bound.value
-            handler.writesInFlight -= 1
-            context.close(promise: nil)
-        }
-    }
-
-    /// One combined-format line for `response` to `head`, from `client`, with `bytes` of body.
-    private static func appendAccessLine(_ log: AccessLog, _ response: Response, head: HTTPRequestHead?, client: String, bytes: Int) {
-        log.append(AccessLog.combinedLine(
-            client: client, time: Int(time(nil)),
-            requestLine: head.map { "\($0.method.rawValue) \($0.uri) HTTP/\($0.version.major).\($0.version.minor)" } ?? "-",
-            status: Int(response.status.code), bytes: bytes,
-            referer: head?.headers.first(name: "referer"), userAgent: head?.headers.first(name: "user-agent")))
-    }
-
-    /// Sends a file body (its head is written): in regions, a few queued at a time
-    /// (`FileBodyWriter`). Later pipelined requests wait until it is sent, so a connection holds
-    /// one open file and one file's regions at a time, however many requests it pipelines.
-    private func sendFile(_ fd: CInt, offset: Int, count: Int, keepAlive: Bool, context: ChannelHandlerContext) {
-        waiting = true
-        writesInFlight += 1
-        if !keepAlive {
-            closing = true
-            timeouts.event(.closing)
-        }
-        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
-        let done = context.eventLoop.makePromise(of: Void.self)
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        FileBodyWriter(
-            context: context, handle: handle, from: offset, count: count, done: done,
-            progress: { bound.value.0.timeouts.writeProgress() },
-            flush: {
-                let (handler, context) = bound.value
-                LoopFlusher.flush(context, with: handler.flusher)
-            }
-        ).start()
-        LoopFlusher.flush(context, with: flusher)
-        done.futureResult.whenComplete { result in
-            let (handler, context) = bound.value
-            handler.writesInFlight -= 1
-            // Closed before the file: regions still queued fail with the channel, not on a closed descriptor.
-            if case .failure = result { context.close(promise: nil) }
-            try? handle.close()
-            guard case .success = result else { return }  // a body cut short cannot be repaired
-            if !keepAlive {
-                context.close(promise: nil)
-                return
-            }
-            handler.timeouts.event(.responseComplete)
-            handler.waiting = false
-            handler.drainQueue(context: context)
-        }
-    }
-
-    /// Sends a streamed body; later pipelined requests wait until it is complete. `logLine` gets
-    /// the body bytes sent (before chunk framing), once it ends.
-    private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, context: ChannelHandlerContext, logLine: ((Int) -> Void)?) {
-        waiting = true
-        writesInFlight += 1
-        if !keepAlive { closing = true }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let sent = NIOLoopBoundBox(0, eventLoop: context.eventLoop)
-        let allocator = context.channel.allocator
-        body.run(on: context.eventLoop) { piece in
-            let context = bound.value.1
-            guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-            sent.value += piece.readableBytes
-            let out = chunked ? ChunkedEncoding.chunk(piece, allocator: allocator) : piece
-            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(out)))
-        }.flatMap { () -> EventLoopFuture<Void> in
-            let (_, context) = bound.value
-            guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
-            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(ChunkedEncoding.last(allocator: allocator))))
-        }.whenComplete { result in
-            let (handler, context) = bound.value
-            handler.writesInFlight -= 1
-            logLine?(sent.value)
-            if case .failure = result {
-                context.close(promise: nil)  // a body cut short cannot be repaired
-                return
-            }
-            if !keepAlive {
-                context.close(promise: nil)
-                return
-            }
-            handler.timeouts.event(.responseComplete)
-            handler.waiting = false
-            handler.drainQueue(context: context)
-        }
-    }
-
     /// Counts one answered request (overall, generated-by-us, per route, top clients). (An
     /// answer to bytes that never made a request, such as a malformed head, has no latency.)
-    fileprivate func record(status: UInt, bytes: Int, generated: Bool, route: TrafficStats?, client: IPAddress?) {
+    func record(status: UInt, bytes: Int, generated: Bool, route: TrafficStats?, client: IPAddress?) {
         let counted = requestEnded()
         guard statsEnabled else { return }
         let stats = state.stats
