@@ -63,7 +63,8 @@ public final class CompressionFilter: Sendable {
                         if !read.info.sameVersion(as: info) { info = read.info }
                         source = read.body
                     }
-                    guard let source else { throw HTTPError.internalError }
+                    // Grown past the in-memory limit since it was looked at: streamed instead (below).
+                    guard let source else { throw Grown(info: info) }
                     let body = try Gzip.compress(source, level: level)
                     cache.put(GzipCache.key(file.path, info, level: level), body)
                     return GzipCache.Compressed(body: body, info: info)
@@ -79,8 +80,22 @@ public final class CompressionFilter: Sendable {
                     response.encodedHeaders = Self.gzipHeaders(read)
                 }
                 return Self.withBody(response, .buffer(compressed.body), head: request.isHead)
-            }.flatMapErrorThrowing { _ in .status(.internalServerError) })
+            }.flatMapErrorThrowing { error in
+                guard let grown = error as? Grown else { return .status(.internalServerError) }
+                var read = file
+                read.info = grown.info
+                read.etag = grown.info.etag
+                var response = pending
+                response.encodedHeaders = Self.gzipHeaders(read)
+                return Self.streamed(response, read, level: level, request: request, threadPool: pool)
+            })
         }
+        return .now(Self.streamed(r, file, level: level, request: request, threadPool: threadPool))
+    }
+
+    /// A file too large to compress whole: the gzip variant of `r` (its headers set) as a stream.
+    static func streamed(_ r: Response, _ file: FileVariant, level: Int, request: FileRequest, threadPool: NIOThreadPool) -> Response {
+        var r = r
         r.body = .stream(GzipFileStream(path: file.path, info: file.info, level: level, threadPool: threadPool))
         if request.isHead {
             r.body = .empty
@@ -94,7 +109,12 @@ public final class CompressionFilter: Sendable {
                 r.closeAfter = true
             }
         }
-        return .now(r)
+        return r
+    }
+
+    /// A file that grew past the in-memory limit between its stat and its read.
+    struct Grown: Error {
+        let info: FileInfo
     }
 
     /// The gzip variant's validators: the file's, its ETag made weak.
