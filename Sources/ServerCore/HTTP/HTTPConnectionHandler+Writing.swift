@@ -125,14 +125,20 @@ extension HTTPConnectionHandler {
             if case .failure = result { context.close(promise: nil) }
             try? handle.close()
             guard case .success = result else { return }  // a body cut short cannot be repaired
-            if !keepAlive {
-                context.close(promise: nil)
-                return
-            }
-            handler.timeouts.event(.responseComplete)
-            handler.waiting = false
-            handler.drainQueue(context: context)
+            handler.bodySent(keepAlive: keepAlive, context: context)
         }
+    }
+
+    /// A body that kept later requests waiting (a file, a stream) has gone out whole: the
+    /// connection closes, or goes on to the next request.
+    private func bodySent(keepAlive: Bool, context: ChannelHandlerContext) {
+        if !keepAlive {
+            context.close(promise: nil)
+            return
+        }
+        timeouts.event(.responseComplete)
+        waiting = false
+        drainQueue(context: context)
     }
 
     /// Sends a streamed body; later pipelined requests wait until it is complete. `logLine` gets
@@ -162,13 +168,7 @@ extension HTTPConnectionHandler {
                 context.close(promise: nil)  // a body cut short cannot be repaired
                 return
             }
-            if !keepAlive {
-                context.close(promise: nil)
-                return
-            }
-            handler.timeouts.event(.responseComplete)
-            handler.waiting = false
-            handler.drainQueue(context: context)
+            handler.bodySent(keepAlive: keepAlive, context: context)
         }
     }
 }
