@@ -9,29 +9,9 @@ import XCTest
 /// 30 s in the daemon), from its start and from the end of each answer: a partial request or a
 /// silent connection is closed, not held for ever. (On a 127.0.0.1 TCP listener, as in
 /// `ControlRefusalTests`, every caller is a stranger: what is tested here never gets that far.)
-final class ControlConnectionTimeoutTests: XCTestCase {
-    var group: MultiThreadedEventLoopGroup!
-    var pool: NIOThreadPool!
-    var server: Channel!
-
+final class ControlConnectionTimeoutTests: InProcessControlTestCase {
     override func setUpWithError() throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        let (pool, access, router) = (self.pool!, LiveControlAccess(ControlAccess(daemonUID: 0)), ControlRouter())
-        server = try ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                ControlServer.configureConnection(
-                    channel, router: router, access: access, threadPool: pool, requestTimeout: .milliseconds(300), audit: { _ in })
-            }
-            .bind(host: "127.0.0.1", port: 0).wait()
-    }
-
-    override func tearDown() {
-        try? server?.close().wait()
-        try? group?.syncShutdownGracefully()
-        try? pool?.syncShutdownGracefully()
-        super.tearDown()
+        try startControl(router: ControlRouter(), requestTimeout: .milliseconds(300), audit: { _ in })
     }
 
     func client() throws -> RawClient { try RawClient(port: try XCTUnwrap(server.localAddress?.port), timeout: 5) }

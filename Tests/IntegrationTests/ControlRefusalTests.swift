@@ -12,7 +12,7 @@ import XCTest
 /// The control pipeline runs here on a 127.0.0.1 TCP listener: there the kernel reports no peer
 /// credentials of a local user (SO_PEERCRED gives the overflow uid, or fails), so every caller is
 /// a stranger even when the tests run as root.
-final class ControlRefusalTests: XCTestCase {
+final class ControlRefusalTests: InProcessControlTestCase {
     struct Seen: Sendable {
         var records: [AuditRecord] = []
         var onEventLoop: [Bool] = []
@@ -23,19 +23,13 @@ final class ControlRefusalTests: XCTestCase {
         func withLock<T: Sendable>(_ body: (inout Seen) -> T) -> T { state.withLock { body(&$0) } }
     }
 
-    var group: MultiThreadedEventLoopGroup!
-    var pool: NIOThreadPool!
-    var server: Channel!
     let seen = Recorder()
 
     override func setUpWithError() throws {
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
         var router = ControlRouter()
         router.register(.get, Endpoint.status) { _ in .json(["ran": true]) }
         let seen = self.seen
-        let audit: @Sendable (AuditRecord) -> Void = { record in
+        try startControl(router: router) { record in
             let onLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
             usleep(50_000)  // a slow commit: the answer must still wait for it
             seen.withLock {
@@ -43,19 +37,6 @@ final class ControlRefusalTests: XCTestCase {
                 $0.onEventLoop.append(onLoop)
             }
         }
-        let (pool, access, routes) = (self.pool!, LiveControlAccess(ControlAccess(daemonUID: 0)), router)
-        server = try ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                ControlServer.configureConnection(channel, router: routes, access: access, threadPool: pool, audit: audit)
-            }
-            .bind(host: "127.0.0.1", port: 0).wait()
-    }
-
-    override func tearDown() {
-        try? server?.close().wait()
-        try? group?.syncShutdownGracefully()
-        try? pool?.syncShutdownGracefully()
-        super.tearDown()
     }
 
     func testRefusalIsAuditedOffTheEventLoopBeforeTheAnswer() throws {
