@@ -40,7 +40,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var queuedError: RequestHeadParser.Failure?
     private var readSuppressed = false
     /// The socket takes more writes (kept from writability events, not asked per read).
-    private var writable = true
+    var writable = true
     var closing = false
     /// Shutdown asked us to finish: the current response (if any) is the last.
     var quiescing = false
@@ -71,7 +71,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// This connection's listener's id in `servingSnapshot`'s config.
     private var listenerID = -1
 
-    private func currentServing() -> ServingSnapshot {
+    func currentServing() -> ServingSnapshot {
         let v = state.generation.load(ordering: .acquiring)
         if v != servingVersion || servingSnapshot == nil {
             let snapshot = state.current
@@ -90,24 +90,24 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         return accessSnapshot!
     }
-    private var context: ChannelHandlerContext?
+    var context: ChannelHandlerContext?
     /// A non-proxy request's answer, decided at its head, sent at its end.
     private var pendingAnswer: (result: RequestDispatcher.Result, head: HTTPRequestHead, client: IPAddress?, snapshot: ServingSnapshot)?
     /// The proxied request in progress, and whether its request has been fully read.
-    private var proxy: ProxySession?
-    private var proxyRequestEnded = false
-    private var proxyRequest: RequestHeadParser.Parsed?
-    private var proxyClient: IPAddress?
-    private var proxyBytes = 0
-    private var proxyRouteStats: TrafficStats?
+    var proxy: ProxySession?
+    var proxyRequestEnded = false
+    var proxyRequest: RequestHeadParser.Parsed?
+    var proxyClient: IPAddress?
+    var proxyBytes = 0
+    var proxyRouteStats: TrafficStats?
     /// The storage of the last upstream request head (see `startProxy`).
-    private var requestBuffer = ByteBuffer()
+    var requestBuffer = ByteBuffer()
     /// This loop's idle upstream connections.
-    private var pool: UpstreamConnectionPool?
+    var pool: UpstreamConnectionPool?
     /// This loop's deferred flushes.
     var flusher: LoopFlusher?
     /// The answer went out before the request was fully read: drop its remaining parts.
-    private var discardingRequest = false
+    var discardingRequest = false
 
     init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: ConnectionTimer) {
         decoder = RequestDecoder(limits: limits)
@@ -152,7 +152,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Takes the current request out of `req_current`; whether it was in.
-    private func requestEnded() -> Bool {
+    func requestEnded() -> Bool {
         guard requestInFlight else { return false }
         requestInFlight = false
         state.stats.reqCurrent.add(-1, ordering: .relaxed)
@@ -271,7 +271,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    fileprivate func resumeReadingIfPossible(context: ChannelHandlerContext) {
+    func resumeReadingIfPossible(context: ChannelHandlerContext) {
         if readSuppressed && queue.count < Self.maxQueuedParts && writable && proxy?.blocksClientReads != true {
             readSuppressed = false
             if !timeouts.holdsRead() { context.read() }  // (a paused slow head reads when its pause ends)
@@ -410,7 +410,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     /// Closes the connection once everything already written has gone out; nothing more is read
     /// or answered.
-    fileprivate func closeAfterWrites(context: ChannelHandlerContext) {
+    func closeAfterWrites(context: ChannelHandlerContext) {
         closing = true
         timeouts.event(.closing)  // (a client that takes nothing more gets send_ms, then the close)
         let channel = context.channel
@@ -427,111 +427,5 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// a request, which are the peer's).
     private func sendParserError(_ error: RequestHeadParser.Failure, for head: HTTPRequestHead? = nil, context: ChannelHandlerContext) {
         send(.status(error.status), for: head, client: head == nil ? peer : requestClient, snapshot: state.current, context: context)
-    }
-}
-
-// MARK: proxying
-
-extension HTTPConnectionHandler: ProxyClient {
-    fileprivate func startProxy(_ route: ProxyRoute, parsed: consuming RequestHeadParser.Parsed, client: IPAddress?, context: ChannelHandlerContext) {
-        proxyRequestEnded = false
-        proxyClient = client
-        proxyBytes = 0
-        // Written into the last request's head buffer: no allocation once the upstream write and
-        // the last session have released it.
-        let forwardedFor = client.map { $0 == peer ? peerText : $0.description }
-        let host = parsed.hostFields == 0 ? ProxyHeaders.hostValue(local: context.channel.localAddress) : nil  // HTTP/1.0
-        let chunked = parsed.raw.withUnsafeReadableBytes {
-            ProxyHeaders.encodeRequest($0, client: forwardedFor, host: host, into: &requestBuffer)
-        }
-        served += 1
-        let session = ProxySession(
-            route: route, request: parsed, upstreamHead: (requestBuffer, chunked), client: client,
-            lastOnConnection: maxRequests.map { served >= $0 } ?? false,
-            eventLoop: context.eventLoop, pool: pool, flusher: flusher, owner: self, threadPool: state.dispatcher.threadPool)
-        proxyRequest = consume parsed
-        proxy = session
-        session.start()
-    }
-
-    var clientWritable: Bool { context != nil && writable }
-
-    func proxyWrite(_ buffer: ByteBuffer) {
-        guard let context else { return }
-        proxyBytes += buffer.readableBytes
-        context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
-    }
-
-    func proxyFlush() {
-        guard let context else { return }
-        LoopFlusher.flush(context, with: flusher)
-    }
-
-    func proxyRespond(_ response: Response) {
-        guard let context, let request = proxyRequest else { return }
-        endProxy()
-        send(response, for: request.head, client: proxyClient, snapshot: state.current, context: context)
-        resumeAfterProxy(context: context)
-    }
-
-    /// nginx's status for a request whose client went away before its answer began.
-    static let clientClosedRequest = 499
-
-    /// Counts and logs the proxied request now ending: `status` as the client got it (or 499),
-    /// and the body bytes that went, like every other answer (nginx's `$body_bytes_sent`).
-    private func recordProxied(status: Int, headBytes: Int) {
-        guard proxyRequest != nil else { return }  // (not bound to a name: that would copy the parsed head)
-        let proxyStatus = UInt(status)
-        let bodyBytes = max(0, proxyBytes - headBytes)
-        // (Auto-ban counts the server's 4xx answers: a client that left is not one.)
-        if let client = proxyClient, status != Self.clientClosedRequest { state.access.record(client: client, status: proxyStatus) }
-        record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient)
-        if let log = currentServing().accessLog, let head = proxyRequest?.head {
-            log.append(AccessLog.combinedLine(
-                client: proxyClient?.description ?? peerText, time: Int(time(nil)),
-                requestLine: "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)",
-                status: status, bytes: bodyBytes, referer: head.headers.first(name: "referer"),
-                userAgent: head.headers.first(name: "user-agent")))
-        }
-    }
-
-    func proxyDone(closeClient: Bool, status: Int, headBytes: Int) {
-        guard let context, proxyRequest != nil else { return }
-        recordProxied(status: status, headBytes: headBytes)
-        let early = !proxyRequestEnded
-        endProxy()
-        if closeClient || quiescing {
-            closeAfterWrites(context: context)
-            return
-        }
-        LoopFlusher.flush(context, with: flusher)
-        timeouts.event(early ? .answeredBeforeRequestEnd : .responseComplete)
-        resumeAfterProxy(context: context)
-    }
-
-    func proxyAbort(status: Int, headBytes: Int) {
-        recordProxied(status: status, headBytes: headBytes)
-        endProxy()
-        _ = requestEnded()
-        state.stats.connErrors.add(1, ordering: .relaxed)
-        closing = true  // (also without a context)
-        if let context { closeAfterWrites(context: context) }  // (the part that came goes first)
-    }
-
-    func proxyResumeClientReads() {
-        if let context { resumeReadingIfPossible(context: context) }
-    }
-
-    /// (The request's head goes too: it holds the buffer it was read into.) The rest of a body
-    /// that is still coming is read and dropped.
-    private func endProxy() {
-        proxy = nil
-        proxyRequest = nil
-        if !proxyRequestEnded { discardingRequest = true }
-    }
-
-    private func resumeAfterProxy(context: ChannelHandlerContext) {
-        waiting = false
-        drainQueue(context: context)
     }
 }
