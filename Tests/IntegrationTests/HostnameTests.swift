@@ -61,6 +61,24 @@ final class HostnameTests: ServerTestCase {
         XCTAssertEqual(try who(server, host: "a.example").text, "site A")
     }
 
+    /// The server is picked by Host (as eXpServer), so an absolute-form target must name the same
+    /// authority: otherwise a proxied request would reach the upstream's site for the target's
+    /// authority past the lists of the server its Host picked (RFC 9112 §3.2).
+    func testAbsoluteFormTargetMustAgreeWithHost() throws {
+        let server = try startServer(config(catchAll: true), fixture: try makeSites())
+        XCTAssertEqual(try exchange(server, getRequest("http://b.example/who.txt", host: "b.example")).response.text, "site B")
+        XCTAssertEqual(try exchange(server, getRequest("http://B.example:80/who.txt", host: "b.EXAMPLE")).response.text, "site B")
+        for (target, host) in [
+            ("http://b.example/who.txt", "a.example"), ("http://b.example/who.txt", "c.example"),
+            ("http://b.example:8080/who.txt", "b.example"), ("http://b.example/who.txt", "b.example:8080"),
+        ] {
+            let x = try exchange(server, getRequest(target, host: host))
+            XCTAssertEqual(x.response.status, 400, "\(target) with Host \(host)")
+        }
+        let noHost = try exchange(server, "GET http://a.example/who.txt HTTP/1.0\r\nAccept: */*\r\n\r\n").response
+        XCTAssertEqual(noHost.status, 400)
+    }
+
     func testSameListenerIsBoundOnce() throws {
         let server = try startServer(config(catchAll: true), fixture: try makeSites())
         XCTAssertEqual(server.server.state.current.config.listeners.count, 1)

@@ -5,8 +5,8 @@ import NIOPosix
 /// The request flow, in one place and in order (see README "Request flow"):
 /// 0. protocol checks (`RequestValidator`) — 400;
 /// 1. pathname (`PathResolver`: decode, normalise, no escaping `..`) — 400/403;
-/// 2. server by listener + Host (as eXpServer: also for an absolute-form target), then route by
-///    longest prefix — 404;
+/// 2. server by listener + Host (as eXpServer; an absolute-form target whose authority Host does
+///    not name is 400: `RequestValidator.hostAgrees`), then route by longest prefix — 404;
 /// 0b. the global access list (`AccessPolicy.decide`) — 403, or close under `deny_action: "close"`
 ///     (a direct peer only: a trusted proxy's shared connection gets the 403);
 /// 3. the route's IP lists (before any 404 of the action) — 403;
@@ -88,6 +88,7 @@ public final class RequestDispatcher: Sendable {
         case .failure(.badRequest): return .now(.status(.badRequest))
         case .failure(.forbidden): return .now(.status(.forbidden))
         }
+        guard RequestValidator.hostAgrees(target: request.uri, host: { request.host }) else { return .now(.status(.badRequest)) }
         guard let server = config.routing.server(listener: listener, host: { request.host.map { Substring($0) } }) else {
             return .now(.status(.notFound))
         }

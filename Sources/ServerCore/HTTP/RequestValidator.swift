@@ -22,3 +22,29 @@ public enum RequestValidator {
         return nil
     }
 }
+
+extension RequestValidator {
+    /// Whether a request's `Host` agrees with its target (RFC 9112 §3.2: a client sending an
+    /// absolute-form target must send its authority as Host). The server, its routes and their ip
+    /// lists are picked by Host (as eXpServer), and an absolute-form target goes upstream as it
+    /// came, where the upstream goes by the target's authority (RFC 9112 §3.2.2): a Host naming
+    /// another authority, or none, would let a request past the lists of the server it reaches.
+    /// Such a request is refused (400). Origin-form targets always agree. `host`: the Host
+    /// value, asked for only for an absolute-form target.
+    static func hostAgrees(target: String, host: () -> String?) -> Bool {
+        guard target.utf8.first != UInt8(ascii: "/") else { return true }
+        guard let parts = PathResolver.absoluteForm(Substring(target).utf8) else { return true }  // (400 by the pathname)
+        guard let host = host() else { return false }
+        let scheme = String(Substring(parts.scheme)).lowercased()
+        let defaultPort: Substring? = scheme == "http" ? "80" : scheme == "https" ? "443" : nil
+        func split(_ text: Substring) -> (host: Substring, port: Substring?) {
+            // `[v6]:port` or `name:port`; the port may be absent or empty (its scheme's default).
+            let hostEnd = text.hasPrefix("[") ? text.firstIndex(of: "]").map { text.index(after: $0) } ?? text.endIndex
+                : text.lastIndex(of: ":") ?? text.endIndex
+            let port = text[hostEnd...].dropFirst()
+            return (text[..<hostEnd], port.isEmpty ? defaultPort : port)
+        }
+        let a = split(Substring(parts.authority)), b = split(Substring(host))
+        return a.host.lowercased() == b.host.lowercased() && a.port == b.port
+    }
+}

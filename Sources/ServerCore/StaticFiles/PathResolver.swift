@@ -30,18 +30,8 @@ public enum PathResolver {
         }
         var bytes = target.utf8[...]
         if bytes.first != UInt8(ascii: "/") {
-            // absolute-form: scheme "://" authority [path]
-            guard let schemeEnd = bytes.firstIndex(of: UInt8(ascii: ":")),
-                bytes[..<schemeEnd].allSatisfy({ isAlpha($0) }), !bytes[..<schemeEnd].isEmpty,
-                bytes[schemeEnd...].starts(with: "://".utf8)
-            else { return .failure(.badRequest) }
-            let authorityStart = bytes.index(schemeEnd, offsetBy: 3)
-            let rest = bytes[authorityStart...]
-            let pathStart = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) ?? rest.endIndex
-            guard rest[..<pathStart].allSatisfy({ isAuthorityByte($0) }), pathStart != authorityStart else {
-                return .failure(.badRequest)
-            }
-            bytes = rest[pathStart...]
+            guard let parts = absoluteForm(bytes) else { return .failure(.badRequest) }
+            bytes = parts.rest
             if bytes.first != UInt8(ascii: "/") { bytes = "/".utf8[...] }
         }
         if let end = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
@@ -50,6 +40,22 @@ public enum PathResolver {
         if isNormal(bytes) { return .success(String(Substring(bytes))) }
         guard let decoded = percentDecode(bytes) else { return .failure(.badRequest) }
         return normalise(decoded)
+    }
+
+    /// An absolute-form target's parts, `scheme://authority` and the rest (path and query, maybe
+    /// empty); nil for a target that is not one (origin-form, or malformed: 400).
+    static func absoluteForm(_ bytes: Substring.UTF8View)
+        -> (scheme: Substring.UTF8View, authority: Substring.UTF8View, rest: Substring.UTF8View)?
+    {
+        guard let schemeEnd = bytes.firstIndex(of: UInt8(ascii: ":")),
+            bytes[..<schemeEnd].allSatisfy({ isAlpha($0) }), !bytes[..<schemeEnd].isEmpty,
+            bytes[schemeEnd...].starts(with: "://".utf8)
+        else { return nil }
+        let authorityStart = bytes.index(schemeEnd, offsetBy: 3)
+        let rest = bytes[authorityStart...]
+        let pathStart = rest.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) ?? rest.endIndex
+        guard rest[..<pathStart].allSatisfy({ isAuthorityByte($0) }), pathStart != authorityStart else { return nil }
+        return (bytes[..<schemeEnd], rest[..<pathStart], rest[pathStart...])
     }
 
     /// The pathname of an origin-form target that `isNormal`, else nil.
