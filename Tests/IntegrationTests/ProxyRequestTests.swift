@@ -29,6 +29,22 @@ final class ProxyRequestTests: ProxyTestCase {
         XCTAssertNotEqual(seen.header("Connection")?.lowercased().contains("x-hop"), true)
     }
 
+    /// Each hop appends the address it got the request from; `X-Forwarded-Proto` is ours unless a
+    /// trusted proxy sent one (a client must not be able to claim https).
+    func testForwardedFieldsBehindATrustedProxyAndFromAClient() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups, top: #""acl": { "trusted_proxies": ["127.0.0.5"] }"#)
+        let head = "GET /x HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"
+        XCTAssertEqual(try s.request(head, source: "127.0.0.5").status, 200)
+        XCTAssertEqual(try s.request(head, source: "127.0.0.2").status, 200)
+        XCTAssertEqual(ups[0].seen.count, 2)
+        let viaProxy = try XCTUnwrap(ups[0].seen.first), direct = try XCTUnwrap(ups[0].seen.last)
+        XCTAssertEqual(viaProxy.headers("X-Forwarded-For"), ["1.2.3.4, 127.0.0.5"], "the proxy's hop, not the client twice")
+        XCTAssertEqual(viaProxy.headers("X-Forwarded-Proto"), ["https"], "a trusted proxy's")
+        XCTAssertEqual(direct.headers("X-Forwarded-For"), ["1.2.3.4, 127.0.0.2"])
+        XCTAssertEqual(direct.headers("X-Forwarded-Proto"), ["http"], "a client's claim is replaced")
+    }
+
     /// An HTTP/1.0 request without `Host` goes upstream as HTTP/1.1, which must have one (RFC 9112
     /// §3.2): it gains the address the client connected to.
     func testAnHTTP10RequestWithoutHostGainsOne() throws {

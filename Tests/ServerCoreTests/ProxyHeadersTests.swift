@@ -32,16 +32,16 @@ final class ProxyHeadersTests: XCTestCase {
     }
 
     /// `text` encoded for the upstream, as it is sent.
-    func encoded(_ text: String, client: IPAddress?, host: String? = nil) -> (text: String, chunked: Bool) {
+    func encoded(_ text: String, client: IPAddress?, trusted: Bool = false, host: String? = nil) -> (text: String, chunked: Bool) {
         var bytes = ByteBuffer()
         let chunked = Array(text.utf8).withUnsafeBytes {
-            ProxyHeaders.encodeRequest($0, client: client?.description, host: host, into: &bytes)
+            ProxyHeaders.encodeRequest($0, peer: client?.description, trustedPeer: trusted, host: host, into: &bytes)
         }
         return (String(buffer: bytes), chunked)
     }
 
-    func request(_ h: HTTPRequestHead, client: IPAddress?) -> Sent {
-        let (text, chunked) = encoded(wire(h), client: client)
+    func request(_ h: HTTPRequestHead, client: IPAddress?, trusted: Bool = false) -> Sent {
+        let (text, chunked) = encoded(wire(h), client: client, trusted: trusted)
         XCTAssertTrue(text.hasSuffix("\r\n\r\n"), "one blank line ends the head")
         var lines = text.dropLast(2).components(separatedBy: "\r\n")  // "\r\n" is one Character
         let first = lines.removeFirst().split(separator: " ").map(String.init)
@@ -122,10 +122,16 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertEqual(v6.headers["X-Forwarded-For"], ["2001:db8::1"])
     }
 
-    func testXForwardedProtoIsAddedUnlessPresent() {
+    /// A client cannot claim https (upstreams decide secure cookies and redirects on it): only a
+    /// trusted proxy's value goes on.
+    func testXForwardedProtoIsOursUnlessATrustedProxySentOne() {
         XCTAssertEqual(request(head([("Host", "h")]), client: client).headers["X-Forwarded-Proto"], ["http"])
-        let kept = request(head([("Host", "h"), ("X-Forwarded-Proto", "https")]), client: client)
+        let forged = request(head([("Host", "h"), ("X-Forwarded-Proto", "https"), ("x-forwarded-proto", "https")]), client: client)
+        XCTAssertEqual(forged.headers["X-Forwarded-Proto"], ["http"])
+        XCTAssertEqual(names(forged.headers), ["host", "x-forwarded-for", "x-forwarded-proto"])
+        let kept = request(head([("Host", "h"), ("X-Forwarded-Proto", "https")]), client: client, trusted: true)
         XCTAssertEqual(kept.headers["X-Forwarded-Proto"], ["https"])
+        XCTAssertEqual(request(head([("Host", "h")]), client: client, trusted: true).headers["X-Forwarded-Proto"], ["http"])
     }
 
     func testHostTargetAndMethodAreKept() {
@@ -209,7 +215,7 @@ final class ProxyHeadersTests: XCTestCase {
         let value: [UInt8] = [0x63, 0x61, 0x66, 0xE9, 0x20, 0xFF, 0x80]  // "caf\xE9 \xFF\x80"
         let head = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Name: ".utf8) + value + Array("\r\n\r\n".utf8)
         var bytes = ByteBuffer()
-        _ = head.withUnsafeBytes { ProxyHeaders.encodeRequest($0, client: nil, host: nil, into: &bytes) }
+        _ = head.withUnsafeBytes { ProxyHeaders.encodeRequest($0, peer: nil, host: nil, into: &bytes) }
         let sent = Array(bytes.readableBytesView)
         let expected = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Name: ".utf8) + value
             + Array("\r\nX-Forwarded-Proto: http\r\n\r\n".utf8)

@@ -82,7 +82,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         return servingSnapshot!
     }
 
-    private func currentAccess() -> AccessControl.Snapshot {
+    func currentAccess() -> AccessControl.Snapshot {
         let v = state.access.version.load(ordering: .acquiring)
         if v != accessVersion || accessSnapshot == nil {
             accessSnapshot = state.access.snapshot

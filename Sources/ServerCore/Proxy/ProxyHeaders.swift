@@ -7,32 +7,37 @@ import NIOCore
 /// `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade` — because each hop frames
 /// and manages its own connection. Everything else passes through unchanged and in order; `Host`
 /// is kept as the client sent it, and added when it sent none (HTTP/1.0; `hostValue`), since an
-/// HTTP/1.1 request must have one (RFC 9112 §3.2). The request gains `X-Forwarded-For` (appended
-/// to any existing value, in one line at the end) and `X-Forwarded-Proto: http` unless present. A
+/// HTTP/1.1 request must have one (RFC 9112 §3.2). The request gains `X-Forwarded-For`: the address
+/// it came from (the connection's peer, as HAProxy's `option forwardfor`: each hop adds its own),
+/// appended to any existing value in one line at the end; and `X-Forwarded-Proto: http`, in place
+/// of any the client sent, since only a trusted proxy's (`acl.trusted_proxies`) is kept. A
 /// body keeps the client's framing: its length, else chunked. The request goes as HTTP/1.1 with
 /// keep-alive. (The response side is `UpstreamResponseParser`'s.)
 public enum ProxyHeaders {
     /// The upstream request head for the client's head `head` (its bytes as received, from the
     /// request line through the blank line, already accepted by `RequestHeadParser`), written
     /// into `out`, which is cleared first (its storage is written again when nothing else holds
-    /// it any more: a connection's last request head). `client` is the address for
-    /// `X-Forwarded-For` (nil: none added). `host` is the `Host` value to add, first after the
+    /// it any more: a connection's last request head). `peer` is the address appended
+    /// to `X-Forwarded-For` (nil: none added); `trustedPeer`: it is a trusted proxy, whose
+    /// `X-Forwarded-Proto` is kept. `host` is the `Host` value to add, first after the
     /// request line, to a head that has none (nil: it has one; the parser counts them, so this
     /// costs the usual request nothing). Returns whether the body must be sent chunk-framed.
     ///
     /// Straight from bytes to bytes: one pass over the lines (a second only when `Connection`
     /// names fields to drop), each kept field written as `name: value` (the name as sent, the
     /// value trimmed) into the buffer's memory directly, so no field becomes a string.
-    static func encodeRequest(_ head: UnsafeRawBufferPointer, client: String?, host: String?, into out: inout ByteBuffer) -> Bool {
+    static func encodeRequest(
+        _ head: UnsafeRawBufferPointer, peer: String?, trustedPeer: Bool = false, host: String?, into out: inout ByteBuffer
+    ) -> Bool {
         // An upper bound: a line at most doubles (the shortest field line, "n:\n", becomes
         // "n: \r\n"; the request line gains at most a CR), then the added fields (forwarding,
         // framing: under 100 bytes besides the addresses) and the blank line.
-        let size = head.count * 2 + (client?.utf8.count ?? 0) + (host?.utf8.count ?? 0) + 128
+        let size = head.count * 2 + (peer?.utf8.count ?? 0) + (host?.utf8.count ?? 0) + 128
         out.clear(minimumCapacity: size)
         var transferCoded = false
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
             var w = RawWriter(memory)
-            transferCoded = writeRequest(head, client: client, host: host, to: &w)
+            transferCoded = writeRequest(head, peer: peer, trustedPeer: trustedPeer, host: host, to: &w)
             return w.count
         }
         return transferCoded
@@ -51,7 +56,9 @@ public enum ProxyHeaders {
         return "\(ip):\(port)"
     }
 
-    private static func writeRequest(_ head: UnsafeRawBufferPointer, client: String?, host: String?, to w: inout RawWriter) -> Bool {
+    private static func writeRequest(
+        _ head: UnsafeRawBufferPointer, peer: String?, trustedPeer: Bool, host: String?, to w: inout RawWriter
+    ) -> Bool {
         // The request line: `method SP+ target SP+ HTTP/x.y`, checked by the parser (the bounds
         // are kept all the same).
         var i = 0
@@ -80,8 +87,9 @@ public enum ProxyHeaders {
         func relayed(_ kind: HeaderName.Kind) -> Bool {
             switch kind {
             case .hopByHop, .connection, .transferEncoding, .contentLength: return false
-            case .forwardedFor: return client == nil
-            case .endToEnd, .forwardedProto: return true
+            case .forwardedFor: return peer == nil
+            case .forwardedProto: return trustedPeer
+            case .endToEnd: return true
             }
         }
         func put(_ line: HTTPSyntax.Line) {
@@ -103,7 +111,7 @@ public enum ProxyHeaders {
             case .transferEncoding: transferCoded = true
             case .contentLength: if length == nil { length = line.value }
             case .forwardedFor: forwardedFor.append(line.value)
-            case .forwardedProto: hasProto = true
+            case .forwardedProto: hasProto = trustedPeer
             case .endToEnd, .hopByHop: break
             }
             if relayed(kind) { put(line) }
@@ -118,13 +126,13 @@ public enum ProxyHeaders {
                 put(line)
             }
         }
-        if let client {
+        if let peer {
             w.put("X-Forwarded-For: ")
             for existing in forwardedFor {
                 w.put(existing)
                 w.put(", ")
             }
-            w.put(string: client)
+            w.put(string: peer)
             w.put("\r\n")
         }
         if !hasProto { w.put("X-Forwarded-Proto: http\r\n") }
