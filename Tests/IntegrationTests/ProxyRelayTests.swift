@@ -32,6 +32,22 @@ final class ProxyRelayTests: ProxyTestCase {
         XCTAssertEqual(body, "ok")
     }
 
+    /// A response must carry a Date (RFC 9110 §6.6.1): one without gets ours on the way; the
+    /// upstream's own, in any case, goes unchanged and alone.
+    func testAResponseWithoutDateGainsOneAndAnUpstreamDateIsKept() throws {
+        let ups = try fakes("raw", behavior: .init(rawAnswer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        let s = try startProxy(ups, route: #""retries": 0"#)
+        let (head, body) = try rawHead(s)
+        let dates = head.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("date:") }
+        XCTAssertEqual(dates.count, 1, head)
+        XCTAssertNotNil(dates.first.flatMap { HTTPDate.parse(String($0.dropFirst(6))) }, head)
+        XCTAssertEqual(body, "ok")
+        ups[0].behavior.rawAnswer = "HTTP/1.1 200 OK\r\ndATE: Mon, 01 Jan 2024 00:00:00 GMT\r\nContent-Length: 2\r\n\r\nok"
+        let (kept, _) = try rawHead(s)
+        XCTAssertEqual(kept.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("date:") },
+                       ["dATE: Mon, 01 Jan 2024 00:00:00 GMT"])
+    }
+
     /// A length the upstream gave as a list of equal values, on several lines too, reaches the
     /// client as one plain `Content-Length` line, where the first one was.
     func testAContentLengthListIsRelayedAsOneValue() throws {

@@ -54,6 +54,7 @@ final class UpstreamResponseParserTests: XCTestCase {
         XCTAssertEqual(p.head?.framing, .length(5))
         XCTAssertEqual(p.head?.keepAlive, true)
         XCTAssertEqual(p.head?.closeRequested, false)
+        XCTAssertEqual(p.head?.dated, true)
         XCTAssertEqual(encoded(p.head),
             "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 29 Nov 2026 08:35:59 GMT\r\n"
             + "Content-Type: text/html\r\nContent-Length: 5\r\nETag: \"6b0b-268\"\r\n")
@@ -89,6 +90,7 @@ final class UpstreamResponseParserTests: XCTestCase {
     func testStatusLineWithoutReason() throws {
         let p = try parse("HTTP/1.1 204\r\n\r\n")
         XCTAssertEqual(encoded(p.head), "HTTP/1.1 204\r\n")
+        XCTAssertEqual(p.head?.dated, false)
         XCTAssertEqual(p.head?.framing, Parser.Framing.none)
         XCTAssertTrue(p.ended)
     }

@@ -327,6 +327,11 @@ final class ProxySession {
         var encoded = head.encoded
         head.encoded = ByteBuffer()
         if let extra { encoded.writeStaticString(extra) }
+        if !head.dated {
+            encoded.writeStaticString("Date: ")
+            encoded.writeString(HTTPDate.now())
+            encoded.writeStaticString("\r\n")
+        }
         if chunked { encoded.writeStaticString("Transfer-Encoding: chunked\r\n") }
         if closeClient {
             encoded.writeStaticString("Connection: close\r\n")

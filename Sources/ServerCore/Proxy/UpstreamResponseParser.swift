@@ -42,6 +42,8 @@ struct UpstreamResponseParser {
         var closeRequested: Bool
         /// Where the header lines start in `encoded` (after the status line).
         var headerStart: Int
+        /// The upstream sent a `Date` (one without gets ours on the way: RFC 9110 §6.6.1).
+        var dated = true
     }
 
     enum Event {
@@ -278,6 +280,7 @@ struct UpstreamResponseParser {
         // One pass: framing and connection management, and the client's head written as it goes.
         var closeRequested = false
         var keepAliveRequested = false
+        var dated = false
         var named: [[UInt8]] = []  // other fields `Connection` names (rare)
         var transferCoded = false
         var length: Int?
@@ -335,7 +338,9 @@ struct UpstreamResponseParser {
                     }
                     guard ok, length != nil else { throw ParseError.badContentLength }
                     if !lengthWritten { lengthListed = true }  // later lines are dropped anyway
-                case .endToEnd, .hopByHop, .forwardedFor, .forwardedProto:
+                case .endToEnd:
+                    if !dated && line.name.count == 4 && HeaderName.equals(line.name, "date") { dated = true }
+                case .hopByHop, .forwardedFor, .forwardedProto:
                     break
                 }
                 // End-to-end lines as they are; a length once. Consecutive kept lines that end in
@@ -416,7 +421,7 @@ struct UpstreamResponseParser {
 
         let parsed = Head(
             status: status, encoded: out, framing: framing, keepAlive: keepAlive, closeRequested: closeRequested,
-            headerStart: headerStart)
+            headerStart: headerStart, dated: dated)
         return (parsed, headLength)
     }
 }
