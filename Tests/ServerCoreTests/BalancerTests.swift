@@ -91,6 +91,26 @@ final class BalancerTests: XCTestCase {
         XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.3"), tier: Array(0..<3)), 1)
     }
 
+    /// IPv6 clients that differ in one field only (sites in one prefix, hosts of one /64) spread
+    /// over the upstreams, whatever their number.
+    func testIPv6ClientsSpread() {
+        let populations: [[String]] = [
+            (0..<256).map { "2001:db8:\(String($0, radix: 16))::1" },
+            (0..<256).map { "2001:db8:0:\(String($0, radix: 16))::1" },
+            (0..<256).map { "2001:db8::\(String($0, radix: 16))" },
+            (0..<256).map { "2001:db8::\(String($0, radix: 16)):0:0:0" },
+        ]
+        for (p, clients) in populations.enumerated() {
+            for n in [2, 3, 4, 8] {
+                var counts = [Int](repeating: 0, count: n)
+                for ip in clients { counts[Int(hash(ip) % UInt64(n))] += 1 }
+                // 256 clients: every slot within half of its fair share either way.
+                let fair = 256 / n
+                XCTAssertTrue(counts.allSatisfy { $0 >= fair / 2 && $0 <= fair * 3 / 2 }, "population \(p), \(n) upstreams: \(counts)")
+            }
+        }
+    }
+
     func testIPHashIsStablePerClient() {
         var b = Balancer(policy: .ipHash, count: 4)
         let list = candidates([1, 5, 1, 2])

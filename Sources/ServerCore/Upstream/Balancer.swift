@@ -102,12 +102,19 @@ public struct Balancer: Sendable {
     }
 
     /// eXpServer's ip_hash key: the IPv4 address's bytes read little-endian (`a + b<<8 + c<<16 +
-    /// d<<24`), so 127.0.0.1 goes to upstream 1 of 2 as in eXpServer; IPv6 addresses fold their 128 bits.
+    /// d<<24`), so 127.0.0.1 goes to upstream 1 of 2 as in eXpServer. IPv6 addresses mix all their
+    /// 128 bits (splitmix64's finalizer on each half), so that every bit moves the slot: sites
+    /// that differ in one field only, say `2001:db8:X::1`, spread over the upstreams.
     public static func clientHash(_ address: IPAddress?) -> UInt64 {
         guard let address else { return 0 }
         if let v4 = address.ipv4Value { return UInt64(v4.byteSwapped) }
-        var h = address.high ^ (address.low &* 0x9E37_79B9_7F4A_7C15)
-        h ^= h >> 29
-        return h
+        return mix(address.high ^ mix(address.low))
+    }
+
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
