@@ -46,6 +46,9 @@ final class GzipProxiedTests: ServerTestCase {
         let etag = try XCTUnwrap(identity.header("ETag"))
         XCTAssertFalse(etag.hasPrefix("W/"))
         XCTAssertEqual(gz.header("ETag"), "W/" + etag, "the gzipped body's validator is weak")
+        // Both variants say they vary (a cache must not give one client's variant to another).
+        XCTAssertEqual(gz.headers("Vary"), ["Accept-Encoding"])
+        XCTAssertEqual(identity.headers("Vary"), ["Accept-Encoding"])
         // A client asking intermediaries not to transform gets the upstream's bytes.
         let untouched = try exchange(proxy, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip", "Cache-Control: no-transform"])).response
         XCTAssertNil(untouched.header("Content-Encoding"))
@@ -53,6 +56,23 @@ final class GzipProxiedTests: ServerTestCase {
         let jpeg = try exchange(proxy, getRequest("/cat.jpg", headers: ["Accept-Encoding: gzip"])).response
         XCTAssertNil(jpeg.header("Content-Encoding"))
         XCTAssertEqual(jpeg.body, upstream.fixture.bytes("public/cat.jpg"))
+        XCTAssertNil(jpeg.header("Vary"), "an incompressible type does not vary")
+    }
+
+    /// An upstream that already varies on Accept-Encoding (on any line, any case) gets no second one.
+    func testAnUpstreamVaryIsNotRepeated() throws {
+        let text = String(repeating: "compressible text ", count: 200)
+        let upstream = try FakeUpstream(id: "v", behavior: .init(rawAnswer:
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Origin\r\nvary: accept-encoding\r\n"
+            + "Content-Length: \(text.utf8.count)\r\n\r\n" + text))
+        defer { upstream.stop() }
+        let proxy = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["\(upstream.address)"], "gzip_proxied": true } ] } ] }
+            """)
+        let r = try exchange(proxy, getRequest("/t.txt", headers: ["Accept-Encoding: gzip", "Connection: close"])).response
+        XCTAssertEqual(r.header("Content-Encoding"), "gzip")
+        XCTAssertEqual(r.headers("Vary"), ["Origin", "accept-encoding"])
     }
 
     /// The client's `Accept-Encoding` and `Cache-Control` count on every line they are given on.

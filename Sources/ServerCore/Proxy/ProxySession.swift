@@ -309,11 +309,14 @@ final class ProxySession {
         upstreamKeepAlive = head.keepAlive
         var lengthKnown = head.framing != .chunked && head.framing != .close
         var extra: StaticString? = nil
-        if shouldCompress(head), let gz = try? GzipStream(level: route.gzipLevel) {
+        let gzipping = gzipDecision(head)
+        if gzipping.compress, let gz = try? GzipStream(level: route.gzipLevel) {
             gzip = gz
             head.prepareForGzip()
             lengthKnown = false
-            extra = "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n"
+            extra = gzipping.vary ? "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n" : "Content-Encoding: gzip\r\n"
+        } else if gzipping.vary {
+            extra = "Vary: Accept-Encoding\r\n"
         }
         if !lengthKnown {
             if clientHTTP11 { chunked = true } else { closeClient = true }
@@ -506,19 +509,28 @@ final class ProxySession {
 
     // MARK: gzip_proxied
 
-    /// `gzip_proxied` applies: the client accepts gzip, the upstream did not encode the body, and
-    /// its type and size qualify (compat's policy for static files, `CompressionPolicy`).
-    private func shouldCompress(_ head: UpstreamResponseParser.Head) -> Bool {
-        guard let policy = route.gzip, threadPool != nil, head.framing != .none, head.status == 200 else { return false }
+    /// `gzip_proxied`: `compress` when the client accepts gzip, the upstream did not encode the
+    /// body, and its type and size qualify (compat's policy for static files, `CompressionPolicy`);
+    /// `vary` when the type and size qualify, whether compressed or not (nginx's `gzip_vary`: a
+    /// cache must not hand one client's variant to another), unless the upstream already varies
+    /// on Accept-Encoding. A HEAD's answer is left as it is (as nginx's gzip filter does).
+    private func gzipDecision(_ head: UpstreamResponseParser.Head) -> (compress: Bool, vary: Bool) {
+        guard let policy = route.gzip, threadPool != nil, head.framing != .none, head.status == 200 else { return (false, false) }
         let lines = head.lines()
         func value(_ name: String) -> String? { lines.first { $0.name.lowercased() == name }?.value }
-        // Every `Cache-Control` line counts (a list may be split over several).
-        let cacheControl = lines.filter { $0.name.lowercased() == "cache-control" }.map(\.value).joined(separator: ", ")
-        guard value("content-encoding") == nil else { return false }
+        guard value("content-encoding") == nil else { return (false, false) }
         let type = value("content-type").map { String($0.split(separator: ";").first ?? "").trimmingSpaces().lowercased() } ?? ""
         let size = value("content-length").flatMap(Int.init) ?? Int.max
-        return policy.shouldCompress(
-            contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: cacheControl)
+        guard policy.varies(contentType: type, size: size) else { return (false, false) }
+        // Every line of a list field counts (a list may be split over several).
+        func list(_ name: String) -> String { lines.filter { $0.name.lowercased() == name }.map(\.value).joined(separator: ", ") }
+        let varied = list("vary").lowercased().split(separator: ",").contains {
+            let field = $0.trimmingSpaces()
+            return field == "accept-encoding" || field == "*"
+        }
+        let compress = policy.shouldCompress(
+            contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: list("cache-control"))
+        return (compress, !varied)
     }
 
     /// Runs one compression step on the thread pool after the previous one, then writes its output.
