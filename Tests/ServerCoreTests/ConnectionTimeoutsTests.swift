@@ -115,6 +115,59 @@ final class ConnectionTimeoutsTests: XCTestCase {
         XCTAssertEqual(t.phase, .idle(since: 90 * ms, spoke: true))
     }
 
+    /// While reads are held because a proxied request's upstream cannot take more of the body,
+    /// the client is waiting for us: no body deadline. It starts again when reads resume.
+    func testABodyHeldForTheUpstreamHasNoDeadlineUntilReadsResume() {
+        var t = machine()  // body 500 ms
+        t.bytesRead(now: 0)
+        t.headComplete(hasBody: true, now: 0)
+        t.bytesRead(now: 100 * ms)
+        t.bodyHeld(true, now: 200 * ms)
+        XCTAssertNil(t.deadline, "the upstream's timeout bounds the wait, not body_ms")
+        XCTAssertEqual(t.check(now: 60_000 * ms), .none)
+        t.bytesRead(now: 250 * ms)  // a read already under way when the hold began
+        t.bodyHeld(true, now: 5000 * ms)
+        XCTAssertNil(t.deadline, "still held")
+        t.bodyHeld(false, now: 10_000 * ms)
+        XCTAssertEqual(t.deadline?.at, 10_500 * ms, "from when reads resumed, not from the last read")
+        XCTAssertEqual(t.deadline?.kind, .body)
+        XCTAssertEqual(t.check(now: 10_499 * ms), .none)
+        XCTAssertEqual(t.check(now: 10_500 * ms), .close(.body), "a client that then sends nothing is timed as usual")
+        t.bodyHeld(false, now: 11_000 * ms)
+        XCTAssertEqual(t.deadline?.at, 10_500 * ms, "no hold to end: nothing moves")
+    }
+
+    /// A client that does not read our answer either while its body is held has `send`.
+    func testAHeldBodyWhoseClientDoesNotReadHasTheSendDeadline() {
+        var t = machine()  // send 300 ms
+        t.headComplete(hasBody: true, now: 0)
+        t.bodyHeld(true, now: 100 * ms)
+        t.writabilityChanged(writable: false, now: 200 * ms)
+        XCTAssertEqual(t.deadline?.at, 500 * ms)
+        XCTAssertEqual(t.check(now: 500 * ms), .close(.send))
+        t.writabilityChanged(writable: true, now: 300 * ms)
+        XCTAssertNil(t.deadline)
+    }
+
+    /// A hold belongs to the body being read: the next request's body is timed from its head,
+    /// and holds outside a body change nothing.
+    func testAHoldEndsWithItsRequest() {
+        var t = machine()
+        t.headComplete(hasBody: true, now: 0)
+        t.bodyHeld(true, now: 100 * ms)
+        t.requestComplete(now: 200 * ms)
+        XCTAssertEqual(t.phase, .responding)
+        XCTAssertNil(t.deadline)
+        t.responseComplete(now: 300 * ms)
+        XCTAssertEqual(t.deadline?.kind, .keepalive, "idle between requests as usual")
+        t.bytesRead(now: 400 * ms)
+        t.headComplete(hasBody: true, now: 450 * ms)
+        XCTAssertFalse(t.isBodyHeld)
+        XCTAssertEqual(t.deadline?.at, 950 * ms, "the next body has its deadline")
+        t.bodyHeld(false, now: 600 * ms)
+        XCTAssertEqual(t.deadline?.at, 950 * ms)
+    }
+
     /// A connection that closes once its writes are out gets `send` for them, whatever comes in.
     func testClosingHasTheSendDeadline() {
         var t = machine()

@@ -9,8 +9,9 @@ import Glibc
 /// with its own id (`X-Upstream-Id` and the body) and counts what it sees. `behavior` can change
 /// at any time: a delay before answering, holding requests until `release()`, a generated body
 /// of N bytes (streamed from one reused block, never held in memory), an HTTP/1.0
-/// close-delimited answer, a chunked one, `Connection: close`, an echo of the request body, or
-/// no answer at all (`hangUp`). Every answer carries `X-Body-Bytes` (the request body's length)
+/// close-delimited answer, a chunked one, `Connection: close`, an echo of the request body, a
+/// pause in reading a body (`bodyPauseMs`), no answer at all (`hangUp`), or not even a read
+/// (`neverRead`). Every answer carries `X-Body-Bytes` (the request body's length)
 /// and `X-Body-Pattern` (`ok` when the body was `FakeUpstream.pattern`). `stop()` wakes and ends
 /// every thread (also those waiting out a delay, held, or blocked in a write).
 public final class FakeUpstream: @unchecked Sendable {
@@ -38,6 +39,12 @@ public final class FakeUpstream: @unchecked Sendable {
         public var status = 200
         /// Answer as soon as the head has arrived, then read the body, then close.
         public var answerBeforeBody = false
+        /// Accept connections but read nothing from them (and answer nothing) until `stop()`.
+        public var neverRead = false
+        /// Stop reading a request body for this long once `bodyPauseAfter` bytes of it have come
+        /// (a busy upstream), then read on.
+        public var bodyPauseMs = 0
+        public var bodyPauseAfter = 1 << 20
 
         public init(delayMs: Int = 0, bodyBytes: Int? = nil, closeDelimited: Bool = false, chunked: Bool = false, echo: Bool = false,
                     connectionClose: Bool = false, holdPrefix: String? = nil, hangUp: Bool = false, hangUpFromRequest: Int? = nil,
@@ -196,6 +203,10 @@ public final class FakeUpstream: @unchecked Sendable {
             state.withLock { _ = $0.fds.remove(fd) }
             close(fd)
         }
+        if behavior.neverRead {
+            waitUntilStopping()
+            return
+        }
         var onThisConnection = 0
         while let head = try? reader.readHead() {
             onThisConnection += 1
@@ -212,6 +223,8 @@ public final class FakeUpstream: @unchecked Sendable {
                 return
             }
             let body = BodySink()
+            let pauseMs = behavior.bodyPauseMs
+            if pauseMs > 0 { body.pause(after: behavior.bodyPauseAfter) { [self] in sleepUnlessStopping(ms: pauseMs) } }
             guard (try? reader.readBody(head, into: body)) != nil else {
                 finish(completed: false)
                 return
@@ -261,6 +274,12 @@ public final class FakeUpstream: @unchecked Sendable {
             wake.wait()
         }
         if counted { state.withLock { $0.counters.held -= 1 } }
+        wake.unlock()
+    }
+
+    private func waitUntilStopping() {
+        wake.lock()
+        while !stopping { wake.wait() }
         wake.unlock()
     }
 

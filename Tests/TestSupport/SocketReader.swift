@@ -10,6 +10,14 @@ final class BodySink {
     private(set) var count = 0
     private(set) var patternOK = true
     private(set) var kept: [UInt8] = []
+    private var pauseAt: Int?
+    private var onPause: (() -> Void)?
+
+    /// Once `bytes` have come, `wait` runs (once) before the next read.
+    func pause(after bytes: Int, _ wait: @escaping () -> Void) {
+        pauseAt = bytes
+        onPause = wait
+    }
 
     func take(_ piece: UnsafeRawBufferPointer) {
         guard !piece.isEmpty else { return }
@@ -18,6 +26,10 @@ final class BodySink {
         }
         if kept.count < 1 << 20 { kept.append(contentsOf: piece.prefix((1 << 20) - kept.count)) }
         count += piece.count
+        if let at = pauseAt, count >= at {
+            pauseAt = nil
+            onPause?()
+        }
     }
 }
 

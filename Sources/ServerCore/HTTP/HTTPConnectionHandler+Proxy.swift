@@ -97,10 +97,12 @@ extension HTTPConnectionHandler: ProxyClient {
     }
 
     /// (The request's head goes too: it holds the buffer it was read into.) The rest of a body
-    /// that is still coming is read and dropped.
+    /// that is still coming is read and dropped, with its body deadline running again (reads
+    /// are no longer held for an upstream).
     private func endProxy() {
         proxy = nil
         proxyRequest = nil
+        timeouts.bodyHeld(false)
         if !proxyRequestEnded { discardingRequest = true }
     }
 

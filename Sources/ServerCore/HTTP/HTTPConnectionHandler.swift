@@ -253,10 +253,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Reading pauses when the socket is not writable, when a proxied request's upstream cannot
     /// take more, or when pipelined requests pile up behind a deferred answer. (Not merely while
     /// an answer is deferred: toggling read interest for every proxied request costs two
-    /// `epoll_ctl` calls each time.)
+    /// `epoll_ctl` calls each time.) While it pauses for the upstream, the client's body deadline
+    /// is suspended (`ConnectionTimer.bodyHeld`): the client is waiting for us.
     func read(context: ChannelHandlerContext) {
-        if queue.count >= Self.maxQueuedParts || !writable || proxy?.blocksClientReads == true {
+        let upstreamFull = proxy?.blocksClientReads == true
+        if queue.count >= Self.maxQueuedParts || !writable || upstreamFull {
             readSuppressed = true
+            timeouts.bodyHeld(upstreamFull)
             return
         }
         if timeouts.holdsRead() { return }
@@ -272,7 +275,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func resumeReadingIfPossible(context: ChannelHandlerContext) {
-        if readSuppressed && queue.count < Self.maxQueuedParts && writable && proxy?.blocksClientReads != true {
+        let upstreamFull = proxy?.blocksClientReads == true
+        // Held for the upstream (whatever else holds it), or no longer: the body deadline follows.
+        timeouts.bodyHeld(readSuppressed && upstreamFull)
+        if readSuppressed && queue.count < Self.maxQueuedParts && writable && !upstreamFull {
             readSuppressed = false
             if !timeouts.holdsRead() { context.read() }  // (a paused slow head reads when its pause ends)
         }

@@ -5,7 +5,13 @@ import NIOCore
 /// reads while the client cannot take more (backpressure), and keeps the upstream read timeout.
 ///
 /// The read timeout runs from the end of the request (as nginx's `proxy_read_timeout`): while the
-/// request's body is still being sent, a silent upstream is waiting for it, not late.
+/// request's body is still being sent, a silent upstream is waiting for it, not late, as long as
+/// it takes what is sent. While it takes none of it (the connection is not writable: the client's
+/// reads are held meanwhile, and so is the client's body deadline), its silence counts as well,
+/// as nginx's `proxy_send_timeout`: an upstream that neither takes the request nor answers for
+/// `upstream_read_ms` times out like a silent one (504 if nothing of the answer has gone to the
+/// client). Its progress is seen when the connection's writability changes, so it must take
+/// some tens of KiB (what lies between NIO's write buffer water marks) per `upstream_read_ms`.
 ///
 /// The read timeout is one timer that lives with the connection rather than one per request:
 /// when it fires it checks how long the upstream has been silent and re-arms for the rest, and
@@ -159,6 +165,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         isWritable = context.channel.isWritable
+        // Taking the request, or no longer: the silence of an upstream that is not counts from now.
+        lastActivity = NIODeadline.now().uptimeNanoseconds
         session?.upstreamWritabilityChanged()
         context.fireChannelWritabilityChanged()
     }
@@ -197,8 +205,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
         timer = nil
         guard let session else { return }  // idle in the pool: lapse
         let now = NIODeadline.now().uptimeNanoseconds
-        // Held reads wait for the client, not for the upstream; so does a request still being sent.
-        if readHeld || sending { lastActivity = now }
+        // Held reads wait for the client, not for the upstream; so does a request still being
+        // sent, while the upstream takes it (writable).
+        if readHeld || (sending && isWritable) { lastActivity = now }
         let idle = now &- lastActivity
         if idle < readTimeout {
             armTimer(in: .nanoseconds(Int64(readTimeout - idle)))

@@ -9,6 +9,12 @@
 ///   cannot extend it. On expiry: 408 then close (or a silent close, eXpServer's behaviour, when
 ///   `respond408` is false).
 /// - `body`: the head is complete and its body is being read: `body` after the last byte read.
+///   While reads are held because a proxied request's upstream cannot take more of the body
+///   (`bodyHeld`), the client is waiting for us, not slow: no body deadline (the upstream's
+///   `upstream_read_ms` bounds the wait, as nginx's `proxy_send_timeout`), unless the client is
+///   not reading our answer either (the socket is not writable): then `send` after it became so.
+///   When reads resume, the body deadline starts again from then. A new request's head starts
+///   unheld.
 /// - `responding`: the answer is being produced or written. While the socket is not writable
 ///   (the client is not reading), `send` after it became so; otherwise no client deadline (the
 ///   upstream timeouts cover a slow upstream).
@@ -84,6 +90,8 @@ public struct ConnectionTimeouts: Equatable, Sendable {
     public private(set) var phase: Phase
     /// The answer is complete and the request's body is still being read.
     public private(set) var answeredEarly = false
+    /// Reads of the body are held for the proxied request's upstream (`bodyHeld`).
+    public private(set) var isBodyHeld = false
     private var unwritableSince: Int64?
     /// Added to this connection's read pauses (the handler picks it at random, up to half an
     /// interval), so that slow connections opened together do not stay in step.
@@ -106,6 +114,7 @@ public struct ConnectionTimeouts: Equatable, Sendable {
     public mutating func headComplete(hasBody: Bool, now: Int64) {
         if case .closing = phase { return }
         answeredEarly = false
+        isBodyHeld = false
         phase = hasBody ? .body(lastRead: now) : .responding
     }
 
@@ -138,6 +147,15 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         phase = .closing(since: now)
     }
 
+    /// Client reads are held (`held`) because the proxied request's upstream cannot take more of
+    /// the body, or are no longer held for that reason: the body deadline is suspended meanwhile,
+    /// and starts again from `now` when the hold ends. (`now` is read only then.)
+    public mutating func bodyHeld(_ held: Bool, now: @autoclosure () -> Int64) {
+        guard held != isBodyHeld else { return }
+        isBodyHeld = held
+        if !held, case .body = phase { phase = .body(lastRead: now()) }
+    }
+
     public mutating func writabilityChanged(writable: Bool, now: Int64) {
         unwritableSince = writable ? nil : (unwritableSince ?? now)
     }
@@ -158,6 +176,7 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         case .head(let started):
             return (started + settings.header, .header)
         case .body(let last):
+            if isBodyHeld { return unwritableSince.map { ($0 + settings.send, .send) } }
             return (last + settings.body, .body)
         case .responding:
             return unwritableSince.map { ($0 + settings.send, .send) }

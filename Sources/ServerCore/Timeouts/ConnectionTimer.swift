@@ -14,9 +14,10 @@ enum ConnectionEvent {
 /// Executes `ConnectionTimeouts` for one connection. The connection's handler drives it
 /// directly (not as a handler of its own in the pipeline: every read, write and flush would
 /// cross one more handler): it reports every read's bytes and every writability change, asks
-/// before each `read` whether reads are paused (slow heads are paced), and tells it where
-/// requests begin and end. One deadline armed at a time, in the loop's timing wheel
-/// (`LoopTimers`): the next deadline or the end of a read pause, whichever is first.
+/// before each `read` whether reads are paused (slow heads are paced), tells it when reads are
+/// held for a proxied request's upstream (`bodyHeld`), and tells it where requests begin and
+/// end. One deadline armed at a time, in the loop's timing wheel (`LoopTimers`): the next
+/// deadline or the end of a read pause, whichever is first.
 ///
 /// The 408 goes out with a lingering close: the write side is shut (FIN after the 408) and input
 /// is read and dropped until the client closes, or for at most `lingerTime`, so bytes the
@@ -125,6 +126,14 @@ final class ConnectionTimer: LoopTimers.Target {
 
     func writabilityChanged(writable: Bool) {
         timeouts.writabilityChanged(writable: writable, now: Self.now())
+        reschedule()
+    }
+
+    /// Client reads are held, or no longer, because the proxied request's upstream cannot take
+    /// more of the body (`ConnectionTimeouts.bodyHeld`). No clock read when nothing changes.
+    func bodyHeld(_ held: Bool) {
+        guard held != timeouts.isBodyHeld else { return }
+        timeouts.bodyHeld(held, now: Self.now())
         reschedule()
     }
 
