@@ -18,7 +18,8 @@ import Glibc
 ///   asks it before each `read` (slow heads are paced), and tells it where requests begin and end
 ///   (`ConnectionEvent`).
 /// - **Limits**: `max_body_bytes` (413, then close), `max_requests_per_connection`.
-/// - **Malformed requests** get 400, or 414/431 for an oversized head, then close.
+/// - **Malformed requests** get 400, or 414/431 for an oversized head, then close; a request
+///   already answered (an early proxied answer, a 413) gets no second answer: it just closes.
 /// An error here closes this connection only.
 final class HTTPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
@@ -175,28 +176,40 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 process(consume part, context: context)
             }
         } catch {
-            // The body of the request being read went bad: the 400 answers that request (and is
-            // logged under its request line).
-            let current = readingRequest && !waiting ? currentRequestHead : nil
-            dropPendingAnswer()  // (the 400 answers it instead)
-            // A proxied one ends here (its answer, if it had begun, cannot be followed by the 400).
-            if let session = proxy, !proxyRequestEnded {
-                if proxyBytes > 0 {
-                    proxyAbort(status: session.status, headBytes: session.headBytes)
-                    session.cancel()
-                    return
-                }
-                session.cancel()
-                proxy = nil
-                proxyRequest = nil
-            }
-            // Answered once the requests before it are.
+            // Behind a deferred answer, the parts before the error are queued: so is the error.
             if waiting {
                 queuedError = error
-            } else if !closing {
-                sendParserError(error, for: current, context: context)
+            } else {
+                requestFailed(error, context: context)
             }
         }
+    }
+
+    /// The decoder refused what follows the parts processed so far: the body of the request
+    /// being read (then the answer is that request's, logged under its request line) or the next
+    /// head. One answer per request: one already answered (its upstream answered before its body
+    /// ended, or a 413) gets no second one, which a pipelining client would take as its next
+    /// request's; the connection just closes, as nginx's does (the next request's start cannot be
+    /// found).
+    private func requestFailed(_ error: RequestHeadParser.Failure, context: ChannelHandlerContext) {
+        if discardingRequest {
+            if !closing { closeAfterWrites(context: context) }
+            return
+        }
+        let current = readingRequest ? currentRequestHead : nil
+        dropPendingAnswer()  // (the 400 answers it instead)
+        // A proxied one ends here (its answer, if it had begun, cannot be followed by the 400).
+        if let session = proxy, !proxyRequestEnded {
+            if proxyBytes > 0 {
+                proxyAbort(status: session.status, headBytes: session.headBytes)
+                session.cancel()
+                return
+            }
+            session.cancel()
+            proxy = nil
+            proxyRequest = nil
+        }
+        if !closing { sendParserError(error, for: current, context: context) }
     }
 
     /// NIO's head of the request whose body is being read (proxied, or waiting for its answer),
@@ -355,7 +368,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         }
         if !waiting && !closing, let error = queuedError {
             queuedError = nil
-            sendParserError(error, context: context)
+            requestFailed(error, context: context)
         }
         resumeReadingIfPossible(context: context)
     }
