@@ -143,6 +143,8 @@ public final class FakeUpstream: @unchecked Sendable {
     }
     public var counters: Counters { state.withLock { $0.counters } }
     public var requests: Int { counters.requests }
+    /// Connections open now (accepted, and not yet closed by either side).
+    public var openConnections: Int { state.withLock { $0.fds.count } }
     public var seen: [Seen] { state.withLock { $0.seen } }
 
     /// Stops accepting, ends every connection and waits (bounded) for the threads.

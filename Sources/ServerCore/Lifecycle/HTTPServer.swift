@@ -20,6 +20,7 @@ public final class HTTPServer: Sendable {
     private let listeners = Mutex<[XPSConfig.Listener: Channel]>([:])
     private let connections = ConnectionRegistry()
     private let health: HealthChecker
+    private let idleSweep: IdleConnectionSweep
     /// Decoder limits: a request line over `maxLineBytes` is 414; header fields over `limits.max_header_bytes` are 431.
     public static let maxLineBytes = 8 << 10
 
@@ -40,6 +41,7 @@ public final class HTTPServer: Sendable {
             pools: PerEventLoop(group: group) { UpstreamConnectionPool(eventLoop: $0) },
             timers: PerEventLoop(group: group) { LoopTimers(eventLoop: $0) },
             flushers: PerEventLoop(group: group) { LoopFlusher(eventLoop: $0) })
+        idleSweep = IdleConnectionSweep(state: state, group: group)
     }
 
     /// Binds every listener of the current config; throws (naming the address) if one cannot be bound.
@@ -72,7 +74,8 @@ public final class HTTPServer: Sendable {
     }
 
     /// Installs `config`: binds new listeners, swaps the snapshot, closes listeners no longer
-    /// configured. Requests already running finish with the snapshot they started with.
+    /// configured and idle connections to upstreams no longer listed. Requests already running
+    /// finish with the snapshot they started with.
     /// Throws (and changes nothing) when a new listener or the access log cannot be opened.
     public func apply(_ config: RuntimeConfig) throws {
         let accessLog = try config.accessLog.map { try AccessLog(destination: $0) }
@@ -85,6 +88,7 @@ public final class HTTPServer: Sendable {
         let old = state.swap(ServingSnapshot(config: config, accessLog: accessLog))
         state.access.apply(config.acl)
         health.start(config)
+        idleSweep.changed()  // (upstreams the new config no longer lists)
         old.accessLog?.close()
         let keep = Set(config.listeners)
         let removed = listeners.withLock { l in
@@ -97,6 +101,10 @@ public final class HTTPServer: Sendable {
             logger.info("stopped listening", metadata: ["address": "\(listener.host):\(listener.port)"])
         }
     }
+
+    /// An upstream's admin state changed (drained, disabled, enabled): idle connections to one
+    /// that takes no new requests are closed.
+    func upstreamAdminChanged() { idleSweep.changed() }
 
     func bootstrap(_ listener: XPSConfig.Listener) -> ServerBootstrap {
         let state = self.state
@@ -164,6 +172,7 @@ public final class HTTPServer: Sendable {
         }
         for channel in open { try? channel.close().wait() }
         health.stop()
+        idleSweep.stop()
         connections.quiesceAll()
         let deadline = NIODeadline.now() + grace
         while connections.count > 0 && NIODeadline.now() < deadline {

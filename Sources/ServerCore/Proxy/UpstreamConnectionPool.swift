@@ -4,7 +4,9 @@ import NIOCore
 /// touched on that loop). At most `limit` idle connections per upstream; the oldest go first. The
 /// last one put back is taken first; one idle longer than `maxIdle` is closed instead, with every
 /// older one (no timer: they are looked at when next needed, and the upstream closing one removes
-/// it). Indexed by the upstream's `poolIndex`, so a lookup is an array access, not a hash.
+/// it). Those of an upstream that is never picked again (drained, disabled, removed by a reload)
+/// are closed by `IdleConnectionSweep`. Indexed by the upstream's `poolIndex`, so a lookup is an
+/// array access, not a hash.
 // Confined to its event loop (checked on every call), so it is never touched concurrently.
 final class UpstreamConnectionPool: @unchecked Sendable {
     let eventLoop: EventLoop
@@ -47,6 +49,16 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     func remove(_ handler: UpstreamHandler) {
         guard handler.key < idle.count else { return }
         idle[handler.key].removeAll { $0 === handler }
+    }
+
+    /// Closes the idle connections of every upstream whose index `keep` does not hold.
+    func closeIdle(keeping keep: Set<Int>) {
+        eventLoop.preconditionInEventLoop()
+        for index in idle.indices where !idle[index].isEmpty && !keep.contains(index) {
+            let gone = idle[index]
+            idle[index].removeAll()
+            for h in gone { h.close() }
+        }
     }
 
     func closeAll() {
