@@ -41,8 +41,8 @@ final class ProxyStalledUploadTests: ProxyTestCase {
         ups[0].behavior.neverRead = true
         let s = try startProxy(ups, top: #""timeouts": { "body_ms": 300, "upstream_read_ms": 1500 }"#)
         let total = 64 << 20
-        let (sent, response, seconds) = try upload(s, total)
-        XCTAssertLessThan(sent, total, "the client was held once the buffers filled")
+        // (After the 504 the rest of the body is read and dropped for a while: lingering close.)
+        let (_, response, seconds) = try upload(s, total)
         let r = try XCTUnwrap(response, "an answer, not a reset")
         XCTAssertEqual(r.status, 504)
         assertDefaultHeaders(r)

@@ -83,7 +83,7 @@ extension HTTPConnectionHandler {
         promise.futureResult.whenComplete { _ in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
-            context.close(promise: nil)
+            handler.closeAfterAnswer(context: context)
         }
     }
 
@@ -133,7 +133,7 @@ extension HTTPConnectionHandler {
     /// connection closes, or goes on to the next request.
     private func bodySent(keepAlive: Bool, context: ChannelHandlerContext) {
         if !keepAlive {
-            context.close(promise: nil)
+            closeAfterAnswer(context: context)
             return
         }
         timeouts.event(.responseComplete)

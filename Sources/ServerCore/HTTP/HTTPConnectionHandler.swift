@@ -269,6 +269,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// `epoll_ctl` calls each time.) While it pauses for the upstream, the client's body deadline
     /// is suspended (`ConnectionTimer.bodyHeld`): the client is waiting for us.
     func read(context: ChannelHandlerContext) {
+        if timeouts.lingering {  // closing: input is read and dropped
+            context.read()
+            return
+        }
         let upstreamFull = proxy?.blocksClientReads == true
         if queue.count >= Self.maxQueuedParts || !writable || upstreamFull {
             readSuppressed = true
@@ -432,9 +436,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func closeAfterWrites(context: ChannelHandlerContext) {
         closing = true
         timeouts.event(.closing)  // (a client that takes nothing more gets send_ms, then the close)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
-            channel.close(promise: nil)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+            let (handler, context) = bound.value
+            handler.closeAfterAnswer(context: context)
+        }
+    }
+
+    /// Closes the connection once its answers are out: with a lingering close while the body of
+    /// the request being read is still coming (a 413, an early or failed proxied answer): the
+    /// client may be sending it, and a close with input unread would reset the connection,
+    /// which can destroy the answer before the client reads it (`ConnectionTimer.lingeringClose`).
+    func closeAfterAnswer(context: ChannelHandlerContext) {
+        if readingRequest && context.channel.isActive {
+            timeouts.lingeringClose(context: context)
+        } else {
+            context.close(promise: nil)
         }
     }
 

@@ -19,8 +19,9 @@ enum ConnectionEvent {
 /// end. One deadline armed at a time, in the loop's timing wheel (`LoopTimers`): the next
 /// deadline or the end of a read pause, whichever is first.
 ///
-/// The 408 goes out with a lingering close: the write side is shut (FIN after the 408) and input
-/// is read and dropped until the client closes, or for at most `lingerTime`, so bytes the
+/// The 408 goes out with a lingering close (`lingeringClose`, which the handler also uses when it
+/// closes while a request body is still coming): the write side is shut (FIN after the 408) and
+/// input is read and dropped until the client closes, or for at most `lingerTime`, so bytes the
 /// client sent meanwhile (unread while paced) do not turn the close into a reset that could
 /// destroy the 408 before the client reads it.
 final class ConnectionTimer: LoopTimers.Target {
@@ -193,12 +194,30 @@ final class ConnectionTimer: LoopTimers.Target {
             let channel = context.channel
             context.writeAndFlush(NIOAny(bytes)).whenComplete { result in
                 guard case .success = result else { return channel.close(promise: nil) }
-                channel.close(mode: .output, promise: nil)
-                channel.eventLoop.scheduleTask(in: Self.lingerTime) { channel.close(promise: nil) }
+                Self.shutOutputAndLinger(channel)
             }
             pausedUntil = nil
             readWanted = false
             context.read()
         }
+    }
+
+    /// Closes a connection whose client may still be sending (a request body the answer did not
+    /// wait for): the write side is shut now, after what was written (FIN), and input is read
+    /// and dropped until the client closes, for at most `lingerTime`, as nginx's lingering close.
+    /// A plain close with unread input sends a reset, which can destroy the answer before the
+    /// client has read it.
+    func lingeringClose(context: ChannelHandlerContext) {
+        stop()
+        lingering = true
+        pausedUntil = nil
+        readWanted = false
+        Self.shutOutputAndLinger(context.channel)
+        context.read()
+    }
+
+    private static func shutOutputAndLinger(_ channel: Channel) {
+        channel.close(mode: .output, promise: nil)
+        channel.eventLoop.scheduleTask(in: lingerTime) { channel.close(promise: nil) }
     }
 }
