@@ -9,14 +9,12 @@ extension HTTPConnectionHandler: ProxyClient {
         proxyRequestEnded = false
         proxyClient = client
         proxyBytes = 0
-        // Written into the last request's head buffer: no allocation once the upstream write and
-        // the last session have released it.
-        // X-Forwarded-For gains the address the request came from (behind a trusted proxy, the
-        // proxy's: the client it names is already in the field).
-        let trustedPeer = peer.map { currentAccess().isTrustedProxy($0) } ?? false
         let host = parsed.hostFields == 0 ? ProxyHeaders.hostValue(local: context.channel.localAddress) : nil  // HTTP/1.0
+        // Written into the last request's head buffer: no allocation once the upstream write and
+        // the last session have released it. X-Forwarded-For gains the address the request came
+        // from (behind a trusted proxy, the proxy's: the client it names is already in the field).
         let chunked = parsed.raw.withUnsafeReadableBytes {
-            ProxyHeaders.encodeRequest($0, peer: peer == nil ? nil : peerText, trustedPeer: trustedPeer, host: host, into: &requestBuffer)
+            ProxyHeaders.encodeRequest($0, peer: peer == nil ? nil : peerText, trustedPeer: peerTrusted, host: host, into: &requestBuffer)
         }
         served += 1
         let session = ProxySession(

@@ -62,6 +62,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The current request's client, resolved once at its head (`ClientAddress`): every answer to
     /// that request (a 413, a bad body's 400) is its, not the proxy's.
     private var requestClient: IPAddress?
+    /// The peer is a trusted proxy (`acl.trusted_proxies`), as of the request being dispatched.
+    var peerTrusted = false
     private var accessCache = AccessDecisionCache()
     /// The snapshots this connection last read, and the versions they were read at.
     private var servingSnapshot: ServingSnapshot?
@@ -83,7 +85,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         return servingSnapshot!
     }
 
-    func currentAccess() -> AccessControl.Snapshot {
+    private func currentAccess() -> AccessControl.Snapshot {
         let v = state.access.version.load(ordering: .acquiring)
         if v != accessVersion || accessSnapshot == nil {
             accessSnapshot = state.access.snapshot
@@ -315,8 +317,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             let built = parsed.head
             head = built
             client = ClientAddress.resolve(peer: p, forwardedFor: built.headers["x-forwarded-for"], trusted: access.trusted)
+            peerTrusted = access.isTrustedProxy(p)
         } else {
             client = peer
+            peerTrusted = false
         }
         requestClient = client
         let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch

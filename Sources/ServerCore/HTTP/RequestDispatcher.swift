@@ -88,7 +88,9 @@ public final class RequestDispatcher: Sendable {
         case .failure(.badRequest): return .now(.status(.badRequest))
         case .failure(.forbidden): return .now(.status(.forbidden))
         }
-        guard RequestValidator.hostAgrees(target: request.uri, host: { request.host }) else { return .now(.status(.badRequest)) }
+        if request.uri.utf8.first != UInt8(ascii: "/") && !RequestValidator.hostAgrees(target: request.uri, host: request.host) {
+            return .now(.status(.badRequest))
+        }
         guard let server = config.routing.server(listener: listener, host: { request.host.map { Substring($0) } }) else {
             return .now(.status(.notFound))
         }

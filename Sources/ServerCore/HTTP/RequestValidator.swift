@@ -29,12 +29,11 @@ extension RequestValidator {
     /// lists are picked by Host (as eXpServer), and an absolute-form target goes upstream as it
     /// came, where the upstream goes by the target's authority (RFC 9112 §3.2.2): a Host naming
     /// another authority, or none, would let a request past the lists of the server it reaches.
-    /// Such a request is refused (400). Origin-form targets always agree. `host`: the Host
-    /// value, asked for only for an absolute-form target.
-    static func hostAgrees(target: String, host: () -> String?) -> Bool {
-        guard target.utf8.first != UInt8(ascii: "/") else { return true }
-        guard let parts = PathResolver.absoluteForm(Substring(target).utf8) else { return true }  // (400 by the pathname)
-        guard let host = host() else { return false }
+    /// Such a request is refused (400). Origin-form targets always agree (callers skip the call
+    /// for a target starting with `/`, the usual case, so the Host value is made only here).
+    static func hostAgrees(target: String, host: String?) -> Bool {
+        guard let parts = PathResolver.absoluteForm(Substring(target).utf8) else { return true }  // (origin-form, or 400 by the pathname)
+        guard let host else { return false }
         let scheme = String(Substring(parts.scheme)).lowercased()
         let defaultPort: Substring? = scheme == "http" ? "80" : scheme == "https" ? "443" : nil
         func split(_ text: Substring) -> (host: Substring, port: Substring?) {

@@ -339,7 +339,9 @@ struct UpstreamResponseParser {
                     guard ok, length != nil else { throw ParseError.badContentLength }
                     if !lengthWritten { lengthListed = true }  // later lines are dropped anyway
                 case .endToEnd:
-                    if !dated && line.name.count == 4 && HeaderName.equals(line.name, "date") { dated = true }
+                    if !dated && line.name.count == 4 && line.name[0] | 0x20 == UInt8(ascii: "d") && HeaderName.equals(line.name, "date") {
+                        dated = true
+                    }
                 case .hopByHop, .forwardedFor, .forwardedProto:
                     break
                 }

@@ -169,6 +169,7 @@ public struct ConnectionTimeouts: Equatable, Sendable {
     }
 
     /// When the next check is due, and what expires then; nil when nothing can expire.
+    @inline(__always)
     public var deadline: (at: Int64, kind: Kind)? {
         switch phase {
         case .idle(let since, let spoke):

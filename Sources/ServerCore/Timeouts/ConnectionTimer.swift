@@ -132,6 +132,7 @@ final class ConnectionTimer: LoopTimers.Target {
 
     /// Client reads are held, or no longer, because the proxied request's upstream cannot take
     /// more of the body (`ConnectionTimeouts.bodyHeld`). No clock read when nothing changes.
+    @inline(__always)
     func bodyHeld(_ held: Bool) {
         guard held != timeouts.isBodyHeld else { return }
         timeouts.bodyHeld(held, now: Self.now())
