@@ -95,6 +95,20 @@ final class UpstreamResponseParserTests: XCTestCase {
         XCTAssertTrue(p.ended)
     }
 
+    /// A 204 has no body and must not carry a length (RFC 9110 §8.6): one the upstream sent is
+    /// dropped, on one line or a list, and no body is read; a 304's is kept (it describes the GET).
+    func testA204LosesItsContentLength() throws {
+        for head in ["HTTP/1.1 204 No Content\r\nX-A: 1\r\nContent-Length: 5\r\n\r\n",
+                     "HTTP/1.1 204 No Content\r\nX-A: 1\r\nContent-Length: 5, 5\r\n\r\n"] {
+            let p = try parse(head + "NEXT")
+            XCTAssertEqual(encoded(p.head), "HTTP/1.1 204 No Content\r\nX-A: 1\r\n", head)
+            XCTAssertEqual(p.head?.framing, Parser.Framing.none)
+            XCTAssertEqual(p.body, "")
+        }
+        let notModified = try parse("HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n")
+        XCTAssertEqual(encoded(notModified.head), "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n")
+    }
+
     func testChunkedBodyIsDecodedAndTrailersDropped() throws {
         let input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
             + "5\r\nhello\r\n1;ext=1\r\n,\r\nA \r\n world!!!!\r\n0\r\nX-Sum: 9\r\n\r\nNEXT"

@@ -13,7 +13,8 @@ import Glibc
 /// decoded (trailers are dropped); otherwise `Content-Length` (several equal values are one, and
 /// reach the client as one `Content-Length: N` line, as HAProxy sends them: clients take a list
 /// for a bad length (Go) or for none (Python reads to close); unequal ones are an error); else
-/// until close. `Content-Length` is dropped when a transfer coding is present; such a response,
+/// until close. `Content-Length` is dropped when a transfer coding is present, and from a 204
+/// (which must not carry one, RFC 9110 §8.6; nginx drops it too); such a response,
 /// and an HTTP/1.0 one with a transfer coding, is relayed but its connection is not used again
 /// (`Head.keepAlive`). Any transfer coding but `chunked` alone is an error (as in nginx 1.23 and
 /// later): the request went without `TE`, so the upstream was asked for no other (RFC 9112
@@ -347,7 +348,7 @@ struct UpstreamResponseParser {
                 }
                 // End-to-end lines as they are; a length once. Consecutive kept lines that end in
                 // CRLF are copied as one run.
-                guard kind == .endToEnd || (kind == .contentLength && !lengthWritten) else { return }
+                guard kind == .endToEnd || (kind == .contentLength && !lengthWritten && status != 204) else { return }
                 if kind == .contentLength { lengthWritten = true }
                 let start = base.distance(to: line.whole.baseAddress!)
                 let end = start + line.whole.count
@@ -382,7 +383,7 @@ struct UpstreamResponseParser {
                     case .hopByHop, .connection, .transferEncoding:
                         return
                     case .contentLength:
-                        guard !transferCoded, !lengthRelayed else { return }
+                        guard !transferCoded, !lengthRelayed, status != 204 else { return }
                         lengthRelayed = true
                         if lengthListed, let length {
                             // At most a byte longer than the line it replaces (which has a
