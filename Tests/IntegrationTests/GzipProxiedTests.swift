@@ -59,18 +59,23 @@ final class GzipProxiedTests: ServerTestCase {
         XCTAssertNil(jpeg.header("Vary"), "an incompressible type does not vary")
     }
 
-    /// An upstream that already varies on Accept-Encoding (on any line, any case) gets no second one.
-    func testAnUpstreamVaryIsNotRepeated() throws {
+    /// The answer to a gzip-accepting GET through a `gzip_proxied` route, from an upstream that
+    /// answers compressible text with `headers` (lines ending in CRLF) among its own; the text.
+    func gzipAccepted(fromUpstreamWith headers: String) throws -> (HTTPResult, String) {
         let text = String(repeating: "compressible text ", count: 200)
-        let upstream = try FakeUpstream(id: "v", behavior: .init(rawAnswer:
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Origin\r\nvary: accept-encoding\r\n"
-            + "Content-Length: \(text.utf8.count)\r\n\r\n" + text))
+        let upstream = try FakeUpstream(id: "raw", behavior: .init(rawAnswer:
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\(headers)Content-Length: \(text.utf8.count)\r\n\r\n" + text))
         defer { upstream.stop() }
         let proxy = try startServer("""
             { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
               "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["\(upstream.address)"], "gzip_proxied": true } ] } ] }
             """)
-        let r = try exchange(proxy, getRequest("/t.txt", headers: ["Accept-Encoding: gzip", "Connection: close"])).response
+        return (try exchange(proxy, getRequest("/t.txt", headers: ["Accept-Encoding: gzip", "Connection: close"])).response, text)
+    }
+
+    /// An upstream that already varies on Accept-Encoding (on any line, any case) gets no second one.
+    func testAnUpstreamVaryIsNotRepeated() throws {
+        let (r, _) = try gzipAccepted(fromUpstreamWith: "Vary: Origin\r\nvary: accept-encoding\r\n")
         XCTAssertEqual(r.header("Content-Encoding"), "gzip")
         XCTAssertEqual(r.headers("Vary"), ["Origin", "accept-encoding"])
     }
@@ -86,16 +91,7 @@ final class GzipProxiedTests: ServerTestCase {
 
     /// `Cache-Control: no-transform` counts on any of the upstream's Cache-Control lines.
     func testNoTransformOnALaterCacheControlLineIsHonoured() throws {
-        let text = String(repeating: "compressible text ", count: 200)
-        let upstream = try FakeUpstream(id: "cc", behavior: .init(rawAnswer:
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: public\r\nCache-Control: no-transform\r\n"
-            + "Content-Length: \(text.utf8.count)\r\n\r\n" + text))
-        defer { upstream.stop() }
-        let proxy = try startServer("""
-            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
-              "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["\(upstream.address)"], "gzip_proxied": true } ] } ] }
-            """)
-        let r = try exchange(proxy, getRequest("/t.txt", headers: ["Accept-Encoding: gzip", "Connection: close"])).response
+        let (r, text) = try gzipAccepted(fromUpstreamWith: "Cache-Control: public\r\nCache-Control: no-transform\r\n")
         XCTAssertEqual(r.status, 200)
         XCTAssertNil(r.header("Content-Encoding"))
         XCTAssertEqual(String(decoding: r.body, as: UTF8.self), text)
