@@ -313,11 +313,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let snapshot = currentServing()
         let access = currentAccess()
         let client: IPAddress?
-        if let p = peer, access.trusted.count > 0 {
+        if let p = peer, access.isTrustedProxy(p) {
             let built = parsed.head
             head = built
             client = ClientAddress.resolve(peer: p, forwardedFor: built.headers["x-forwarded-for"], trusted: access.trusted)
-            peerTrusted = access.isTrustedProxy(p)
+            peerTrusted = true
         } else {
             client = peer
             peerTrusted = false
