@@ -1,4 +1,9 @@
+import Foundation
+import ServerCore
 import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `"access_log": path` writes one nginx combined-format line per response (flushed every 100 ms).
 final class AccessLogTests: ServerTestCase {
@@ -65,5 +70,56 @@ final class AccessLogTests: ServerTestCase {
         XCTAssertNotNil(bytes, streamed)
         XCTAssertGreaterThan(bytes ?? 0, 1000, streamed)
         XCTAssertLessThan(bytes ?? .max, text.utf8.count / 2, streamed)
+    }
+
+    /// An answer still being sent when a reload swaps the config (and its access log) in is
+    /// logged when it ends: the old log stays open until then.
+    func testAnAnswerStreamedAcrossAReloadIsLogged() throws {
+        let f = try makeFixture()
+        let logPath = f.root.appendingPathComponent("access.log").path
+        // Text that gzip cannot shrink much (hex of random bytes), so the stream outlasts the buffers.
+        let random = try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 6 << 20)
+        let digits = Array("0123456789abcdef".utf8)
+        var hex = [UInt8](repeating: 0, count: random.count * 2)
+        for (i, b) in random.enumerated() {
+            hex[2 * i] = digits[Int(b >> 4)]
+            hex[2 * i + 1] = digits[Int(b & 15)]
+        }
+        try f.write(Data(hex), to: "public/big.txt")
+        let server = try startServer("""
+            { "access_log": "\(logPath)",
+              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public", "gzip_enable": true } ] } ] }
+            """, fixture: f)
+        let client = try RawClient(port: server.port, timeout: 10)
+        var size: Int32 = 4096
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        try client.send(getRequest("/big.txt", headers: ["Accept-Encoding: gzip"]))
+        let first = try XCTUnwrap(client.readChunk(max: 4096))
+        XCTAssertTrue(String(decoding: first.prefix(12), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        // The same config again: a new snapshot and a new access log.
+        try server.server.apply(ConfigLoader.load(path: f.publicDir.appendingPathComponent("xps_config.json").path))
+        size = 1 << 20  // then read the rest at speed
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        let rest = client.readAll()
+        XCTAssertTrue(rest.closed, "the whole stream (Connection: close)")
+        let logged = lines(at: logPath, atLeast: 1)
+        XCTAssertTrue(logged.contains { $0.contains("\"GET /big.txt HTTP/1.1\" 200 ") }, "\(logged)")
+    }
+
+    /// After `close` (shutdown) a late line is dropped: never written to the descriptor number,
+    /// which something else may have opened since.
+    func testALineAfterCloseIsDropped() throws {
+        let f = try makeFixture()
+        let path = f.root.appendingPathComponent("closed.log").path
+        let log = try AccessLog(destination: path)
+        log.append("before")
+        log.close()
+        let other = open(f.root.appendingPathComponent("other").path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)  // likely the same number
+        defer { Glibc.close(other) }
+        log.append("after")
+        log.flush()
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), "before\n")
+        XCTAssertEqual(try String(contentsOfFile: f.root.appendingPathComponent("other").path, encoding: .utf8), "")
     }
 }

@@ -7,11 +7,18 @@ import Synchronization
 /// nginx "combined" access log, buffered: request threads only append to a bounded in-memory
 /// buffer under a lock; a background thread writes it out every 100 ms (or when it passes 64 KiB).
 /// Off unless `access_log` is set (`"stdout"`/`"-"` or a file path, opened for append).
+///
+/// A reload opens a new one and drops the old one, which stays open while anything still holds
+/// it (a response streamed since before the reload logs at its end) and closes when the last
+/// holder lets go (`deinit`: what is buffered is written first). `close` (shutdown) closes it at
+/// once; lines appended after that are dropped, never written to a descriptor number that may
+/// have been reused.
 public final class AccessLog: Sendable {
-    private let fd: CInt
     private let ownsFD: Bool
     private let path: String
     private let buffer = Mutex<[UInt8]>([])
+    /// The descriptor, nil once closed; writes hold the lock, so a close never lands mid-write.
+    private let output: Mutex<CInt?>
     private let stopped = Atomic<Bool>(false)
     static let flushThreshold = 64 << 10
     static let maxBuffered = 8 << 20
@@ -19,13 +26,14 @@ public final class AccessLog: Sendable {
     public init(destination: String) throws {
         path = destination
         if destination == "-" || destination == "stdout" {
-            fd = STDOUT_FILENO
+            output = Mutex(STDOUT_FILENO)
             ownsFD = false
         } else {
-            fd = open(destination, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            let fd = open(destination, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 throw ConfigError("access_log", "cannot open \"\(destination)\": \(String(cString: strerror(errno)))")
             }
+            output = Mutex(fd)
             ownsFD = true
         }
         let thread = Thread { [weak self] in
@@ -56,11 +64,15 @@ public final class AccessLog: Sendable {
             b.removeAll(keepingCapacity: true)
             return d
         }
-        var offset = 0
-        while offset < data.count {
-            let n = data[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            offset += n
+        guard !data.isEmpty else { return }
+        output.withLock { fd in
+            guard let fd else { return }  // closed: dropped
+            var offset = 0
+            while offset < data.count {
+                let n = data[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                offset += n
+            }
         }
     }
 
@@ -68,17 +80,26 @@ public final class AccessLog: Sendable {
     public func reopen() {
         guard ownsFD else { return }
         flush()
-        let fresh = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fresh >= 0 else { return }
-        dup2(fresh, fd)
-        _ = Glibc.close(fresh)
+        output.withLock { fd in
+            guard let fd else { return }
+            let fresh = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fresh >= 0 else { return }
+            dup2(fresh, fd)
+            _ = Glibc.close(fresh)
+        }
     }
 
+    /// Writes what is buffered and closes the file now (shutdown); later lines are dropped.
     public func close() {
         stopped.store(true, ordering: .relaxed)
         flush()
-        if ownsFD { _ = Glibc.close(fd) }
+        output.withLock { fd in
+            if let open = fd, ownsFD { _ = Glibc.close(open) }
+            fd = nil
+        }
     }
+
+    deinit { close() }
 
     /// `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
     public static func combinedLine(

@@ -85,11 +85,12 @@ public final class HTTPServer: Sendable {
             accessLog?.close()
             throw error
         }
-        let old = state.swap(ServingSnapshot(config: config, accessLog: accessLog))
+        // The old snapshot's access log closes when the last answer begun before the swap has
+        // logged (`AccessLog`), not now.
+        _ = state.swap(ServingSnapshot(config: config, accessLog: accessLog))
         state.access.apply(config.acl)
         health.start(config)
         idleSweep.changed()  // (upstreams the new config no longer lists)
-        old.accessLog?.close()
         let keep = Set(config.listeners)
         let removed = listeners.withLock { l in
             let gone = l.filter { !keep.contains($0.key) }
