@@ -110,7 +110,7 @@ struct ExpServerd: ParsableCommand {
         let startup = StartupSignals()
         @Sendable func act(_ sig: Int32, _ running: Daemon) {
             if sig == SIGHUP {
-                do { try running.reload(caller: nil, reason: "SIGHUP") } catch { logger.error("reload refused: \(error)") }
+                _ = try? running.reload(caller: nil, reason: "SIGHUP")  // (a refusal is logged by reload)
             } else {
                 if let logPath { try? DaemonProcess.redirectStderr(to: logPath) }
                 running.http.state.current.accessLog?.reopen()

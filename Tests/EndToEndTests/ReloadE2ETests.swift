@@ -21,7 +21,7 @@ final class ReloadE2ETests: E2ETestCase {
 
     func testReloadWithABadConfigFailsWithOneLineAndKeepsServing() throws {
         let port = freePort()
-        try startDaemon(ports: [port])
+        let daemon = try startDaemon(ports: [port])
         try writeConfig(configJSON(ports: [70000]))
         let r = try expctl(["reload", "--reason", "typo"])
         XCTAssertNotEqual(r.status, 0)
@@ -38,6 +38,9 @@ final class ReloadE2ETests: E2ETestCase {
         let status = try expctlJSON(StatusResponse.self, ["status"])
         XCTAssertEqual(status.listeners, ["127.0.0.1:\(port)"])
         XCTAssertEqual(status.reloads, 0)
+        // The daemon's own log says so too (as nginx's [emerg]), with the reason given.
+        XCTAssertTrue(waitUntil(timeout: 5) { daemon.stderr.contains("reload refused") }, daemon.stderr)
+        XCTAssertTrue(daemon.stderr.contains("70000") && daemon.stderr.contains("typo"), daemon.stderr)
     }
 
     func testAuditRecordsReloadsWithCallerAndReason() throws {
@@ -97,6 +100,7 @@ final class ReloadE2ETests: E2ETestCase {
         let record = try XCTUnwrap(try expctlJSON(AuditResponse.self, ["audit"]).entries.first)
         XCTAssertEqual(record.result, "error: invalid_config")
         XCTAssertTrue(daemon.process.isRunning)
+        XCTAssertTrue(waitUntil(timeout: 5) { daemon.stderr.contains("reload refused") }, daemon.stderr)
         XCTAssertEqual(try httpGet(port: port, path: "/hello.txt").status, 200)
     }
 

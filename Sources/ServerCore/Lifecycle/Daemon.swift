@@ -205,9 +205,11 @@ public final class Daemon: Sendable {
                     notApplied: pending.map(\.key))
             } catch let error as ConfigError {
                 result = "error: invalid_config"
+                logger.error("reload refused, still running the old config: \(error)", metadata: ["reason": "\(reason ?? "-")"])
                 throw ControlFailure(.unprocessableEntity, .invalidConfig, "config refused, still running the old one: \(error)")
             } catch {
                 result = "error: \(error)"
+                logger.error("reload failed, still running the old config: \(error)", metadata: ["reason": "\(reason ?? "-")"])
                 throw ControlFailure(.unprocessableEntity, .invalidConfig, "reload failed, still running the old config: \(error)")
             }
         }
