@@ -49,6 +49,24 @@ final class AccessControlListTests: XCTestCase {
         XCTAssertEqual(decision(restarted, "10.1.1.1"), "deny config")
     }
 
+    /// Expired entries stay listed (`--expired`) for the retention period, then leave memory and
+    /// the store while the daemon runs, not only at its next start; active and permanent ones stay.
+    func testEntriesExpiredPastTheRetentionAreDroppedWhileRunning() throws {
+        let store = InMemoryStateStore()
+        let access = try AccessControl(settings: ACLSettings(), store: store)
+        let now = Date().timeIntervalSince1970
+        try access.put(ACLEntry(cidr: CIDR("10.0.0.1")!, action: .deny, source: .manual, createdAt: now, expiresAt: now + 0.05), audit: audit)
+        try access.put(ACLEntry(cidr: CIDR("10.0.0.2")!, action: .deny, source: .manual, createdAt: now, expiresAt: now + 30 * 86400), audit: audit)
+        try access.put(ACLEntry(cidr: CIDR("10.0.0.3")!, action: .deny, source: .manual, createdAt: now), audit: audit)
+        usleep(100_000)
+        try access.pruneExpired(now: now + 86400)
+        XCTAssertEqual(rows(access, expired: true).count, 3, "within the retention: still listed")
+        try access.pruneExpired(now: now + AccessControl.retention + 1)
+        XCTAssertEqual(rows(access, expired: true).sorted(), ["10.0.0.2 deny manual", "10.0.0.3 deny manual"])
+        XCTAssertEqual(try store.aclEntries().map(\.cidr.description).sorted(), ["10.0.0.2", "10.0.0.3"])
+        XCTAssertEqual(decision(access, "10.0.0.3"), "deny manual")
+    }
+
     /// A request from `ip` counted as the dispatcher counts it.
     func hit(_ access: AccessControl, _ ip: String, times: Int = 1) {
         let snap = access.snapshot

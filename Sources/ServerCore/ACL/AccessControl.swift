@@ -9,8 +9,14 @@ import Synchronization
 /// lock to copy a reference). Every change is committed to the store first (with its audit
 /// record), then a new snapshot is built and swapped in, so it applies from the next request on.
 /// Entries expire exactly at their TTL: lookups skip expired entries, and a timer rebuilds the
-/// snapshot at the next expiry so they also leave the table.
+/// snapshot at the next expiry so they also leave the table. Expired entries are kept for
+/// `retention` (7 days: `acl list --expired`), then dropped from memory and the store: at start
+/// and every hour while running (auto-ban adds one per banned address, so without it they would
+/// pile up for as long as the daemon runs).
 public final class AccessControl: Sendable {
+    static let retention: Double = 7 * 86400
+    static let pruneInterval: Double = 3600
+
     /// What a request is checked against.
     public final class Snapshot: Sendable {
         public let policy: AccessPolicy
@@ -53,7 +59,7 @@ public final class AccessControl: Sendable {
 
     public init(settings: ACLSettings, store: StateStore) throws {
         self.store = store
-        try store.pruneACL(expiredBefore: Date().timeIntervalSince1970 - 7 * 86400)
+        try store.pruneACL(expiredBefore: Date().timeIntervalSince1970 - Self.retention)
         var dynamic: [CIDR: ACLEntry] = [:]
         for e in try store.aclEntries() { dynamic[e.cidr] = e }
         mutable = Mutex(Mutable(settings: settings, dynamic: dynamic))
@@ -61,6 +67,25 @@ public final class AccessControl: Sendable {
         autoBan = Mutex(settings.autoBan.map { AutoBan(settings: $0) })
         autoBanOn.store(settings.autoBan != nil, ordering: .relaxed)
         rebuild()
+        schedulePrune()
+    }
+
+    /// Drops the entries that expired more than `retention` before `now`, from memory and the
+    /// store. (They no longer match anything, so the snapshot stays as it is.)
+    func pruneExpired(now: Double = Date().timeIntervalSince1970) throws {
+        let before = now - Self.retention
+        try writeLock.withLock { _ in
+            try store.pruneACL(expiredBefore: before)
+            mutable.withLock { m in m.dynamic = m.dynamic.filter { ($0.value.expiresAt ?? .infinity) >= before } }
+        }
+    }
+
+    private func schedulePrune() {
+        DispatchQueue.global().asyncAfter(deadline: .now() + Self.pruneInterval) { [weak self] in
+            guard let self else { return }
+            try? self.pruneExpired()  // (a store error leaves them for the next pass)
+            self.schedulePrune()
+        }
     }
 
     public var snapshot: Snapshot { current.withLock { $0 } }
