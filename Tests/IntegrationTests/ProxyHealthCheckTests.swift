@@ -75,4 +75,23 @@ final class ProxyHealthCheckTests: DaemonTestCase {
         Thread.sleep(forTimeInterval: 0.3)  // a check still running from before the reload records nothing
         XCTAssertEqual(try state(a).stateName(now: Date().timeIntervalSince1970), "active")
     }
+
+    /// Reloads more often than `interval_ms` do not put the checks off: each address keeps its
+    /// cadence across them.
+    func testReloadsMoreOftenThanTheIntervalDoNotPutChecksOff() throws {
+        let a = try FakeUpstream(id: "a")
+        upstreams = [a]
+        a.behavior.status = 503
+        let port = freePort()
+        try writeConfig(proxyConfigJSON(port: port, upstreams: [a.address],
+            route: #", "health_check": { "path": "/health", "interval_ms": 400, "timeout_ms": 300, "fall": 1, "rise": 1 }"#))
+        daemon = try makeDaemon()
+        let st = try state(a)
+        let deadline = Date().addingTimeInterval(4)
+        while st.stateName(now: Date().timeIntervalSince1970) != "down" && Date() < deadline {
+            XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+            Thread.sleep(forTimeInterval: 0.15)
+        }
+        XCTAssertEqual(st.stateName(now: Date().timeIntervalSince1970), "down", "checked despite a reload every 150 ms")
+    }
 }

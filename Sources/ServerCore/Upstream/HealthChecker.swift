@@ -9,10 +9,14 @@ import Synchronization
 /// with the config on reload; one check per address even if several routes list it (the config
 /// refuses different checks for one address: `XPSConfig.checkOneHealthCheckPerUpstream`). An
 /// upstream no check watches after a reload is no longer down by an earlier check's verdict, and
-/// a check still running from the earlier config records nothing.
+/// a check still running from the earlier config records nothing. A reload keeps each address's
+/// cadence (its next check comes `interval_ms` after its last one began, not after the reload),
+/// so reloads more frequent than the interval do not put checks off for good.
 final class HealthChecker: Sendable {
     private let group: EventLoopGroup
     private let tasks = Mutex<[RepeatedTask]>([])
+    /// When each address's last check began (or its checks were first scheduled).
+    private let lastCheck = Mutex<[String: NIODeadline]>([:])
     /// Moves on at each start: a probe records its result only if it is still current.
     private let epoch = Atomic<UInt64>(0)
 
@@ -32,10 +36,14 @@ final class HealthChecker: Sendable {
                 let loop = group.next()
                 let state = member.state
                 let host = member.config.host, port = member.config.port
-                let task = loop.scheduleRepeatedAsyncTask(
-                    initialDelay: .milliseconds(Int64(check.intervalMs)), delay: .milliseconds(Int64(check.intervalMs))
-                ) { _ in
-                    Self.probe(host: host, port: port, path: check.path, timeout: .milliseconds(Int64(check.timeoutMs)), on: loop)
+                let interval = TimeAmount.milliseconds(Int64(check.intervalMs))
+                // (An address checked for the first time starts its cadence now.)
+                let now = NIODeadline.now()
+                let last = lastCheck.withLock { l in l[state.address] ?? { l[state.address] = now; return now }() }
+                let first = max(.zero, interval - (now - last))
+                let task = loop.scheduleRepeatedAsyncTask(initialDelay: first, delay: interval) { _ in
+                    self.lastCheck.withLock { $0[state.address] = .now() }
+                    return Self.probe(host: host, port: port, path: check.path, timeout: .milliseconds(Int64(check.timeoutMs)), on: loop)
                         .map { ok in
                             state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise,
                                               if: { self.epoch.load(ordering: .relaxed) == current })
