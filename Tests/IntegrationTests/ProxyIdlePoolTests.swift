@@ -77,6 +77,17 @@ final class ProxyIdlePoolTests: DaemonTestCase {
         try assertClosesIdleConnections(after: Endpoint.upstreamDisable)
     }
 
+    /// Weight 0 takes no new requests either: its idle connection goes too.
+    func testWeightingAnUpstreamZeroClosesItsIdleConnections() throws {
+        try start("a", "b")
+        let (a, b) = (upstreams[0], upstreams[1])
+        try poolOneEach(a, b)
+        let body = try JSONEncoder().encode(UpstreamWeightRequest(address: a.address, weight: 0))
+        XCTAssertEqual(try control("POST", Endpoint.upstreamWeight, body: String(decoding: body, as: UTF8.self)).status, 200)
+        XCTAssertTrue(pollUntil(timeout: 5) { a.openConnections == 0 }, "a's idle connection is closed")
+        try assertStillPooled(b)
+    }
+
     func testAReloadThatRemovesAnUpstreamClosesItsIdleConnections() throws {
         try start("a", "b")
         let (a, b) = (upstreams[0], upstreams[1])

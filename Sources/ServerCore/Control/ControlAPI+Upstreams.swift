@@ -4,8 +4,8 @@ import Foundation
 /// `/v1/upstreams…`: list, weight, drain, enable, disable. An address no reverse_proxy route
 /// lists is an error (404), not a no-op. Changes are committed (with their audit record) before
 /// they are answered, apply to every route that lists the address, and are re-applied after
-/// restarts and reloads (`UpstreamControl.restore`). Draining or disabling an upstream also
-/// closes the idle keep-alive connections to it (`IdleConnectionSweep`).
+/// restarts and reloads (`UpstreamControl.restore`). Draining, disabling or weighting an upstream
+/// 0 also closes the idle keep-alive connections to it (`IdleConnectionSweep`).
 extension ControlAPI {
     static func registerUpstreams(on router: inout ControlRouter, daemon: Daemon) {
         router.register(.get, Endpoint.upstreams) { _ in
@@ -57,7 +57,7 @@ extension ControlAPI {
             state.set(admin: admin, weight: .some(weight))
             return (admin, weight)
         }
-        if newAdmin != nil { daemon.http.upstreamAdminChanged() }
+        daemon.http.upstreamsChanged()
         return .json(UpstreamChangeResponse(address: address, admin: admin.rawValue, weight: weight,
                                             inFlight: state.inFlight.load(ordering: .relaxed)))
     }

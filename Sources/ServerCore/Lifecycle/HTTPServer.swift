@@ -103,9 +103,9 @@ public final class HTTPServer: Sendable {
         }
     }
 
-    /// An upstream's admin state changed (drained, disabled, enabled): idle connections to one
-    /// that takes no new requests are closed.
-    func upstreamAdminChanged() { idleSweep.changed() }
+    /// An upstream's admin state or weight changed: idle connections to one that takes no new
+    /// requests are closed.
+    func upstreamsChanged() { idleSweep.changed() }
 
     func bootstrap(_ listener: XPSConfig.Listener) -> ServerBootstrap {
         let state = self.state

@@ -1,8 +1,8 @@
 import NIOCore
 import Synchronization
 
-/// Closes the idle keep-alive connections to upstreams that take no new requests: drained or
-/// disabled by the operator, or listed by no reverse_proxy route after a reload. A pool looks at
+/// Closes the idle keep-alive connections to upstreams that take no new requests: drained,
+/// disabled or weighted 0 by the operator, or listed by no reverse_proxy route after a reload. A pool looks at
 /// an upstream's idle connections only when that upstream is picked (`UpstreamConnectionPool.take`),
 /// which such an upstream never is again: without this they would stay open for good, and a
 /// backend that waits for its clients to leave before it exits would wait for ever. (HAProxy
@@ -26,17 +26,18 @@ final class IdleConnectionSweep: Sendable {
     }
 
     /// The pool indexes of the upstreams whose idle connections may stay: those a reverse_proxy
-    /// route of `config` lists, in the admin state `active`. (Health is no reason to close them:
-    /// a down upstream comes back by itself, and stale connections are dropped when it is picked.)
+    /// route of `config` lists, in the admin state `active`, with a weight above 0 there (weight 0
+    /// takes no new requests either). (Health is no reason to close them: a down upstream comes
+    /// back by itself, and stale connections are dropped when it is picked.)
     static func keeping(_ config: RuntimeConfig) -> Set<Int> {
         var keep = Set<Int>()
         for (_, route) in UpstreamControl.proxyRoutes(config) {
-            for m in route.group.members where m.state.admin == .active { keep.insert(m.state.poolIndex) }
+            for m in route.group.members where m.state.admin == .active && m.weight > 0 { keep.insert(m.state.poolIndex) }
         }
         return keep
     }
 
-    /// An upstream's admin state changed, or a reload swapped the config in.
+    /// An upstream's admin state or weight changed, or a reload swapped the config in.
     func changed() {
         sweep()
         recheckLater()
