@@ -1,5 +1,5 @@
 import Foundation
-import ServerCore
+@testable import ServerCore
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -97,14 +97,38 @@ final class AccessLogTests: ServerTestCase {
         try client.send(getRequest("/big.txt", headers: ["Accept-Encoding: gzip"]))
         let first = try XCTUnwrap(client.readChunk(max: 4096))
         XCTAssertTrue(String(decoding: first.prefix(12), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
-        // The same config again: a new snapshot and a new access log.
-        try server.server.apply(ConfigLoader.load(path: f.publicDir.appendingPathComponent("xps_config.json").path))
+        // A config that logs elsewhere: a new snapshot and a new access log.
+        let configPath = f.publicDir.appendingPathComponent("xps_config.json").path
+        let otherLog = f.root.appendingPathComponent("other.log").path
+        try String(contentsOfFile: configPath, encoding: .utf8).replacingOccurrences(of: logPath, with: otherLog)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        try server.server.apply(ConfigLoader.load(path: configPath))
+        XCTAssertEqual(server.server.state.current.accessLog?.path, otherLog)
         size = 1 << 20  // then read the rest at speed
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         let rest = client.readAll()
         XCTAssertTrue(rest.closed, "the whole stream (Connection: close)")
         let logged = lines(at: logPath, atLeast: 1)
         XCTAssertTrue(logged.contains { $0.contains("\"GET /big.txt HTTP/1.1\" 200 ") }, "\(logged)")
+        XCTAssertEqual(try exchange(server, getRequest("/missing")).response.status, 404)
+        XCTAssertEqual(lines(at: otherLog, atLeast: 1).count, 1, "later answers go to the new log")
+    }
+
+    /// A reload that names the same log keeps the running one (no second descriptor and flush
+    /// thread per reload while idle connections hold the old snapshot).
+    func testAReloadWithTheSameLogKeepsIt() throws {
+        let f = try makeFixture()
+        let logPath = f.root.appendingPathComponent("access.log").path
+        let server = try startServer("""
+            { "access_log": "\(logPath)",
+              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "." } ] } ] }
+            """, fixture: f)
+        let before = try XCTUnwrap(server.server.state.current.accessLog)
+        try server.server.apply(ConfigLoader.load(path: f.publicDir.appendingPathComponent("xps_config.json").path))
+        XCTAssertTrue(server.server.state.current.accessLog === before)
+        XCTAssertEqual(try exchange(server, getRequest("/sample.txt")).response.status, 200)
+        XCTAssertEqual(lines(at: logPath, atLeast: 1).count, 1, "and it still writes")
     }
 
     /// After `close` (shutdown) a late line is dropped: never written to the descriptor number,

@@ -8,14 +8,16 @@ import Synchronization
 /// buffer under a lock; a background thread writes it out every 100 ms (or when it passes 64 KiB).
 /// Off unless `access_log` is set (`"stdout"`/`"-"` or a file path, opened for append).
 ///
-/// A reload opens a new one and drops the old one, which stays open while anything still holds
-/// it (a response streamed since before the reload logs at its end) and closes when the last
-/// holder lets go (`deinit`: what is buffered is written first). `close` (shutdown) closes it at
+/// A reload keeps the running one when `access_log` names the same destination; for another it
+/// opens a new one and drops the old one, which stays open while anything still holds it (a
+/// response streamed since before the reload logs at its end) and closes when the last holder
+/// lets go (`deinit`: what is buffered is written first). `close` (shutdown) closes it at
 /// once; lines appended after that are dropped, never written to a descriptor number that may
 /// have been reused.
 public final class AccessLog: Sendable {
     private let ownsFD: Bool
-    private let path: String
+    /// The `access_log` value it was opened for.
+    let path: String
     private let buffer = Mutex<[UInt8]>([])
     /// The descriptor, nil once closed; writes hold the lock, so a close never lands mid-write.
     private let output: Mutex<CInt?>

@@ -78,15 +78,19 @@ public final class HTTPServer: Sendable {
     /// finish with the snapshot they started with.
     /// Throws (and changes nothing) when a new listener or the access log cannot be opened.
     public func apply(_ config: RuntimeConfig) throws {
-        let accessLog = try config.accessLog.map { try AccessLog(destination: $0) }
+        // The running log when the destination is the same (almost every reload): an old one
+        // lives on while idle keep-alive connections still hold the snapshot it is in.
+        let running = state.current.accessLog
+        let reused = running.flatMap { $0.path == config.accessLog ? $0 : nil }
+        let accessLog = try reused ?? config.accessLog.map { try AccessLog(destination: $0) }
         do {
             try bindMissing(config.listeners)
         } catch {
-            accessLog?.close()
+            if reused == nil { accessLog?.close() }
             throw error
         }
-        // The old snapshot's access log closes when the last answer begun before the swap has
-        // logged (`AccessLog`), not now.
+        // An old snapshot's access log that is not reused closes when the last answer begun
+        // before the swap has logged (`AccessLog`), not now.
         _ = state.swap(ServingSnapshot(config: config, accessLog: accessLog))
         state.access.apply(config.acl)
         health.start(config)
