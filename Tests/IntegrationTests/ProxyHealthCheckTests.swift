@@ -76,22 +76,48 @@ final class ProxyHealthCheckTests: DaemonTestCase {
         XCTAssertEqual(try state(a).stateName(now: Date().timeIntervalSince1970), "active")
     }
 
-    /// Reloads more often than `interval_ms` do not put the checks off: each address keeps its
-    /// cadence across them.
-    func testReloadsMoreOftenThanTheIntervalDoNotPutChecksOff() throws {
+    /// Reloads more often than `interval_ms`, or than a failing probe takes to time out, do not
+    /// put the checks off or throw their verdicts away: a check whose settings a reload leaves
+    /// as they are runs on untouched.
+    func testFrequentReloadsDoNotPutChecksOff() throws {
+        for slow in [false, true] {
+            let a = try FakeUpstream(id: "a")
+            upstreams.append(a)
+            // Refused at once (503), or silent until the probe's timeout (300 ms) is over.
+            if slow { a.behavior.delayMs = 2000 } else { a.behavior.status = 503 }
+            let port = freePort()
+            try writeConfig(proxyConfigJSON(port: port, upstreams: [a.address],
+                route: #", "health_check": { "path": "/health", "interval_ms": 400, "timeout_ms": 300, "fall": 1, "rise": 1 }"#))
+            daemon = try makeDaemon()
+            let st = try state(a)
+            let deadline = Date().addingTimeInterval(4)
+            while st.stateName(now: Date().timeIntervalSince1970) != "down" && Date() < deadline {
+                XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+                Thread.sleep(forTimeInterval: 0.15)
+            }
+            XCTAssertEqual(st.stateName(now: Date().timeIntervalSince1970), "down", "checked despite a reload every 150 ms (slow: \(slow))")
+            daemon?.shutdown(grace: .zero)
+            daemon = nil
+        }
+    }
+
+    /// A reload that changes a check's settings starts it again with them.
+    func testAReloadThatChangesTheCheckUsesTheNewOne() throws {
         let a = try FakeUpstream(id: "a")
         upstreams = [a]
-        a.behavior.status = 503
         let port = freePort()
-        try writeConfig(proxyConfigJSON(port: port, upstreams: [a.address],
-            route: #", "health_check": { "path": "/health", "interval_ms": 400, "timeout_ms": 300, "fall": 1, "rise": 1 }"#))
-        daemon = try makeDaemon()
-        let st = try state(a)
-        let deadline = Date().addingTimeInterval(4)
-        while st.stateName(now: Date().timeIntervalSince1970) != "down" && Date() < deadline {
-            XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
-            Thread.sleep(forTimeInterval: 0.15)
+        func config(_ path: String) -> String {
+            proxyConfigJSON(port: port, upstreams: [a.address],
+                route: #", "health_check": { "path": "\#(path)", "interval_ms": 100, "timeout_ms": 300, "fall": 1, "rise": 1 }"#)
         }
-        XCTAssertEqual(st.stateName(now: Date().timeIntervalSince1970), "down", "checked despite a reload every 150 ms")
+        try writeConfig(config("/old"))
+        daemon = try makeDaemon()
+        XCTAssertTrue(pollUntil(timeout: 5) { a.seen.contains { $0.target == "/old" } })
+        try writeConfig(config("/new"))
+        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        XCTAssertTrue(pollUntil(timeout: 5) { a.seen.contains { $0.target == "/new" } })
+        let count = a.seen.filter { $0.target == "/old" }.count
+        Thread.sleep(forTimeInterval: 0.4)
+        XCTAssertLessThanOrEqual(a.seen.filter { $0.target == "/old" }.count, count + 1, "the old check stopped")
     }
 }

@@ -5,61 +5,92 @@ import Synchronization
 
 /// Active health checks (`health_check`): every `interval_ms`, each upstream of the route gets
 /// `GET path` on a new connection; a 2xx/3xx status within `timeout_ms` is a success. `fall`
-/// failures in a row mark it down, `rise` successes up (`UpstreamState.recordCheck`). Restarted
-/// with the config on reload; one check per address even if several routes list it (the config
-/// refuses different checks for one address: `XPSConfig.checkOneHealthCheckPerUpstream`). An
-/// upstream no check watches after a reload is no longer down by an earlier check's verdict, and
-/// a check still running from the earlier config records nothing. A reload keeps each address's
-/// cadence (its next check comes `interval_ms` after its last one began, not after the reload),
-/// so reloads more frequent than the interval do not put checks off for good.
+/// failures in a row mark it down, `rise` successes up (`UpstreamState.recordCheck`). One check
+/// per address even if several routes list it (the config refuses different checks for one
+/// address: `XPSConfig.checkOneHealthCheckPerUpstream`).
+///
+/// A reload leaves an address's check running as it is when its settings are the same (its
+/// cadence, and a probe in flight, carry on: reloads more frequent than `interval_ms`, or than a
+/// failing probe's `timeout_ms`, would otherwise keep every verdict from being recorded); a check
+/// whose settings changed starts again, and a probe of the replaced one records nothing. An
+/// upstream no check watches after a reload is no longer down by an earlier check's verdict.
 final class HealthChecker: Sendable {
     private let group: EventLoopGroup
-    private let tasks = Mutex<[RepeatedTask]>([])
-    /// When each address's last check began (or its checks were first scheduled).
-    private let lastCheck = Mutex<[String: NIODeadline]>([:])
-    /// Moves on at each start: a probe records its result only if it is still current.
-    private let epoch = Atomic<UInt64>(0)
+    /// The running check of each address.
+    private let watches = Mutex<[String: Watch]>([:])
+
+    /// One address's running check and the settings it runs with.
+    final class Watch: Sendable {
+        let check: XPSConfig.HealthCheck
+        let host: String
+        let port: Int
+        private let task = Mutex<RepeatedTask?>(nil)
+        /// Its probes' verdicts count (not stopped or replaced).
+        private let live = Atomic<Bool>(true)
+
+        init(check: XPSConfig.HealthCheck, host: String, port: Int) {
+            self.check = check
+            self.host = host
+            self.port = port
+        }
+
+        func runs(_ check: XPSConfig.HealthCheck, host: String, port: Int) -> Bool {
+            self.check == check && self.host == host && self.port == port
+        }
+
+        var isLive: Bool { live.load(ordering: .relaxed) }
+
+        func start(_ state: UpstreamState, on loop: EventLoop) {
+            let check = self.check, host = self.host, port = self.port
+            let interval = TimeAmount.milliseconds(Int64(check.intervalMs))
+            let started = loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { [self] _ in
+                HealthChecker.probe(host: host, port: port, path: check.path, timeout: .milliseconds(Int64(check.timeoutMs)), on: loop)
+                    .map { ok in
+                        state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise, if: { self.isLive })
+                    }
+            }
+            task.withLock { $0 = started }
+        }
+
+        func stop() {
+            live.store(false, ordering: .relaxed)
+            task.withLock { t in
+                t?.cancel()
+                t = nil
+            }
+        }
+    }
 
     init(group: EventLoopGroup) {
         self.group = group
     }
 
     func start(_ config: RuntimeConfig) {
-        stop()
-        let current = epoch.add(1, ordering: .relaxed).newValue
-        var checked = Set<String>()
-        var started: [RepeatedTask] = []
+        let running = watches.withLock { $0 }
+        var next: [String: Watch] = [:]
         let routes = UpstreamControl.proxyRoutes(config)
         for (_, route) in routes {
             guard let check = route.healthCheck else { continue }
-            for member in route.group.members where checked.insert(member.state.address).inserted {
-                let loop = group.next()
-                let state = member.state
+            for member in route.group.members where next[member.state.address] == nil {
                 let host = member.config.host, port = member.config.port
-                let interval = TimeAmount.milliseconds(Int64(check.intervalMs))
-                // (An address checked for the first time starts its cadence now.)
-                let now = NIODeadline.now()
-                let last = lastCheck.withLock { l in l[state.address] ?? { l[state.address] = now; return now }() }
-                let first = max(.zero, interval - (now - last))
-                let task = loop.scheduleRepeatedAsyncTask(initialDelay: first, delay: interval) { _ in
-                    self.lastCheck.withLock { $0[state.address] = .now() }
-                    return Self.probe(host: host, port: port, path: check.path, timeout: .milliseconds(Int64(check.timeoutMs)), on: loop)
-                        .map { ok in
-                            state.recordCheck(ok: ok, now: Date().timeIntervalSince1970, fall: check.fall, rise: check.rise,
-                                              if: { self.epoch.load(ordering: .relaxed) == current })
-                        }
+                if let watch = running[member.state.address], watch.runs(check, host: host, port: port) {
+                    next[member.state.address] = watch
+                    continue
                 }
-                started.append(task)
+                let watch = Watch(check: check, host: host, port: port)
+                watch.start(member.state, on: group.next())
+                next[member.state.address] = watch
             }
         }
+        for (address, watch) in running where next[address] !== watch { watch.stop() }
         for (_, route) in routes {
-            for member in route.group.members where !checked.contains(member.state.address) { member.state.clearActiveHealth() }
+            for member in route.group.members where next[member.state.address] == nil { member.state.clearActiveHealth() }
         }
-        tasks.withLock { $0 = started }
+        watches.withLock { $0 = next }
     }
 
     func stop() {
-        for task in tasks.withLock({ t in defer { t.removeAll() }; return t }) { task.cancel() }
+        for watch in watches.withLock({ w in defer { w.removeAll() }; return Array(w.values) }) { watch.stop() }
     }
 
     /// One check: true for a 2xx/3xx status line within `timeout`.
