@@ -94,6 +94,7 @@ final class GzipProxiedTests: ServerTestCase {
         let (r, text) = try gzipAccepted(fromUpstreamWith: "Cache-Control: public\r\nCache-Control: no-transform\r\n")
         XCTAssertEqual(r.status, 200)
         XCTAssertNil(r.header("Content-Encoding"))
+        XCTAssertNil(r.header("Vary"), "never compressed for anyone: nothing varies")
         XCTAssertEqual(String(decoding: r.body, as: UTF8.self), text)
     }
 

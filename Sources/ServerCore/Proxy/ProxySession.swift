@@ -524,12 +524,15 @@ final class ProxySession {
         guard policy.varies(contentType: type, size: size) else { return (false, false) }
         // Every line of a list field counts (a list may be split over several).
         func list(_ name: String) -> String { lines.filter { $0.name.lowercased() == name }.map(\.value).joined(separator: ", ") }
+        let cacheControl = list("cache-control")
+        // An upstream's no-transform keeps it from being compressed for anyone: nothing varies.
+        if cacheControl.lowercased().contains("no-transform") { return (false, false) }
         let varied = list("vary").lowercased().split(separator: ",").contains {
             let field = $0.trimmingSpaces()
             return field == "accept-encoding" || field == "*"
         }
         let compress = policy.shouldCompress(
-            contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: list("cache-control"))
+            contentType: type, size: size, acceptEncoding: acceptEncoding, isRange: false, cacheControl: cacheControl)
         return (compress, !varied)
     }
 
