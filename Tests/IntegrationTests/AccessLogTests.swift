@@ -20,14 +20,22 @@ final class AccessLogTests: ServerTestCase {
         return lines
     }
 
-    func testCombinedFormatLines() throws {
+    /// A server logging to `access.log` in a new fixture, serving its `public` directory (gzip
+    /// on, when asked), after `prepare` has written into the fixture.
+    func loggingServer(gzip: Bool = false, prepare: (Fixture) throws -> Void = { _ in }) throws -> (TestServer, Fixture, String) {
         let f = try makeFixture()
+        try prepare(f)
         let logPath = f.root.appendingPathComponent("access.log").path
         let server = try startServer("""
             { "access_log": "\(logPath)",
               "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
-                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "." } ] } ] }
+                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": ".", "gzip_enable": \(gzip) } ] } ] }
             """, fixture: f)
+        return (server, f, logPath)
+    }
+
+    func testCombinedFormatLines() throws {
+        let (server, _, logPath) = try loggingServer()
         XCTAssertEqual(try exchange(server, getRequest("/sample.txt?q=1", headers: ["User-Agent: LogTest/1.0", "Referer: http://r.example/"])).response.status, 200)
         XCTAssertEqual(try exchange(server, getRequest("/missing")).response.status, 404)
 
@@ -47,16 +55,9 @@ final class AccessLogTests: ServerTestCase {
     /// Bodies sent from an open file and streamed (gzipped on the fly) are logged too, the
     /// streamed one with the bytes it sent.
     func testFileAndStreamedAnswersAreLogged() throws {
-        let f = try makeFixture()
-        let logPath = f.root.appendingPathComponent("access.log").path
         var text = ""
         for i in 0..<30_000 { text += "line \(i): the quick brown fox jumps over the lazy dog\n" }
-        try f.write(Data(text.utf8), to: "public/big.txt")
-        let server = try startServer("""
-            { "access_log": "\(logPath)",
-              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
-                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public", "gzip_enable": true } ] } ] }
-            """, fixture: f)
+        let (server, _, logPath) = try loggingServer(gzip: true) { try $0.write(Data(text.utf8), to: "public/big.txt") }
         let plain = try exchange(server, getRequest("/big.txt")).response
         XCTAssertEqual(plain.body.count, text.utf8.count)
         let gzipped = try exchange(server, getRequest("/big.txt", headers: ["Accept-Encoding: gzip"])).response
@@ -75,8 +76,6 @@ final class AccessLogTests: ServerTestCase {
     /// An answer still being sent when a reload swaps the config (and its access log) in is
     /// logged when it ends: the old log stays open until then.
     func testAnAnswerStreamedAcrossAReloadIsLogged() throws {
-        let f = try makeFixture()
-        let logPath = f.root.appendingPathComponent("access.log").path
         // Text that gzip cannot shrink much (hex of random bytes), so the stream outlasts the buffers.
         let random = try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: 6 << 20)
         let digits = Array("0123456789abcdef".utf8)
@@ -85,12 +84,7 @@ final class AccessLogTests: ServerTestCase {
             hex[2 * i] = digits[Int(b >> 4)]
             hex[2 * i + 1] = digits[Int(b & 15)]
         }
-        try f.write(Data(hex), to: "public/big.txt")
-        let server = try startServer("""
-            { "access_log": "\(logPath)",
-              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
-                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public", "gzip_enable": true } ] } ] }
-            """, fixture: f)
+        let (server, f, logPath) = try loggingServer(gzip: true) { try $0.write(Data(hex), to: "public/big.txt") }
         let client = try RawClient(port: server.port, timeout: 10)
         var size: Int32 = 4096
         setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -117,13 +111,7 @@ final class AccessLogTests: ServerTestCase {
     /// A reload that names the same log keeps the running one (no second descriptor and flush
     /// thread per reload while idle connections hold the old snapshot).
     func testAReloadWithTheSameLogKeepsIt() throws {
-        let f = try makeFixture()
-        let logPath = f.root.appendingPathComponent("access.log").path
-        let server = try startServer("""
-            { "access_log": "\(logPath)",
-              "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
-                "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "." } ] } ] }
-            """, fixture: f)
+        let (server, f, logPath) = try loggingServer()
         let before = try XCTUnwrap(server.server.state.current.accessLog)
         try server.server.apply(ConfigLoader.load(path: f.publicDir.appendingPathComponent("xps_config.json").path))
         XCTAssertTrue(server.server.state.current.accessLog === before)
