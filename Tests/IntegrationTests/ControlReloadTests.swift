@@ -128,6 +128,22 @@ final class ControlReloadSettingsTests: DaemonTestCase {
         XCTAssertEqual(try settled.json(ReloadResponse.self).notApplied, [])
         XCTAssertEqual(d.restartPending, [])
     }
+
+    /// `workers` waits for a restart too, and what reports it (status, the metrics JSON) says
+    /// how many run, not what the reloaded file asks for.
+    func testWorkersReportedAreTheRunningOnes() throws {
+        let port = freePort()
+        try writeConfig(configJSON(ports: [port]))
+        let d = try startLoggingDaemon()
+        try writeConfig(configJSON(ports: [port]).replacingOccurrences(of: #""workers": 1,"#, with: #""workers": 2,"#))
+        XCTAssertEqual(try control("POST", Endpoint.reload).json(ReloadResponse.self).notApplied, ["workers"])
+        XCTAssertEqual(d.status().workers, 1)
+        guard case .buffer(let body) = d.http.state.dispatcher.metrics(config: d.config, prometheus: false).body else {
+            return XCTFail("the metrics JSON is a buffer")
+        }
+        let metrics = String(buffer: body)
+        XCTAssertTrue(metrics.contains(#""workers":1,"#), metrics)
+    }
 }
 
 /// Log messages at warning and above, for assertions.

@@ -167,7 +167,7 @@ public final class Daemon: Sendable {
         return StatusResponse(
             version: ConfigLoader.version, protocolVersion: ControlProtocolVersion.current, pid: getpid(),
             startedAt: startedAt.timeIntervalSince1970, uptimeMs: Int64(Date().timeIntervalSince(startedAt) * 1000),
-            configPath: config.configPath, stateDB: stateDBPath, controlSocket: socketPath, workers: config.workers,
+            configPath: config.configPath, stateDB: stateDBPath, controlSocket: socketPath, workers: http.state.stats.workers,
             listeners: config.listeners.map { "\($0.host):\($0.port)" }, reloads: reloads.load(ordering: .relaxed))
     }
 

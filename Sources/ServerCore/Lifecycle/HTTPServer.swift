@@ -35,7 +35,7 @@ public final class HTTPServer: Sendable {
             snapshot: ServingSnapshot(config: config, accessLog: accessLog),
             dispatcher: RequestDispatcher(
                 files: FileServer(), threadPool: threadPool,
-                stats: ServerStats(connections: ConnectionStats(), routes: config.routeStats),
+                stats: ServerStats(connections: ConnectionStats(), routes: config.routeStats, workers: config.workers),
                 gzipCache: GzipCache(maxBytes: config.source.gzipCacheMaxBytes)),
             access: try access ?? AccessControl(settings: config.acl, store: InMemoryStateStore()),
             pools: PerEventLoop(group: group) { UpstreamConnectionPool(eventLoop: $0) },

@@ -11,11 +11,11 @@ enum MetricsRenderer {
     static func expserverJSON(stats: ServerStats, config: RuntimeConfig, sampler: SystemSampler) -> String {
         let all = stats.all, generated = stats.generated
         let ram = sampler.machineRAM()
-        let workers = sampler.workerCPUPercents(expected: config.workers)
+        let workers = sampler.workerCPUPercents(expected: stats.workers)
         let fields: [(String, String)] = [
             ("server_name", jsonString(config.serverName)),
             ("pid", String(getpid())),
-            ("workers", String(config.workers)),
+            ("workers", String(stats.workers)),
             ("uptime_msec", String(Int(Date().timeIntervalSince(stats.startedAt) * 1000))),
             ("sys_cpu_usage_percent", number(sampler.machineCPUPercent())),
             ("sys_ram_usage_bytes", String(ram.used)),

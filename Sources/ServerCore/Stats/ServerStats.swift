@@ -46,9 +46,13 @@ public final class ServerStats: Sendable {
     /// Totals carried over from before the last restart (loaded from the state db).
     let baseline = Mutex<[String: Int]>([:])
 
-    public init(connections: ConnectionStats, routes: RouteStatsRegistry) {
+    /// The event loops running (from the start: a reload cannot change `workers`).
+    public let workers: Int
+
+    public init(connections: ConnectionStats, routes: RouteStatsRegistry, workers: Int = 1) {
         self.connections = connections
         self.routes = routes
+        self.workers = workers
     }
 
     /// A cumulative value including what was counted before the last restart (for the JSON;
