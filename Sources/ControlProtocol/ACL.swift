@@ -120,4 +120,17 @@ public struct ACLCheckResponse: Codable, Sendable, Equatable {
         self.entry = entry
         self.explanation = explanation
     }
+
+    enum CodingKeys: String, CodingKey {
+        case ip, decision, entry, explanation
+    }
+
+    /// Every key, `entry` as null when no entry matches (the schema's keys are always present).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ip, forKey: .ip)
+        try c.encode(decision, forKey: .decision)
+        try c.encode(entry, forKey: .entry)
+        try c.encode(explanation, forKey: .explanation)
+    }
 }

@@ -114,4 +114,19 @@ public struct StatsResponse: Codable, Sendable, Equatable {
         case topClients = "top_clients"
         case top4xxClients = "top_4xx_clients"
     }
+
+    /// Every key, `window` as null without `since` (the schema's keys are always present).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(uptimeMs, forKey: .uptimeMs)
+        try c.encode(totals, forKey: .totals)
+        try c.encode(current, forKey: .current)
+        try c.encode(requestRate, forKey: .requestRate)
+        try c.encode(latencyMs, forKey: .latencyMs)
+        try c.encode(routes, forKey: .routes)
+        try c.encode(upstreams, forKey: .upstreams)
+        try c.encode(topClients, forKey: .topClients)
+        try c.encode(top4xxClients, forKey: .top4xxClients)
+        try c.encode(window, forKey: .window)
+    }
 }

@@ -19,6 +19,13 @@ final class ACLWireTests: XCTestCase {
         XCTAssertEqual(try WireJSON.assertRoundTrip(timed, keys: Set(object.keys))["expires_at"] as? Double, 70)
     }
 
+    /// `/v1/acl/check` for an address no entry decides: `entry` is null, not left out.
+    func testCheckWithoutAnEntryHasANullEntry() throws {
+        let check = ACLCheckResponse(ip: "1.2.3.4", decision: "allow", entry: nil, explanation: "no entry matches")
+        let object = try WireJSON.assertRoundTrip(check, keys: ["ip", "decision", "entry", "explanation"])
+        XCTAssertTrue(object["entry"] is NSNull, "null, not left out")
+    }
+
     func testEntryWithoutOptionalKeysStillDecodes() throws {
         let old = #"{"cidr":"10.0.0.0/8","action":"deny","source":"config","expired":false,"hits":0}"#
         let entry = try JSONDecoder().decode(ACLEntryInfo.self, from: Data(old.utf8))
