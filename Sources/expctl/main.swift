@@ -25,6 +25,14 @@ do {
     }
     Expctl.exit(withError: error)  // --help, --version
 }
+// A command group without its subcommand (`expctl`, `expctl acl`) is bad usage too, not help.
+let group = type(of: command).configuration
+if !group.subcommands.isEmpty {
+    let names = group.subcommands.compactMap { $0.configuration.commandName }.joined(separator: ", ")
+    let path = command is Expctl ? "expctl" : "expctl \(group.commandName ?? "")"
+    FileHandle.standardError.write(Data("expctl: \(path) needs a subcommand: \(names) (see \(path) --help)\n".utf8))
+    Expctl.exit(withError: ExitCode.validationFailure)
+}
 do {
     try command.run()
 } catch {

@@ -82,4 +82,18 @@ final class ACLBadInputE2ETests: E2ETestCase {
         XCTAssertEqual(r.status, 64, r.stderr)
         XCTAssertEqual(r.stderr, "expctl: \"1.2.3\" is not a valid IP address or CIDR\n")
     }
+
+    /// A command group without its subcommand is bad usage (one line naming them, 64), not help
+    /// with status 0, which a script would take for success.
+    func testAGroupWithoutItsSubcommandIsUsage() throws {
+        for (args, path) in [([String](), "expctl"), (["acl"], "expctl acl"), (["upstream"], "expctl upstream")] {
+            let r = try expctl(args, socket: nil)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, "", "\(args)")
+            XCTAssertTrue(r.stderr.hasPrefix("expctl: \(path) needs a subcommand: "), r.stderr)
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+        }
+        XCTAssertTrue(try expctl(["acl"], socket: nil).stderr.contains("deny, allow, remove, list, check"))
+        XCTAssertEqual(try expctl(["--help"], socket: nil).status, 0, "asking for help is not an error")
+    }
 }
