@@ -34,8 +34,12 @@ public struct CompressionPolicy: Sendable, Equatable {
     }
 
     public func shouldCompress(contentType: String, size: Int, acceptEncoding: String?, isRange: Bool, cacheControl: String?) -> Bool {
-        guard varies(contentType: contentType, size: size), !isRange else { return false }
-        if let cc = cacheControl, cc.lowercased().contains("no-transform") { return false }
+        guard varies(contentType: contentType, size: size), !isRange, Self.transformable(cacheControl) else { return false }
         return AcceptEncoding.acceptsGzip(acceptEncoding)
+    }
+
+    /// A `Cache-Control` value (all its lines joined) that does not say `no-transform`.
+    public static func transformable(_ cacheControl: String?) -> Bool {
+        !(cacheControl?.lowercased().contains("no-transform") ?? false)
     }
 }

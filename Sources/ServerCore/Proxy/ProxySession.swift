@@ -526,7 +526,7 @@ final class ProxySession {
         func list(_ name: String) -> String { lines.filter { $0.name.lowercased() == name }.map(\.value).joined(separator: ", ") }
         let cacheControl = list("cache-control")
         // An upstream's no-transform keeps it from being compressed for anyone: nothing varies.
-        if cacheControl.lowercased().contains("no-transform") { return (false, false) }
+        guard CompressionPolicy.transformable(cacheControl) else { return (false, false) }
         let varied = list("vary").lowercased().split(separator: ",").contains {
             let field = $0.trimmingSpaces()
             return field == "accept-encoding" || field == "*"
