@@ -32,10 +32,10 @@ final class ProxyHeadersTests: XCTestCase {
     }
 
     /// `text` encoded for the upstream, as it is sent.
-    func encoded(_ text: String, client: IPAddress?, trusted: Bool = false, host: String? = nil) -> (text: String, chunked: Bool) {
+    func encoded(_ text: String, client: IPAddress?, trusted: Bool = false, host: String? = nil, upgrade: Bool = false) -> (text: String, chunked: Bool) {
         var bytes = ByteBuffer()
         let chunked = Array(text.utf8).withUnsafeBytes {
-            ProxyHeaders.encodeRequest($0, peer: client?.description, trustedPeer: trusted, host: host, into: &bytes)
+            ProxyHeaders.encodeRequest($0, peer: client?.description, trustedPeer: trusted, host: host, upgrade: upgrade, into: &bytes)
         }
         return (String(buffer: bytes), chunked)
     }
@@ -220,5 +220,18 @@ final class ProxyHeadersTests: XCTestCase {
         let expected = Array("GET / HTTP/1.1\r\nHost: h\r\nX-Name: ".utf8) + value
             + Array("\r\nX-Forwarded-Proto: http\r\n\r\n".utf8)
         XCTAssertEqual(sent, expected)
+    }
+
+    /// An offer to switch protocols goes upstream: its `Upgrade` lines as sent, and `Connection:
+    /// upgrade` in place of the client's `Connection` (whose other tokens stay hop-by-hop).
+    func testAnOfferToSwitchProtocolsIsRelayed() {
+        let text = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Upgrade, X-Hop\r\nUpgrade: websocket\r\n"
+            + "X-Hop: 1\r\nSec-WebSocket-Key: k\r\nKeep-Alive: 5\r\n\r\n"
+        XCTAssertEqual(encoded(text, client: client, upgrade: true).text,
+            "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\n"
+            + "X-Forwarded-For: 127.0.0.9\r\nX-Forwarded-Proto: http\r\nConnection: upgrade\r\n\r\n")
+        XCTAssertEqual(encoded(text, client: client).text,
+            "GET /ws HTTP/1.1\r\nHost: h\r\nSec-WebSocket-Key: k\r\n"
+            + "X-Forwarded-For: 127.0.0.9\r\nX-Forwarded-Proto: http\r\n\r\n", "not offered: dropped as before")
     }
 }

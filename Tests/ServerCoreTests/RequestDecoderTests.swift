@@ -446,4 +446,63 @@ final class RequestDecoderTests: XCTestCase {
         XCTAssertEqual(Failure.uriTooLong.status.code, 414)
         XCTAssertEqual(Failure.fieldsTooLarge.status.code, 431)
     }
+
+    /// An offer to switch protocols (RFC 9110 §7.8): HTTP/1.1, `Upgrade`, the `upgrade` token
+    /// among the `Connection` ones (any case, in a list, on any line), and no body.
+    func testAnOfferToSwitchProtocolsIsNoted() throws {
+        func upgrade(_ request: String) throws -> Bool {
+            var decoder = RequestDecoder(limits: limits)
+            var found: Bool?
+            var buffer = ByteBuffer(string: request)
+            try decoder.decode(&buffer) { part in
+                if case .head(let p) = part { found = p.upgrade }
+            }
+            return try XCTUnwrap(found, request)
+        }
+        XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
+        XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nConnection: keep-alive, UPGRADE\r\nHost: h\r\nupgrade: h2c\r\n\r\n"))
+        XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"))
+        XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n"), "no token")
+        XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n"), "no Upgrade")
+        XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nHost: h\r\nUpgrades: x\r\nConnection: upgrades\r\n\r\n"), "near misses")
+        XCTAssertFalse(try upgrade("GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"), "HTTP/1.0")
+        XCTAssertFalse(try upgrade("POST / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\nContent-Length: 1\r\n\r\nx"), "a body")
+        XCTAssertTrue(try upgrade("POST / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\nContent-Length: 0\r\n\r\n"), "an empty body is none")
+    }
+
+    /// Asked to at a request's end, the decoder holds what follows it, undecoded, across reads,
+    /// until it is released; nothing is decoded meanwhile, and the decoder goes on after.
+    func testWhatFollowsARequestCanBeHeld() throws {
+        var decoder = RequestDecoder(limits: limits)
+        var parts: [String] = []
+        var hold = true
+        func feed(_ text: String) throws {
+            var buffer = ByteBuffer(string: text)
+            try decoder.decode(&buffer, deliver: { part in
+                switch part {
+                case .head(let p): parts.append("head " + p.uri)
+                case .body(let b): parts.append(String(buffer: b))
+                case .end: parts.append("end")
+                }
+            }, holdAfterEnd: { hold })
+        }
+        try feed("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\n")
+        try feed("Host: h\r\n\r\n")
+        XCTAssertEqual(parts, ["head /a", "end"])
+        var held = try XCTUnwrap(decoder.releaseHeld())
+        XCTAssertEqual(String(buffer: held), "GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+        XCTAssertNil(decoder.releaseHeld(), "released once")
+        hold = false
+        try decoder.decode(&held) { part in
+            if case .head(let p) = part { parts.append("head " + p.uri) } else if case .end = part { parts.append("end") }
+        }
+        try feed("POST /c HTTP/1.1\r\nContent-Length: 2\r\n\r\nok")
+        XCTAssertEqual(parts, ["head /a", "end", "head /b", "end", "head /c", "ok", "end"])
+        // Held after a body's end too, and nothing at all when nothing followed.
+        hold = true
+        try feed("POST /d HTTP/1.1\r\nContent-Length: 2\r\n\r\nokrest")
+        XCTAssertEqual(String(buffer: try XCTUnwrap(decoder.releaseHeld())), "rest")
+        try feed("GET /e HTTP/1.1\r\n\r\n")
+        XCTAssertEqual(decoder.releaseHeld()?.readableBytes, 0)
+    }
 }

@@ -378,4 +378,46 @@ final class UpstreamResponseParserTests: XCTestCase {
         let big = try parse(nginx.replacingOccurrences(of: "hello", with: "") + String(repeating: "x", count: 4000), step: 0)
         XCTAssertEqual(encoded(big.head), encoded(try parse(nginx).head))
     }
+
+    /// A 101 to a request that offered to switch protocols: its head with `Upgrade` (and no
+    /// `Connection`, the relay's own), then every byte as it comes, at any split, until the
+    /// upstream closes.
+    func testA101ToAnOfferStartsATunnel() throws {
+        let input = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Accept: abc\r\n\r\n\u{7F}\u{05}hello HTTP/1.1 200 OK\r\n\r\n"
+        for step in [0, 1, 7, 40] {
+            var parser = Parser(upgrade: true)
+            var head: Parser.Head?
+            var after = ""
+            let bytes = Array(input.utf8)
+            var offset = 0
+            let size = step == 0 ? bytes.count : step
+            while offset < bytes.count {
+                var buffer = ByteBuffer(bytes: bytes[offset..<min(offset + size, bytes.count)])
+                offset += size
+                while let event = try parser.next(&buffer) {
+                    switch event {
+                    case .head(let h): head = h
+                    case .body(let b): after += String(buffer: b)
+                    case .end: XCTFail("a tunnel ends at the upstream's close only")
+                    }
+                }
+                XCTAssertEqual(buffer.readableBytes, 0)
+            }
+            XCTAssertEqual(head?.status, 101)
+            XCTAssertEqual(head?.framing, Parser.Framing.none)
+            XCTAssertEqual(encoded(head), "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: abc\r\n", "step \(step)")
+            XCTAssertEqual(after, "\u{7F}\u{05}hello HTTP/1.1 200 OK\r\n\r\n", "step \(step)")
+            guard case .end? = try parser.endOfInput() else { return XCTFail("the close ends it") }
+        }
+        // Not offered: an error, as before; offered, any other answer is an ordinary one.
+        XCTAssertThrowsError(try parse("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"))
+        var parser = Parser(upgrade: true)
+        var buffer = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nContent-Length: 2\r\n\r\nno")
+        guard case .head(let h)? = try parser.next(&buffer) else { return XCTFail("head") }
+        XCTAssertEqual(h.status, 426)
+        XCTAssertEqual(encoded(h), "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 2\r\n", "Upgrade is hop-by-hop in other answers")
+        guard case .body(let b)? = try parser.next(&buffer), case .end? = try parser.next(&buffer) else { return XCTFail("body") }
+        XCTAssertEqual(String(buffer: b), "no")
+    }
 }

@@ -11,7 +11,7 @@ import Glibc
 /// of N bytes (streamed from one reused block, never held in memory), an HTTP/1.0
 /// close-delimited answer, a chunked one, `Connection: close`, an echo of the request body, a
 /// pause in reading a body (`bodyPauseMs`), no answer at all (`hangUp`), or not even a read
-/// (`neverRead`). Every answer carries `X-Body-Bytes` (the request body's length)
+/// (`neverRead`), or a tunnel for requests that offer to switch protocols (`tunnel`). Every answer carries `X-Body-Bytes` (the request body's length)
 /// and `X-Body-Pattern` (`ok` when the body was `FakeUpstream.pattern`). `stop()` wakes and ends
 /// every thread (also those waiting out a delay, held, or blocked in a write).
 public final class FakeUpstream: @unchecked Sendable {
@@ -45,6 +45,14 @@ public final class FakeUpstream: @unchecked Sendable {
         /// (a busy upstream), then read on.
         public var bodyPauseMs = 0
         public var bodyPauseAfter = 1 << 20
+        /// A request with `Upgrade` gets `101 Switching Protocols` (its `Upgrade` value echoed,
+        /// `Sec-WebSocket-Accept: accept-<key>`, `X-Upstream-Id`) and `hello <id>\n` in the same
+        /// write; then every byte that comes is echoed back as it comes until the peer closes.
+        public var tunnel = false
+        /// With `tunnel`: close right after the greeting.
+        public var tunnelCloseAfterGreeting = false
+        /// With `tunnel`: take what comes without echoing it.
+        public var tunnelSilent = false
 
         public init(delayMs: Int = 0, bodyBytes: Int? = nil, closeDelimited: Bool = false, chunked: Bool = false, echo: Bool = false,
                     connectionClose: Bool = false, holdPrefix: String? = nil, hangUp: Bool = false, hangUpFromRequest: Int? = nil,
@@ -218,6 +226,10 @@ public final class FakeUpstream: @unchecked Sendable {
                 s.seen.append(head)
             }
             var keepAlive = head.version == "HTTP/1.1" && head.header("connection")?.lowercased() != "close"
+            if behavior.tunnel, let offer = head.header("upgrade") {
+                tunnel(fd, reader, offer: offer, key: head.header("sec-websocket-key") ?? "")
+                return
+            }
             if behavior.answerBeforeBody {
                 let ok = respond(fd, behavior, body: BodySink(), keepAlive: true, headOnly: head.method == "HEAD")
                 _ = try? reader.readBody(head, into: BodySink())
@@ -248,6 +260,20 @@ public final class FakeUpstream: @unchecked Sendable {
             finish(completed: ok)
             if !ok || !keepAlive || stopping { return }
         }
+    }
+
+    /// Counters: the request completes when the tunnel ends; `bodyBytes` counts the bytes echoed.
+    private func tunnel(_ fd: CInt, _ reader: SocketReader, offer: String, key: String) {
+        let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(offer)\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Accept: accept-\(key)\r\nX-Upstream-Id: \(id)\r\n\r\nhello \(id)\n"
+        guard write(fd, Array(answer.utf8)) else { return finish(completed: false) }
+        if behavior.tunnelCloseAfterGreeting { return finish(completed: true) }
+        while let bytes = reader.readSome() {
+            state.withLock { $0.counters.bodyBytes += bytes.count }
+            if behavior.tunnelSilent { continue }
+            guard write(fd, bytes) else { return finish(completed: false) }
+        }
+        finish(completed: true)
     }
 
     private func finish(completed: Bool) {

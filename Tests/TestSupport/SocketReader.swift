@@ -56,6 +56,16 @@ final class SocketReader {
         return true
     }
 
+    /// What is buffered, else what one `recv` brings; nil at EOF or error.
+    func readSome() -> [UInt8]? {
+        if available == 0 && !fill() { return nil }
+        defer {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
+        return Array(buffer[start...])
+    }
+
     func readLine() throws -> String {
         while true {
             if let i = buffer[start...].firstIndex(of: 10) {

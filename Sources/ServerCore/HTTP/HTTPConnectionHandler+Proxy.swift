@@ -13,9 +13,12 @@ extension HTTPConnectionHandler: ProxyClient {
         // Written into the last request's head buffer: no allocation once the upstream write and
         // the last session have released it. X-Forwarded-For gains the address the request came
         // from (behind a trusted proxy, the proxy's: the client it names is already in the field).
+        let upgrade = parsed.upgrade
         let chunked = parsed.raw.withUnsafeReadableBytes {
-            ProxyHeaders.encodeRequest($0, peer: peer == nil ? nil : peerText, trustedPeer: peerTrusted, host: host, into: &requestBuffer)
+            ProxyHeaders.encodeRequest(
+                $0, peer: peer == nil ? nil : peerText, trustedPeer: peerTrusted, host: host, upgrade: upgrade, into: &requestBuffer)
         }
+        upgradePending = upgrade
         served += 1
         let session = ProxySession(
             route: route, request: parsed, upstreamHead: (requestBuffer, chunked), client: client,
@@ -106,6 +109,7 @@ extension HTTPConnectionHandler: ProxyClient {
 
     private func resumeAfterProxy(context: ChannelHandlerContext) {
         waiting = false
+        decodeHeld(context: context)
         drainQueue(context: context)
     }
 }

@@ -18,6 +18,10 @@ import Glibc
 ///   asks it before each `read` (slow heads are paced), and tells it where requests begin and end
 ///   (`ConnectionEvent`).
 /// - **Limits**: `max_body_bytes` (413, then close), `max_requests_per_connection`.
+/// - **Tunnels**: a proxied request offering to switch protocols (a WebSocket handshake) holds
+///   what follows it undecoded, and reads, until its answer: a 101 makes the connection a tunnel
+///   (bytes to the upstream as they come, `ProxySession`); any other answer lets the held bytes
+///   be decoded as the next requests.
 /// - **Malformed requests** get 400, or 414/431 for an oversized head, then close; a request
 ///   already answered (an early proxied answer, a 413) gets no second answer: it just closes.
 /// An error here closes this connection only.
@@ -111,6 +115,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     var flusher: LoopFlusher?
     /// The answer went out before the request was fully read: drop its remaining parts.
     var discardingRequest = false
+    /// A proxied request offering to switch protocols waits for its answer: what follows it is
+    /// held (`RequestDecoder.releaseHeld`), and so are reads.
+    var upgradePending = false
+    /// The upstream switched protocols: the client's bytes go to it as they come.
+    private var tunnel = false
 
     init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: ConnectionTimer) {
         decoder = RequestDecoder(limits: limits)
@@ -169,14 +178,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         var buffer = unwrapInboundIn(data)
         let readAt = timeouts.bytesRead(buffer.readableBytes)
         defer { timeouts.afterRead(now: readAt) }
+        if tunnel {
+            proxy?.clientBody(buffer)
+            return
+        }
+        decodeInput(&buffer, context: context)
+    }
+
+    private func decodeInput(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
         do {
-            try decoder.decode(&buffer) { part in
+            try decoder.decode(&buffer, deliver: { part in
                 if waiting || closing {
                     if !closing { queue.append(consume part) }
                     return
                 }
                 process(consume part, context: context)
-            }
+            }, holdAfterEnd: { upgradePending })
         } catch {
             // Behind a deferred answer, the parts before the error are queued: so is the error.
             if waiting {
@@ -276,7 +293,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             return
         }
         let upstreamFull = proxy?.blocksClientReads == true
-        if queue.count >= Self.maxQueuedParts || !writable || upstreamFull {
+        if queue.count >= Self.maxQueuedParts || !writable || upstreamFull || upgradePending {
             readSuppressed = true
             timeouts.bodyHeld(upstreamFull)
             return
@@ -297,7 +314,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let upstreamFull = proxy?.blocksClientReads == true
         // Held for the upstream (whatever else holds it), or no longer: the body deadline follows.
         timeouts.bodyHeld(readSuppressed && upstreamFull)
-        if readSuppressed && queue.count < Self.maxQueuedParts && writable && !upstreamFull {
+        if readSuppressed && queue.count < Self.maxQueuedParts && writable && !upstreamFull && !upgradePending {
             readSuppressed = false
             if !timeouts.holdsRead() { context.read() }  // (a paused slow head reads when its pause ends)
         }
@@ -368,6 +385,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                 handler.drainQueue(context: context)
             }
         }
+    }
+
+    /// The upstream switched protocols: what the client sent after its request goes first.
+    func proxyUpgraded() {
+        upgradePending = false
+        tunnel = true
+        if let held = decoder.releaseHeld(), held.readableBytes > 0 { proxy?.clientBody(held) }
+        if let context { resumeReadingIfPossible(context: context) }
+    }
+
+    /// The answer to a request offering to switch protocols was an ordinary one: what followed
+    /// it is decoded now, as the next requests.
+    func decodeHeld(context: ChannelHandlerContext) {
+        guard upgradePending else { return }
+        upgradePending = false
+        if var held = decoder.releaseHeld() { decodeInput(&held, context: context) }
     }
 
     func drainQueue(context: ChannelHandlerContext) {

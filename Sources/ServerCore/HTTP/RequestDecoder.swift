@@ -20,6 +20,11 @@ enum RequestPart {
 /// grows: it is refused as soon as it is over a limit or its request line is malformed. Empty
 /// lines before a request line are skipped. A malformed request is reported once, as a
 /// `RequestHeadParser.Failure`; everything after it is dropped.
+///
+/// A request that offers to switch protocols (a proxied WebSocket handshake) may be the last HTTP
+/// on the connection: when the caller says so at its end (`holdAfterEnd`), what follows it is
+/// held undecoded until the answer tells which it is (`releaseHeld`): the new protocol's bytes
+/// (a 101) or the next requests (any other answer, decoded then).
 struct RequestDecoder {
     private let limits: RequestHeadParser.Limits
     /// The start of a head that has not ended yet.
@@ -29,6 +34,8 @@ struct RequestDecoder {
     /// The current request's body, between its head and its end.
     private var body: BodyReader?
     private(set) var failed = false
+    /// Bytes after a request whose end the caller asked to hold at (nil: not holding).
+    private var held: ByteBuffer?
 
     init(limits: RequestHeadParser.Limits) {
         self.limits = limits
@@ -36,12 +43,17 @@ struct RequestDecoder {
 
     /// Decodes `buffer`, giving each part to `deliver` in order; throws (once) at a malformed
     /// request, after the parts before it.
+    /// `holdAfterEnd` is asked after each request's end: true holds everything after it.
     mutating func decode(
-        _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void, holdAfterEnd: () -> Bool = { false }
     ) throws(RequestHeadParser.Failure) {
         guard !failed else { return }
+        if held != nil {
+            held!.writeBuffer(&buffer)
+            return
+        }
         do {
-            try decodeParts(&buffer, deliver: deliver)
+            try decodeParts(&buffer, deliver: deliver, holdAfterEnd: holdAfterEnd)
         } catch {
             failed = true
             pending = nil
@@ -50,8 +62,14 @@ struct RequestDecoder {
         }
     }
 
+    /// Stops holding: what was held after the last request's end (nil: nothing was).
+    mutating func releaseHeld() -> ByteBuffer? {
+        defer { held = nil }
+        return held
+    }
+
     private mutating func decodeParts(
-        _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void
+        _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void, holdAfterEnd: () -> Bool
     ) throws(RequestHeadParser.Failure) {
         while true {
             if body != nil {
@@ -69,6 +87,7 @@ struct RequestDecoder {
                 case .end:
                     body = nil
                     deliver(.end)
+                    if holdAfterEnd() { return hold(&buffer) }
                 }
                 continue
             }
@@ -76,8 +95,18 @@ struct RequestDecoder {
             let framing = parsed.framing
             if let framing { body = BodyReader(framing, maxTrailerBytes: limits.maxHeaderBytes) }
             deliver(.head(consume parsed))  // (moved, not copied: a head holds several references)
-            if framing == nil { deliver(.end) }
+            if framing == nil {
+                deliver(.end)
+                if holdAfterEnd() { return hold(&buffer) }
+            }
         }
+    }
+
+    /// Keeps the rest of `buffer` (a copy, so a read buffer is not held) as `held`.
+    private mutating func hold(_ buffer: inout ByteBuffer) {
+        var copy = ByteBufferAllocator().buffer(capacity: max(buffer.readableBytes, 64))
+        copy.writeBuffer(&buffer)
+        held = copy
     }
 
     /// The next head if it is complete (consumed from `buffer`), else nil (its bytes kept).

@@ -52,6 +52,10 @@ enum RequestHeadParser {
         /// The connection stays open after this request (`HTTPRequestHead.isKeepAlive`'s rule,
         /// decided while the fields are parsed instead of by looking them up again).
         var keepAlive = true
+        /// The client asks to switch protocols (a WebSocket handshake, RFC 9110 §7.8): HTTP/1.1,
+        /// an `Upgrade` field, `upgrade` among the `Connection` tokens, and no body. A proxied one
+        /// is offered to the upstream, and becomes a tunnel if the upstream answers 101.
+        var upgrade = false
         /// Where the first `Host` field's value is in `raw`, and how many `Host` fields there are
         /// (the validator and routing need both; looking them up again costs a pass over the
         /// fields). The value becomes a string only when asked for (`host`): routing asks only
@@ -125,6 +129,7 @@ enum RequestHeadParser {
         var connection = ConnectionTokens()
         var hostRange: Range<Int>?
         var hostFields = 0
+        var upgradeField = false
         let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
             guard fieldCount < limits.maxFields else {  // (each line is within maxHeaderBytes, checked above)
                 tooLarge = true
@@ -140,6 +145,8 @@ enum RequestHeadParser {
                 codings.add(field.value)
             case .connection:
                 connection.add(field.value)
+            case .hopByHop where field.name.count == 7 && HeaderName.equals(field.name, "upgrade"):
+                upgradeField = true
             case .endToEnd where field.name.count == 6 && HeaderName.equals(field.name, "expect"):
                 expect = expect || HeaderName.equals(field.value, "100-continue")
             case .endToEnd where field.name.count == 4 && HeaderName.equals(field.name, "host"):
@@ -170,6 +177,7 @@ enum RequestHeadParser {
         return Parsed(
             method: method, uri: uri, version: version, framing: framing,
             expectsContinue: expect && version.minor >= 1 && framing != nil, keepAlive: connection.keepAlive(version),
+            upgrade: upgradeField && connection.upgrade && framing == nil && version.major == 1 && version.minor >= 1,
             hostRange: hostRange, hostFields: hostFields, fieldCount: fieldCount, raw: raw)
     }
 
@@ -205,11 +213,13 @@ enum RequestHeadParser {
 
     /// What `Connection` fields say about keeping the connection open, as NIO's `isKeepAlive`
     /// reads them: `close` closes; `keep-alive` keeps an HTTP/1.0 connection open; both, or either
-    /// twice, is contradictory and closes; neither leaves the version's default (1.1: open).
+    /// twice, is contradictory and closes; neither leaves the version's default (1.1: open). And
+    /// whether they name `upgrade`.
     struct ConnectionTokens {
         private var sawClose = false
         private var sawKeepAlive = false
         private var seen = 0
+        private(set) var upgrade = false
 
         mutating func add(_ value: UnsafeRawBufferPointer) {
             HTTPSyntax.forEachToken(value) { token in
@@ -219,6 +229,8 @@ enum RequestHeadParser {
                 } else if HeaderName.equals(token, "keep-alive") {
                     sawKeepAlive = true
                     seen += 1
+                } else if HeaderName.equals(token, "upgrade") {
+                    upgrade = true
                 }
             }
         }

@@ -12,7 +12,10 @@ import NIOCore
 /// appended to any existing value in one line at the end; and `X-Forwarded-Proto: http`, in place
 /// of any the client sent, since only a trusted proxy's (`acl.trusted_proxies`) is kept. A
 /// body keeps the client's framing: its length, else chunked. The request goes as HTTP/1.1 with
-/// keep-alive. (The response side is `UpstreamResponseParser`'s.)
+/// keep-alive. A request to switch protocols (`RequestHeadParser.Parsed.upgrade`, a WebSocket
+/// handshake) keeps its `Upgrade` lines and goes with `Connection: upgrade`: the one hop-by-hop
+/// offer relayed, as HAProxy does and nginx's WebSocket set-up, since the tunnel it asks for
+/// spans both hops. (The response side is `UpstreamResponseParser`'s.)
 public enum ProxyHeaders {
     /// The upstream request head for the client's head `head` (its bytes as received, from the
     /// request line through the blank line, already accepted by `RequestHeadParser`), written
@@ -21,13 +24,15 @@ public enum ProxyHeaders {
     /// to `X-Forwarded-For` (nil: none added); `trustedPeer`: it is a trusted proxy, whose
     /// `X-Forwarded-Proto` is kept. `host` is the `Host` value to add, first after the
     /// request line, to a head that has none (nil: it has one; the parser counts them, so this
-    /// costs the usual request nothing). Returns whether the body must be sent chunk-framed.
+    /// costs the usual request nothing). `upgrade`: the request asks to switch protocols, and the
+    /// offer goes upstream. Returns whether the body must be sent chunk-framed.
     ///
     /// Straight from bytes to bytes: one pass over the lines (a second only when `Connection`
     /// names fields to drop), each kept field written as `name: value` (the name as sent, the
     /// value trimmed) into the buffer's memory directly, so no field becomes a string.
     static func encodeRequest(
-        _ head: UnsafeRawBufferPointer, peer: String?, trustedPeer: Bool = false, host: String?, into out: inout ByteBuffer
+        _ head: UnsafeRawBufferPointer, peer: String?, trustedPeer: Bool = false, host: String?, upgrade: Bool = false,
+        into out: inout ByteBuffer
     ) -> Bool {
         // An upper bound: a line at most doubles (the shortest field line, "n:\n", becomes
         // "n: \r\n"; the request line gains at most a CR), then the added fields (forwarding,
@@ -37,7 +42,7 @@ public enum ProxyHeaders {
         var transferCoded = false
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { memory in
             var w = RawWriter(memory)
-            transferCoded = writeRequest(head, peer: peer, trustedPeer: trustedPeer, host: host, to: &w)
+            transferCoded = writeRequest(head, peer: peer, trustedPeer: trustedPeer, host: host, upgrade: upgrade, to: &w)
             return w.count
         }
         return transferCoded
@@ -57,7 +62,7 @@ public enum ProxyHeaders {
     }
 
     private static func writeRequest(
-        _ head: UnsafeRawBufferPointer, peer: String?, trustedPeer: Bool, host: String?, to w: inout RawWriter
+        _ head: UnsafeRawBufferPointer, peer: String?, trustedPeer: Bool, host: String?, upgrade: Bool, to w: inout RawWriter
     ) -> Bool {
         // The request line: `method SP+ target SP+ HTTP/x.y`, checked by the parser (the bounds
         // are kept all the same).
@@ -83,10 +88,11 @@ public enum ProxyHeaders {
         var hasProto = false
         var length: UnsafeRawBufferPointer?
         var transferCoded = false
-        /// Whether a field of this kind goes upstream as it is (`Connection`'s list aside).
-        func relayed(_ kind: HeaderName.Kind) -> Bool {
+        /// Whether a field goes upstream as it is (`Connection`'s list aside).
+        func relayed(_ kind: HeaderName.Kind, _ name: UnsafeRawBufferPointer) -> Bool {
             switch kind {
-            case .hopByHop, .connection, .transferEncoding, .contentLength: return false
+            case .hopByHop: return upgrade && HeaderName.equals(name, "upgrade")
+            case .connection, .transferEncoding, .contentLength: return false
             case .forwardedFor: return peer == nil
             case .forwardedProto: return trustedPeer
             case .endToEnd: return true
@@ -114,14 +120,14 @@ public enum ProxyHeaders {
             case .forwardedProto: hasProto = trustedPeer
             case .endToEnd, .hopByHop: break
             }
-            if relayed(kind) { put(line) }
+            if relayed(kind, line.name) { put(line) }
         }
         if !named.isEmpty {
             // Rare: drop the fields `Connection` names (they may have come before it).
             w.count = fieldsStart
             _ = HTTPSyntax.forEachLine(head, from: linesStart) { line in
                 let kind = HeaderName.kind(line.name)
-                guard relayed(kind), kind != .endToEnd || !named.contains(where: { HeaderName.equals(line.name, $0) })
+                guard relayed(kind, line.name), kind != .endToEnd || !named.contains(where: { HeaderName.equals(line.name, $0) })
                 else { return }
                 put(line)
             }
@@ -136,6 +142,7 @@ public enum ProxyHeaders {
             w.put("\r\n")
         }
         if !hasProto { w.put("X-Forwarded-Proto: http\r\n") }
+        if upgrade { w.put("Connection: upgrade\r\n") }
         if transferCoded {
             w.put("Transfer-Encoding: chunked\r\n")
         } else if let length {

@@ -16,6 +16,9 @@ protocol ProxyClient: AnyObject {
     /// completed: close the client connection.
     func proxyAbort(status: Int, headBytes: Int)
     func proxyResumeClientReads()
+    /// The upstream switched protocols (its 101 is written): from now on the client's bytes go
+    /// to `clientBody` as they come, undecoded.
+    func proxyUpgraded()
 }
 
 /// One proxied request, confined to the client connection's event loop (so is everything it
@@ -40,6 +43,12 @@ protocol ProxyClient: AnyObject {
 /// Framing to the client: the upstream's Content-Length when it has one; otherwise chunked for
 /// HTTP/1.1 clients and close-delimited for HTTP/1.0. Upstream connections are reused from the
 /// loop's pool when the response allows it.
+///
+/// Tunnels: a request that offers to switch protocols (`Parsed.upgrade`, a WebSocket handshake)
+/// goes upstream with its offer; an upstream that accepts (101) gets the client's bytes as they
+/// come from then on and its own go to the client, with backpressure both ways as above, until
+/// either side closes or `upstream_read_ms` passes with no byte either way (then both close, the
+/// request logged with 101 and the bytes the client got). Any other answer is an ordinary one.
 final class ProxySession {
     let route: ProxyRoute
     let client: IPAddress?
@@ -47,6 +56,10 @@ final class ProxySession {
     let clientHTTP11: Bool
     let isHead: Bool
     let isIdempotent: Bool
+    /// The request offers to switch protocols.
+    let upgrade: Bool
+    /// The upstream accepted (101): bytes flow both ways as they come.
+    private(set) var tunneling = false
     /// The encoded request head, and whether its body goes chunk-framed.
     let requestHead: ByteBuffer
     let requestChunked: Bool
@@ -111,6 +124,7 @@ final class ProxySession {
         self.clientKeepAlive = request.keepAlive && !lastOnConnection
         self.clientHTTP11 = request.version.minor >= 1
         isHead = request.method == .HEAD
+        upgrade = request.upgrade
         switch request.method {
         case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: isIdempotent = true
         default: isIdempotent = false
@@ -182,7 +196,7 @@ final class ProxySession {
     /// `now`: uptime nanoseconds, read just before.
     private func attach(_ h: UpstreamHandler, now: UInt64 = NIODeadline.now().uptimeNanoseconds) {
         handler = h
-        h.begin(self, noBody: isHead, readTimeoutMs: route.timeouts.upstreamReadMs, sending: !clientEnded, now: now)
+        h.begin(self, noBody: isHead, upgrade: upgrade, readTimeoutMs: route.timeouts.upstreamReadMs, sending: !clientEnded, now: now)
         headSent = true
         h.write(requestHead)
         let wasFull = pendingBytes >= Self.maxPending
@@ -251,6 +265,7 @@ final class ProxySession {
             bodySent = true
             h.write(framed(buffer))
             h.flush()
+            if tunneling { h.touch() }
         } else {
             pending.append(buffer)
             pendingBytes += buffer.readableBytes
@@ -307,6 +322,14 @@ final class ProxySession {
         responseStarted = true
         status = head.status
         upstreamKeepAlive = head.keepAlive
+        // A 101 (offered by the request: the parser refuses one otherwise) starts a tunnel; the
+        // client connection closes when it ends. Its latency is the time to the 101.
+        let switching = head.status == 101
+        if switching {
+            tunneling = true
+            closeClient = true
+            member?.state.latency.record(micros: Int((NIODeadline.now().uptimeNanoseconds &- sentAt) / 1000))
+        }
         var lengthKnown = head.framing != .chunked && head.framing != .close
         var extra: StaticString? = nil
         let gzipping = gzipDecision(head)
@@ -336,7 +359,9 @@ final class ProxySession {
             encoded.writeStaticString("\r\n")
         }
         if chunked { encoded.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        if closeClient {
+        if switching {
+            encoded.writeStaticString("Connection: upgrade\r\n")
+        } else if closeClient {
             encoded.writeStaticString("Connection: close\r\n")
         } else if !clientHTTP11 {
             encoded.writeStaticString("Connection: keep-alive\r\n")
@@ -347,6 +372,7 @@ final class ProxySession {
         out = encoded
         outFrom = handler
         unflushed = true
+        if switching { owner?.proxyUpgraded() }
     }
 
     /// The response is complete on the upstream side. `reusable`: nothing followed it.
@@ -412,10 +438,14 @@ final class ProxySession {
         }
     }
 
-    /// `upstream_read_ms` passed with nothing from the upstream.
+    /// `upstream_read_ms` passed with nothing from the upstream (in a tunnel: nothing either
+    /// way, which ends it as a close would).
     func upstreamTimedOut() {
         guard !finished else { return }
-        if responseStarted {
+        if tunneling {
+            finishUpstream(reusable: false)
+            finishResponse()
+        } else if responseStarted {
             abort()
         } else {
             lastFailureWasTimeout = true
@@ -436,7 +466,7 @@ final class ProxySession {
     private func finishUpstream(reusable: Bool) {
         guard let m = member, let h = handler else { return }
         let now = NIODeadline.now().uptimeNanoseconds
-        m.state.latency.record(micros: Int((now &- sentAt) / 1000))
+        if !tunneling { m.state.latency.record(micros: Int((now &- sentAt) / 1000)) }  // (a tunnel's at its 101)
         let keep = reusable && upstreamKeepAlive && clientEnded && h.isActive
         release(failed: false)
         if keep, let pool {

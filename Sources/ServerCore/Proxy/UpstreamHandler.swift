@@ -13,6 +13,10 @@ import NIOCore
 /// client). Its progress is seen when the connection's writability changes, so it must take
 /// some tens of KiB (what lies between NIO's write buffer water marks) per `upstream_read_ms`.
 ///
+/// After a 101 (a WebSocket tunnel) the read timeout is the tunnel's idle timeout: bytes either
+/// way are activity (`touch` for the client's), as nginx times out an upgraded connection with
+/// `proxy_read_timeout`.
+///
 /// The read timeout is one timer that lives with the connection rather than one per request:
 /// when it fires it checks how long the upstream has been silent and re-arms for the rest, and
 /// while the connection idles in the pool it lapses (the next request arms it again). A request
@@ -56,12 +60,12 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private(set) var isWritable = true
 
     /// Starts a request on this connection for `session`; the response parser expects no body
-    /// when the request is a HEAD. `sending`: more of the request is to come (`requestSent`).
-    /// `now`: uptime nanoseconds.
-    func begin(_ session: ProxySession, noBody: Bool, readTimeoutMs: Int, sending: Bool, now: UInt64) {
+    /// when the request is a HEAD, and takes a 101 when it offers to switch protocols (`upgrade`).
+    /// `sending`: more of the request is to come (`requestSent`). `now`: uptime nanoseconds.
+    func begin(_ session: ProxySession, noBody: Bool, upgrade: Bool = false, readTimeoutMs: Int, sending: Bool, now: UInt64) {
         self.session = session
         self.sending = sending
-        parser.reset(noBody: noBody)
+        parser.reset(noBody: noBody, upgrade: upgrade)
         readTimeout = UInt64(readTimeoutMs) * 1_000_000
         lastActivity = now
         if timer == nil || timerDue > lastActivity &+ readTimeout {
@@ -79,6 +83,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
         sending = false
         lastActivity = NIODeadline.now().uptimeNanoseconds
     }
+
+    /// Bytes went to the upstream through a tunnel: activity, as bytes from it are.
+    func touch() { lastActivity = NIODeadline.now().uptimeNanoseconds }
 
     /// A response head's buffer, written to the client: its memory serves the next head
     /// (`UpstreamResponseParser.recycle`).

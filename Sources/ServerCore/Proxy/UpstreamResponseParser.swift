@@ -19,7 +19,9 @@ import Glibc
 /// (`Head.keepAlive`). Any transfer coding but `chunked` alone is an error (as in nginx 1.23 and
 /// later): the request went without `TE`, so the upstream was asked for no other (RFC 9112
 /// §7.4), and one the relay cannot undo would reach the client with nothing naming it. Interim
-/// 1xx responses are skipped; 101 is an error (the request's `Upgrade` was not forwarded).
+/// 1xx responses are skipped. 101 is an error unless the request offered to switch protocols
+/// (`reset(upgrade:)`): then its `Upgrade` lines are relayed too, and everything after its head
+/// is the new protocol's, relayed as it comes (`.body` events until the upstream closes).
 ///
 /// Pull-style: `next` returns one event at a time, or nil when it needs more bytes. Pure value
 /// type; `UpstreamHandler` feeds it.
@@ -84,6 +86,8 @@ struct UpstreamResponseParser {
         case head
         case body
         case done
+        /// After a 101: bytes as they come.
+        case tunnel
     }
 
     private var state = State.head
@@ -94,6 +98,8 @@ struct UpstreamResponseParser {
     /// Where to resume looking for the end of the head in `pending`.
     private var scanFrom = 0
     private var noBody = false
+    /// The request offered to switch protocols: a 101 is its answer.
+    private var upgrade = false
     /// Nothing of a response has arrived yet.
     private(set) var idle = true
     /// Memory for the next head (`recycle`).
@@ -101,12 +107,16 @@ struct UpstreamResponseParser {
     /// Head buffers up to this capacity are kept for reuse.
     static let recycleLimit = 8192
 
-    init(noBody: Bool = false) { self.noBody = noBody }
+    init(noBody: Bool = false, upgrade: Bool = false) {
+        self.noBody = noBody
+        self.upgrade = upgrade
+    }
 
-    /// Prepares for the next response on the same connection (`noBody`: it answers a HEAD).
-    mutating func reset(noBody: Bool) {
+    /// Prepares for the next response on the same connection (`noBody`: it answers a HEAD;
+    /// `upgrade`: its request offered to switch protocols).
+    mutating func reset(noBody: Bool, upgrade: Bool = false) {
         let storage = headStorage  // kept across responses
-        self = UpstreamResponseParser(noBody: noBody)
+        self = UpstreamResponseParser(noBody: noBody, upgrade: upgrade)
         headStorage = storage
     }
 
@@ -141,6 +151,10 @@ struct UpstreamResponseParser {
                 guard buffer.readableBytes > 0 || pending != nil else { return nil }
                 idle = false
                 guard let head = try parseHead(&buffer) else { return nil }
+                if head.status == 101 {  // (only when offered: makeHead refuses it otherwise)
+                    state = .tunnel
+                    return .head(head)
+                }
                 if head.status >= 100 && head.status < 200 { continue }  // interim: wait for the final one
                 switch head.framing {
                 case .none: body = BodyReader(.length(0), maxTrailerBytes: Self.maxHead)
@@ -165,6 +179,9 @@ struct UpstreamResponseParser {
                 }
             case .done:
                 return nil
+            case .tunnel:
+                guard buffer.readableBytes > 0 else { return nil }
+                return .body(buffer.readSlice(length: buffer.readableBytes)!)
             }
         }
     }
@@ -185,6 +202,9 @@ struct UpstreamResponseParser {
             return .end
         case .done:
             return nil
+        case .tunnel:  // the tunnel's end
+            state = .done
+            return .end
         case .head where idle:
             return nil
         case .head:
@@ -274,7 +294,8 @@ struct UpstreamResponseParser {
         else { throw ParseError.malformedHead }
         let minor = Int(head[7] - UInt8(ascii: "0"))
         let status = Int(head[9] - 48) * 100 + Int(head[10] - 48) * 10 + Int(head[11] - 48)
-        guard status >= 100, status != 101 else { throw ParseError.unexpectedStatus }
+        guard status >= 100, status != 101 || upgrade else { throw ParseError.unexpectedStatus }
+        let switching = status == 101
         let reason = UnsafeRawBufferPointer(rebasing: head[8..<statusEnd])
         if reason.contains(where: { $0 == 0x0D || $0 == 0 }) { throw ParseError.malformedHead }
 
@@ -346,9 +367,11 @@ struct UpstreamResponseParser {
                 case .hopByHop, .forwardedFor, .forwardedProto:
                     break
                 }
-                // End-to-end lines as they are; a length once. Consecutive kept lines that end in
-                // CRLF are copied as one run.
-                guard kind == .endToEnd || (kind == .contentLength && !lengthWritten && status != 204) else { return }
+                // End-to-end lines as they are; a length once; a 101's `Upgrade`. Consecutive kept
+                // lines that end in CRLF are copied as one run.
+                guard kind == .endToEnd || (kind == .contentLength && !lengthWritten && status != 204)
+                    || (switching && kind == .hopByHop && HeaderName.equals(line.name, "upgrade"))
+                else { return }
                 if kind == .contentLength { lengthWritten = true }
                 let start = base.distance(to: line.whole.baseAddress!)
                 let end = start + line.whole.count
@@ -380,6 +403,8 @@ struct UpstreamResponseParser {
                 var lengthRelayed = false
                 guard HTTPSyntax.forEachLine(head, from: lineEnd + 1, { line in
                     switch Self.kind(line.name) {
+                    case .hopByHop where switching && HeaderName.equals(line.name, "upgrade"):
+                        break
                     case .hopByHop, .connection, .transferEncoding:
                         return
                     case .contentLength:

@@ -55,7 +55,7 @@ final class FramedClient {
         }
     }
 
-    private func readExact(_ n: Int) throws -> [UInt8] {
+    func readExact(_ n: Int) throws -> [UInt8] {
         while buffer.count < n {
             guard fill() else { throw TestError("connection ended with \(buffer.count) of \(n) body bytes") }
         }
