@@ -109,7 +109,7 @@ extension HTTPConnectionHandler: ProxyClient {
 
     private func resumeAfterProxy(context: ChannelHandlerContext) {
         waiting = false
-        decodeHeld(context: context)
+        if upgradePending { decodeHeld(context: context) }
         drainQueue(context: context)
     }
 }

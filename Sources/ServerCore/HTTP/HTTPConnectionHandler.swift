@@ -185,6 +185,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         decodeInput(&buffer, context: context)
     }
 
+    @inline(__always)
     private func decodeInput(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
         do {
             try decoder.decode(&buffer, deliver: { part in
@@ -398,7 +399,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The answer to a request offering to switch protocols was an ordinary one: what followed
     /// it is decoded now, as the next requests.
     func decodeHeld(context: ChannelHandlerContext) {
-        guard upgradePending else { return }
         upgradePending = false
         if var held = decoder.releaseHeld() { decodeInput(&held, context: context) }
     }

@@ -44,6 +44,7 @@ struct RequestDecoder {
     /// Decodes `buffer`, giving each part to `deliver` in order; throws (once) at a malformed
     /// request, after the parts before it.
     /// `holdAfterEnd` is asked after each request's end: true holds everything after it.
+    @inline(__always)
     mutating func decode(
         _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void, holdAfterEnd: () -> Bool = { false }
     ) throws(RequestHeadParser.Failure) {
@@ -68,6 +69,7 @@ struct RequestDecoder {
         return held
     }
 
+    @inline(__always)
     private mutating func decodeParts(
         _ buffer: inout ByteBuffer, deliver: (consuming RequestPart) -> Void, holdAfterEnd: () -> Bool
     ) throws(RequestHeadParser.Failure) {

@@ -114,6 +114,7 @@ struct UpstreamResponseParser {
 
     /// Prepares for the next response on the same connection (`noBody`: it answers a HEAD;
     /// `upgrade`: its request offered to switch protocols).
+    @inline(__always)
     mutating func reset(noBody: Bool, upgrade: Bool = false) {
         let storage = headStorage  // kept across responses
         self = UpstreamResponseParser(noBody: noBody, upgrade: upgrade)
@@ -144,6 +145,7 @@ struct UpstreamResponseParser {
 
     /// The next event from `buffer` (and bytes kept from earlier reads), or nil when more bytes
     /// are needed (or the response is complete: the rest of `buffer` is not this response's).
+    @inline(__always)  // (one caller per connection's read; a call would copy each event through witnesses)
     mutating func next(_ buffer: inout ByteBuffer) throws -> Event? {
         while true {
             switch state {
