@@ -34,6 +34,7 @@ final class AccessControlListTests: XCTestCase {
         settings.deny = [CIDR("10.0.0.0/8")!]
         let store = InMemoryStateStore()
         let access = try AccessControl(settings: settings, store: store)
+        defer { access.stop() }
         let now = Date().timeIntervalSince1970
         try access.put(ACLEntry(cidr: CIDR("10.0.0.0/8")!, action: .allow, source: .manual, createdAt: now, expiresAt: now + 0.2), audit: audit)
         XCTAssertEqual(rows(access), ["10.0.0.0/8 allow manual"], "replaced while the operator's entry is active")
@@ -45,6 +46,7 @@ final class AccessControlListTests: XCTestCase {
 
         // The expired entry is kept in the store (for --expired): a restart agrees.
         let restarted = try AccessControl(settings: settings, store: store)
+        defer { restarted.stop() }
         XCTAssertEqual(rows(restarted), ["10.0.0.0/8 deny config"])
         XCTAssertEqual(decision(restarted, "10.1.1.1"), "deny config")
     }
@@ -54,6 +56,7 @@ final class AccessControlListTests: XCTestCase {
     func testEntriesExpiredPastTheRetentionAreDroppedWhileRunning() throws {
         let store = InMemoryStateStore()
         let access = try AccessControl(settings: ACLSettings(), store: store)
+        defer { access.stop() }
         let now = Date().timeIntervalSince1970
         try access.put(ACLEntry(cidr: CIDR("10.0.0.1")!, action: .deny, source: .manual, createdAt: now, expiresAt: now + 0.05), audit: audit)
         try access.put(ACLEntry(cidr: CIDR("10.0.0.2")!, action: .deny, source: .manual, createdAt: now, expiresAt: now + 30 * 86400), audit: audit)
@@ -90,6 +93,7 @@ final class AccessControlListTests: XCTestCase {
         var settings = ACLSettings()
         settings.deny = [CIDR("10.0.0.0/8")!]
         let access = try AccessControl(settings: settings, store: InMemoryStateStore())
+        defer { access.stop() }
         hit(access, "10.1.1.1", times: 2)
         XCTAssertEqual(hits(access), ["10.0.0.0/8 deny config 2"])
 
@@ -119,5 +123,42 @@ final class AccessControlListTests: XCTestCase {
         changed.allow = [CIDR("10.0.0.0/8")!]
         access.apply(changed)
         XCTAssertEqual(hits(access), ["10.0.0.0/8 allow config 0", "192.0.2.1 deny manual 1"])
+    }
+
+    /// One timer rebuilds the table at each expiry, whatever order the entries came in: one that
+    /// expires sooner re-arms it, a later one leaves it.
+    func testExpiriesInAnyOrderEachRebuildAtTheirTime() throws {
+        let access = try AccessControl(settings: ACLSettings(), store: InMemoryStateStore())
+        defer { access.stop() }
+        let now = Date().timeIntervalSince1970
+        func deny(_ ip: String, _ ttl: Double) throws {
+            try access.put(ACLEntry(cidr: CIDR(ip)!, action: .deny, source: .manual, createdAt: now, expiresAt: now + ttl), audit: audit)
+        }
+        try deny("10.0.0.3", 0.9)
+        XCTAssertEqual(access.nextExpiry, now + 0.9)
+        try deny("10.0.0.1", 0.3)
+        XCTAssertEqual(access.nextExpiry, now + 0.3, "sooner: re-armed")
+        try deny("10.0.0.2", 0.6)
+        try deny("10.0.0.4", 3600)
+        XCTAssertEqual(access.nextExpiry, now + 0.3, "later: left as armed")
+        XCTAssertEqual(access.snapshot.policy.entries.count, 4)
+        XCTAssertTrue(waitUntil { access.snapshot.policy.entries.count == 3 })
+        XCTAssertEqual(access.nextExpiry, now + 0.6)
+        XCTAssertTrue(waitUntil { access.snapshot.policy.entries.count == 1 })
+        XCTAssertEqual(access.nextExpiry, now + 3600)
+        XCTAssertEqual(access.snapshot.policy.entries.map(\.cidr.description), ["10.0.0.4"])
+    }
+
+    /// The timers hold the access list until `stop`, then let it go.
+    func testStopLetsTheAccessListGo() throws {
+        weak var released: AccessControl?
+        do {
+            let access = try AccessControl(settings: ACLSettings(), store: InMemoryStateStore())
+            let now = Date().timeIntervalSince1970
+            try access.put(ACLEntry(cidr: CIDR("10.0.0.1")!, action: .deny, source: .manual, createdAt: now, expiresAt: now + 3600), audit: audit)
+            released = access
+            access.stop()
+        }
+        XCTAssertTrue(waitUntil { released == nil })
     }
 }

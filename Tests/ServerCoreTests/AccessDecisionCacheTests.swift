@@ -14,6 +14,7 @@ final class AccessDecisionCacheTests: XCTestCase {
 
     func testMemoFollowsTwoChangesBetweenLookups() throws {
         let access = try AccessControl(settings: ACLSettings(), store: InMemoryStateStore())
+        defer { access.stop() }
         let client = IPAddress("127.0.0.2")!
         let (target, other) = (CIDR("127.0.0.2")!, CIDR("127.0.0.9")!)
         var cache = AccessDecisionCache()

@@ -13,7 +13,13 @@ import Synchronization
 /// `retention` (7 days: `acl list --expired`), then dropped from memory and the store: at start
 /// and every hour while running (auto-ban adds one per banned address, so without it they would
 /// pile up for as long as the daemon runs).
-public final class AccessControl: Sendable {
+///
+/// Both timers hold this object strongly until `stop()`, which its owner calls at shutdown: not
+/// weakly, since a weak reference gives an object a side table, and every retain of it then takes
+/// Swift's slow reference-counting path; this one is retained on every request.
+// The timers are created with the object and only armed, disarmed and cancelled after (thread-safe
+// dispatch calls); everything else is locked or immutable.
+public final class AccessControl: @unchecked Sendable {
     static let retention: Double = 7 * 86400
     static let pruneInterval: Double = 3600
 
@@ -39,13 +45,15 @@ public final class AccessControl: Sendable {
 
         /// `peer` (the TCP peer) is one of `acl.trusted_proxies`: its requests are judged by the
         /// address it forwards, and its connection is never closed for one of its clients.
+        @inline(__always)
         public func isTrustedProxy(_ peer: IPAddress) -> Bool { trusted.count > 0 && trusted.longestMatch(peer) != nil }
     }
 
     struct Mutable {
         var settings: ACLSettings
         var dynamic: [CIDR: ACLEntry]
-        var generation = 0
+        /// When the expiry timer fires next (nil: disarmed).
+        var nextExpiry: Double?
     }
 
     public let store: StateStore
@@ -56,6 +64,11 @@ public final class AccessControl: Sendable {
     let autoBan: Mutex<AutoBan?>
     /// Read on every answered request, so auto-ban costs nothing when it is off.
     private let autoBanOn = Atomic<Bool>(false)
+    private let maintenance = DispatchQueue(label: "expserver.acl")
+    private let pruneTimer: DispatchSourceTimer
+    /// Rebuilds the snapshot at the next expiry (re-armed by each rebuild and by each insert of an
+    /// entry that expires sooner).
+    private let expiryTimer: DispatchSourceTimer
 
     public init(settings: ACLSettings, store: StateStore) throws {
         self.store = store
@@ -66,8 +79,21 @@ public final class AccessControl: Sendable {
         current = Mutex(Snapshot(policy: AccessPolicy(), hits: HitCounters(count: 0), settings: settings))
         autoBan = Mutex(settings.autoBan.map { AutoBan(settings: $0) })
         autoBanOn.store(settings.autoBan != nil, ordering: .relaxed)
+        pruneTimer = DispatchSource.makeTimerSource(queue: maintenance)
+        expiryTimer = DispatchSource.makeTimerSource(queue: maintenance)
+        pruneTimer.setEventHandler { try? self.pruneExpired() }  // (a store error leaves them for the next pass)
+        pruneTimer.schedule(deadline: .now() + Self.pruneInterval, repeating: Self.pruneInterval)
+        expiryTimer.setEventHandler { self.writeLock.withLock { _ in self.rebuild() } }
+        expiryTimer.schedule(deadline: .distantFuture)
+        pruneTimer.activate()
+        expiryTimer.activate()
         rebuild()
-        schedulePrune()
+    }
+
+    /// Stops the timers (and lets this object go): at shutdown.
+    public func stop() {
+        pruneTimer.cancel()
+        expiryTimer.cancel()
     }
 
     /// Drops the entries that expired more than `retention` before `now`, from memory and the
@@ -77,14 +103,6 @@ public final class AccessControl: Sendable {
         try writeLock.withLock { _ in
             try store.pruneACL(expiredBefore: before)
             mutable.withLock { m in m.dynamic = m.dynamic.filter { ($0.value.expiresAt ?? .infinity) >= before } }
-        }
-    }
-
-    private func schedulePrune() {
-        DispatchQueue.global().asyncAfter(deadline: .now() + Self.pruneInterval) { [weak self] in
-            guard let self else { return }
-            try? self.pruneExpired()  // (a store error leaves them for the next pass)
-            self.schedulePrune()
         }
     }
 
@@ -127,18 +145,13 @@ public final class AccessControl: Sendable {
     /// `put` with the write lock held.
     private func insert(_ entry: ACLEntry, audit: AuditRecord) throws {
         try store.putACL(entry, audit: audit)
-        let generation = mutable.withLock { m -> Int in
-            m.dynamic[entry.cidr] = entry
-            return m.generation
-        }
+        mutable.withLock { m in m.dynamic[entry.cidr] = entry }
         let old = snapshot
         let (policy, index) = old.policy.inserting(entry)
         let hits = index < old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
         hits.reset(index)  // a new or replacing entry starts at 0, not with the replaced one's hits
         install(Snapshot(policy: policy, hits: hits, settings: old.settings))
-        if entry.expiresAt != nil {
-            scheduleExpiry(after: Date().timeIntervalSince1970, entries: [entry], generation: generation)
-        }
+        if let expiry = entry.expiresAt { armExpiry(at: expiry, onlyIfSooner: true) }
     }
 
     /// Removes the dynamic entry for `cidr`; false when there is none. A config entry for the
@@ -185,28 +198,29 @@ public final class AccessControl: Sendable {
     /// Builds and swaps a new snapshot from the current entries, carrying hit counts over (an
     /// entry's own: a different entry for the same prefix starts at 0).
     private func rebuild(now: Double = Date().timeIntervalSince1970) {
-        let m = mutable.withLock { s -> Mutable in
-            s.generation += 1
-            return s
-        }
+        let m = mutable.withLock { $0 }
         let active = m.dynamic.values.filter { $0.isActive(at: now) }.sorted { $0.createdAt < $1.createdAt }
         let policy = AccessPolicy(config: Self.configEntries(m.settings), dynamic: active)
         let old = snapshot
         let hits = HitCounters(count: policy.entries.count, initial: policy.entries.map { Self.hits(of: $0, in: old) })
         install(Snapshot(policy: policy, hits: hits, settings: m.settings))
-        scheduleExpiry(after: now, entries: active, generation: m.generation)
+        armExpiry(at: active.compactMap(\.expiresAt).filter { $0 > now }.min(), onlyIfSooner: false)
     }
 
-    private func scheduleExpiry(after now: Double, entries: [ACLEntry], generation: Int) {
-        guard let next = entries.compactMap(\.expiresAt).filter({ $0 > now }).min() else { return }
-        let delay = max(0, next - Date().timeIntervalSince1970)
-        DispatchQueue.global().asyncAfter(deadline: .now() + delay + 0.001) { [weak self] in
-            guard let self else { return }
-            self.writeLock.withLock { _ in
-                guard self.mutable.withLock({ $0.generation }) == generation else { return }
-                self.rebuild()
-            }
+    /// When the expiry timer fires next (nil: disarmed).
+    var nextExpiry: Double? { mutable.withLock { $0.nextExpiry } }
+
+    /// Arms the expiry timer for `time` (nil: disarms it); `onlyIfSooner`: only if it would fire
+    /// sooner than it is armed for now (an inserted entry's expiry). Under the write lock.
+    private func armExpiry(at time: Double?, onlyIfSooner: Bool) {
+        let armed = mutable.withLock { m -> Bool in
+            if onlyIfSooner, let next = m.nextExpiry, let time, next <= time { return false }
+            m.nextExpiry = time
+            return true
         }
+        guard armed else { return }
+        guard let time else { return expiryTimer.schedule(deadline: .distantFuture) }
+        expiryTimer.schedule(deadline: .now() + max(0, time - Date().timeIntervalSince1970) + 0.001)
     }
 
     static func configEntries(_ settings: ACLSettings) -> [ACLEntry] {

@@ -15,33 +15,31 @@ import Synchronization
 /// once; lines appended after that are dropped, never written to a descriptor number that may
 /// have been reused.
 public final class AccessLog: Sendable {
-    private let ownsFD: Bool
     /// The `access_log` value it was opened for.
     let path: String
-    private let buffer = Mutex<[UInt8]>([])
-    /// The descriptor, nil once closed; writes hold the lock, so a close never lands mid-write.
-    private let output: Mutex<CInt?>
-    private let stopped = Atomic<Bool>(false)
+    /// The buffer and the descriptor. The flush thread holds this, not the log: a weak
+    /// reference to the log (which requests retain) would put it on Swift's slow
+    /// reference-counting path, and a strong one would keep it open for good.
+    private let sink: Sink
     static let flushThreshold = 64 << 10
     static let maxBuffered = 8 << 20
 
     public init(destination: String) throws {
         path = destination
         if destination == "-" || destination == "stdout" {
-            output = Mutex(STDOUT_FILENO)
-            ownsFD = false
+            sink = Sink(fd: STDOUT_FILENO, ownsFD: false)
         } else {
             let fd = open(destination, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
                 throw ConfigError("access_log", "cannot open \"\(destination)\": \(String(cString: strerror(errno)))")
             }
-            output = Mutex(fd)
-            ownsFD = true
+            sink = Sink(fd: fd, ownsFD: true)
         }
-        let thread = Thread { [weak self] in
-            while let self, !self.stopped.load(ordering: .relaxed) {
+        let sink = self.sink
+        let thread = Thread {
+            while !sink.stopped.load(ordering: .relaxed) {
                 usleep(100_000)
-                self.flush()
+                sink.flush()
             }
         }
         thread.name = "access-log"
@@ -49,40 +47,15 @@ public final class AccessLog: Sendable {
     }
 
     /// Appends one line. Drops lines (rather than growing without bound) if the disk cannot keep up.
-    public func append(_ line: String) {
-        var flushNow = false
-        buffer.withLock { b in
-            guard b.count < Self.maxBuffered else { return }
-            b.append(contentsOf: line.utf8)
-            b.append(UInt8(ascii: "\n"))
-            flushNow = b.count >= Self.flushThreshold
-        }
-        if flushNow { flush() }
-    }
+    public func append(_ line: String) { sink.append(line) }
 
-    public func flush() {
-        let data: [UInt8] = buffer.withLock { b in
-            let d = b
-            b.removeAll(keepingCapacity: true)
-            return d
-        }
-        guard !data.isEmpty else { return }
-        output.withLock { fd in
-            guard let fd else { return }  // closed: dropped
-            var offset = 0
-            while offset < data.count {
-                let n = data[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if n <= 0 { break }
-                offset += n
-            }
-        }
-    }
+    public func flush() { sink.flush() }
 
     /// Reopens the file at the same path (after logrotate moved it); the fd number stays.
     public func reopen() {
-        guard ownsFD else { return }
-        flush()
-        output.withLock { fd in
+        guard sink.ownsFD else { return }
+        sink.flush()
+        sink.output.withLock { fd in
             guard let fd else { return }
             let fresh = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fresh >= 0 else { return }
@@ -92,16 +65,60 @@ public final class AccessLog: Sendable {
     }
 
     /// Writes what is buffered and closes the file now (shutdown); later lines are dropped.
-    public func close() {
-        stopped.store(true, ordering: .relaxed)
-        flush()
-        output.withLock { fd in
-            if let open = fd, ownsFD { _ = Glibc.close(open) }
-            fd = nil
-        }
-    }
+    public func close() { sink.close() }
 
     deinit { close() }
+
+    private final class Sink: Sendable {
+        let ownsFD: Bool
+        let buffer = Mutex<[UInt8]>([])
+        /// The descriptor, nil once closed; writes hold the lock, so a close never lands mid-write.
+        let output: Mutex<CInt?>
+        let stopped = Atomic<Bool>(false)
+
+        init(fd: CInt, ownsFD: Bool) {
+            output = Mutex(fd)
+            self.ownsFD = ownsFD
+        }
+
+        func append(_ line: String) {
+            var flushNow = false
+            buffer.withLock { b in
+                guard b.count < AccessLog.maxBuffered else { return }
+                b.append(contentsOf: line.utf8)
+                b.append(UInt8(ascii: "\n"))
+                flushNow = b.count >= AccessLog.flushThreshold
+            }
+            if flushNow { flush() }
+        }
+
+        func flush() {
+            let data: [UInt8] = buffer.withLock { b in
+                let d = b
+                b.removeAll(keepingCapacity: true)
+                return d
+            }
+            guard !data.isEmpty else { return }
+            output.withLock { fd in
+                guard let fd else { return }  // closed: dropped
+                var offset = 0
+                while offset < data.count {
+                    let n = data[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    if n <= 0 { break }
+                    offset += n
+                }
+            }
+        }
+
+        func close() {
+            stopped.store(true, ordering: .relaxed)
+            flush()
+            output.withLock { fd in
+                if let open = fd, ownsFD { _ = Glibc.close(open) }
+                fd = nil
+            }
+        }
+    }
 
     /// `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
     public static func combinedLine(

@@ -225,6 +225,7 @@ public final class Daemon: Sendable {
             c = nil
         }
         http.shutdown(grace: graceTime)
+        access.stop()
         statsRecorder.stop()
         stateDBLock.release()
         if let pidFile = options.pidFile { PIDFile.remove(pidFile) }

@@ -21,11 +21,14 @@ public final class HTTPServer: Sendable {
     private let connections = ConnectionRegistry()
     private let health: HealthChecker
     private let idleSweep: IdleConnectionSweep
+    /// The access list was made here (none was given): shutdown stops it.
+    private let ownsAccess: Bool
     /// Decoder limits: a request line over `maxLineBytes` is 414; header fields over `limits.max_header_bytes` are 431.
     public static let maxLineBytes = 8 << 10
 
     public init(config: RuntimeConfig, logger: Logger, access: AccessControl? = nil) throws {
         self.logger = logger
+        ownsAccess = access == nil
         group = MultiThreadedEventLoopGroup(numberOfThreads: config.workers)
         threadPool = NIOThreadPool(numberOfThreads: 2)
         threadPool.start()
@@ -189,6 +192,7 @@ public final class HTTPServer: Sendable {
         try? group.syncShutdownGracefully()
         try? threadPool.syncShutdownGracefully()
         state.current.accessLog?.close()
+        if ownsAccess { state.access.stop() }
     }
 }
 
