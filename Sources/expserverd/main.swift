@@ -75,6 +75,7 @@ struct ExpServerd: ParsableCommand {
         let cwd = FileManager.default.currentDirectoryPath
         func absolute(_ p: String?) -> String? { p.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 } }
         if check {
+            defer { ConfigLoader.removeSampleSite() }
             do {
                 let config = try path.map { try ConfigLoader.load(path: $0, workersOverride: workers) } ?? ConfigLoader.loadDefault()
                 for warning in config.warnings + ConfigCompiler.unresolvedUpstreams(config.source.servers) {

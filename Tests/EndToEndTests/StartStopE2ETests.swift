@@ -90,6 +90,19 @@ final class StartStopE2ETests: E2ETestCase {
         XCTAssertFalse(fileExists(dir + "/missing"))
     }
 
+    /// With no config and no `./public`, `--check` writes the built-in default's sample site to
+    /// check it, and removes it when done (as a daemon on the default does when it stops).
+    func testCheckOfTheBuiltInDefaultLeavesNoSampleSite() throws {
+        let empty = dir + "/empty", tmp = dir + "/tmp"
+        for d in [empty, tmp] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let launched = try launch(
+            try Binaries.url("expserverd"), ["--check", "--state-db", dir + "/default.db", "--socket", dir + "/default.sock"],
+            name: "expserverd", environment: ["TMPDIR": tmp + "/"], directory: empty)
+        XCTAssertEqual(waitForExit(launched), 0, launched.stderr)
+        XCTAssertTrue(((try? String(contentsOfFile: launched.stdoutPath, encoding: .utf8)) ?? "").contains("built-in default"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp), [])
+    }
+
     /// Checking the running daemon's config before a reload is fine: its db and socket are in use, not wrong.
     func testCheckPassesWhileTheDaemonRuns() throws {
         try startDaemon(ports: [freePort()])

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where a config comes from and how it is read: a file (relative paths inside it resolve against
 /// the file's directory, as eXpServer does), or the built-in default for a first run.
@@ -47,9 +48,19 @@ public enum ConfigLoader {
         return try ConfigCompiler.compile(config, configPath: nil, baseDirectory: cwd, workersOverride: workersOverride, routeStats: routeStats)
     }
 
+    /// The sample site this process wrote, if it did (`removeSampleSite`).
+    private static let writtenSampleSite = Mutex<String?>(nil)
+
+    /// Removes the sample site this process wrote, if any: when it stops (or `--check` ends).
+    public static func removeSampleSite() {
+        guard let dir = writtenSampleSite.withLock({ $0 }) else { return }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
     static func sampleSite() throws -> String {
         let dir = NSTemporaryDirectory() + "expserver-sample-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        writtenSampleSite.withLock { $0 = dir }
         let html = """
             <!DOCTYPE html>
             <html><head><meta charset="UTF-8"><title>expserver</title></head>

@@ -227,6 +227,7 @@ public final class Daemon: Sendable {
         http.shutdown(grace: graceTime)
         access.stop()
         statsRecorder.stop()
+        ConfigLoader.removeSampleSite()
         stateDBLock.release()
         if let pidFile = options.pidFile { PIDFile.remove(pidFile) }
     }

@@ -110,13 +110,15 @@ class E2ETestCase: XCTestCase {
         return (out, err)
     }
 
-    /// Starts `executable` with `arguments`, output to files in the temporary directory; tracked.
-    func launch(_ executable: URL, _ arguments: [String], name: String, environment: [String: String]? = nil) throws -> Launched {
+    /// Starts `executable` with `arguments` in `directory` (default: the temporary directory),
+    /// output to files in the temporary directory; tracked.
+    func launch(_ executable: URL, _ arguments: [String], name: String, environment: [String: String]? = nil,
+                directory: String? = nil) throws -> Launched {
         let (out, err) = try outputFiles(name)
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: dir)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? dir)
         var env = ProcessInfo.processInfo.environment
         env[ControlDefaults.socketEnvironmentVariable] = nil
         for (k, v) in environment ?? [:] { env[k] = v }
