@@ -188,4 +188,17 @@ final class ProxyTunnelTests: ProxyTestCase {
         XCTAssertEqual(ups[0].openConnections, 1, "still open")
         XCTAssertTrue(c.closedByPeer(), "closed once idle")
     }
+
+    /// An offer answered at once, while its head is being decoded (no upstream to try: 502), is
+    /// an ordinary answer: nothing is held after it, and the connection ends as a 502's does.
+    func testAnOfferAnsweredAtOnceHoldsNothing() throws {
+        let ups = try fakes("a", behavior: tunnel)
+        let s = try startServer(proxyConfig(["{ \"address\": \"\(ups[0].address)\", \"weight\": 0 }"]))
+        let c = try FramedClient(port: s.port)
+        try c.send(Self.handshake + "GET /next HTTP/1.1\r\nHost: h\r\n\r\n")
+        XCTAssertEqual(try c.readResponse().response.status, 502)
+        XCTAssertTrue(c.closedByPeer())
+        XCTAssertEqual(ups[0].requests, 0)
+        XCTAssertEqual(try s.get("/after").status, 502, "the server goes on")
+    }
 }

@@ -13,7 +13,8 @@ extension HTTPConnectionHandler: ProxyClient {
         // Written into the last request's head buffer: no allocation once the upstream write and
         // the last session have released it. X-Forwarded-For gains the address the request came
         // from (behind a trusted proxy, the proxy's: the client it names is already in the field).
-        let upgrade = parsed.upgrade
+        // (An offer queued behind a deferred answer is not relayed: what followed it is decoded.)
+        let upgrade = parsed.upgrade && !processingQueued
         let chunked = parsed.raw.withUnsafeReadableBytes {
             ProxyHeaders.encodeRequest(
                 $0, peer: peer == nil ? nil : peerText, trustedPeer: peerTrusted, host: host, upgrade: upgrade, into: &requestBuffer)
@@ -109,7 +110,7 @@ extension HTTPConnectionHandler: ProxyClient {
 
     private func resumeAfterProxy(context: ChannelHandlerContext) {
         waiting = false
-        if upgradePending { decodeHeld(context: context) }
+        if upgradePending { upgradeRefused(context: context) }
         drainQueue(context: context)
     }
 }

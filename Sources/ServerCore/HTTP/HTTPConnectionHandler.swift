@@ -116,8 +116,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// The answer went out before the request was fully read: drop its remaining parts.
     var discardingRequest = false
     /// A proxied request offering to switch protocols waits for its answer: what follows it is
-    /// held (`RequestDecoder.releaseHeld`), and so are reads.
+    /// held (`RequestDecoder.releaseHeld`: `heldByDecoder` once the decoder holds it, at the
+    /// request's end), and so are reads.
     var upgradePending = false
+    var heldByDecoder = false
+    /// The request being processed came from `queue` (pipelined behind a deferred answer, so
+    /// what followed it has been decoded already: it cannot become a tunnel).
+    private(set) var processingQueued = false
     /// The upstream switched protocols: the client's bytes go to it as they come.
     private var tunnel = false
 
@@ -194,7 +199,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
                     return
                 }
                 process(consume part, context: context)
-            }, holdAfterEnd: { upgradePending })
+            }, holdAfterEnd: {
+                if upgradePending { heldByDecoder = true }
+                return upgradePending
+            })
         } catch {
             // Behind a deferred answer, the parts before the error are queued: so is the error.
             if waiting {
@@ -392,20 +400,29 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func proxyUpgraded() {
         upgradePending = false
         tunnel = true
-        if let held = decoder.releaseHeld(), held.readableBytes > 0 { proxy?.clientBody(held) }
+        if heldByDecoder {
+            heldByDecoder = false
+            if let held = decoder.releaseHeld(), held.readableBytes > 0 { proxy?.clientBody(held) }
+        }
         if let context { resumeReadingIfPossible(context: context) }
     }
 
     /// The answer to a request offering to switch protocols was an ordinary one: what followed
-    /// it is decoded now, as the next requests.
-    func decodeHeld(context: ChannelHandlerContext) {
+    /// it is decoded now, as the next requests. (An answer made at the request's head, such as a
+    /// 502 with no upstream to try, comes before the decoder holds anything, and while it is
+    /// still decoding: it is not touched then.)
+    func upgradeRefused(context: ChannelHandlerContext) {
         upgradePending = false
+        guard heldByDecoder else { return }
+        heldByDecoder = false
         if var held = decoder.releaseHeld() { decodeInput(&held, context: context) }
     }
 
     func drainQueue(context: ChannelHandlerContext) {
         while !waiting && !closing, let part = queue.popFirst() {
+            processingQueued = true
             process(part, context: context)
+            processingQueued = false
         }
         if !waiting && !closing, let error = queuedError {
             queuedError = nil
