@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 
 @testable import ServerCore
@@ -200,5 +201,110 @@ final class ProxyTunnelTests: ProxyTestCase {
         XCTAssertTrue(c.closedByPeer())
         XCTAssertEqual(ups[0].requests, 0)
         XCTAssertEqual(try s.get("/after").status, 502, "the server goes on")
+    }
+
+    /// The upstream's last bytes reach the client when the tunnel ends, also while the client
+    /// keeps sending and reads slowly (a close with its bytes unread would reset the connection
+    /// and destroy what it had not read yet).
+    func testTheUpstreamsLastBytesReachAClientThatKeepsSending() throws {
+        var b = tunnel
+        let total = 4 << 20
+        b.tunnelSendThenEnd = total
+        let ups = try fakes("a", behavior: b)
+        let s = try startProxy(ups)
+        let c = try FramedClient(port: s.port)
+        try c.send(Self.handshake)
+        XCTAssertEqual(try c.readHead().status, 101)
+        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let fd = c.raw.fd
+        let done = Atomic<Bool>(false)
+        let sender = Thread {
+            for _ in 0..<3000 where !done.load(ordering: .relaxed) {  // (at most 30 s)
+                let sent = Array("sixteen bytes...".utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, 16, Int32(MSG_NOSIGNAL)) }
+                if sent <= 0 { return }
+                usleep(10_000)
+            }
+        }
+        sender.start()
+        defer { done.store(true, ordering: .relaxed) }
+        var received = 0
+        var patternOK = true
+        let got = c.streamBody(length: total) { offset, bytes in
+            for (i, byte) in bytes.enumerated() where byte != FakeUpstream.pattern(offset + i) { patternOK = false }
+            received = offset + bytes.count
+            usleep(2_000)  // a slow reader
+        }
+        XCTAssertEqual(got, total)
+        XCTAssertEqual(received, total)
+        XCTAssertTrue(patternOK)
+        XCTAssertTrue(c.closedByPeer(), "then the end")
+    }
+
+    /// What the client sent just before it left reaches the upstream, also when the upstream was
+    /// not reading then.
+    func testTheClientsLastBytesReachTheUpstreamAfterItLeaves() throws {
+        var b = tunnel
+        b.tunnelSilent = true
+        b.tunnelReadDelayMs = 500
+        let ups = try fakes("a", behavior: b)
+        let s = try startProxy(ups)
+        let c = try FramedClient(port: s.port)
+        try c.send(Self.handshake)
+        XCTAssertEqual(try c.readHead().status, 101)
+        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let total = 8 << 20
+        var sent = 0
+        while sent < total {
+            let n = min(FakeUpstream.block.count, total - sent)
+            try c.send(Array(FakeUpstream.block[..<n]))
+            sent += n
+        }
+        close(c.raw.fd)
+        XCTAssertTrue(pollUntil(timeout: 20) { ups[0].counters.bodyBytes == total }, "\(ups[0].counters.bodyBytes) of \(total)")
+        XCTAssertTrue(pollUntil(timeout: 5) { ups[0].openConnections == 0 })
+    }
+
+    /// A reset from the upstream ends a tunnel like a close: not a failure of the upstream, nor a
+    /// connection error.
+    func testAResetEndsATunnelWithoutBlame() throws {
+        var b = tunnel
+        b.tunnelReset = true
+        let ups = try fakes("a", behavior: b)
+        let s = try startProxy(ups)
+        let errors = s.server.state.stats.connErrors.load(ordering: .relaxed)
+        let c = try FramedClient(port: s.port)
+        try c.send(Self.handshake)
+        XCTAssertEqual(try c.readHead().status, 101)
+        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        XCTAssertTrue(c.closedByPeer())
+        XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 0)
+        XCTAssertEqual(s.server.state.stats.connErrors.load(ordering: .relaxed), errors)
+    }
+
+    /// A tunnel's latency is the time to its 101, not its life.
+    func testATunnelsLatencyIsTheTimeToItsAnswer() throws {
+        let ups = try fakes("a", behavior: tunnel)
+        let s = try startProxy(ups)
+        let c = try FramedClient(port: s.port)
+        try c.send(Self.handshake)
+        XCTAssertEqual(try c.readHead().status, 101)
+        usleep(1_200_000)
+        close(c.raw.fd)
+        let all = s.server.state.stats.all
+        XCTAssertTrue(pollUntil(timeout: 5) { all.requests == 1 })
+        XCTAssertEqual(all.status(1), 1)
+        XCTAssertLessThan(all.latency.snapshot().sum, 1_000_000, "microseconds: well under the tunnel's 1.2 s")
+    }
+
+    /// A 101 must name what it switches to (RFC 9110 §15.2.2): one without `Upgrade` is the
+    /// upstream's failure.
+    func testA101WithoutUpgradeIs502() throws {
+        var b = FakeUpstream.Behavior(rawAnswer: "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n\r\nbytes")
+        b.tunnel = false
+        let ups = try fakes("a", behavior: b)
+        let s = try startProxy(ups, route: #""retries": 0"#)
+        let c = try FramedClient(port: s.port)
+        try c.send(Self.handshake)
+        XCTAssertEqual(try c.readResponse().response.status, 502)
     }
 }

@@ -53,6 +53,13 @@ public final class FakeUpstream: @unchecked Sendable {
         public var tunnelCloseAfterGreeting = false
         /// With `tunnel`: take what comes without echoing it.
         public var tunnelSilent = false
+        /// With `tunnel`: wait this long before reading anything.
+        public var tunnelReadDelayMs = 0
+        /// With `tunnel`: send this many pattern bytes, shut the output (FIN), then read (and
+        /// count) until the peer closes.
+        public var tunnelSendThenEnd: Int? = nil
+        /// With `tunnel`: end with a reset right after the greeting.
+        public var tunnelReset = false
 
         public init(delayMs: Int = 0, bodyBytes: Int? = nil, closeDelimited: Bool = false, chunked: Bool = false, echo: Bool = false,
                     connectionClose: Bool = false, holdPrefix: String? = nil, hangUp: Bool = false, hangUpFromRequest: Int? = nil,
@@ -267,10 +274,27 @@ public final class FakeUpstream: @unchecked Sendable {
         let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(offer)\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Accept: accept-\(key)\r\nX-Upstream-Id: \(id)\r\n\r\nhello \(id)\n"
         guard write(fd, Array(answer.utf8)) else { return finish(completed: false) }
-        if behavior.tunnelCloseAfterGreeting { return finish(completed: true) }
+        let b = behavior
+        if b.tunnelCloseAfterGreeting { return finish(completed: true) }
+        if b.tunnelReset {
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+            return finish(completed: true)  // (the close that follows resets)
+        }
+        if let total = b.tunnelSendThenEnd {
+            var sent = 0
+            while sent < total {
+                let n = min(Self.block.count, total - sent)
+                guard Self.block.withUnsafeBytes({ writeAll(fd, $0.baseAddress!, n) }) else { return finish(completed: false) }
+                sent += n
+                state.withLock { $0.counters.bytesSent += n }
+            }
+            shutdown(fd, Int32(SHUT_WR))
+        }
+        if b.tunnelReadDelayMs > 0 { sleepUnlessStopping(ms: b.tunnelReadDelayMs) }
         while let bytes = reader.readSome() {
             state.withLock { $0.counters.bodyBytes += bytes.count }
-            if behavior.tunnelSilent { continue }
+            if b.tunnelSilent || b.tunnelSendThenEnd != nil { continue }
             guard write(fd, bytes) else { return finish(completed: false) }
         }
         finish(completed: true)

@@ -125,6 +125,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private(set) var processingQueued = false
     /// The upstream switched protocols: the client's bytes go to it as they come.
     private var tunnel = false
+    /// A tunnel's latency, the time to its 101 (its request is counted when it ends).
+    private var tunnelMicros: Int?
 
     init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: ConnectionTimer) {
         decoder = RequestDecoder(limits: limits)
@@ -400,6 +402,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func proxyUpgraded() {
         upgradePending = false
         tunnel = true
+        tunnelMicros = Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000)
         if heldByDecoder {
             heldByDecoder = false
             if let held = decoder.releaseHeld(), held.readableBytes > 0 { proxy?.clientBody(held) }
@@ -458,7 +461,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let counted = requestEnded()
         guard statsEnabled else { return }
         let stats = state.stats
-        let micros = counted ? Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000) : 0
+        let micros = counted ? tunnelMicros ?? Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000) : 0
         let stripe = Stripes.current()
         stats.all.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
         if generated { stats.generated.record(status: status, bytes: bytes, micros: micros, stripe: stripe) }
@@ -498,11 +501,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Closes the connection once its answers are out: with a lingering close while the body of
-    /// the request being read is still coming (a 413, an early or failed proxied answer): the
-    /// client may be sending it, and a close with input unread would reset the connection,
-    /// which can destroy the answer before the client reads it (`ConnectionTimer.lingeringClose`).
+    /// the request being read is still coming (a 413, an early or failed proxied answer), or at
+    /// a tunnel's end: the client may be sending, and a close with input unread would reset the
+    /// connection, which can destroy the answer (or the tunnel's last bytes) before the client
+    /// reads it (`ConnectionTimer.lingeringClose`).
     func closeAfterAnswer(context: ChannelHandlerContext) {
-        if readingRequest && context.channel.isActive {
+        if (readingRequest || tunnel) && context.channel.isActive {
             timeouts.lingeringClose(context: context)
         } else {
             context.close(promise: nil)

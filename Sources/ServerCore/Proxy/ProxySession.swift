@@ -282,14 +282,19 @@ final class ProxySession {
         h.requestSent()
     }
 
-    /// The client went away: drop the upstream request.
+    /// The client went away: drop the upstream request. (A tunnel's upstream first gets what the
+    /// client sent before it left.)
     func cancel() {
         owner = nil
         guard !finished else { return }
         finished = true
         let h = handler
         release(failed: false)
-        h?.close()
+        if tunneling {
+            h?.closeAfterWrites(within: .milliseconds(Int64(route.timeouts.upstreamReadMs)))
+        } else {
+            h?.close()
+        }
     }
 
     func clientWritabilityChanged() {
@@ -425,7 +430,10 @@ final class ProxySession {
     /// have been acted on, and the client gets 502.
     private func upstreamFailed(stale: Bool) {
         guard !finished else { return }
-        if responseStarted {
+        if tunneling {  // a reset is one way for a tunnel to end, not a failure of the upstream
+            finishUpstream(reusable: false)
+            finishResponse()
+        } else if responseStarted {
             abort()
         } else if stale && !bodySent && isIdempotent, let m = member {
             handler = nil

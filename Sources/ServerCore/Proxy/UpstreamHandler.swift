@@ -36,6 +36,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private(set) var session: ProxySession?
     private var parser = UpstreamResponseParser()
     private var readHeld = false
+    /// Closing after the last writes (`closeAfterWrites`): input is dropped.
+    private var discarding = false
     // Strong (weak references put objects on the slow reference-counting path); cleared on removal.
     private var context: ChannelHandlerContext?
     private var timer: Scheduled<Void>?
@@ -98,6 +100,25 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
     func close() { context?.close(promise: nil) }
 
+    /// Closes once what was written has gone (a tunnel whose client left): the output is shut
+    /// after it, and what the upstream still sends is read and dropped until it closes, or until
+    /// `limit` (a close with input unread would reset the connection, which can destroy what
+    /// was sent before the upstream reads it).
+    func closeAfterWrites(within limit: TimeAmount) {
+        guard let context else { return }
+        discarding = true
+        let channel = context.channel
+        channel.eventLoop.scheduleTask(in: limit) { channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { result in
+            guard case .success = result else { return channel.close(promise: nil) }
+            channel.close(mode: .output, promise: nil)
+        }
+        if readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
     // MARK: inbound
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -117,7 +138,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else {
-            context.close(promise: nil)  // an idle pooled connection must not talk
+            if !discarding { context.close(promise: nil) }  // an idle pooled connection must not talk
             return
         }
         lastActivity = NIODeadline.now().uptimeNanoseconds

@@ -304,6 +304,7 @@ struct UpstreamResponseParser {
         // One pass: framing and connection management, and the client's head written as it goes.
         var closeRequested = false
         var keepAliveRequested = false
+        var upgradeNamed = false  // (a 101 must say what it switches to, RFC 9110 §15.2.2)
         var dated = false
         var named: [[UInt8]] = []  // other fields `Connection` names (rare)
         var transferCoded = false
@@ -371,9 +372,9 @@ struct UpstreamResponseParser {
                 }
                 // End-to-end lines as they are; a length once; a 101's `Upgrade`. Consecutive kept
                 // lines that end in CRLF are copied as one run.
-                guard kind == .endToEnd || (kind == .contentLength && !lengthWritten && status != 204)
-                    || (switching && kind == .hopByHop && HeaderName.equals(line.name, "upgrade"))
-                else { return }
+                let switchedTo = switching && kind == .hopByHop && HeaderName.equals(line.name, "upgrade")
+                if switchedTo { upgradeNamed = true }
+                guard kind == .endToEnd || (kind == .contentLength && !lengthWritten && status != 204) || switchedTo else { return }
                 if kind == .contentLength { lengthWritten = true }
                 let start = base.distance(to: line.whole.baseAddress!)
                 let end = start + line.whole.count
@@ -396,6 +397,7 @@ struct UpstreamResponseParser {
             case .ranOut: return 0  // the head has not all arrived: nothing written
             case .malformed: throw ParseError.malformedHead
             }
+            if switching && !upgradeNamed { throw ParseError.malformedHead }
             w.put(UnsafeRawBufferPointer(rebasing: head[runStart..<runEnd]))
             // Rare: something found later changes what is relayed (fields that `Connection`
             // names, a length beside a transfer coding, which changes the framing, a length
