@@ -25,6 +25,15 @@ final class ProxyTunnelTests: ProxyTestCase {
 
     func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
+    /// A client whose offer the upstream `a` accepted, its greeting read.
+    func tunnelClient(_ s: TestServer, file: StaticString = #filePath, line: UInt = #line) throws -> FramedClient {
+        let c = try FramedClient(port: s.port)
+        try c.send(Self.handshake)
+        XCTAssertEqual(try c.readHead().status, 101, file: file, line: line)
+        XCTAssertEqual(text(try c.readExact(8)), "hello a\n", file: file, line: line)
+        return c
+    }
+
     func testAWebSocketHandshakeBecomesATunnel() throws {
         let ups = try fakes("a", behavior: tunnel)
         let s = try startProxy(ups)
@@ -89,10 +98,7 @@ final class ProxyTunnelTests: ProxyTestCase {
         b.tunnelCloseAfterGreeting = true
         let ups = try fakes("a", behavior: b)
         let s = try startProxy(ups, top: "\"access_log\": \"\(log)\"")
-        let c = try FramedClient(port: s.port)
-        try c.send(Self.handshake)
-        XCTAssertEqual(try c.readHead().status, 101)
-        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let c = try tunnelClient(s)
         XCTAssertTrue(c.closedByPeer())
         XCTAssertTrue(pollUntil(timeout: 5) {
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("\"GET /chat HTTP/1.1\" 101 8 ")
@@ -145,10 +151,7 @@ final class ProxyTunnelTests: ProxyTestCase {
     func testAnIdleTunnelCloses() throws {
         let ups = try fakes("a", behavior: tunnel)
         let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 500 }"#)
-        let c = try FramedClient(port: s.port)
-        try c.send(Self.handshake)
-        XCTAssertEqual(try c.readHead().status, 101)
-        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let c = try tunnelClient(s)
         for i in 0..<8 {  // 1.2 s in all: longer than the timeout, but never idle that long
             usleep(150_000)
             try c.send("\(i)")
@@ -177,10 +180,7 @@ final class ProxyTunnelTests: ProxyTestCase {
         b.tunnelSilent = true
         let ups = try fakes("a", behavior: b)
         let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 500 }"#)
-        let c = try FramedClient(port: s.port)
-        try c.send(Self.handshake)
-        XCTAssertEqual(try c.readHead().status, 101)
-        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let c = try tunnelClient(s)
         for i in 0..<8 {  // 1.2 s in all
             usleep(150_000)
             try c.send("\(i)")
@@ -212,10 +212,7 @@ final class ProxyTunnelTests: ProxyTestCase {
         b.tunnelSendThenEnd = total
         let ups = try fakes("a", behavior: b)
         let s = try startProxy(ups)
-        let c = try FramedClient(port: s.port)
-        try c.send(Self.handshake)
-        XCTAssertEqual(try c.readHead().status, 101)
-        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let c = try tunnelClient(s)
         let fd = c.raw.fd
         let done = Atomic<Bool>(false)
         let sender = Thread {
@@ -248,10 +245,7 @@ final class ProxyTunnelTests: ProxyTestCase {
         b.tunnelReadDelayMs = 500
         let ups = try fakes("a", behavior: b)
         let s = try startProxy(ups)
-        let c = try FramedClient(port: s.port)
-        try c.send(Self.handshake)
-        XCTAssertEqual(try c.readHead().status, 101)
-        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let c = try tunnelClient(s)
         let total = 8 << 20
         var sent = 0
         while sent < total {
@@ -272,10 +266,7 @@ final class ProxyTunnelTests: ProxyTestCase {
         let ups = try fakes("a", behavior: b)
         let s = try startProxy(ups)
         let errors = s.server.state.stats.connErrors.load(ordering: .relaxed)
-        let c = try FramedClient(port: s.port)
-        try c.send(Self.handshake)
-        XCTAssertEqual(try c.readHead().status, 101)
-        XCTAssertEqual(text(try c.readExact(8)), "hello a\n")
+        let c = try tunnelClient(s)
         XCTAssertTrue(c.closedByPeer())
         XCTAssertEqual(upstreamState(s, ups[0])?.failures.load(ordering: .relaxed), 0)
         XCTAssertEqual(s.server.state.stats.connErrors.load(ordering: .relaxed), errors)
