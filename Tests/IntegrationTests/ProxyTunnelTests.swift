@@ -298,4 +298,29 @@ final class ProxyTunnelTests: ProxyTestCase {
         try c.send(Self.handshake)
         XCTAssertEqual(try c.readResponse().response.status, 502)
     }
+
+    /// An access-list entry that denies a tunnel's client closes its tunnel at its next byte
+    /// either way, as it would refuse the next request of a kept-alive connection; other
+    /// clients' tunnels and entries go on.
+    func testDenyingAClientClosesItsTunnel() throws {
+        let ups = try fakes("a", behavior: tunnel)
+        let s = try startProxy(ups)
+        let c = try tunnelClient(s)
+        let other = try FramedClient(port: s.port, source: "127.0.0.2")
+        try other.send(Self.handshake)
+        XCTAssertEqual(try other.readHead().status, 101)
+        XCTAssertEqual(text(try other.readExact(8)), "hello a\n")
+        let audit = AuditRecord(time: 0, uid: nil, pid: nil, action: "acl", arguments: "", result: "ok", reason: nil)
+        try s.server.state.access.put(
+            ACLEntry(cidr: CIDR("127.0.0.3")!, action: .deny, source: .manual, createdAt: Date().timeIntervalSince1970), audit: audit)
+        try c.send("still allowed")
+        XCTAssertEqual(text(try c.readExact(13)), "still allowed", "another client's entry")
+        try s.server.state.access.put(
+            ACLEntry(cidr: CIDR("127.0.0.1")!, action: .deny, source: .manual, createdAt: Date().timeIntervalSince1970), audit: audit)
+        try? c.send("denied now")
+        XCTAssertTrue(c.closedByPeer())
+        try other.send("other")
+        XCTAssertEqual(text(try other.readExact(5)), "other", "127.0.0.2's tunnel goes on")
+        XCTAssertTrue(pollUntil(timeout: 5) { ups[0].openConnections == 1 })
+    }
 }

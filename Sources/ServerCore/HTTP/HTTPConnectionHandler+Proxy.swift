@@ -41,6 +41,7 @@ extension HTTPConnectionHandler: ProxyClient {
     func proxyFlush() {
         guard let context else { return }
         LoopFlusher.flush(context, with: flusher)
+        tunnelActivity(context: context)  // (a tunnel's bytes to the client)
     }
 
     func proxyRespond(_ response: Response) {

@@ -127,6 +127,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var tunnel = false
     /// A tunnel's latency, the time to its 101 (its request is counted when it ends).
     private var tunnelMicros: Int?
+    /// The access list's version a tunnel's client was last checked against (`tunnelActivity`).
+    private var tunnelAccessVersion: UInt64 = 0
 
     init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: ConnectionTimer) {
         decoder = RequestDecoder(limits: limits)
@@ -186,6 +188,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let readAt = timeouts.bytesRead(buffer.readableBytes)
         defer { timeouts.afterRead(now: readAt) }
         if tunnel {
+            tunnelActivity(context: context)
             proxy?.clientBody(buffer)
             return
         }
@@ -402,12 +405,27 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     func proxyUpgraded() {
         upgradePending = false
         tunnel = true
+        tunnelAccessVersion = accessVersion  // (what its request was decided with)
         tunnelMicros = Int((NIODeadline.now().uptimeNanoseconds &- requestStart) / 1000)
         if heldByDecoder {
             heldByDecoder = false
             if let held = decoder.releaseHeld(), held.readableBytes > 0 { proxy?.clientBody(held) }
         }
         if let context { resumeReadingIfPossible(context: context) }
+    }
+
+    /// Bytes went through a tunnel, either way: if the access list changed since its client was
+    /// last checked and now denies it (`expctl acl deny`), the tunnel closes, as the next request
+    /// of a kept-alive connection would be refused. (A tunnel silent both ways ends within
+    /// `upstream_read_ms` anyway.) The close comes after this event: the caller may be the session.
+    func tunnelActivity(context: ChannelHandlerContext) {
+        guard tunnel else { return }
+        let version = state.access.version.load(ordering: .acquiring)
+        guard version != tunnelAccessVersion else { return }
+        tunnelAccessVersion = version
+        guard let client = requestClient, !accessCache.decision(for: client, in: currentAccess()).allows else { return }
+        let channel = context.channel
+        context.eventLoop.execute { channel.close(promise: nil) }
     }
 
     /// The answer to a request offering to switch protocols was an ordinary one: what followed
