@@ -431,8 +431,7 @@ final class ProxySession {
     private func upstreamFailed(stale: Bool) {
         guard !finished else { return }
         if tunneling {  // a reset is one way for a tunnel to end, not a failure of the upstream
-            finishUpstream(reusable: false)
-            finishResponse()
+            endTunnel()
         } else if responseStarted {
             abort()
         } else if stale && !bodySent && isIdempotent, let m = member {
@@ -451,8 +450,7 @@ final class ProxySession {
     func upstreamTimedOut() {
         guard !finished else { return }
         if tunneling {
-            finishUpstream(reusable: false)
-            finishResponse()
+            endTunnel()
         } else if responseStarted {
             abort()
         } else {
@@ -460,6 +458,14 @@ final class ProxySession {
             release(failed: true)
             fail(.gatewayTimeout)
         }
+    }
+
+    /// A tunnel ends on the upstream's side (a reset, or nothing either way for
+    /// `upstream_read_ms`) as it does when the upstream closes: its connection closed, what came
+    /// goes to the client, then the client is closed.
+    private func endTunnel() {
+        finishUpstream(reusable: false)
+        finishResponse()
     }
 
     private func abort() {
