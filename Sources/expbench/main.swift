@@ -9,6 +9,10 @@ import Glibc
 /// Micro-benchmarks of pure ServerCore pieces, and a reference, for `bench/*.sh` (run it in release):
 ///   expbench acl [ENTRIES]          build an IPSet of ENTRIES mixed IPv4/IPv6 deny prefixes and time lookups
 ///   expbench relay PORT HOST:PORT…  a raw TCP relay over NIO (bench/proxy.sh's floor; see Relay.swift)
+///   expbench tunnel-echo PORT       an upstream that accepts any Upgrade offer (101) and echoes the
+///                                   tunnel's bytes (bench/tunnel.sh; see TunnelEcho.swift)
+///   expbench tunnel-load [--threads N] [--handshake] HOST:PORT CONNECTIONS SECONDS MESSAGE_BYTES
+///                                   WebSocket-style round trips through a tunnel (see TunnelLoad.swift)
 let args = CommandLine.arguments.dropFirst()
 
 func residentBytes() -> Int {
@@ -98,7 +102,17 @@ case "relay":
         exit(64)
     }
     try Relay.run(port: port, upstreams: upstreams)
+case "tunnel-echo":
+    guard let port = args.dropFirst().first.flatMap(Int.init), args.count == 2 else {
+        FileHandle.standardError.write(Data("usage: expbench tunnel-echo PORT\n".utf8))
+        exit(64)
+    }
+    try TunnelEcho.run(port: port)
+case "tunnel-load":
+    signal(SIGPIPE, SIG_IGN)  // a write to a connection the peer reset is an error to count, not the end
+    TunnelLoad.main(Array(args.dropFirst()))
 default:
-    FileHandle.standardError.write(Data("usage: expbench acl [ENTRIES] | expbench relay PORT HOST:PORT...\n".utf8))
+    FileHandle.standardError.write(Data(
+        "usage: expbench acl [ENTRIES] | relay PORT HOST:PORT... | tunnel-echo PORT | tunnel-load [--threads N] [--handshake] HOST:PORT CONNECTIONS SECONDS MESSAGE_BYTES\n".utf8))
     exit(64)
 }
