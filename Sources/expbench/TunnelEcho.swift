@@ -4,9 +4,11 @@ import NIOPosix
 
 /// `expbench tunnel-echo PORT`: the upstream of bench/tunnel.sh, on 127.0.0.1:PORT, one event
 /// loop per core. It reads an HTTP/1.1 request head; one with an `Upgrade` field gets
-/// `101 Switching Protocols` (that `Upgrade` value, `Connection: Upgrade`) and from then on every
-/// byte that comes is written back as it came (no WebSocket framing: a proxy's tunnel does not
-/// parse frames). Anything else gets a 400 and the connection closes.
+/// `101 Switching Protocols` (that `Upgrade` value, `Connection: Upgrade`, and the
+/// `Sec-WebSocket-Accept` for its `Sec-WebSocket-Key` if it has one: HAProxy turns a WebSocket 101
+/// without it into a 502) and from then on every byte that comes is written back as it came (no
+/// WebSocket framing: a proxy's tunnel does not parse frames). Anything else gets a 400 and the
+/// connection closes.
 enum TunnelEcho {
     /// Longest request head read before answering 400.
     static let maxHead = 64 * 1024
@@ -39,12 +41,14 @@ enum TunnelEcho {
             head = nil
             let text = request.readString(length: end) ?? ""
             request.moveReaderIndex(forwardBy: 4)  // the blank line
-            guard let upgrade = Self.upgradeValue(text) else {
+            guard let offer = Self.offer(text) else {
                 reject(context)
                 return
             }
-            var answer = context.channel.allocator.buffer(capacity: 96 + upgrade.utf8.count)
-            answer.writeString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(upgrade)\r\nConnection: Upgrade\r\n\r\n")
+            var answer = context.channel.allocator.buffer(capacity: 160 + offer.upgrade.utf8.count)
+            answer.writeString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: \(offer.upgrade)\r\nConnection: Upgrade\r\n")
+            if let key = offer.key { answer.writeString("Sec-WebSocket-Accept: \(WebSocketAccept.value(forKey: key))\r\n") }
+            answer.writeString("\r\n")
             context.write(Self.wrapOutboundOut(answer), promise: nil)
             if request.readableBytes > 0 {  // bytes sent right behind the head: the tunnel's first
                 context.write(Self.wrapOutboundOut(request), promise: nil)
@@ -90,18 +94,24 @@ enum TunnelEcho {
             }
         }
 
-        /// The request's `Upgrade` value (an HTTP/1.1 request line and a non-empty value).
-        static func upgradeValue(_ head: String) -> String? {
+        /// The request's `Upgrade` value (an HTTP/1.1 request line and a non-empty value), and its
+        /// `Sec-WebSocket-Key` if any.
+        static func offer(_ head: String) -> (upgrade: String, key: String?)? {
             let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
             guard let requestLine = lines.first, requestLine.hasSuffix(" HTTP/1.1") else { return nil }
+            var upgrade: String?
+            var key: String?
             for line in lines.dropFirst() {
                 guard let colon = line.firstIndex(of: ":") else { continue }
-                if line[..<colon].lowercased() == "upgrade" {
-                    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                    return value.isEmpty ? nil : value
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+                switch line[..<colon].lowercased() {
+                case "upgrade": upgrade = value
+                case "sec-websocket-key": key = value
+                default: break
                 }
             }
-            return nil
+            guard let upgrade, !upgrade.isEmpty else { return nil }
+            return (upgrade, key)
         }
     }
 

@@ -10,7 +10,8 @@ import Glibc
 /// `expbench tunnel-load [--threads N] [--handshake] HOST:PORT CONNECTIONS SECONDS MESSAGE_BYTES`:
 /// the load generator of bench/tunnel.sh. Each of CONNECTIONS connections sends a WebSocket
 /// upgrade offer (`GET /ws HTTP/1.1`, `Upgrade: websocket`, `Connection: Upgrade`, a key, version
-/// 13), checks that the answer is a 101 with `Upgrade: websocket`, then makes sequential round
+/// 13), checks that the answer is a 101 with `Upgrade: websocket` and the key's
+/// `Sec-WebSocket-Accept` (RFC 6455), then makes sequential round
 /// trips for SECONDS: MESSAGE_BYTES go out, the same number must come back, byte for byte (the
 /// first 8 bytes carry the round trip's sequence number, so a stale or reordered echo fails too).
 /// `--handshake` measures new tunnels instead: connect, offer, 101, one round trip, close, again.
@@ -186,6 +187,8 @@ enum TunnelLoad {
         let config: Config
         let deadline: UInt64
         let offer: [UInt8]
+        /// The `Sec-WebSocket-Accept` line the 101 must carry (lowercased).
+        let acceptLine: String
         var conns: [Connection]
         var head = [UInt8](repeating: 0, count: 4096)
         var part = Part()
@@ -198,6 +201,7 @@ enum TunnelLoad {
             var rng = SplitMix64(seed: seed)
             conns = (0..<connections).map { _ in Connection(messageBytes: config.messageBytes, rng: &rng) }
             let key = Data((0..<16).map { _ in UInt8(truncatingIfNeeded: rng.next()) }).base64EncodedString()
+            acceptLine = "\r\nsec-websocket-accept: \(WebSocketAccept.value(forKey: key))\r\n".lowercased()
             offer = Array(("GET /ws HTTP/1.1\r\nHost: \(config.hostPort)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\n\r\n").utf8)
             part.latencies.reserveCapacity(1 << 20)
@@ -358,7 +362,9 @@ enum TunnelLoad {
             guard text.hasPrefix("HTTP/1.1 101") else {
                 return fail(i, "not a 101: \(text.split(separator: "\r\n").first ?? "")")
             }
-            guard text.lowercased().contains("\r\nupgrade: websocket\r\n") else { return fail(i, "101 without Upgrade: websocket") }
+            let lower = text.lowercased()
+            guard lower.contains("\r\nupgrade: websocket\r\n") else { return fail(i, "101 without Upgrade: websocket") }
+            guard lower.contains(acceptLine) else { return fail(i, "101 without the key's Sec-WebSocket-Accept") }
             guard end == total else { return fail(i, "bytes after the 101 before any were sent") }
             part.handshakes += 1
             startRoundTrip(i)
