@@ -44,7 +44,8 @@ final class ConnectionTimer: LoopTimers.Target {
 
     init(settings: ConnectionTimeouts.Settings, timers: PerEventLoop<LoopTimers>? = nil, stats: ServerStats? = nil,
          onTimeout: @escaping @Sendable (ConnectionTimeouts.Kind) -> Void) {
-        timeouts = ConnectionTimeouts(settings: settings, now: Self.now(), paceJitter: Self.jitter(settings))
+        let now = Self.now()
+        timeouts = ConnectionTimeouts(settings: settings, now: now, paceJitter: Self.jitter(settings, seed: UInt64(now)))
         registry = timers
         self.stats = stats
         self.onTimeout = onTimeout
@@ -52,8 +53,11 @@ final class ConnectionTimer: LoopTimers.Target {
 
     static func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
 
-    static func jitter(_ settings: ConnectionTimeouts.Settings) -> Int64 {
-        settings.slowHeadInterval > 1 ? Int64.random(in: 0..<settings.slowHeadInterval / 2) : 0
+    /// The connection's read-pacing jitter, drawn from `seed` (its start, in nanoseconds: enough to
+    /// spread connections; the system generator would cost a `getrandom` call per connection).
+    static func jitter(_ settings: ConnectionTimeouts.Settings, seed: UInt64) -> Int64 {
+        var generator = SplitMix64(seed: seed)
+        return settings.slowHeadInterval > 1 ? Int64.random(in: 0..<settings.slowHeadInterval / 2, using: &generator) : 0
     }
 
     /// The connection's handler context: timers fire, close and write the 408 through it.
