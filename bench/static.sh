@@ -15,6 +15,8 @@
 #   CONNECTIONS=64    wrk connections
 #   THREADS=2         wrk threads
 #   WARMUP=2s         unrecorded wrk run per server and file first (0 = none)
+#   CONNECTION_CLOSE=1  every request on a new connection (wrk sends `Connection: close`):
+#                     the cost of accepting and closing connections, not of keep-alive requests
 #   SKIP_BUILD=1      don't run `swift build` (use the existing binary)
 #   EXPSERVERD_BIN    path of the daemon (default .build/release/expserverd)
 #   OUT_DIR           where run directories go (default bench/out)
@@ -40,6 +42,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 WARMUP=${WARMUP:-2s}
+CONNECTION_CLOSE=${CONNECTION_CLOSE:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 EXPSERVERD_BIN=${EXPSERVERD_BIN:-$REPO_ROOT/.build/release/expserverd}
 OUT_DIR=${OUT_DIR:-$BENCH_DIR/out}
@@ -57,6 +60,8 @@ SERVERS=(expserverd nginx)
 START_TIMEOUT=10   # seconds to wait for a server's port
 
 check_knobs WORKERS ROUNDS CONNECTIONS THREADS
+WRK_ARGS=()
+[[ $CONNECTION_CLOSE == 1 ]] && WRK_ARGS=(-H "Connection: close")
 
 # ---------------------------------------------------------------------------
 # Tools and build
@@ -176,7 +181,7 @@ if ((warm_secs > 0)); then
     for srv in "${SERVERS[@]}"; do
         for f in "${FILES[@]}"; do
             log "warm-up $srv /$f ($WARMUP)"
-            DURATION=$WARMUP run_wrk "${BASE_URL[$srv]}/$f" "$RUN_OUT/warmup-$srv-$f.txt" ||
+            DURATION=$WARMUP run_wrk "${BASE_URL[$srv]}/$f" "$RUN_OUT/warmup-$srv-$f.txt" "${WRK_ARGS[@]}" ||
                 die "warm-up wrk run failed for $srv /$f"
         done
     done
@@ -193,7 +198,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         for srv in "${order[@]}"; do
             assert_alive "$srv" "${PID[$srv]}"
             raw="$RUN_OUT/wrk-$srv-$f-r$round.txt"
-            run_wrk "${BASE_URL[$srv]}/$f" "$raw" || die "wrk run failed for $srv /$f (see $raw)"
+            run_wrk "${BASE_URL[$srv]}/$f" "$raw" "${WRK_ARGS[@]}" || die "wrk run failed for $srv /$f (see $raw)"
             rps=$WRK_RPS p50=$WRK_P50_MS p99=$WRK_P99_MS errs=$WRK_ERRORS
             k="$srv|$f"
             RPS[$k]+="$rps "
@@ -237,7 +242,7 @@ print_table() {
 {
     echo "static file benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "machine: $(nproc) cores; servers: $WORKERS workers each; wrk on the same machine"
-    echo "wrk: -t $THREADS -c $CONNECTIONS -d $DURATION --latency, $ROUNDS rounds (median shown), warm-up $WARMUP"
+    echo "wrk: -t $THREADS -c $CONNECTIONS -d $DURATION --latency${WRK_ARGS[*]:+ ${WRK_ARGS[0]} '${WRK_ARGS[1]}'}, $ROUNDS rounds (median shown), warm-up $WARMUP"
     echo "nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'); expserverd: $EXPSERVERD_BIN" \
          "(git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown))"
     echo

@@ -48,14 +48,14 @@ enum Relay {
         let server = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { client in
                 let pipe = Pipe()
                 let upstream = upstreams[roundRobin.take(upstreams.count)]
                 let bound = NIOLoopBound(pipe, eventLoop: client.eventLoop)
                 return client.pipeline.addHandler(pipe).flatMap {
                     ClientBootstrap(group: client.eventLoop)
-                        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                         .channelInitializer { $0.pipeline.addHandler(Pipe(partner: client)) }
                         .connect(to: upstream)
                         .map { bound.value.connect(to: $0) }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import XCTest
 
 @testable import ServerCore
@@ -24,6 +25,18 @@ final class IPAddressTests: XCTestCase {
         XCTAssertEqual(loopback?.description, "::1")
         XCTAssertEqual(IPAddress("2001:db8::1")?.description, "2001:db8::1")
         XCTAssertEqual(IPAddress("2001:DB8:0:0:0:0:0:1"), IPAddress("2001:db8::1"))
+    }
+
+    /// A connection's peer read from its socket address's bytes is the address its text names.
+    func testFromSocketAddresses() throws {
+        for text in ["127.0.0.1", "10.20.30.40", "255.255.255.254", "0.0.0.1"] {
+            XCTAssertEqual(IPAddress(try SocketAddress(ipAddress: text, port: 80)), IPAddress(text), text)
+        }
+        for text in ["::1", "2001:db8::5", "fe80::1:2:3:4", "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", "::ffff:10.0.0.1"] {
+            XCTAssertEqual(IPAddress(try SocketAddress(ipAddress: text, port: 443)), IPAddress(text), text)
+        }
+        XCTAssertEqual(IPAddress(try SocketAddress(ipAddress: "::ffff:10.0.0.1", port: 1)), IPAddress("10.0.0.1"), "mapped is IPv4")
+        XCTAssertNil(IPAddress(try SocketAddress(unixDomainSocketPath: "/tmp/x.sock")))
     }
 
     func testIPv4MappedEqualsIPv4() {

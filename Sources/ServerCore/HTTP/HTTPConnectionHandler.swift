@@ -36,7 +36,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var decoder: RequestDecoder
     /// The TCP peer; the request's client may differ behind a trusted proxy (`ClientAddress`).
     var peer: IPAddress?
-    var peerText = "-"
+    /// The peer as text (for `X-Forwarded-For` and the access log), made at first use.
+    lazy var peerText: String = peer?.description ?? "-"
     /// A request's head has arrived and its end has not.
     private var readingRequest = false
     /// A deferred response is being produced; request parts wait in `queue`.
@@ -141,10 +142,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         timeouts.activate()
-        if let remote = context.channel.remoteAddress, let ip = remote.ipAddress, let addr = IPAddress(ip) {
-            peer = addr
-            peerText = addr.description
-        }
+        if let remote = context.channel.remoteAddress { peer = IPAddress(remote) }
         context.fireChannelActive()
     }
 
