@@ -374,6 +374,25 @@ median() {
         }'
 }
 
+# ratio A B: A/B with two decimals and an x, or n/a.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
+
+# paired A-LIST B-LIST higher|lower: the per-round ratios A/B (each round runs the servers back to
+# back, so a round's ratio is free of the drift between rounds): their mean, its standard error,
+# and in how many rounds A did as well as B or better (a higher or a lower value being better).
+paired() {
+    awk -v a="$1" -v b="$2" -v better="$3" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); k = 0; s = 0; ss = 0; ok = 0
+        for (i = 1; i <= n; i++) if (y[i] > 0) {
+            r = x[i] / y[i]; k++; s += r; ss += r * r
+            ok += (better == "higher" ? r >= 1 : r <= 1)
+        }
+        if (k == 0) { print "n/a"; exit }
+        m = s / k; se = (k > 1) ? sqrt((ss - k * m * m) / (k - 1) / k) : 0
+        printf "%.3fx +- %.3f (as good or better in %d of %d rounds)", m, se, ok, k
+    }'
+}
+
 # json_quote STRING: print STRING as a JSON string literal (with quotes).
 json_quote() {
     python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"

@@ -416,9 +416,6 @@ done
 # Report
 # ---------------------------------------------------------------------------
 
-# ratio A B: A/B with two decimals and an x, or n/a.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "n/a" }'; }
-
 declare -A MED_RPS=() MED_P50=() MED_P99=()
 # shellcheck disable=SC2086  # the per-round lists are meant to be word-split
 for srv in "${PROXIES[@]}"; do
@@ -444,21 +441,6 @@ print_table() {
     done
 }
 
-# paired A-LIST B-LIST higher|lower: the per-round ratios A/B (each round runs the proxies back to
-# back, so a round's ratio is free of the drift between rounds): their mean, its standard error,
-# and in how many rounds A did as well as B or better (a higher or a lower value being better).
-paired() {
-    awk -v a="$1" -v b="$2" -v better="$3" 'BEGIN {
-        n = split(a, x, " "); split(b, y, " "); k = 0; s = 0; ss = 0; ok = 0
-        for (i = 1; i <= n; i++) if (y[i] > 0) {
-            r = x[i] / y[i]; k++; s += r; ss += r * r
-            ok += (better == "higher" ? r >= 1 : r <= 1)
-        }
-        if (k == 0) { print "n/a"; exit }
-        m = s / k; se = (k > 1) ? sqrt((ss - k * m * m) / (k - 1) / k) : 0
-        printf "%.3fx +- %.3f (as good or better in %d of %d rounds)", m, se, ok, k
-    }'
-}
 
 rps_ratio=$(ratio "${MED_RPS[expserverd]}" "${MED_RPS[$BASELINE]}")
 p99_ratio=$(ratio "${MED_P99[expserverd]}" "${MED_P99[$BASELINE]}")
