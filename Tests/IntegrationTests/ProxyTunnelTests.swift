@@ -315,12 +315,16 @@ final class ProxyTunnelTests: ProxyTestCase {
             ACLEntry(cidr: CIDR("127.0.0.3")!, action: .deny, source: .manual, createdAt: Date().timeIntervalSince1970), audit: audit)
         try c.send("still allowed")
         XCTAssertEqual(text(try c.readExact(13)), "still allowed", "another client's entry")
+        XCTAssertTrue(pollUntil(timeout: 5) { ups[0].counters.bodyBytes == 13 })
         try s.server.state.access.put(
             ACLEntry(cidr: CIDR("127.0.0.1")!, action: .deny, source: .manual, createdAt: Date().timeIntervalSince1970), audit: audit)
         try? c.send("denied now")
-        XCTAssertTrue(c.closedByPeer())
+        XCTAssertTrue(c.closedByPeer(), "closed, nothing echoed")
         try other.send("other")
         XCTAssertEqual(text(try other.readExact(5)), "other", "127.0.0.2's tunnel goes on")
         XCTAssertTrue(pollUntil(timeout: 5) { ups[0].openConnections == 1 })
+        XCTAssertEqual(ups[0].counters.bodyBytes, 13 + 5, "the denied client's bytes never reached the upstream")
+        let entry = s.server.state.access.list(includeExpired: false).first { $0.entry.cidr == CIDR("127.0.0.1")! }
+        XCTAssertEqual(entry?.hits, 1, "the refusal counts for the entry")
     }
 }

@@ -34,6 +34,11 @@ extension HTTPConnectionHandler: ProxyClient {
 
     func proxyWrite(_ buffer: ByteBuffer) {
         guard let context else { return }
+        if tunnelDenied() {  // (dropped; closed after this event: the caller is the session)
+            let channel = context.channel
+            context.eventLoop.execute { channel.close(promise: nil) }
+            return
+        }
         proxyBytes += buffer.readableBytes
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
@@ -41,7 +46,6 @@ extension HTTPConnectionHandler: ProxyClient {
     func proxyFlush() {
         guard let context else { return }
         LoopFlusher.flush(context, with: flusher)
-        tunnelActivity(context: context)  // (a tunnel's bytes to the client)
     }
 
     func proxyRespond(_ response: Response) {

@@ -128,8 +128,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     private var tunnel = false
     /// A tunnel's latency, the time to its 101 (its request is counted when it ends).
     private var tunnelMicros: Int?
-    /// The access list's version a tunnel's client was last checked against (`tunnelActivity`).
+    /// The access list's version a tunnel's client was last checked against (`tunnelDenied`).
     private var tunnelAccessVersion: UInt64 = 0
+    /// The access list came to deny the tunnel's client: nothing more goes either way.
+    private var tunnelClientDenied = false
 
     init(state: ServerState, listener: XPSConfig.Listener, limits: RequestHeadParser.Limits, timeouts: ConnectionTimer) {
         decoder = RequestDecoder(limits: limits)
@@ -186,7 +188,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         let readAt = timeouts.bytesRead(buffer.readableBytes)
         defer { timeouts.afterRead(now: readAt) }
         if tunnel {
-            tunnelActivity(context: context)
+            if tunnelDenied() {
+                context.close(promise: nil)  // (its bytes are dropped)
+                return
+            }
             proxy?.clientBody(buffer)
             return
         }
@@ -412,18 +417,22 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         if let context { resumeReadingIfPossible(context: context) }
     }
 
-    /// Bytes went through a tunnel, either way: if the access list changed since its client was
-    /// last checked and now denies it (`expctl acl deny`), the tunnel closes, as the next request
-    /// of a kept-alive connection would be refused. (A tunnel silent both ways ends within
-    /// `upstream_read_ms` anyway.) The close comes after this event: the caller may be the session.
-    func tunnelActivity(context: ChannelHandlerContext) {
-        guard tunnel else { return }
+    /// Asked before bytes go through a tunnel, either way: whether its client is denied by an
+    /// access-list change made since it was last checked (`expctl acl deny`). Then nothing more
+    /// goes, the tunnel closes (the caller closes it) and the refusal counts as a hit of the
+    /// entry, as the next request of a kept-alive connection would be refused. (A tunnel silent
+    /// both ways ends within `upstream_read_ms` anyway.)
+    func tunnelDenied() -> Bool {
+        guard tunnel else { return false }
+        if tunnelClientDenied { return true }
         let version = state.access.version.load(ordering: .acquiring)
-        guard version != tunnelAccessVersion else { return }
+        guard version != tunnelAccessVersion else { return false }
         tunnelAccessVersion = version
-        guard let client = requestClient, !accessCache.decision(for: client, in: currentAccess()).allows else { return }
-        let channel = context.channel
-        context.eventLoop.execute { channel.close(promise: nil) }
+        let access = currentAccess()
+        guard let client = requestClient, case .deny(let entry) = accessCache.decision(for: client, in: access) else { return false }
+        access.hits.increment(entry)
+        tunnelClientDenied = true
+        return true
     }
 
     /// The answer to a request offering to switch protocols was an ordinary one: what followed
