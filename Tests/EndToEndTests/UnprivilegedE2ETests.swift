@@ -8,7 +8,7 @@ import Glibc
 
 /// The daemon as an unprivileged user (as `swift run` by a developer, or a service with
 /// `User=`): it serves files and proxied requests. (Every connection was reset: TCP_NODELAY was
-/// set at the socket level, where option 1 is SO_DEBUG, which needs CAP_NET_ADMIN, so each
+/// also set at the socket level, where option 1 is SO_DEBUG, which needs CAP_NET_ADMIN, so each
 /// accepted connection's set-up failed; CI, which runs as root, did not see it.)
 final class UnprivilegedE2ETests: E2ETestCase {
     func testServesAsAnUnprivilegedUser() throws {

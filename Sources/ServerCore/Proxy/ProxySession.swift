@@ -175,8 +175,8 @@ final class ProxySession {
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.milliseconds(Int64(route.timeouts.upstreamConnectMs)))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
+                // (TCP_NODELAY: ClientBootstrap sets it by default.)
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(boundHandler.value) }
             }
         let connecting = m.state.socketAddress.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: m.config.host, port: m.config.port)
