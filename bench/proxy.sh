@@ -294,19 +294,6 @@ wrk_requests() {
     awk '/ requests in / { print $1; ok = 1 } END { exit !ok }' "$1"
 }
 
-# cpu_ticks PID: user+system CPU time (clock ticks) of PID (all its threads) plus that of its
-# direct children (nginx's workers). On a busy machine CPU time per request is steadier than
-# req/s.
-cpu_ticks() {
-    local pid=$1 total=0 p t
-    for p in "$pid" $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-        # Fields 14 and 15 (utime, stime) counted after the ")" that ends the command name.
-        t=$(sed -e 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
-CLK_TCK=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------------------
 # Correctness checks

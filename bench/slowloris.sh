@@ -73,12 +73,7 @@ cc -O2 -Wall -o "$ATTACKER" "$BENCH_DIR/slowloris.c" || die "could not compile b
 
 # cpu_secs PID: user+system CPU seconds of PID so far (all threads, and its children's).
 cpu_secs() {
-    local total=0 p t
-    for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
-        t=$(sed -e 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
-        total=$((total + ${t:-0}))
-    done
-    awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+    awk -v t="$(cpu_ticks "$1")" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", t / hz }'
 }
 
 declare -A RESULT=() SERVER_PID=([expserverd]=$EXP_PID [nginx]=$NGINX_PID) CPU=() ATTACK_REPORT=()

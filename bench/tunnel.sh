@@ -289,18 +289,6 @@ log "every row answers an offer with a 101 and echoes 1 B to 256 KiB byte for by
 # Measurements
 # ---------------------------------------------------------------------------
 
-# cpu_ticks PID: user+system CPU time (clock ticks) of PID (all its threads) plus that of its
-# direct children (nginx's workers).
-cpu_ticks() {
-    local pid=$1 total=0 p t
-    for p in "$pid" $(ps -o pid= --ppid "$pid" 2>/dev/null); do
-        # Fields 14 and 15 (utime, stime) counted after the ")" that ends the command name.
-        t=$(sed -e 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || continue
-        total=$((total + ${t:-0}))
-    done
-    echo "$total"
-}
-CLK_TCK=$(getconf CLK_TCK)
 
 # kv KEY FILE: the value of KEY in tunnel-load's key=value line in FILE.
 kv() {
