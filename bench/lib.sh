@@ -302,6 +302,24 @@ duration_secs() {
     esac
 }
 
+# run_bounded NAME SECONDS OUT CMD...: runs CMD (a load generator meant to take SECONDS) with its
+# output in OUT, stopped if it takes 30 s longer, tracked so the EXIT trap stops it on Ctrl-C; on
+# a non-zero status, warns with the output and returns 1.
+run_bounded() {
+    local name=$1 secs=$2 out=$3 pid rc=0
+    shift 3
+    timeout -k 5 $((secs + 30)) "$@" </dev/null >"$out" 2>&1 &
+    pid=$!
+    track_pid "$name" "$pid"
+    wait "$pid" || rc=$?
+    untrack_pid "$pid"
+    if [[ $rc != 0 ]]; then
+        warn "$name exited with status $rc; output:"
+        cat "$out" >&2
+        return 1
+    fi
+}
+
 # run_wrk URL OUTFILE [EXTRA_WRK_ARGS...]: run wrk against URL with
 # $THREADS threads, $CONNECTIONS connections for $DURATION, with --latency.
 # The raw output is written to OUTFILE. On success sets
@@ -317,20 +335,10 @@ WRK_RPS="" WRK_P50_MS="" WRK_P99_MS="" WRK_ERRORS=""
 run_wrk() {
     local url=$1 out=$2; shift 2
     local threads=${THREADS:-2} conns=${CONNECTIONS:-64} dur=${DURATION:-10s}
-    local secs pid rc=0 res
-    secs=$(duration_secs "$dur")
+    local res
     WRK_RPS="" WRK_P50_MS="" WRK_P99_MS="" WRK_ERRORS=""
-    timeout -k 5 $((secs + 30)) \
-        wrk --latency -t "$threads" -c "$conns" -d "$dur" "$@" "$url" </dev/null >"$out" 2>&1 &
-    pid=$!
-    track_pid wrk "$pid"          # so the EXIT trap stops it on Ctrl-C
-    wait "$pid" || rc=$?
-    untrack_pid "$pid"
-    if [[ $rc != 0 ]]; then
-        warn "wrk exited with status $rc for $url; output:"
-        cat "$out" >&2
-        return 1
-    fi
+    run_bounded wrk "$(duration_secs "$dur")" "$out" \
+        wrk --latency -t "$threads" -c "$conns" -d "$dur" "$@" "$url" || return 1
     res=$(parse_wrk "$out") || return 1
     read -r WRK_RPS WRK_P50_MS WRK_P99_MS WRK_ERRORS <<<"$res"
 }

@@ -60,8 +60,11 @@ SERVERS=(expserverd nginx)
 START_TIMEOUT=10   # seconds to wait for a server's port
 
 check_knobs WORKERS ROUNDS CONNECTIONS THREADS
-WRK_ARGS=()
-[[ $CONNECTION_CLOSE == 1 ]] && WRK_ARGS=(-H "Connection: close")
+WRK_ARGS=() WRK_ARGS_TEXT=""
+if [[ $CONNECTION_CLOSE == 1 ]]; then
+    WRK_ARGS=(-H "Connection: close")
+    WRK_ARGS_TEXT=" -H 'Connection: close'"
+fi
 
 # ---------------------------------------------------------------------------
 # Tools and build
@@ -242,7 +245,7 @@ print_table() {
 {
     echo "static file benchmark — $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "machine: $(nproc) cores; servers: $WORKERS workers each; wrk on the same machine"
-    echo "wrk: -t $THREADS -c $CONNECTIONS -d $DURATION --latency${WRK_ARGS[*]:+ ${WRK_ARGS[0]} '${WRK_ARGS[1]}'}, $ROUNDS rounds (median shown), warm-up $WARMUP"
+    echo "wrk: -t $THREADS -c $CONNECTIONS -d $DURATION --latency$WRK_ARGS_TEXT, $ROUNDS rounds (median shown), warm-up $WARMUP"
     echo "nginx: $(nginx -v 2>&1 | sed 's/^nginx version: //'); expserverd: $EXPSERVERD_BIN" \
          "(git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown))"
     echo

@@ -301,21 +301,13 @@ kv() {
 # directly (not in $(...)) so that Ctrl-C reaches the trap, as run_wrk.
 LOAD_RPS="" LOAD_P50_MS="" LOAD_P99_MS="" LOAD_ERRORS="" LOAD_RTS="" LOAD_GEN_CPU=""
 run_load() {
-    local row=$1 workload=$2 secs=$3 out=$4 pid rc=0 args=()
+    local row=$1 workload=$2 secs=$3 out=$4 args=()
     case $workload in
         rt:*) args=("$HOST:${PORT[$row]}" "$CONNECTIONS" "$secs" "${workload#rt:}") ;;
         hs:*) args=(--handshake "$HOST:${PORT[$row]}" "$HS_CONNECTIONS" "$secs" "${workload#hs:}") ;;
     esac
-    timeout -k 5 $((secs + 30)) "$EXPBENCH_BIN" tunnel-load --threads "$THREADS" "${args[@]}" </dev/null >"$out" 2>&1 &
-    pid=$!
-    track_pid tunnel-load "$pid"
-    wait "$pid" || rc=$?
-    untrack_pid "$pid"
-    if [[ $rc != 0 ]]; then
-        warn "tunnel-load exited with status $rc against $row; output:"
-        cat "$out" >&2
-        return 1
-    fi
+    run_bounded tunnel-load "$secs" "$out" "$EXPBENCH_BIN" tunnel-load --threads "$THREADS" "${args[@]}" ||
+        { warn "(against $row)"; return 1; }
     if ! { LOAD_RPS=$(kv rt_per_s "$out") && LOAD_P50_MS=$(kv p50_ms "$out") && LOAD_P99_MS=$(kv p99_ms "$out") &&
         LOAD_ERRORS=$(kv errors "$out") && LOAD_RTS=$(kv round_trips "$out") && LOAD_GEN_CPU=$(kv cpu_s "$out"); }; then
         warn "could not parse tunnel-load output in $out"
