@@ -68,6 +68,9 @@ final class BalancerTests: XCTestCase {
         var c = Balancer(policy: .leastConn, count: 3)
         // Only 1 and 2 are tied at the minimum: 0 is never chosen.
         XCTAssertEqual(histogram(picks(&c, candidates([1, 1, 1], inFlight: [5, 2, 2]), 10), 3), [0, 5, 5])
+        var d = Balancer(policy: .leastConn, count: 4)
+        // Ties found before a better one are dropped; 2/2 ties with 1/1 per unit of weight.
+        XCTAssertEqual(histogram(picks(&d, candidates([1, 1, 1, 2], inFlight: [3, 3, 1, 2]), 30), 4), [0, 0, 10, 20])
     }
 
     // MARK: ip_hash

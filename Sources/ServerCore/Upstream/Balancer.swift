@@ -44,23 +44,31 @@ public struct Balancer: Sendable {
             return smoothWeighted(candidates)
         case .leastConn:
             // Fewest in-flight per unit of weight; ties broken by smooth WRR among the tied.
-            var best: [Candidate] = []
+            // (Two passes rather than a list of the tied: a pick allocates nothing.)
+            var best = candidates[candidates.startIndex]
+            var tied = 0
             for c in candidates {
-                guard let b = best.first else {
-                    best = [c]
-                    continue
+                let lhs = c.inFlight * best.weight, rhs = best.inFlight * c.weight
+                if lhs < rhs {
+                    best = c
+                    tied = 1
+                } else if lhs == rhs {
+                    tied += 1
                 }
-                let lhs = c.inFlight * b.weight, rhs = b.inFlight * c.weight
-                if lhs < rhs { best = [c] } else if lhs == rhs { best.append(c) }
             }
-            return best.count == 1 ? best[0].index : smoothWeighted(best)
+            if tied == 1 { return best.index }
+            return smoothWeighted(candidates.lazy.filter { $0.inFlight * best.weight == best.inFlight * $0.weight })
         case .ipHash:
             // Stable per client: the client's slot among the tier's configured upstreams (backups
             // do not take slots from primaries); when that one is unavailable, the next available
-            // after it (so other clients do not move).
+            // after it, wrapping around (so other clients do not move).
             let slot = tier.isEmpty ? 0 : tier[Int(clientHash % UInt64(tier.count))]
-            let sorted = candidates.sorted { $0.index < $1.index }
-            return (sorted.first { $0.index >= slot } ?? sorted[0]).index
+            var next: Int?, first = Int.max
+            for c in candidates {
+                first = min(first, c.index)
+                if c.index >= slot, c.index < next ?? Int.max { next = c.index }
+            }
+            return next ?? first
         case .randomTwo:
             if candidates.count == 1 { return candidates[0].index }
             let a = weightedRandom(candidates)
