@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import XCTest
 
 @testable import ServerCore
@@ -108,4 +109,105 @@ final class FileServerTests: XCTestCase {
     func testFileReadIntoTheCacheIsTheOneTheHeadersDescribe() throws {
         try assertServesReplacement(sizeA: 1000, sizeB: 2000, warmCache: false)
     }
+
+    // MARK: a symlink swapped in between the containment check and the open
+
+    /// `root/dir` is flipped back and forth (renamed over, as `ln -sfn` does) between a link to a
+    /// directory inside the root and one to a directory outside it, while the same file is
+    /// requested through it: no answer may carry the outside file's bytes. With the check made on
+    /// the path before the open (`realpath`, then `open`), some of them did.
+    func assertNeverServesOutside(size: Int, cachedUpTo: Int = 256 << 10, file: StaticString = #filePath, line: UInt = #line) throws {
+        let root = try makeRoot(), outside = try makeRoot()
+        try FileManager.default.createDirectory(atPath: root + "/inner", withIntermediateDirectories: true)
+        try Data(repeating: UInt8(ascii: "I"), count: size).write(to: URL(fileURLWithPath: root + "/inner/f.txt"))
+        try Data(repeating: UInt8(ascii: "O"), count: size).write(to: URL(fileURLWithPath: outside + "/f.txt"))
+        chmod(root + "/inner/f.txt", 0o644)
+        chmod(outside + "/f.txt", 0o644)
+        XCTAssertEqual(symlink(root + "/inner", root + "/in.link"), 0)
+        XCTAssertEqual(symlink(outside, root + "/out.link"), 0)
+        XCTAssertEqual(symlink(root + "/inner", root + "/dir"), 0)
+        let stop = Atomic<Bool>(false)
+        let flipper = Thread {
+            var flips = 0
+            while !stop.load(ordering: .relaxed) && flips < 2_000_000 {  // (bounded)
+                // Hard links of the two links, renamed over `dir` in turn: each rename is atomic.
+                let from = flips % 2 == 0 ? "/out.link" : "/in.link"
+                _ = link(root + from, root + "/next")
+                _ = rename(root + "/next", root + "/dir")
+                flips += 1
+            }
+        }
+        flipper.start()
+        defer {
+            stop.store(true, ordering: .relaxed)
+            while flipper.isExecuting { usleep(1000) }
+        }
+        let server = FileServer(cache: FileCache(maxFileBytes: cachedUpTo))
+        let path = root + "/dir/f.txt"
+        let request = FileRequest(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/dir/f.txt"))
+        var served = 0, refused = 0
+        for _ in 0..<10_000 {
+            guard case .success(let info) = FileInfo.of(path) else { continue }
+            let r = server.serveFile(path, info: info, root: root, request: request)
+            guard r.status == .ok else {
+                refused += 1
+                continue
+            }
+            let bytes = try sent(r).bytes
+            XCTAssertFalse(bytes.contains(UInt8(ascii: "O")), "a file outside the root was served", file: file, line: line)
+            if bytes.contains(UInt8(ascii: "O")) { return }
+            served += 1
+        }
+        XCTAssertGreaterThan(served, 0, "nothing was served through the link inside", file: file, line: line)
+        XCTAssertGreaterThan(refused, 0, "the link outside was never met", file: file, line: line)
+    }
+
+    func testSwappedSymlinkNeverLeadsOutOfTheRootForACachedFile() throws {
+        try assertNeverServesOutside(size: 100)
+    }
+
+    func testSwappedSymlinkNeverLeadsOutOfTheRootForASentFile() throws {
+        try assertNeverServesOutside(size: 4096, cachedUpTo: 1024)  // (sent from an open file)
+    }
+
+    /// A FIFO found where a file was (swapped in after the stat): refused as not a file, without
+    /// waiting in `open` for a writer.
+    func testAFIFOInPlaceOfAFileIsRefusedWithoutBlocking() throws {
+        let root = try makeRoot()
+        let path = root + "/f.txt"
+        XCTAssertEqual(mkfifo(path, 0o644), 0)
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<(info: FileInfo, body: ByteBuffer?, real: String), HTTPError>?>(nil)
+        Thread {
+            let r = FileServer.readWhole(path, root: root, limit: 1 << 20)
+            result.withLock { $0 = r }
+            done.signal()
+        }.start()
+        if done.wait(timeout: .now() + 10) == .timedOut {
+            XCTFail("blocked opening a FIFO")
+            let writer = open(path, O_WRONLY | O_NONBLOCK)  // lets the blocked open return
+            if writer >= 0 { close(writer) }
+            _ = done.wait(timeout: .now() + 10)
+            return
+        }
+        guard case .failure(let e) = try XCTUnwrap(result.withLock { $0 }) else { return XCTFail("a FIFO was read as a file") }
+        XCTAssertEqual(e, .notFound)
+    }
+
+    /// A directory checked for listing, then replaced by a symlink to one outside the root before
+    /// it is read: refused, its names not listed.
+    func testADirectorySwappedForALinkOutsideIsNotListed() throws {
+        let root = try makeRoot(), outside = try makeRoot()
+        try FileManager.default.createDirectory(atPath: root + "/d", withIntermediateDirectories: true)
+        try Data("a".utf8).write(to: URL(fileURLWithPath: root + "/d/inside.txt"))
+        try Data("b".utf8).write(to: URL(fileURLWithPath: outside + "/secret.txt"))
+        guard case .success(let before) = DirectoryListing.read(root + "/d") else { return XCTFail("the directory inside was not listed") }
+        XCTAssertEqual(before.entries.map(\.name), ["inside.txt"])
+        XCTAssertEqual(before.entries.first?.size, 1)
+        XCTAssertEqual(rename(root + "/d", root + "/d.old"), 0)
+        XCTAssertEqual(symlink(outside, root + "/d"), 0)
+        guard case .failure(let e) = DirectoryListing.read(root + "/d") else { return XCTFail("a directory outside the root was listed") }
+        XCTAssertEqual(e, .forbidden)
+    }
 }
+

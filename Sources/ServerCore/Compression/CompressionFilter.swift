@@ -59,7 +59,7 @@ public final class CompressionFilter: Sendable {
                     var info = file.info, source = file.body
                     if source == nil {
                         // Replaced since it was looked at? Then the variant is of what was read.
-                        let read = try Self.readFile(file.path)
+                        let read = try Self.readFile(file.path, root: route.root)
                         if !read.info.sameVersion(as: info) { info = read.info }
                         source = read.body
                     }
@@ -138,20 +138,20 @@ public final class CompressionFilter: Sendable {
     static func precompressed(_ file: FileVariant, root: RouteRoot) -> (fd: CInt, size: Int)? {
         let path = file.path + ".gz"
         guard case .success(let info) = FileInfo.of(path), info.kind == .regular, info.mtimeSeconds >= file.info.mtimeSeconds,
-            info.isWorldReadable, let real = FileServer.realPath(path), let realRoot = root.real(),
-            FileServer.isInside(real, root: realRoot)
+            info.isWorldReadable, let realRoot = root.real(), case .success(let opened) = FileServer.openInside(path, root: realRoot)
         else { return nil }
-        let fd = open(real, O_RDONLY | O_CLOEXEC)  // the path checked, not wherever the link leads by now
-        guard fd >= 0, let now = FileInfo.of(descriptor: fd) else {
-            if fd >= 0 { close(fd) }
+        guard let now = FileInfo.of(descriptor: opened.fd), now.kind == .regular else {
+            close(opened.fd)
             return nil
         }
-        return (fd, now.size)
+        return (opened.fd, now.size)
     }
 
-    static func readFile(_ path: String) throws -> (info: FileInfo, body: ByteBuffer?) {
-        switch FileServer.readWhole(path, limit: streamThreshold) {
-        case .success(let b): return b
+    /// The file at `path`, if it is still inside `root`, read whole when it is small enough.
+    static func readFile(_ path: String, root: RouteRoot) throws -> (info: FileInfo, body: ByteBuffer?) {
+        guard let realRoot = root.real() else { throw HTTPError.notFound }
+        switch FileServer.readWhole(path, root: realRoot, limit: streamThreshold) {
+        case .success(let b): return (b.info, b.body)
         case .failure(let e): throw e
         }
     }
@@ -178,7 +178,7 @@ struct GzipFileStream: StreamingBody {
         let state = State()
         let path = self.path, info = self.info, level = self.level, pool = self.threadPool
         let opened = pool.runIfActive(eventLoop: eventLoop) {
-            state.fd = open(path, O_RDONLY | O_CLOEXEC)
+            state.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // (a FIFO in its place fails the check below)
             guard state.fd >= 0 else { throw HTTPError.notFound }
             guard let now = FileInfo.of(descriptor: state.fd), now.sameVersion(as: info) else { throw HTTPError.internalError }
             state.gzip = try GzipStream(level: level)

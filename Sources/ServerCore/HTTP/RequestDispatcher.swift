@@ -150,7 +150,11 @@ public final class RequestDispatcher: Sendable {
                 return compression.apply(r, request: fileRequest, route: fs, eventLoop: eventLoop)
             case .listing(let directory):
                 let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
-                    guard let listing = DirectoryListing.read(directory) else { return .status(.internalServerError) }
+                    let listing: DirectoryListing
+                    switch DirectoryListing.read(directory) {
+                    case .success(let l): listing = l
+                    case .failure(let e): return .status(e.status)
+                    }
                     let html = ListingRenderer.html(pathname: pathname, listing: listing)
                     var body = ByteBuffer(string: html)
                     var r = Response(status: .ok, headers: [("Content-Type", "text/html")])

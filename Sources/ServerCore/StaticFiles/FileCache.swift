@@ -30,8 +30,8 @@ public struct CachedFile: Sendable {
 }
 
 /// Open-file cache: path → last validated version. A hit still costs one `stat(2)` so that a
-/// changed file is never served stale; what it saves is `realpath(3)` (the containment check is
-/// redone on the stored real path), `open`/`read`, and the header strings. Bounded in bytes and entries; least recently used
+/// changed file is never served stale; what it saves is the containment check on the opened file
+/// (redone on the stored real path), `open`/`read`, and the header strings. Bounded in bytes and entries; least recently used
 /// entries go first.
 public final class FileCache: Sendable {
     public let maxBytes: Int

@@ -51,9 +51,9 @@ public struct FileRequest: Sendable {
 /// Serves a file_serve route: resolves the path below the route's root, picks an index file or
 /// a listing for directories, and answers files with validators, 304s and single ranges.
 ///
-/// Containment: the canonical path (`realpath`) of everything served must lie inside the canonical
-/// path of the route's root at the time of the request, so symlinks cannot leave it (403). Together with `PathResolver` (no `..`) this
-/// keeps every byte outside the root unreachable.
+/// Containment: the canonical path of every file served, as opened (`openInside`), must lie inside
+/// the canonical path of the route's root at the time of the request, so symlinks cannot leave it
+/// (403). Together with `PathResolver` (no `..`) this keeps every byte outside the root unreachable.
 public final class FileServer: Sendable {
     public let cache: FileCache
 
@@ -122,7 +122,7 @@ public final class FileServer: Sendable {
                 case .failure(let e): return .status(e.status)
                 }
             }
-            switch respond(file, path: path, request: request) {
+            switch respond(file, path: path, root: root, request: request) {
             case .answer(let r): return r
             case .changed(let now): info = now
             }
@@ -137,29 +137,26 @@ public final class FileServer: Sendable {
         case changed(FileInfo)
     }
 
-    /// First sight (or changed file): containment and permission checks, then read small files whole.
+    /// First sight (or changed file): permission and containment checks (on the file opened), then
+    /// small files read whole. The entry describes the file opened, which is not the stat's if
+    /// another was renamed over it since.
     func load(_ path: String, info: FileInfo, root: String) -> Result<CachedFile, HTTPError> {
-        guard let real = Self.realPath(path) else { return .failure(.notFound) }
-        guard Self.isInside(real, root: root) else { return .failure(.forbidden) }
         guard info.isWorldReadable else { return .failure(.forbidden) }
-        var info = info
-        var body: ByteBuffer? = nil
-        if info.size <= cache.maxFileBytes {
-            // The entry describes the file that was read, which is not the stat's if it was replaced since.
-            switch Self.readWhole(path, limit: cache.maxFileBytes) {
-            case .success(let read): (info, body) = read
-            case .failure(let e): return .failure(e)
-            }
-            guard info.isWorldReadable else { return .failure(.forbidden) }
+        let read: (info: FileInfo, body: ByteBuffer?, real: String)
+        switch Self.readWhole(path, root: root, limit: cache.maxFileBytes) {
+        case .success(let r): read = r
+        case .failure(let e): return .failure(e)
         }
+        guard read.info.isWorldReadable else { return .failure(.forbidden) }
         let file = CachedFile(
-            realPath: real, info: info, contentType: MediaTypes.type(forPath: path), etag: info.etag,
-            lastModified: HTTPDate.format(epochSeconds: info.mtimeSeconds), body: body)
+            realPath: read.real, info: read.info, contentType: MediaTypes.type(forPath: path), etag: read.info.etag,
+            lastModified: HTTPDate.format(epochSeconds: read.info.mtimeSeconds), body: read.body)
         cache.store(path, file)
         return .success(file)
     }
 
-    func respond(_ file: CachedFile, path: String, request: FileRequest) -> Attempt {
+    /// `root` is the canonical path of the route's root for this request.
+    func respond(_ file: CachedFile, path: String, root: String, request: FileRequest) -> Attempt {
         switch ConditionalRequest.evaluate(
             ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince, ifNoneMatch: request.ifNoneMatch,
             ifModifiedSince: request.ifModifiedSince, etag: file.etag, lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
@@ -201,8 +198,11 @@ public final class FileServer: Sendable {
             response.body = .buffer(body.getSlice(at: body.readerIndex + offset, length: count)!)
             return .answer(response)
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .answer(.status(FileInfo.errorFor(errno).status)) }
+        let fd: CInt
+        switch Self.openInside(path, root: root) {
+        case .success(let opened): fd = opened.fd
+        case .failure(let e): return .answer(.status(e.status))
+        }
         // Headers and bytes must describe the same file (nginx, too, takes both from the open file).
         guard let now = FileInfo.of(descriptor: fd) else {
             close(fd)
@@ -214,44 +214,5 @@ public final class FileServer: Sendable {
         }
         response.body = .file(fd: fd, offset: offset, count: count)
         return .answer(response)
-    }
-
-    /// The open file's `fstat` and, when it has at most `limit` bytes, all of them: both of the same
-    /// file, even if another was renamed over `path` since it was looked at.
-    static func readWhole(_ path: String, limit: Int) -> Result<(info: FileInfo, body: ByteBuffer?), HTTPError> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(FileInfo.errorFor(errno)) }
-        defer { close(fd) }
-        guard let info = FileInfo.of(descriptor: fd), info.kind == .regular else { return .failure(.internalError) }
-        guard info.size <= limit else { return .success((info, nil)) }
-        let size = info.size
-        var buffer = ByteBufferAllocator().buffer(capacity: size)
-        var remaining = size
-        while remaining > 0 {
-            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: remaining) { ptr in
-                let r = read(fd, ptr.baseAddress, remaining)
-                return r > 0 ? r : 0
-            }
-            if n == 0 { break }
-            remaining -= n
-        }
-        guard remaining == 0 else { return .failure(.internalError) }
-        return .success((info, buffer))
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
-    }
-
-    /// `real` is `root` or below it. Compared as bytes, as the filesystem names them: String's `==`
-    /// and `hasPrefix` take canonically equivalent spellings (NFC `é`, NFD `e` + U+0301) as equal.
-    static func isInside(_ real: String, root: String) -> Bool {
-        let r = real.utf8, p = root.utf8
-        if p.elementsEqual("/".utf8) { return true }
-        guard r.starts(with: p) else { return false }
-        let next = r.index(r.startIndex, offsetBy: p.count)
-        return next == r.endIndex || r[next] == UInt8(ascii: "/")
     }
 }
