@@ -59,6 +59,43 @@ final class ProxyRequestTests: ProxyTestCase {
         XCTAssertEqual(seen.header("User-Agent"), "t/1")
     }
 
+    /// TRACE (the upstream would echo cookies and credentials back) and CONNECT (a tunnel to an
+    /// address of the client's choosing) are not relayed: 405, as nginx answers.
+    func testTraceAndConnectAreNotRelayed() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups)
+        for method in ["TRACE", "CONNECT"] {
+            let r = try s.request("\(method) /x HTTP/1.1\r\nHost: h\r\nCookie: secret=1\r\nConnection: close\r\n\r\n")
+            XCTAssertEqual(r.status, 405, method)
+            XCTAssertEqual(r.header("Allow"), "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH", method)
+        }
+        XCTAssertEqual(try s.request("OPTIONS /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").status, 200)
+        XCTAssertEqual(ups[0].seen.map(\.method), ["OPTIONS"], "only the OPTIONS reached the upstream")
+    }
+
+    /// A `Connection` naming `Host` does not make the upstream request lose it.
+    func testConnectionNamingHostKeepsIt() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups)
+        XCTAssertEqual(try s.request("GET /x HTTP/1.1\r\nHost: app.test\r\nConnection: host, close\r\n\r\n").status, 200)
+        XCTAssertEqual(try XCTUnwrap(ups[0].seen.first).headers("Host"), ["app.test"])
+    }
+
+    /// An h2c upgrade is not offered upstream (a tunnel would carry requests past the routes and
+    /// their access lists, "h2c smuggling"): the request goes as a plain one, without `Upgrade`.
+    func testAnH2CUpgradeIsNotOffered() throws {
+        let ups = try fakes("a")
+        let s = try startProxy(ups)
+        let r = try s.request(
+            "GET /x HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n"
+                + "Connection: Upgrade, HTTP2-Settings, close\r\n\r\n")
+        XCTAssertEqual(r.status, 200)
+        let seen = try XCTUnwrap(ups[0].seen.first)
+        XCTAssertNil(seen.header("Upgrade"))
+        XCTAssertNil(seen.header("HTTP2-Settings"), "named by Connection")
+        XCTAssertNotEqual(seen.header("Connection")?.lowercased().contains("upgrade"), true)
+    }
+
     func testPOSTWithContentLengthIsForwardedIntact() throws {
         let ups = try fakes("echo", behavior: .init(echo: true))
         let s = try startProxy(ups)

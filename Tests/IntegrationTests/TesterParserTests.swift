@@ -94,6 +94,23 @@ final class TesterParserTests: ServerTestCase {
         assertDefaultHeaders(x.response)
     }
 
+    /// Beyond the tester: an HTTP/1.0 request may have no header fields at all (a load balancer's
+    /// health check: HAProxy's `option httpchk` sends `OPTIONS / HTTP/1.0` and a blank line).
+    func testHTTP10WithNoFieldsIsServed() throws {
+        let x = try exchange(server, "GET /sample.txt HTTP/1.0\r\n\r\n")
+        assertFile(x.response, type: "text/plain", bytes: fixture.bytes("public/sample.txt"))
+        XCTAssertTrue(x.closed)
+        XCTAssertEqual(try exchange(server, "OPTIONS / HTTP/1.0\r\n\r\n").response.status, 200)
+    }
+
+    /// Beyond the tester: a Host that is not a host and port is 400 (RFC 9112 §3.2), not a name
+    /// for routing.
+    func testInvalidHostIs400() throws {
+        for host in ["a b", "a/../b", "localhost:8001@evil.test", "localhost:80x"] {
+            try assertBadRequest("GET /sample.txt HTTP/1.1\r\nHost: \(host)\r\n\r\n")
+        }
+    }
+
     func testP13QueryIgnored() throws {
         let x = try exchange(server, "GET /sample.txt?a=1 HTTP/1.1\r\nHost: localhost:8001\r\nConnection: close\r\n\r\n")
         assertFile(x.response, type: "text/plain", bytes: fixture.bytes("public/sample.txt"))

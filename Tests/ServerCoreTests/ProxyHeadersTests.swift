@@ -72,6 +72,13 @@ final class ProxyHeadersTests: XCTestCase {
         XCTAssertEqual(out.headers["x-kept"], ["3"])
     }
 
+    /// `Host` is never dropped, whatever `Connection` names (an HTTP/1.1 request needs one).
+    func testConnectionCannotDropHost() {
+        let out = request(head([("Connection", "HOST, x-a"), ("Host", "h.test"), ("X-A", "1"), ("X-B", "2")]), client: nil)
+        XCTAssertEqual(names(out.headers), ["host", "x-b", "x-forwarded-proto"])
+        XCTAssertEqual(out.headers["host"], ["h.test"])
+    }
+
     func kind(_ name: String) -> HeaderName.Kind { Array(name.utf8).withUnsafeBytes { HeaderName.kind($0) } }
 
     /// The names the proxy acts on, in any case; nothing else (a near miss, a folded CR) matches.

@@ -146,7 +146,7 @@ final class RequestDecoderTests: XCTestCase {
 
     func testChunkedBodyWithExtensionsAndTrailers() throws {
         let input = "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n"
-            + "5;name=value\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: 1\r\nX-Other: 2\r\n\r\n"
+            + "5;name=value\r\nhello\r\nA \t; a ; b=\"c d\"\r\n, world!!!\r\n0 \r\nX-Trailer: 1\r\nX-Other:\t2 3\r\n\r\n"
             + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
         let d = try decodeEverySplit(input, maxStep: 60)
         XCTAssertEqual(d.bodies, ["hello, world!!!", ""])
@@ -245,7 +245,14 @@ final class RequestDecoderTests: XCTestCase {
     }
 
     func testBadChunksAre400() throws {
-        for body in ["zz\r\nab\r\n0\r\n\r\n", "2\r\nabc\r\n0\r\n\r\n", "\r\n", ";x\r\n", "1234567890abcdef0\r\n"] {
+        for body in [
+            "zz\r\nab\r\n0\r\n\r\n", "2\r\nabc\r\n0\r\n\r\n", "\r\n", ";x\r\n", "1234567890abcdef0\r\n",
+            // After the digits only whitespace, then the end or `;` and extensions without control bytes.
+            "3 zz\r\nabc\r\n0\r\n\r\n", "3x\r\nabc\r\n", "3;a=\rb\r\nabc\r\n", "3;a=\u{0}\r\nabc\r\n", "3 ;a\u{7F}\r\nabc\r\n",
+            // Trailers are field lines.
+            "3\r\nabc\r\n0\r\nnot a field\r\n\r\n", "3\r\nabc\r\n0\r\n: x\r\n\r\n", "3\r\nabc\r\n0\r\nX: a\rb\r\n\r\n",
+            "3\r\nabc\r\n0\r\n folded\r\n\r\n",
+        ] {
             let d = decode("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\(body)")
             XCTAssertEqual(d.heads.count, 1)
             XCTAssertEqual(d.failure, .badRequest, body.debugDescription)
@@ -432,6 +439,12 @@ final class RequestDecoderTests: XCTestCase {
         let empty = try parsed("Host:\r\n")
         XCTAssertEqual(empty.host, "")
         XCTAssertEqual(empty.hostFields, 1)
+        // A Host value that is not a host and port is 400 (RFC 9112 §3.2), on any Host line.
+        for bad in ["a b", "a/../b", "good.test:80@evil.com", "a\u{1}b", "h:8o", "[::1", "a..b", "x:1:2"] {
+            XCTAssertThrowsError(try parsed("Host: \(bad)\r\n"), bad) { XCTAssertEqual($0 as? Failure, .badRequest, bad) }
+            XCTAssertThrowsError(try parsed("Host: h\r\nHost: \(bad)\r\n"), bad) { XCTAssertEqual($0 as? Failure, .badRequest, bad) }
+        }
+        XCTAssertEqual(try parsed("Host: [::1]:8080\r\n").host, "[::1]:8080")
         // A list-valued field read from the bytes: every line of it, one list (RFC 9110 §5.3), as
         // file serving reads it from NIO's head.
         let encodings = try parsed("Host: h\r\nACCEPT-Encoding:  br \r\nX: y\r\naccept-encoding: gzip;q=0.5\r\n")
@@ -460,7 +473,12 @@ final class RequestDecoderTests: XCTestCase {
             return try XCTUnwrap(found, request)
         }
         XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
-        XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nConnection: keep-alive, UPGRADE\r\nHost: h\r\nupgrade: h2c\r\n\r\n"))
+        XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nConnection: keep-alive, UPGRADE\r\nHost: h\r\nupgrade: foo/2\r\n\r\n"))
+        // h2c is never an offer (requests inside its tunnel would pass the routes' access lists).
+        XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\nHost: h\r\nUpgrade: h2c\r\n\r\n"), "h2c")
+        XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nConnection: upgrade\r\nHost: h\r\nUpgrade: websocket, H2C/1\r\n\r\n"), "h2c listed")
+        XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nConnection: upgrade\r\nHost: h\r\nUpgrade: websocket\r\nUpgrade: h2c\r\n\r\n"), "h2c on a line of its own")
+        XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nConnection: upgrade\r\nHost: h\r\nUpgrade: h2cx\r\n\r\n"), "only h2c itself")
         XCTAssertTrue(try upgrade("GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"))
         XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n"), "no token")
         XCTAssertFalse(try upgrade("GET / HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\n\r\n"), "no Upgrade")

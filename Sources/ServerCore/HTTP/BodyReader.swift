@@ -93,6 +93,7 @@ struct BodyReader {
                 }
                 trailerBytes += line.readableBytes
                 if trailerBytes > maxTrailerBytes { throw .trailersTooLarge }
+                guard Self.isTrailerLine(line) else { throw .badChunk }
             case .done:
                 return nil
             }
@@ -136,27 +137,49 @@ struct BodyReader {
         return line
     }
 
-    /// A chunk-size line: hex digits, then optional extensions (`;...`), ignored.
+    /// A chunk-size line (RFC 9112 §7.1): hex digits, then optionally whitespace and extensions
+    /// (`;...`), which are ignored but must not hold control bytes (a bare CR, a NUL: lines
+    /// another parser on the way could end or cut elsewhere). Anything else after the digits
+    /// (`3 zz`) is malformed.
     static func chunkSize(_ line: ByteBuffer) throws(Failure) -> Int {
         var size = 0
         var digits = 0
-        for byte in line.readableBytesView {
+        var bytes = line.readableBytesView[...]
+        while let byte = bytes.first {
             let v: Int
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): v = Int(byte - UInt8(ascii: "0"))
             case UInt8(ascii: "a")...UInt8(ascii: "f"): v = Int(byte - UInt8(ascii: "a") + 10)
             case UInt8(ascii: "A")...UInt8(ascii: "F"): v = Int(byte - UInt8(ascii: "A") + 10)
-            case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"):
-                guard digits > 0 else { throw .badChunk }
-                return size
             default:
-                throw .badChunk
+                guard digits > 0 else { throw .badChunk }
+                // Whitespace (BWS), then the end or `;` and the extensions.
+                bytes = bytes.drop { $0 == 0x20 || $0 == 0x09 }
+                guard let first = bytes.first else { return size }
+                guard first == UInt8(ascii: ";"), !bytes.contains(where: Self.isControl) else { throw .badChunk }
+                return size
             }
             digits += 1
             guard digits <= 15 else { throw .badChunk }
             size = size << 4 | v
+            bytes = bytes.dropFirst()
         }
         guard digits > 0 else { throw .badChunk }
         return size
+    }
+
+    /// A trailer line: `token ":" value`, the value without control bytes but HTAB (RFC 9110
+    /// §5.5). Trailers are dropped, but one that is not a field line means the framing is off.
+    static func isTrailerLine(_ line: ByteBuffer) -> Bool {
+        let bytes = line.readableBytesView
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > bytes.startIndex,
+            bytes[..<colon].allSatisfy(HeaderName.isTokenByte)
+        else { return false }
+        return !bytes[colon...].contains(where: isControl)
+    }
+
+    @inline(__always)
+    private static func isControl(_ byte: UInt8) -> Bool {
+        (byte < 0x20 && byte != 0x09) || byte == 0x7F
     }
 }

@@ -10,9 +10,11 @@ import NIOPosix
 /// 0b. the global access list (`AccessPolicy.decide`) — 403, or close under `deny_action: "close"`
 ///     (a direct peer only: a trusted proxy's shared connection gets the 403);
 /// 3. the route's IP lists (before any 404 of the action) — 403;
-/// 4. the action: file_serve | redirect | reverse_proxy.
+/// 4. the action: file_serve | redirect | reverse_proxy (TRACE and CONNECT are not relayed: 405).
 public final class RequestDispatcher: Sendable {
     public let files: FileServer
+    /// A reverse_proxy route's `Allow` (its 405s): the methods it relays.
+    static let proxiedMethods = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"
     let threadPool: NIOThreadPool
     let compression: CompressionFilter
 
@@ -66,7 +68,7 @@ public final class RequestDispatcher: Sendable {
         eventLoop: EventLoop, route matched: inout CompiledRoute?
     ) -> Result {
         if let error = RequestValidator.validate(
-            version: request.version, method: request.method, fields: request.fieldCount, hosts: request.hostFields)
+            version: request.version, method: request.method, hosts: request.hostFields)
         {
             return .now(.status(error.status))
         }
@@ -139,6 +141,12 @@ public final class RequestDispatcher: Sendable {
         case .redirect(let status, let location):
             return .now(Response(status: HTTPResponseStatus(statusCode: status), headers: [("Location", location)]))
         case .reverseProxy(let proxyRoute):
+            // Not relayed (405, as nginx answers both): TRACE has the upstream echo the request,
+            // cookies and credentials included, to whatever made it (cross-site tracing), and
+            // CONNECT asks for a tunnel to an address of the client's choosing.
+            if request.method == .TRACE || request.method == .CONNECT {
+                return .now(Response(status: .methodNotAllowed, headers: [("Allow", Self.proxiedMethods)]))
+            }
             return .proxy(proxyRoute)
         case .metrics(let prometheus):
             return .now(metrics(config: config, prometheus: prometheus))

@@ -8,7 +8,7 @@ import NIOHTTP1
 ///
 /// Grammar: `method SP+ target SP+ HTTP/d.d`, the method a token, the target printable bytes
 /// (UTF-8 passes); header lines `token ":" OWS value OWS`; lines end in CRLF or a bare LF;
-/// obsolete line folding is refused. Framing: the `Transfer-Encoding` fields, one list, must be
+/// obsolete line folding is refused; a `Host` value must be a host and port (`HostSyntax`). Framing: the `Transfer-Encoding` fields, one list, must be
 /// `chunked` alone (another coding is 501), on HTTP/1.1, without `Content-Length`; a
 /// `Content-Length` is one decimal, given once.
 ///
@@ -54,7 +54,10 @@ enum RequestHeadParser {
         var keepAlive = true
         /// The client asks to switch protocols (a WebSocket handshake, RFC 9110 §7.8): HTTP/1.1,
         /// an `Upgrade` field, `upgrade` among the `Connection` tokens, and no body. A proxied one
-        /// is offered to the upstream, and becomes a tunnel if the upstream answers 101.
+        /// is offered to the upstream, and becomes a tunnel if the upstream answers 101. Never an
+        /// offer of `h2c` (cleartext HTTP/2, whose upgrade RFC 9113 dropped): requests sent through
+        /// such a tunnel would reach the upstream past the routes and their access lists ("h2c
+        /// smuggling"); that request goes as a plain one, its `Upgrade` dropped.
         var upgrade = false
         /// Where the first `Host` field's value is in `raw`, and how many `Host` fields there are
         /// (the validator and routing need both; looking them up again costs a pass over the
@@ -130,6 +133,8 @@ enum RequestHeadParser {
         var hostRange: Range<Int>?
         var hostFields = 0
         var upgradeField = false
+        var badHost = false
+        var h2c = false
         let wellFormed = HTTPSyntax.forEachLine(bytes, from: lineEnd + 1) { field in
             guard fieldCount < limits.maxFields else {  // (each line is within maxHeaderBytes, checked above)
                 tooLarge = true
@@ -147,11 +152,20 @@ enum RequestHeadParser {
                 connection.add(field.value)
             case .hopByHop where field.name.count == 7 && HeaderName.equals(field.name, "upgrade"):
                 upgradeField = true
+                HTTPSyntax.forEachToken(field.value) { offered in
+                    // `h2c`, or `h2c/version`
+                    if offered.count >= 3, HeaderName.equals(UnsafeRawBufferPointer(rebasing: offered[..<3]), "h2c"),
+                        offered.count == 3 || offered[3] == UInt8(ascii: "/")
+                    {
+                        h2c = true
+                    }
+                }
             case .endToEnd where field.name.count == 6 && HeaderName.equals(field.name, "expect"):
                 expect = expect || HeaderName.equals(field.value, "100-continue")
             case .endToEnd where field.name.count == 4 && HeaderName.equals(field.name, "host"):
                 hostFields += 1
                 isFirstHost = hostFields == 1
+                if !HostSyntax.isValid(field.value) { badHost = true }
             default:
                 break
             }
@@ -161,7 +175,7 @@ enum RequestHeadParser {
             fieldCount += 1
         }
         if tooLarge { throw .fieldsTooLarge }
-        guard wellFormed, !badFraming else { throw .badRequest }
+        guard wellFormed, !badFraming, !badHost else { throw .badRequest }
         let framing: BodyReader.Framing?
         if codings.present {
             // RFC 9112 §6.1: a transfer coding on HTTP/1.0 is faulty framing, and a length beside
@@ -177,7 +191,7 @@ enum RequestHeadParser {
         return Parsed(
             method: method, uri: uri, version: version, framing: framing,
             expectsContinue: expect && version.minor >= 1 && framing != nil, keepAlive: connection.keepAlive(version),
-            upgrade: upgradeField && connection.upgrade && framing == nil && version.major == 1 && version.minor >= 1,
+            upgrade: upgradeField && !h2c && connection.upgrade && framing == nil && version.major == 1 && version.minor >= 1,
             hostRange: hostRange, hostFields: hostFields, fieldCount: fieldCount, raw: raw)
     }
 

@@ -2,7 +2,10 @@ import NIOHTTP1
 
 /// Protocol checks the codec does not make, applied to every request head before routing
 /// (compat 2.2-2.3): only HTTP/1.0 and 1.1; only eXpServer's methods (plus PATCH), in upper case;
-/// exactly one `Host` on HTTP/1.1, and never an empty header section.
+/// exactly one `Host` on HTTP/1.1, at most one on HTTP/1.0. An HTTP/1.0 request may have no header
+/// fields at all (RFC 9112 allows it, and load balancers' health checks send exactly that:
+/// HAProxy's `option httpchk` sends `OPTIONS / HTTP/1.0` and a blank line); eXpServer's parser
+/// refused any empty header section, which its tests only send with HTTP/1.1 (no Host: 400).
 public enum RequestValidator {
     static func isAllowed(_ method: HTTPMethod) -> Bool {
         switch method {
@@ -11,12 +14,10 @@ public enum RequestValidator {
         }
     }
 
-    /// `fields`: how many header fields the head has; `hosts`: how many of them are `Host`
-    /// (`RequestHeadParser.Parsed`'s counts).
-    public static func validate(version: HTTPVersion, method: HTTPMethod, fields: Int, hosts: Int) -> HTTPError? {
+    /// `hosts`: how many header fields are `Host` (`RequestHeadParser.Parsed`'s count).
+    public static func validate(version: HTTPVersion, method: HTTPMethod, hosts: Int) -> HTTPError? {
         guard version.major == 1, version.minor <= 1 else { return .badRequest }
         guard isAllowed(method) else { return .badRequest }
-        if fields == 0 { return .badRequest }
         if hosts > 1 { return .badRequest }
         if version.minor == 1 && hosts == 0 { return .badRequest }
         return nil

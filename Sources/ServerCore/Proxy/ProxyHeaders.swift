@@ -6,7 +6,7 @@ import NIOCore
 /// The hop-by-hop fields are dropped — `Connection`, the fields it names, `Keep-Alive`,
 /// `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade` — because each hop frames
 /// and manages its own connection. Everything else passes through unchanged and in order; `Host`
-/// is kept as the client sent it, and added when it sent none (HTTP/1.0; `hostValue`), since an
+/// is kept as the client sent it (even when `Connection` names it), and added when it sent none (HTTP/1.0; `hostValue`), since an
 /// HTTP/1.1 request must have one (RFC 9112 §3.2). The request gains `X-Forwarded-For`: the address
 /// it came from (the connection's peer, as HAProxy's `option forwardfor`: each hop adds its own),
 /// appended to any existing value in one line at the end; and `X-Forwarded-Proto: http`, in place
@@ -111,6 +111,9 @@ public enum ProxyHeaders {
                 HTTPSyntax.forEachToken(line.value) { token in
                     switch HeaderName.kind(token) {
                     case .hopByHop, .connection, .transferEncoding: break
+                    // (`Host` is never dropped: an HTTP/1.1 request without one is invalid, RFC
+                    // 9112 §3.2, and the upstream would pick its default site.)
+                    case .endToEnd where HeaderName.equals(token, "host"): break
                     default: named.append(token)
                     }
                 }
