@@ -31,6 +31,23 @@ final class ControlReloadTests: DaemonTestCase {
         XCTAssertEqual(daemon?.status().reloads, 1)
     }
 
+    /// A kept-alive connection on a listener the reload removed is closed (it would get 404s
+    /// from a config with no server there); one on a kept listener goes on.
+    func testConnectionsOnARemovedListenerAreClosed() throws {
+        let (kept, removed) = (freePort(), freePort())
+        try startDaemon(ports: [kept, removed])
+        let onRemoved = try RawClient(port: removed), onKept = try RawClient(port: kept)
+        for client in [onRemoved, onKept] {
+            try client.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            XCTAssertEqual(try client.readResponse().status, 200)
+        }
+        try writeConfig(configJSON(ports: [kept]))
+        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        XCTAssertTrue(onRemoved.readAll().closed, "the connection on the removed listener is closed")
+        try onKept.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        XCTAssertEqual(try onKept.readResponse().status, 200, "the kept listener's connection is still served")
+    }
+
     func testReloadWithoutBodyWorks() throws {
         try startDaemon(ports: [freePort()])
         let r = try UnixClient.exchange(socketPath, "POST", Endpoint.reload)

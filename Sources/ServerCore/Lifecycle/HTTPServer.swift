@@ -108,6 +108,10 @@ public final class HTTPServer: Sendable {
             try? channel.close().wait()
             logger.info("stopped listening", metadata: ["address": "\(listener.host):\(listener.port)"])
         }
+        // Their connections finish what they are answering and close (idle ones at once), as at a
+        // shutdown: no server answers on that address any more, so a kept-alive client must
+        // reconnect rather than get 404s.
+        if !removed.isEmpty { connections.quiesce(acceptedOn: Set(removed.keys)) }
     }
 
     /// An upstream's admin state or weight changed: idle connections to one that takes no new
@@ -131,7 +135,7 @@ public final class HTTPServer: Sendable {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 }
-                connections.add(channel)
+                connections.add(channel, listener: listener)
                 let stats = state.stats
                 stats.connAccepted.add(1, ordering: .relaxed)
                 stats.connCurrent.add(1, ordering: .relaxed)
@@ -198,13 +202,14 @@ public final class HTTPServer: Sendable {
     }
 }
 
-/// The open client connections, so shutdown can ask each to finish and then close.
+/// The open client connections and the listener each came in on, so shutdown (or a reload that
+/// removes their listener) can ask them to finish and then close.
 final class ConnectionRegistry: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+    private let channels = Mutex<[ObjectIdentifier: (channel: Channel, listener: XPSConfig.Listener)]>([:])
 
-    func add(_ channel: Channel) {
+    func add(_ channel: Channel, listener: XPSConfig.Listener) {
         let id = ObjectIdentifier(channel)
-        channels.withLock { $0[id] = channel }
+        channels.withLock { $0[id] = (channel, listener) }
         channel.closeFuture.whenComplete { _ in
             self.channels.withLock { $0[id] = nil }
         }
@@ -213,13 +218,22 @@ final class ConnectionRegistry: Sendable {
     var count: Int { channels.withLock { $0.count } }
 
     func quiesceAll() {
-        for channel in channels.withLock({ Array($0.values) }) {
+        quiesce(channels.withLock { $0.values.map(\.channel) })
+    }
+
+    /// Those accepted on one of `listeners`.
+    func quiesce(acceptedOn listeners: Set<XPSConfig.Listener>) {
+        quiesce(channels.withLock { $0.values.filter { listeners.contains($0.listener) }.map(\.channel) })
+    }
+
+    private func quiesce(_ list: [Channel]) {
+        for channel in list {
             channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
     }
 
     func closeAll() {
-        for channel in channels.withLock({ Array($0.values) }) {
+        for channel in channels.withLock({ $0.values.map(\.channel) }) {
             try? channel.close().wait()
         }
     }
