@@ -142,7 +142,7 @@ struct ExpServerd: ParsableCommand {
             running = try Daemon(
                 options: Daemon.Options(
                     configPath: absolute(path), workers: workers, stateDB: absolute(stateDB), socket: absolute(socket),
-                    pidFile: absolute(pidFile)),
+                    pidFile: absolute(pidFile), logFile: absolute(logFile)),
                 logger: logger)
         } catch let error as ConfigError {
             throw fail("config error: \(error)", code: 2, readiness: readiness)

@@ -146,6 +146,23 @@ final class ControlReloadSettingsTests: DaemonTestCase {
         XCTAssertEqual(d.restartPending, [])
     }
 
+    /// A restart-only key the next start would refuse (a `state_db` that is a directory, an
+    /// `error_log` in a missing directory) refuses the reload now, naming the key; the old config
+    /// keeps running.
+    func testARestartOnlyKeyTheStartWouldRefuseRefusesTheReload() throws {
+        let port = freePort()
+        try writeConfig(configJSON(ports: [port]))
+        let d = try startLoggingDaemon()
+        try FileManager.default.createDirectory(atPath: dir + "/a-directory", withIntermediateDirectories: true)
+        try writeConfig(configJSON(ports: [port]).replacingOccurrences(of: "\"\(stateDBPath)\"", with: "\"\(dir!)/a-directory\""))
+        assertError(try control("POST", Endpoint.reload), status: 422, code: "invalid_config", contains: "state_db")
+        try writeConfig(configJSON(ports: [port]).replacingOccurrences(
+            of: "\"workers\": 1,", with: "\"workers\": 1, \"error_log\": \"\(dir!)/missing/error.log\","))
+        assertError(try control("POST", Endpoint.reload), status: 422, code: "invalid_config", contains: "error_log")
+        XCTAssertEqual(d.status().reloads, 0)
+        XCTAssertEqual(try getHello(port: port).status, 200)
+    }
+
     /// `workers` waits for a restart too, and what reports it (status, the metrics JSON) says
     /// how many run, not what the reloaded file asks for.
     func testWorkersReportedAreTheRunningOnes() throws {

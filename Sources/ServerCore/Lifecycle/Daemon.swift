@@ -14,13 +14,19 @@ public final class Daemon: Sendable {
         public var stateDB: String?
         public var socket: String?
         public var pidFile: String?
+        /// `--log-file`: the error log in place of the config's `error_log`.
+        public var logFile: String?
 
-        public init(configPath: String? = nil, workers: Int? = nil, stateDB: String? = nil, socket: String? = nil, pidFile: String? = nil) {
+        public init(
+            configPath: String? = nil, workers: Int? = nil, stateDB: String? = nil, socket: String? = nil, pidFile: String? = nil,
+            logFile: String? = nil
+        ) {
             self.configPath = configPath
             self.workers = workers
             self.stateDB = stateDB
             self.socket = socket
             self.pidFile = pidFile
+            self.logFile = logFile
         }
     }
 
@@ -187,6 +193,10 @@ public final class Daemon: Sendable {
                 var opts = options
                 if opts.configPath == nil { opts.configPath = config.configPath }
                 let new = try Self.loadConfig(opts, upstreams: config.upstreams, routeStats: config.routeStats)
+                // What the next start would refuse is refused now, while the old config still runs
+                // (a restart-only key such as `state_db` is not applied until then, but a reload
+                // that accepted a bad one would leave a daemon that cannot be restarted).
+                try Self.checkBeforeStart(new, options: options, logFile: options.logFile)
                 Self.logWarnings(new, logger)
                 try upstreamChangeLock.withLock { _ in try UpstreamControl.restore(new, from: store) }
                 try http.apply(new)
