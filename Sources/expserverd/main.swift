@@ -56,20 +56,29 @@ struct ExpServerd: ParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
     }
 
-    func fail(_ message: String, code: Int32, readiness: CInt?) -> ExitCode {
+    /// `console`: the terminal's stderr kept from before it went to the error log (-1: none),
+    /// so that a foreground start that fails says why where it was started, not only in the log.
+    func fail(_ message: String, code: Int32, readiness: CInt?, console: CInt = -1) -> ExitCode {
+        let line = "expserverd: \(message)\n"
         if let readiness {
-            DaemonProcess.report(readiness, "expserverd: \(message)\n")
+            DaemonProcess.report(readiness, line)
         } else {
-            FileHandle.standardError.write(Data("expserverd: \(message)\n".utf8))
+            FileHandle.standardError.write(Data(line.utf8))
+            if console >= 0 { FileHandle(fileDescriptor: console, closeOnDealloc: false).write(Data(line.utf8)) }
         }
         return ExitCode(code)
     }
 
-    func run() throws {
-        // Their default action kills the process: ignored until their handlers are installed
-        // (below, before the daemon is created; SIG_IGN also survives --daemon's fork).
+    /// SIGHUP and SIGUSR1 kill a process by default: ignored before the arguments are even
+    /// parsed, until `run` installs their handlers (SIG_IGN also survives --daemon's fork), so one
+    /// sent as the daemon starts (a log rotation, a reload) is remembered, not fatal.
+    static func main() {
         signal(SIGHUP, SIG_IGN)
         signal(SIGUSR1, SIG_IGN)
+        main(nil)
+    }
+
+    func run() throws {
         let path = configPath ?? configOption
         // Resolve relative paths before detaching (the daemon keeps the working directory, but be explicit).
         let cwd = FileManager.default.currentDirectoryPath
@@ -102,6 +111,9 @@ struct ExpServerd: ParsableCommand {
         var configuredLog = absolute(logFile)
         if configuredLog == nil, let path, let cfg = try? ConfigLoader.load(path: path) { configuredLog = cfg.errorLog }
         let logPath = configuredLog
+        // In the foreground, start-up failures also go to the stderr it was started with.
+        var console = readiness == nil && logPath != nil ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1
+        defer { if console >= 0 { close(console) } }
         if let logPath {
             do { try DaemonProcess.redirectStderr(to: logPath) } catch { throw fail("\(error)", code: 1, readiness: readiness) }
         }
@@ -113,9 +125,17 @@ struct ExpServerd: ParsableCommand {
             if sig == SIGHUP {
                 _ = try? running.reload(caller: nil, reason: "SIGHUP")  // (a refusal is logged by reload)
             } else {
-                if let logPath { try? DaemonProcess.redirectStderr(to: logPath) }
-                running.http.state.current.accessLog?.reopen()
-                logger.info("log files reopened")
+                // A file that cannot be opened again is said so (logs keep going to the old one).
+                var failed = false
+                do { try logPath.map { try DaemonProcess.redirectStderr(to: $0) } } catch {
+                    logger.error("log files not reopened: \(error)")
+                    failed = true
+                }
+                do { try running.http.state.current.accessLog?.reopen() } catch {
+                    logger.error("log files not reopened: \(error)")
+                    failed = true
+                }
+                if !failed { logger.info("log files reopened") }
             }
         }
         let stop = DispatchSemaphore(value: 0)
@@ -145,9 +165,13 @@ struct ExpServerd: ParsableCommand {
                     pidFile: absolute(pidFile), logFile: absolute(logFile)),
                 logger: logger)
         } catch let error as ConfigError {
-            throw fail("config error: \(error)", code: 2, readiness: readiness)
+            throw fail("config error: \(error)", code: 2, readiness: readiness, console: console)
         } catch {
-            throw fail("\(error)", code: 1, readiness: readiness)
+            throw fail("\(error)", code: 1, readiness: readiness, console: console)
+        }
+        if console >= 0 {  // (started: the terminal is not held)
+            close(console)
+            console = -1
         }
         on(SIGTERM) { stop.signal() }
         on(SIGINT) { stop.signal() }

@@ -52,13 +52,15 @@ public final class AccessLog: Sendable {
     public func flush() { sink.flush() }
 
     /// Reopens the file at the same path (after logrotate moved it); the fd number stays.
-    public func reopen() {
+    /// Throws (naming the file and why) when it cannot be opened again: lines then keep going to
+    /// the file as it was (renamed away by a rotation, or deleted).
+    public func reopen() throws {
         guard sink.ownsFD else { return }
         sink.flush()
-        sink.output.withLock { fd in
+        try sink.output.withLock { fd in
             guard let fd else { return }
             let fresh = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            guard fresh >= 0 else { return }
+            guard fresh >= 0 else { throw ConfigError("access_log", "cannot reopen \"\(path)\": \(String(cString: strerror(errno)))") }
             dup2(fresh, fd)
             _ = Glibc.close(fresh)
         }

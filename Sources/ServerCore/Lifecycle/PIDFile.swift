@@ -11,7 +11,28 @@ public enum PIDFile {
         public var description: String { "pid file \(path) names a running expserverd (pid \(pid)); is expserverd already running?" }
     }
 
+    /// The pid file cannot be written where it was asked for.
+    public struct Unwritable: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "--pid-file \(path): \(reason)" }
+    }
+
+    /// Before anything is bound: `path` may be written (its directory exists and takes new files;
+    /// it is not a directory) and names no running expserverd.
     public static func check(_ path: String) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            throw Unwritable(path: path, reason: "is a directory")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        let dir = parent.isEmpty ? "." : parent
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw Unwritable(path: path, reason: "its directory \(dir) does not exist")
+        }
+        guard access(dir, W_OK | X_OK) == 0 else {
+            throw Unwritable(path: path, reason: "cannot create files in \(dir): \(String(cString: strerror(errno)))")
+        }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
         else { return }
@@ -50,8 +71,25 @@ public enum PIDFile {
         return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
     }
 
+    /// Written whole or not at all (a temporary file renamed over it).
     public static func write(_ path: String) throws {
-        try "\(getpid())\n".write(toFile: path, atomically: true, encoding: .utf8)
+        func failed(_ what: String) -> Unwritable { Unwritable(path: path, reason: "\(what): \(String(cString: strerror(errno)))") }
+        let temporary = path + ".\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failed("cannot create \(temporary)") }
+        let text = Array("\(getpid())\n".utf8)
+        let written = text.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let error = written == text.count ? nil : failed("cannot write it")
+        close(fd)
+        if let error {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = failed("cannot rename \(temporary) to it")
+            unlink(temporary)
+            throw error
+        }
     }
 
     public static func remove(_ path: String) {
