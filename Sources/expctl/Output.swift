@@ -9,7 +9,7 @@ enum Output {
         do {
             try body()
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("expctl: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("expctl: \(printable(error.message))\n".utf8))
             throw ExitCode(error.exitCode)
         }
     }
@@ -39,8 +39,31 @@ enum Output {
         if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
     }
 
-    /// A plain table: a header row and aligned columns.
+    /// `text` with its control characters (C0, DEL, C1) written as `\n`, `\t`, `\u{1B}`: what
+    /// the daemon stored (a reason from before reasons were checked, a name) reaches the terminal
+    /// as text, one line, never as a control sequence.
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar): out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    /// A plain table: a header row and aligned columns (cells made `printable`).
     static func table(_ header: [String], _ rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(printable) }
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {

@@ -69,6 +69,25 @@ final class ACLBadInputE2ETests: E2ETestCase {
         XCTAssertEqual(forced.stdout, "added: deny 64.0.0.0/4\n")
     }
 
+    /// A reason is one line of text: a newline (which forged a row in `acl list` and `audit`) or a
+    /// control sequence (which reached the operator's terminal) is refused, and nothing stored.
+    /// Text from the daemon is printed with its control characters escaped, on one line.
+    func testReasonsWithControlCharactersAreRefused() throws {
+        try startDaemon(ports: [freePort()])
+        for reason in ["two\nlines", "\u{1B}[2Jcleared", "tab\there", String(repeating: "x", count: 1001)] {
+            let r = try expctl(["acl", "deny", "127.0.0.2", "--reason", reason])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("reason must be one line of at most 1000 characters"), r.stderr)
+        }
+        XCTAssertEqual(try expctl(["acl", "deny", "127.0.0.2", "--reason", "ok: one line, ünïcode"]).status, 0)
+        XCTAssertEqual(try expctlJSON(ACLListResponse.self, ["acl", "list"]).entries.map(\.reason), ["ok: one line, ünïcode"])
+        let unknown = try expctl(["upstream", "weight", "no\nsuch\u{1B}[2J", "3"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertEqual(unknown.stderr.filter { $0 == "\n" }.count, 1, unknown.stderr)
+        XCTAssertFalse(unknown.stderr.contains("\u{1B}"), unknown.stderr)
+        XCTAssertTrue(unknown.stderr.contains("no\\nsuch\\u{1B}[2J"), unknown.stderr)
+    }
+
     func testNoDaemonIsExitStatus3() throws {
         let r = try expctl(["acl", "deny", "127.0.0.2"])
         XCTAssertEqual(r.status, 3, r.stderr)

@@ -114,7 +114,7 @@ struct ACLCheck: ParsableCommand {
             let query = ip.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: ".:"))) ?? ip
             let (reply, _) = try Output.call(options, .get, Endpoint.aclCheck + "?ip=\(query)", as: ACLCheckResponse.self)
             if options.json { return Output.printJSON(reply) }
-            print(reply.explanation)
+            print(Output.printable(reply.explanation))
         }
     }
 }
