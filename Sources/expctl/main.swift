@@ -16,7 +16,7 @@ struct Expctl: ParsableCommand {
 // and exit 64, like every other bad argument; `--help` and `--version` print as usual.
 var command: ParsableCommand
 do {
-    command = try Expctl.parseAsRoot()
+    command = try Expctl.parseAsRoot(Arguments.hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
 } catch {
     if Expctl.exitCode(for: error) == .validationFailure {
         let message = Expctl.message(for: error).split(separator: "\n").first.map(String.init) ?? "bad usage"

@@ -35,6 +35,19 @@ final class StartStopE2ETests: E2ETestCase {
         XCTAssertTrue(r.stdout.contains(socketPath), r.stdout)
     }
 
+    /// `--socket` and `--json` may come before the command too (`expctl --socket S status`).
+    func testGlobalOptionsBeforeTheCommand() throws {
+        let daemon = try startDaemon(ports: [freePort()])
+        let r = try expctl(["--socket", socketPath, "status"], socket: nil)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains(String(daemon.pid)), r.stdout)
+        let json = try expctl(["--json", "--socket=\(socketPath)", "acl", "list"], socket: nil)
+        XCTAssertEqual(json.status, 0, json.stderr)
+        XCTAssertTrue(json.stdout.hasPrefix("{"), json.stdout)
+        let wrong = try expctl(["--socket", dir + "/nowhere.sock", "status"], socket: nil)
+        XCTAssertEqual(wrong.status, 3, "the socket given first is the one used: \(wrong.stderr)")
+    }
+
     func testSocketEnvironmentVariableIsUsed() throws {
         try startDaemon(ports: [freePort()])
         let r = try expctl(["status", "--json"], socket: nil, environment: [ControlDefaults.socketEnvironmentVariable: socketPath])
