@@ -21,7 +21,9 @@ public enum AddressText {
             for i in 8..<16 { lo = lo << 8 | UInt64(bytes[i]) }
             return (hi, lo)
         }
-        // Strict dotted quad: four decimal parts 0-255, no leading '+', no empty parts.
+        // Strict dotted quad: four decimal parts 0-255, no leading '+', no empty parts, no
+        // leading zeros (`010` is 8 to inet_aton and curl, 10 to others: refused, as Python and
+        // Go refuse it, rather than read either way).
         var value: UInt32 = 0
         var parts = 0
         var current: UInt32 = 0
@@ -34,7 +36,7 @@ public enum AddressText {
                 current = 0
                 digits = 0
             } else if ch >= 48 && ch <= 57 {
-                guard digits < 3 else { return nil }
+                guard digits < 3, digits == 0 || current != 0 else { return nil }
                 current = current * 10 + UInt32(ch - 48)
                 digits += 1
                 guard current <= 255 else { return nil }

@@ -51,8 +51,13 @@ final class IPAddressTests: XCTestCase {
             "", "1", "1.2.3", "1.2.3.4.5", "256.0.0.1", "1.2.3.-4", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4 ",
             " 1.2.3.4", "+1.2.3.4", "0001.2.3.4", "a.b.c.d", "localhost", ":::", "1::2::3", "::g", "12345::",
             "1.2.3.4/32",
+            // Leading zeros: octal to inet_aton and curl, decimal to others; refused.
+            "010.1.1.1", "10.01.1.1", "10.1.1.00", "00.0.0.0", "::ffff:010.1.1.1",
         ] {
             XCTAssertNil(IPAddress(text), text)
+        }
+        for text in ["0.0.0.0", "10.0.100.1", "100.200.0.9"] {
+            XCTAssertEqual(IPAddress(text)?.description, text)
         }
     }
 }
