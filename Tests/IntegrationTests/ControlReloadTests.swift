@@ -48,6 +48,18 @@ final class ControlReloadTests: DaemonTestCase {
         XCTAssertEqual(try onKept.readResponse().status, 200, "the kept listener's connection is still served")
     }
 
+    /// Moving a port between addresses in one reload collides with our own listener (closed only
+    /// once the new config is in): refused with the system's reason and what to do instead.
+    func testMovingAPortBetweenAddressesSaysWhy() throws {
+        let port = freePort()
+        try startDaemon(ports: [port])
+        try writeConfig(configJSON(ports: [port]).replacingOccurrences(of: "\"127.0.0.1\"", with: "\"0.0.0.0\""))
+        let r = try control("POST", Endpoint.reload)
+        assertError(r, status: 422, code: "invalid_config", contains: "cannot listen on 0.0.0.0:\(port): Address already in use")
+        XCTAssertTrue(r.text.contains("this daemon listens on 127.0.0.1:\(port)") && r.text.contains("two reloads"), r.text)
+        XCTAssertEqual(try getHello(port: port).status, 200)
+    }
+
     func testReloadWithoutBodyWorks() throws {
         try startDaemon(ports: [freePort()])
         let r = try UnixClient.exchange(socketPath, "POST", Endpoint.reload)

@@ -70,7 +70,15 @@ public final class HTTPServer: Sendable {
                 logger.info("listening", metadata: ["address": "\(listener.host):\(listener.port)"])
             } catch {
                 for channel in added.values { try? channel.close().wait() }
-                throw ServerStartError(message: "cannot listen on \(listener.host):\(listener.port): \(error)")
+                let code = (error as? IOError)?.errnoCode
+                var message = "cannot listen on \(listener.host):\(listener.port): \(code.map { String(cString: strerror($0)) } ?? "\(error)")"
+                // A reload moving a port between addresses (0.0.0.0:P to 127.0.0.1:P) collides
+                // with our own listener, closed only once the new config is in.
+                if code == EADDRINUSE, let ours = existing.first(where: { $0.port == listener.port }) {
+                    message += " (this daemon listens on \(ours.host):\(ours.port) until the new config is in: move a port"
+                        + " between addresses with two reloads, one removing the old listener and one adding the new, or restart)"
+                }
+                throw ServerStartError(message: message)
             }
         }
         listeners.withLock { $0.merge(added) { a, _ in a } }
