@@ -57,6 +57,32 @@ final class FileBodyTests: ServerTestCase {
         XCTAssertEqual(r.body.count, Self.bigSize)
     }
 
+    /// A file truncated while regions of it are queued closes the connection promptly (sendfile
+    /// past its end sends nothing and was retried, spinning the event loop, until `send_ms`).
+    func testAFileTruncatedWhileSentClosesTheConnection() throws {
+        let fixture = try makeFixture()
+        let size = 32 << 20  // (more than the socket buffers hold: regions are still queued)
+        try fixture.write(Data(count: size), to: "public/huge.bin")
+        let path = fixture.publicDir.appendingPathComponent("huge.bin").path
+        let s = try startServer(config(), fixture: fixture)
+        let client = try RawClient(port: s.port, timeout: 10)
+        var buffer: Int32 = 65536
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
+        try client.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        let first = try XCTUnwrap(client.readChunk(max: 4096), "the answer started")
+        usleep(300_000)  // (the socket buffers full, two regions queued)
+        XCTAssertEqual(truncate(path, 100_000), 0)
+        let started = Date()
+        let rest = client.readAll()
+        XCTAssertTrue(rest.closed, "closed, not left waiting for bytes that cannot come")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "closed by the size check, not by a deadline")
+        XCTAssertLessThan(first.count + rest.bytes.count, size)
+        // The server goes on serving.
+        let r = try exchange(s, "GET /huge.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").response
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.body.count, 100_000)
+    }
+
     /// Pipelined requests for a large file are answered one after the other, each file opened when
     /// its turn comes: a client that sends many and reads nothing holds one descriptor, not one
     /// per request. Then every answer arrives whole and in order.

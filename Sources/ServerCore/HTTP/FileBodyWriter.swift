@@ -11,13 +11,18 @@ import Glibc
 /// deadline. Two in flight keep the socket busy while the next one is queued.
 ///
 /// A file cut shorter than the range while it is sent (replaced in place, truncated) fails the
-/// response at the next region instead of leaving the connection waiting on bytes that will not
-/// come (sendfile past the end sends nothing).
+/// response (and the caller closes the connection) instead of leaving it waiting on bytes that
+/// will not come: at the next region, and within `watchInterval` for a region already queued.
+/// Sendfile past the end of a file sends nothing, and NIO retries such a write as fast as the
+/// socket is writable, so a queued region past the cut would spin its event loop (~15,000
+/// `sendfile` calls a second) until the send deadline; while regions are queued the file's size
+/// is therefore looked at every `watchInterval`.
 ///
 /// Confined to the channel's event loop.
 final class FileBodyWriter {
     static let regionBytes = 1 << 20
     static let regionsQueued = 2
+    static let watchInterval = TimeAmount.milliseconds(250)
 
     struct Truncated: Error {}
 
@@ -27,6 +32,8 @@ final class FileBodyWriter {
     private let end: Int
     private var queued = 0
     private var finished = false
+    /// The next look at the file's size while regions are queued.
+    private var watch: Scheduled<Void>?
     private let done: EventLoopPromise<Void>
     /// Called for each region sent.
     private let progress: () -> Void
@@ -49,19 +56,25 @@ final class FileBodyWriter {
     /// Queues the first regions (the caller flushes). (The file's size was checked when it was opened.)
     func start() {
         guard end > next else {
-            finished = true
-            done.succeed(())
+            finish(.success(()))
             return
         }
         fill(checkSize: false)
     }
 
+    private func finish(_ result: Result<Void, Error>) {
+        finished = true
+        watch?.cancel()
+        watch = nil
+        done.completeWith(result)
+    }
+
     private func fill(checkSize: Bool) {
+        defer { armWatch() }
         while queued < Self.regionsQueued && next < end && !finished {
             let upTo = min(next + Self.regionBytes, end)
             if checkSize && fileSize() < upTo {
-                finished = true
-                done.fail(Truncated())
+                finish(.failure(Truncated()))
                 return
             }
             let last = upTo == end
@@ -75,18 +88,33 @@ final class FileBodyWriter {
         }
     }
 
+    private func armWatch() {
+        guard watch == nil, !finished, queued > 0 else { return }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        watch = context.eventLoop.scheduleTask(in: Self.watchInterval) { bound.value.watchFired() }
+    }
+
+    /// The queued regions reach `next`: a file now shorter can never complete them.
+    private func watchFired() {
+        watch = nil
+        guard !finished, queued > 0 else { return }
+        if fileSize() < next {
+            finish(.failure(Truncated()))
+            return
+        }
+        armWatch()
+    }
+
     private func regionSent(_ result: Result<Void, Error>, last: Bool) {
         queued -= 1
         guard !finished else { return }
         switch result {
         case .failure(let error):
-            finished = true
-            done.fail(error)
+            finish(.failure(error))
         case .success:
             progress()
             if last {
-                finished = true
-                done.succeed(())
+                finish(.success(()))
             } else if next < end {
                 fill(checkSize: true)
                 flush()
