@@ -222,6 +222,30 @@ final class GzipTests: ServerTestCase {
         XCTAssertEqual(try gunzip(old.response.body), Array(text.utf8))
     }
 
+    /// A streamed gzip body whose file is cut short while it is sent ends cut (connection closed,
+    /// no last chunk), never as a clean answer holding part of the file under its validators.
+    func testAStreamedFileCutShortEndsTheConnection() throws {
+        let fixture = try makeFixture()
+        let size = 32 << 20  // (random bytes: the gzip stream is as large, more than the socket buffers hold)
+        let noise = try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/urandom")).readData(ofLength: size)
+        try fixture.write(noise, to: "public/noise.txt")
+        let path = fixture.publicDir.appendingPathComponent("noise.txt").path
+        let s = try startServer(config(), fixture: fixture)
+        let client = try RawClient(port: s.port, timeout: 10)
+        var buffer: Int32 = 65536
+        setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &buffer, socklen_t(MemoryLayout<Int32>.size))
+        try client.send(getRequest("/noise.txt", headers: ["Accept-Encoding: gzip"]))
+        let first = try XCTUnwrap(client.readChunk(max: 4096), "the answer started")
+        XCTAssertTrue(String(decoding: first, as: UTF8.self).contains("Transfer-Encoding: chunked"))
+        usleep(500_000)  // (the socket buffers full, the stream waiting)
+        XCTAssertEqual(truncate(path, 100_000), 0)
+        let rest = client.readAll()
+        XCTAssertTrue(rest.closed, "the connection is closed")
+        let all = first + rest.bytes
+        XCTAssertFalse(all.suffix(5) == Array("0\r\n\r\n".utf8), "no last chunk: the body is not complete")
+        XCTAssertLessThan(all.count, size)
+    }
+
     func testHeadOfAStreamedFileIsFramedAsItsGet() throws {
         let fixture = try makeFixture()
         try fixture.write(Data(String(repeating: "the quick brown fox jumps over the lazy dog\n", count: 30_000).utf8), to: "public/big.txt")

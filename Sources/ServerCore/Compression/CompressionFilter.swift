@@ -171,6 +171,8 @@ struct GzipFileStream: StreamingBody {
         var fd: CInt = -1
         var gzip: GzipStream?
         var done = false
+        /// Bytes of the file read so far.
+        var read = 0
         deinit { if fd >= 0 { close(fd) } }
     }
 
@@ -186,9 +188,18 @@ struct GzipFileStream: StreamingBody {
         @Sendable func step() -> EventLoopFuture<Void> {
             pool.runIfActive(eventLoop: eventLoop) { () -> ByteBuffer in
                 var piece = ByteBufferAllocator().buffer(capacity: CompressionFilter.chunkSize)
+                var failed = false
                 let n = piece.writeWithUnsafeMutableBytes(minimumWritableBytes: CompressionFilter.chunkSize) { ptr in
-                    max(0, read(state.fd, ptr.baseAddress, CompressionFilter.chunkSize))
+                    let r = read(state.fd, ptr.baseAddress, CompressionFilter.chunkSize)
+                    failed = r < 0
+                    return max(0, r)
                 }
+                state.read += n
+                // The headers (sent) describe `info`: a file that is not that size now (cut short or
+                // grown in place) or cannot be read fails the body, and the connection closes
+                // without the gzip trailer or the last chunk, so the client sees it cut, never a
+                // clean answer holding part of the file (or more of it) under its validators.
+                guard !failed, state.read <= info.size, n > 0 || state.read == info.size else { throw HTTPError.internalError }
                 if n == 0 {
                     state.done = true
                     return try state.gzip!.finish()
