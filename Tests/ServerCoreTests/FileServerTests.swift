@@ -209,5 +209,35 @@ final class FileServerTests: XCTestCase {
         guard case .failure(let e) = DirectoryListing.read(root + "/d") else { return XCTFail("a directory outside the root was listed") }
         XCTAssertEqual(e, .forbidden)
     }
+
+    /// As root (whom the kernel lets in anywhere), a directory below the route's root that others
+    /// may not enter (`o-x`) hides what is in it, and one they may not read (`o-r`) is not listed,
+    /// as for nginx's unprivileged workers.
+    func testAsRootDirectoriesClosedToOthersAreNotServed() throws {
+        try XCTSkipUnless(geteuid() == 0, "the kernel checks permissions for other users")
+        let root = try makeRoot()
+        for (dir, mode) in [("closed", 0o700), ("search", 0o711), ("open", 0o755)] {
+            try FileManager.default.createDirectory(atPath: root + "/" + dir + "/sub", withIntermediateDirectories: true)
+            try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/\(dir)/sub/f.txt"))
+            chmod(root + "/\(dir)/sub/f.txt", 0o644)
+            chmod(root + "/\(dir)/sub", 0o755)
+            chmod(root + "/" + dir, mode_t(mode))
+        }
+        XCTAssertFalse(FileServer.othersMayReach(root + "/closed/sub/f.txt", root: root))
+        XCTAssertTrue(FileServer.othersMayReach(root + "/search/sub/f.txt", root: root))
+        XCTAssertTrue(FileServer.othersMayReach(root + "/open/sub/f.txt", root: root))
+        XCTAssertFalse(FileServer.othersMayReach(root + "/search", root: root, listing: true), "o+x but not o+r")
+        XCTAssertTrue(FileServer.othersMayReach(root + "/search/sub", root: root, listing: true))
+        XCTAssertFalse(FileServer.othersMayReach(root + "/closed/sub", root: root, listing: true))
+        XCTAssertTrue(FileServer.othersMayReach(root, root: root, listing: true), "the root itself is the operator's choice")
+        let server = FileServer()
+        let request = FileRequest(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/"))
+        func status(_ relative: String) throws -> HTTPResponseStatus {
+            let path = root + relative
+            return server.serveFile(path, info: try FileInfo.of(path).get(), root: root, request: request).status
+        }
+        XCTAssertEqual(try status("/closed/sub/f.txt"), .forbidden)
+        XCTAssertEqual(try status("/search/sub/f.txt"), .ok)
+    }
 }
 

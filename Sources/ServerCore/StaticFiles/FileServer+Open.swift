@@ -72,6 +72,35 @@ extension FileServer {
         }
     }
 
+    /// The daemon runs as root, to whom the kernel's permission checks do not apply.
+    static let asRoot = geteuid() == 0
+
+    /// As root, what an unprivileged server could not reach below the route's root is not served
+    /// either: each directory below `root` down to `real` (canonical, inside `root`) must let
+    /// others in (`o+x`), and a directory to be listed must also let them read it (`o+r`). The
+    /// kernel refuses those to nginx's unprivileged workers; nothing refuses them to root, so a
+    /// `0700` directory inside a docroot would otherwise be served and listed. (The root itself is
+    /// the operator's choice; a file must be world-readable in any case, eXpServer's rule.) Not
+    /// root: the kernel decides.
+    static func othersMayReach(_ real: String, root: String, listing: Bool = false) -> Bool {
+        guard asRoot else { return true }
+        let last = listing ? real.endIndex : real.lastIndex(of: "/") ?? real.startIndex
+        let below = real[..<last].utf8.dropFirst(root.utf8.count)  // ("/a/b": the directories below the root)
+        guard !below.isEmpty else { return true }
+        var path = root == "/" ? "" : root
+        for component in Substring(below).split(separator: "/") {
+            path += "/" + component
+            guard isOpenToOthers(path, read: listing && path.utf8.count == real.utf8.count) else { return false }
+        }
+        return true
+    }
+
+    private static func isOpenToOthers(_ directory: String, read: Bool) -> Bool {
+        var st = stat()
+        guard stat(directory, &st) == 0 else { return false }
+        return st.st_mode & S_IXOTH != 0 && (!read || st.st_mode & S_IROTH != 0)
+    }
+
     static func realPath(_ path: String) -> String? {
         guard let p = realpath(path, nil) else { return nil }
         defer { free(p) }

@@ -97,7 +97,7 @@ public final class FileServer: Sendable {
                     return .response(serveFile(candidate, info: ci, root: root, request: request))
                 }
             }
-            guard let real = Self.realPath(full), Self.isInside(real, root: root) else {
+            guard let real = Self.realPath(full), Self.isInside(real, root: root), Self.othersMayReach(real, root: root, listing: true) else {
                 return .response(.status(.forbidden))
             }
             return .listing(directory: real)
@@ -147,7 +147,7 @@ public final class FileServer: Sendable {
         case .success(let r): read = r
         case .failure(let e): return .failure(e)
         }
-        guard read.info.isWorldReadable else { return .failure(.forbidden) }
+        guard read.info.isWorldReadable, Self.othersMayReach(read.real, root: root) else { return .failure(.forbidden) }
         let file = CachedFile(
             realPath: read.real, info: read.info, contentType: MediaTypes.type(forPath: path), etag: read.info.etag,
             lastModified: HTTPDate.format(epochSeconds: read.info.mtimeSeconds), body: read.body)
