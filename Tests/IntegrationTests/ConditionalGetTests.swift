@@ -36,6 +36,20 @@ final class ConditionalGetTests: ServerTestCase {
         XCTAssertNil(r.header("Transfer-Encoding"), file: file, line: line)
     }
 
+    /// A method other than GET and HEAD (answered as GET): If-Modified-Since is ignored, and a
+    /// matching If-None-Match is 412, never 304.
+    func testOtherMethodsGet412Or200NotA304() throws {
+        let (etag, lastModified) = try validators("/sample.txt")
+        func send(_ method: String, _ header: String) throws -> Int {
+            try exchange(server, "\(method) /sample.txt HTTP/1.1\r\nHost: localhost:8001\r\n\(header)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .response.status
+        }
+        XCTAssertEqual(try send("POST", "If-Modified-Since: \(lastModified)"), 200)
+        XCTAssertEqual(try send("PUT", "If-None-Match: *"), 412)
+        XCTAssertEqual(try send("PUT", "If-None-Match: \(etag)"), 412)
+        XCTAssertEqual(try send("GET", "If-None-Match: \(etag)"), 304)
+    }
+
     func testValidatorsPresent() throws {
         let (etag, lastModified) = try validators("/sample.txt")
         XCTAssertTrue(etag.hasPrefix("\"") && etag.hasSuffix("\""), etag)

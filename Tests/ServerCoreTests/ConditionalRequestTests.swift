@@ -77,6 +77,21 @@ final class ConditionalRequestTests: XCTestCase {
         XCTAssertEqual(evaluate(im: "\"nope\"", ius: "Mon, 10 Sep 2001 00:00:00 GMT"), .failed)
     }
 
+    /// For methods other than GET and HEAD (answered as GET by file_serve): a matching
+    /// If-None-Match is 412, If-Modified-Since is ignored (RFC 9110 §13.1.2, §13.1.3).
+    func testOtherMethodsNeverGet304() {
+        func other(inm: String? = nil, ims: String? = nil) -> ConditionalRequest.Precondition {
+            ConditionalRequest.evaluate(
+                ifMatch: nil, ifUnmodifiedSince: nil, ifNoneMatch: inm, ifModifiedSince: ims, etag: etag, lastModified: lastModified,
+                mtime: mtime, getOrHead: false)
+        }
+        XCTAssertEqual(other(inm: "*"), .failed)
+        XCTAssertEqual(other(inm: "W/" + etag), .failed)
+        XCTAssertEqual(other(inm: "\"other\""), .proceed)
+        XCTAssertEqual(other(ims: lastModified), .proceed)
+        XCTAssertEqual(other(), .proceed)
+    }
+
     /// 412 is decided before 304 (§13.2.2 steps 1–2, then 3–4).
     func testPreconditionOrder() {
         XCTAssertEqual(evaluate(inm: etag), .notModified)

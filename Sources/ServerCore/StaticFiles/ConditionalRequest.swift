@@ -15,12 +15,18 @@ public enum ConditionalRequest {
     /// all. A date that does not parse is ignored (§13.1.4), as is a date equal to ours.
     public static func evaluate(
         ifMatch: String?, ifUnmodifiedSince: String?, ifNoneMatch: String?, ifModifiedSince: String?, etag: String,
-        lastModified: String, mtime: Int
+        lastModified: String, mtime: Int, getOrHead: Bool = true
     ) -> Precondition {
         if let ifMatch {
             if !strongListMatches(ifMatch, etag: etag) { return .failed }
         } else if let ius = ifUnmodifiedSince, ius != lastModified, let t = HTTPDate.parse(ius), mtime > t {
             return .failed
+        }
+        // Another method (file_serve answers every method as GET, as eXpServer does): a matching
+        // If-None-Match is a failed precondition, and If-Modified-Since does not apply (RFC 9110
+        // §13.1.2, §13.1.3): a 304 is only for GET and HEAD.
+        guard getOrHead else {
+            return ifNoneMatch.map { etagListMatches($0, etag: etag) } == true ? .failed : .proceed
         }
         return notModified(ifNoneMatch: ifNoneMatch, ifModifiedSince: ifModifiedSince, etag: etag, lastModified: lastModified, mtime: mtime)
             ? .notModified : .proceed

@@ -7,6 +7,8 @@ import NIOHTTP1
 /// The request facts file serving needs, taken from the head once.
 public struct FileRequest: Sendable {
     public var isHead: Bool
+    /// GET or HEAD (other methods are answered as GET, but their preconditions differ).
+    public var isGetOrHead: Bool
     public var ifMatch: String?
     public var ifUnmodifiedSince: String?
     public var ifNoneMatch: String?
@@ -19,6 +21,7 @@ public struct FileRequest: Sendable {
 
     public init(head: HTTPRequestHead) {
         isHead = head.method == .HEAD
+        isGetOrHead = isHead || head.method == .GET
         let h = head.headers
         ifMatch = Self.list(h, "if-match")
         ifUnmodifiedSince = h.first(name: "if-unmodified-since")
@@ -159,7 +162,8 @@ public final class FileServer: Sendable {
     func respond(_ file: CachedFile, path: String, root: String, request: FileRequest) -> Attempt {
         switch ConditionalRequest.evaluate(
             ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince, ifNoneMatch: request.ifNoneMatch,
-            ifModifiedSince: request.ifModifiedSince, etag: file.etag, lastModified: file.lastModified, mtime: file.info.mtimeSeconds)
+            ifModifiedSince: request.ifModifiedSince, etag: file.etag, lastModified: file.lastModified, mtime: file.info.mtimeSeconds,
+            getOrHead: request.isGetOrHead)
         {
         case .failed:
             return .answer(.status(.preconditionFailed))
