@@ -201,12 +201,20 @@ final class FileServerTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: root + "/d", withIntermediateDirectories: true)
         try Data("a".utf8).write(to: URL(fileURLWithPath: root + "/d/inside.txt"))
         try Data("b".utf8).write(to: URL(fileURLWithPath: outside + "/secret.txt"))
-        guard case .success(let before) = DirectoryListing.read(root + "/d") else { return XCTFail("the directory inside was not listed") }
-        XCTAssertEqual(before.entries.map(\.name), ["inside.txt"])
-        XCTAssertEqual(before.entries.first?.size, 1)
+        // Symlinks: one to a file inside the root is listed as its target; one leading out is not.
+        XCTAssertEqual(symlink(root + "/d/inside.txt", root + "/d/link-in"), 0)
+        XCTAssertEqual(symlink(outside + "/secret.txt", root + "/d/link-out"), 0)
+        XCTAssertEqual(symlink(root + "/d/nowhere", root + "/d/link-dangling"), 0)
+        guard case .success(let before) = DirectoryListing.read(root + "/d", root: root) else {
+            return XCTFail("the directory inside was not listed")
+        }
+        XCTAssertEqual(before.entries.map(\.name), ["inside.txt", "link-in"])
+        XCTAssertEqual(before.entries.map(\.size), [1, 1])
         XCTAssertEqual(rename(root + "/d", root + "/d.old"), 0)
         XCTAssertEqual(symlink(outside, root + "/d"), 0)
-        guard case .failure(let e) = DirectoryListing.read(root + "/d") else { return XCTFail("a directory outside the root was listed") }
+        guard case .failure(let e) = DirectoryListing.read(root + "/d", root: root) else {
+            return XCTFail("a directory outside the root was listed")
+        }
         XCTAssertEqual(e, .forbidden)
     }
 

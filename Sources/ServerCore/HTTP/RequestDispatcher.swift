@@ -156,10 +156,10 @@ public final class RequestDispatcher: Sendable {
             switch files.serve(route: fs, relative: PathResolver.relative(pathname, toRoute: route.reqPath), request: fileRequest) {
             case .response(let r):
                 return compression.apply(r, request: fileRequest, route: fs, eventLoop: eventLoop)
-            case .listing(let directory):
+            case .listing(let directory, let root):
                 let future = threadPool.runIfActive(eventLoop: eventLoop) { () -> Response in
                     let listing: DirectoryListing
-                    switch DirectoryListing.read(directory) {
+                    switch DirectoryListing.read(directory, root: root) {
                     case .success(let l): listing = l
                     case .failure(let e): return .status(e.status)
                     }

@@ -21,8 +21,10 @@ public struct DirectoryListing: Sendable, Equatable {
     /// Reads `directory` (blocking), the canonical path of a directory found inside its route's
     /// root: opened, then checked to be still that directory (a symlink swapped into its path
     /// since is not followed: 403), and its entries stat'ed through it. Entries that cannot be
-    /// stat'ed are skipped; the directory itself unreadable: its error (404, 403, 500).
-    public static func read(_ directory: String) -> Result<DirectoryListing, HTTPError> {
+    /// stat'ed are skipped, and so are symlinks leading out of `root` (the route's, canonical:
+    /// they are 403 when asked for, and their target's size and date are not ours to show); the
+    /// directory itself unreadable: its error (404, 403, 500).
+    public static func read(_ directory: String, root: String) -> Result<DirectoryListing, HTTPError> {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return .failure(FileInfo.errorFor(errno)) }
         if let opened = FileServer.openedPath(fd), !opened.utf8.elementsEqual(directory.utf8) {
@@ -41,7 +43,12 @@ public struct DirectoryListing: Sendable, Equatable {
             }
             if name == "." || name == ".." { continue }
             var st = stat()
-            guard fstatat(fd, name, &st, 0) == 0 else { continue }
+            guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if st.st_mode & S_IFMT == S_IFLNK {
+                guard let real = FileServer.realPath(directory + "/" + name), FileServer.isInside(real, root: root),
+                    fstatat(fd, name, &st, 0) == 0
+                else { continue }
+            }
             let info = FileInfo(st)
             switch info.kind {
             case .regular: entries.append(Entry(name: name, isDirectory: false, size: info.size, mtime: info.mtimeSeconds))

@@ -66,8 +66,9 @@ public final class FileServer: Sendable {
 
     public enum Outcome: Sendable {
         case response(Response)
-        /// A directory without an index file: list `directory` (blocking I/O, done off the event loop).
-        case listing(directory: String)
+        /// A directory without an index file: list `directory` (blocking I/O, done off the event
+        /// loop); `root` is the route's, canonical.
+        case listing(directory: String, root: String)
     }
 
     /// `relative` is the request pathname below the route prefix (`/a/b.txt`, or empty for the root).
@@ -103,7 +104,7 @@ public final class FileServer: Sendable {
             guard let real = Self.realPath(full), Self.isInside(real, root: root), Self.othersMayReach(real, root: root, listing: true) else {
                 return .response(.status(.forbidden))
             }
-            return .listing(directory: real)
+            return .listing(directory: real, root: root)
         case .other:
             return .response(.status(.notFound))
         }
