@@ -93,7 +93,9 @@ public enum ConditionalRequest {
         if first.isEmpty {
             // suffix range: the last N bytes
             guard let n = Int(last), n > 0 else { return last.isEmpty ? .full : .unsatisfiable }
-            guard size > 0 else { return .unsatisfiable }
+            // (An empty file: a suffix range is satisfiable, RFC 9110 §14.1.1, and the whole, empty
+            // representation is used; no Content-Range can name zero bytes, so it is a 200.)
+            guard size > 0 else { return .full }
             let count = min(n, size)
             return .partial(offset: size - count, count: count)
         }
