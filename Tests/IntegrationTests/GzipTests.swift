@@ -129,6 +129,10 @@ final class GzipTests: ServerTestCase {
         XCTAssertEqual(r.status, 206)
         XCTAssertNil(r.header("Content-Encoding"))
         XCTAssertEqual(r.body, Array(s.fixture.bytes("public/sample.txt")[0..<10]))
+        XCTAssertEqual(r.header("Vary"), "Accept-Encoding", "every variant of a compressible file says it varies")
+        let refused = try exchange(s, getRequest("/sample.txt", headers: ["Accept-Encoding: gzip", "Range: bytes=99999-"])).response
+        XCTAssertEqual(refused.status, 416)
+        XCTAssertEqual(refused.header("Vary"), "Accept-Encoding")
     }
 
     /// Concurrent first requests for one file share one compression (a burst after a deploy

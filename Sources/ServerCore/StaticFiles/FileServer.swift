@@ -176,6 +176,7 @@ public final class FileServer: Sendable {
             break
         }
         let size = file.info.size
+        let variant = FileVariant(path: path, info: file.info, contentType: file.contentType, etag: file.etag, body: file.body)
         var response = Response(status: .ok, encodedHeaders: file.headerBlock)
         var offset = 0
         var count = size
@@ -189,12 +190,14 @@ public final class FileServer: Sendable {
                 count = c
                 response.headers.append(("Content-Range", "bytes \(o)-\(o + c - 1)/\(size)"))
             case .unsatisfiable:
-                return .answer(Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")]))
+                var refused = Response(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")])
+                refused.file = variant  // (for `Vary`: the compression filter sends ranges of the identity only)
+                return .answer(refused)
             }
         }
-        if response.status == .ok {
-            response.file = FileVariant(path: path, info: file.info, contentType: file.contentType, etag: file.etag, body: file.body)
-        }
+        // Every answer about the file carries what the compression filter needs (`Vary` goes on
+        // all of them; only a 200 may be compressed).
+        response.file = variant
         if request.isHead {
             response.length = count
             return .answer(response)
