@@ -19,22 +19,19 @@ enum HostSyntax {
             guard i > 1, i < n, value[i] == UInt8(ascii: "]") else { return false }
             i += 1
         } else {
-            var previousDot = false
-            while i < n && value[i] != UInt8(ascii: ":") {
+            // One table lookup per byte in the usual case; `%XX` and `..` looked at on the side.
+            var previous: UInt8 = 0
+            while i < n {
                 let b = value[i]
-                if b == UInt8(ascii: "%") {
-                    guard i + 2 < n, isHex(value[i + 1]), isHex(value[i + 2]) else { return false }
+                if b == UInt8(ascii: ":") { break }
+                if !isRegNameByte(b) {
+                    guard b == UInt8(ascii: "%"), i + 2 < n, isHex(value[i + 1]), isHex(value[i + 2]) else { return false }
                     i += 3
-                    previousDot = false
+                    previous = b
                     continue
                 }
-                guard isRegNameByte(b) else { return false }
-                if b == UInt8(ascii: ".") {
-                    if previousDot { return false }
-                    previousDot = true
-                } else {
-                    previousDot = false
-                }
+                if b == UInt8(ascii: "."), previous == b { return false }
+                previous = b
                 i += 1
             }
         }
@@ -55,19 +52,12 @@ enum HostSyntax {
         (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || (b | 0x20 >= UInt8(ascii: "a") && b | 0x20 <= UInt8(ascii: "f"))
     }
 
-    /// unreserved (`ALPHA DIGIT - . _ ~`) and sub-delims (`! $ & ' ( ) * + , ; =`).
+    /// unreserved (`ALPHA DIGIT - . _ ~`) and sub-delims (`! $ & ' ( ) * + , ; =`): a bit per
+    /// ASCII byte in two words (a lookup, not a chain of comparisons: this runs on every request).
     @inline(__always)
     private static func isRegNameByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="):
-            return true
-        default:
-            return false
-        }
+        let low: UInt64 = 0x2BFF_7FD2_0000_0000  // bytes 0-63: ! $ & ' ( ) * + , - . 0-9 ; =
+        let high: UInt64 = 0x47FF_FFFE_87FF_FFFE  // bytes 64-127: A-Z _ a-z ~
+        return b < 64 ? (low >> UInt64(b)) & 1 != 0 : b < 128 ? (high >> UInt64(b - 64)) & 1 != 0 : false
     }
 }

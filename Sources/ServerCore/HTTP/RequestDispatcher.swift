@@ -144,10 +144,11 @@ public final class RequestDispatcher: Sendable {
             // Not relayed (405, as nginx answers both): TRACE has the upstream echo the request,
             // cookies and credentials included, to whatever made it (cross-site tracing), and
             // CONNECT asks for a tunnel to an address of the client's choosing.
-            if request.method == .TRACE || request.method == .CONNECT {
-                return .now(Response(status: .methodNotAllowed, headers: [("Allow", Self.proxiedMethods)]))
+            // (Matched by case: `==` on HTTPMethod compares raw value strings.)
+            switch request.method {
+            case .TRACE, .CONNECT: return .now(Response(status: .methodNotAllowed, headers: [("Allow", Self.proxiedMethods)]))
+            default: return .proxy(proxyRoute)
             }
-            return .proxy(proxyRoute)
         case .metrics(let prometheus):
             return .now(metrics(config: config, prometheus: prometheus))
         case .fileServe(let fs):
