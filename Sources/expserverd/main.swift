@@ -69,12 +69,18 @@ struct ExpServerd: ParsableCommand {
         return ExitCode(code)
     }
 
-    /// SIGHUP and SIGUSR1 kill a process by default: ignored before the arguments are even
-    /// parsed, until `run` installs their handlers (SIG_IGN also survives --daemon's fork), so one
-    /// sent as the daemon starts (a log rotation, a reload) is remembered, not fatal.
+    /// SIGHUP and SIGUSR1 kill a process by default: blocked before the arguments are even parsed
+    /// and before any thread starts (every thread inherits the mask, and so does --daemon's fork),
+    /// so one sent as the daemon starts (a log rotation, a reload) stays pending, neither fatal
+    /// nor lost, until `run`'s dispatch sources take it (libdispatch reads blocked signals from a
+    /// signalfd, pending ones included). Not ignored: that would discard a pending one.
+    static let heldSignals = [SIGHUP, SIGUSR1]
+
     static func main() {
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGUSR1, SIG_IGN)
+        var held = sigset_t()
+        sigemptyset(&held)
+        for sig in heldSignals { sigaddset(&held, sig) }
+        pthread_sigmask(SIG_BLOCK, &held, nil)
         main(nil)
     }
 
@@ -141,7 +147,7 @@ struct ExpServerd: ParsableCommand {
         let stop = DispatchSemaphore(value: 0)
         var sources: [DispatchSourceSignal] = []
         func on(_ sig: Int32, _ action: @escaping @Sendable () -> Void) {
-            signal(sig, SIG_IGN)
+            if !Self.heldSignals.contains(sig) { signal(sig, SIG_IGN) }  // (the held ones are blocked)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler(handler: action)
             source.resume()

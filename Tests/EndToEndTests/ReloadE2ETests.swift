@@ -89,6 +89,36 @@ final class ReloadE2ETests: E2ETestCase {
         XCTAssertTrue(daemon.process.isRunning)
     }
 
+    /// A SIGHUP or SIGUSR1 sent as soon as the program runs (its `main` has blocked them, long
+    /// before its handlers exist) is neither fatal nor lost: acted on once the daemon runs.
+    func testSignalsSentDuringStartUpAreActedOnOnceItRuns() throws {
+        let log = dir + "/expserverd.log"
+        try writeConfig(configJSON(ports: [freePort()]))
+        let daemon = try launchDaemon([configPath, "--pid-file", pidFilePath, "--log-file", log])
+        // main() has run once both are in the blocked mask (SigBlk: bit 0 is SIGHUP, bit 9 SIGUSR1).
+        func blocked() -> Bool {
+            guard let status = try? String(contentsOfFile: "/proc/\(daemon.pid)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }),
+                let mask = UInt64(line.dropFirst(7).trimmingCharacters(in: .whitespaces), radix: 16)
+            else { return false }
+            return mask & 0x201 == 0x201
+        }
+        // Looked at every 0.1 ms, so the signals arrive while it still parses its arguments and
+        // loads its config, before its handlers exist.
+        let deadline = Date().addingTimeInterval(10)
+        while !blocked() && Date() < deadline { usleep(100) }
+        XCTAssertTrue(blocked(), "main() blocked SIGHUP and SIGUSR1")
+        kill(daemon.pid, SIGHUP)
+        kill(daemon.pid, SIGUSR1)
+        try waitReady(daemon)
+        XCTAssertTrue(waitUntil(timeout: 10) { ((try? self.expctlJSON(StatusResponse.self, ["status"]).reloads) ?? 0) == 1 },
+                      "the SIGHUP reload happened once the daemon ran")
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("log files reopened")
+        }, "the SIGUSR1 was acted on")
+        XCTAssertTrue(daemon.process.isRunning)
+    }
+
     func testSIGHUPWithABadConfigKeepsRunning() throws {
         let port = freePort()
         let daemon = try startDaemon(ports: [port])
