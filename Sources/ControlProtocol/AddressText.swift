@@ -57,7 +57,8 @@ public enum AddressText {
         }
         guard let addr = address(text[..<slash]) else { return nil }
         let lenText = text[text.index(after: slash)...]
-        guard !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }), let len = Int(lenText)
+        guard !lenText.isEmpty, lenText.count <= 3, lenText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            lenText.count == 1 || lenText.first != "0", let len = Int(lenText)  // (no leading zeros: `/08`)
         else { return nil }
         if text[..<slash].contains(":") {
             return len <= 128 ? (addr.high, addr.low, len) : nil

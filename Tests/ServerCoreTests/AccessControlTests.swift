@@ -129,10 +129,12 @@ final class CIDRTests: XCTestCase {
     func testInvalidCIDRs() {
         for text in [
             "", "/", "/8", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/8/8", "10.0.0.0/a",
-            "10.0.0.0/0008", "::/129", "::1/1000", "300.0.0.0/8", "host/8", "10.0.0.0 /8",
+            "10.0.0.0/0008", "::/129", "::1/1000", "300.0.0.0/8", "host/8", "10.0.0.0 /8", "10.0.0.0/08", "2001:db8::/032",
         ] {
             XCTAssertNil(CIDR(text), text)
         }
+        XCTAssertEqual(CIDR("0.0.0.0/0")?.prefixLength, 0)
+        XCTAssertEqual(CIDR("10.0.0.0/8")?.prefixLength, 8)
     }
 }
 
