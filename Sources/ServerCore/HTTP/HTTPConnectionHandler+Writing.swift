@@ -21,7 +21,7 @@ extension HTTPConnectionHandler {
         }
         // (The access list's own refusals are not fed back to auto-ban: that would only duplicate a deny.)
         if let client, !response.refusedByACL { state.access.record(client: client, status: response.status.code) }
-        let bodyBytes = head?.method == .HEAD ? 0 : response.length ?? response.bodyLength
+        let bodyBytes = head?.method.isHEAD == true ? 0 : response.length ?? response.bodyLength
         record(status: response.status.code, bytes: bodyBytes, generated: true, route: response.routeStats, client: client)
         if response.closeConnection {
             response.discard()

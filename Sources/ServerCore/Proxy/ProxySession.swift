@@ -123,7 +123,7 @@ final class ProxySession {
         self.client = client
         self.clientKeepAlive = request.keepAlive && !lastOnConnection
         self.clientHTTP11 = request.version.minor >= 1
-        isHead = request.method == .HEAD
+        isHead = request.method.isHEAD
         upgrade = request.upgrade
         switch request.method {
         case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: isIdempotent = true

@@ -20,14 +20,14 @@ public struct FileRequest: Sendable {
     public var isHTTP11: Bool
 
     public init(head: HTTPRequestHead) {
-        isHead = head.method == .HEAD
-        isGetOrHead = isHead || head.method == .GET
+        isHead = head.method.isHEAD
+        isGetOrHead = isHead || head.method.isGET
         let h = head.headers
         ifMatch = Self.list(h, "if-match")
         ifUnmodifiedSince = h.first(name: "if-unmodified-since")
         ifNoneMatch = Self.list(h, "if-none-match")
         ifModifiedSince = h.first(name: "if-modified-since")
-        range = head.method == .GET || isHead ? h.first(name: "range") : nil
+        range = isGetOrHead ? h.first(name: "range") : nil
         ifRange = h.first(name: "if-range")
         acceptEncoding = Self.list(h, "accept-encoding")
         cacheControl = Self.list(h, "cache-control")
