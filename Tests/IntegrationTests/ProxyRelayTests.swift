@@ -32,6 +32,33 @@ final class ProxyRelayTests: ProxyTestCase {
         XCTAssertEqual(body, "ok")
     }
 
+    /// Bytes an upstream sends after a complete response (an unsolicited second answer, a body to
+    /// a HEAD), read in the same read loop as its end because the response ended exactly where a
+    /// read buffer did (2,048 bytes, NIO's first read on a new connection), are not the answer to
+    /// the next request: the connection goes back to the pool only after the loop, and the stray
+    /// bytes close it. (The client's pipelined second request took it at once and got the stray
+    /// answer; every later answer on that client connection was one behind.)
+    func testStrayBytesAfterAResponseAreNoOtherRequestsAnswer() throws {
+        let head = "HTTP/1.1 200 OK\r\nX-Real: yes\r\nContent-Length: "
+        let bodyLength = 2048 - head.utf8.count - "NNNN\r\n\r\n".utf8.count
+        let real = head + "\(bodyLength)\r\n\r\n" + String(repeating: "r", count: bodyLength)
+        XCTAssertEqual(real.utf8.count, 2048)
+        let poison = "HTTP/1.1 200 OK\r\nX-Poison: yes\r\nContent-Length: 6\r\n\r\nPOISON"
+        let ups = try fakes("raw", behavior: .init(rawAnswer: real + poison))
+        let s = try startProxy(ups, route: #""retries": 0, "upstream_keepalive": 4"#)
+        for _ in 0..<3 {
+            let client = try FramedClient(port: s.port)
+            try client.send(String(repeating: "GET /x HTTP/1.1\r\nHost: h\r\n\r\n", count: 3))
+            for i in 0..<3 {
+                let (r, _) = try client.readResponse()
+                XCTAssertEqual(r.status, 200, "answer \(i)")
+                XCTAssertNil(r.header("X-Poison"), "answer \(i) was the upstream's stray bytes")
+                XCTAssertEqual(r.header("X-Real"), "yes", "answer \(i)")
+                XCTAssertEqual(r.body.count, bodyLength, "answer \(i)")
+            }
+        }
+    }
+
     /// A response must carry a Date (RFC 9110 §6.6.1): one without gets ours on the way; the
     /// upstream's own, in any case, goes unchanged and alone.
     func testAResponseWithoutDateGainsOneAndAnUpstreamDateIsKept() throws {

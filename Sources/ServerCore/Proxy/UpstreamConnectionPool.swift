@@ -32,13 +32,16 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         return nil
     }
 
-    /// `now`: uptime nanoseconds.
+    /// `now`: uptime nanoseconds. A connection whose response ended in the middle of a read loop
+    /// comes in only when that loop is over (`UpstreamHandler.parkUntilReadComplete`): bytes read
+    /// after the response in the same loop are not another request's answer.
     func put(_ handler: UpstreamHandler, limit: Int, now: UInt64) {
         eventLoop.preconditionInEventLoop()
         guard limit > 0, handler.isActive else {
             handler.close()
             return
         }
+        if handler.parkUntilReadComplete(limit: limit, now: now) { return }
         handler.pooledAt = now
         let index = handler.key
         if index >= idle.count { idle.append(contentsOf: repeatElement([], count: index + 1 - idle.count)) }

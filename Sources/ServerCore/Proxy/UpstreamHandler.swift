@@ -49,6 +49,10 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var sending = false
     /// When it went idle into the pool (uptime nanoseconds; `UpstreamConnectionPool`).
     var pooledAt: UInt64 = 0
+    /// Inside a read loop: between a `channelRead` and its `channelReadComplete`.
+    private var reading = false
+    /// Handed back to the pool during a read loop: goes in at its end (`parkUntilReadComplete`).
+    private var parked: (limit: Int, now: UInt64)?
 
     init(pool: UpstreamConnectionPool?, key: Int, flusher: LoopFlusher? = nil) {
         self.pool = pool
@@ -136,9 +140,22 @@ final class UpstreamHandler: ChannelDuplexHandler {
         timer = nil
     }
 
+    /// Called by the pool for a connection handed back: during a read loop it is held until the
+    /// loop ends (true), and goes in then only if nothing more was read. A response that ends
+    /// exactly where a read buffer ends leaves the bytes after it (an upstream's stray body, an
+    /// unsolicited second answer) for the next read of the same loop; pooled at once, the
+    /// connection could take a pipelined request first, and those bytes would be its answer.
+    func parkUntilReadComplete(limit: Int, now: UInt64) -> Bool {
+        guard reading else { return false }
+        parked = (limit, now)
+        return true
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         guard let session else {
-            if !discarding { context.close(promise: nil) }  // an idle pooled connection must not talk
+            parked = nil
+            if !discarding { context.close(promise: nil) }  // an idle (or parked) connection must not talk
             return
         }
         lastActivity = NIODeadline.now().uptimeNanoseconds
@@ -161,6 +178,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if let parked {
+            self.parked = nil
+            if session == nil { pool?.put(self, limit: parked.limit, now: parked.now) }
+        }
         session?.upstreamReadComplete()
     }
 
