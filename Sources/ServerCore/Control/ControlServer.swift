@@ -43,7 +43,9 @@ public final class ControlServer: Sendable {
             channel = try bootstrap.bind(unixDomainSocketPath: path).wait()
         } catch {
             try? threadPool.syncShutdownGracefully()
-            throw ControlSocketError.cannotBind(path: path, detail: "\(error)")
+            // The system's reason, not NIO's text (which names its internal call).
+            let detail = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+            throw ControlSocketError.cannotBind(path: path, detail: detail)
         }
         chmod(path, mode)
         return ControlServer(path: path, channel: channel, threadPool: threadPool)
