@@ -48,6 +48,10 @@ final class ProxyFailureTests: ProxyTestCase {
             XCTAssertNil(r.header("X-Upstream-Id"))
         }
         for address in dead { XCTAssertGreaterThanOrEqual(try state(s, address).failures.load(ordering: .relaxed), 1) }
+        // The proxy's own answers count for the route too (as every other answer does).
+        let routes = s.server.state.current.config.routeStats.all
+        XCTAssertEqual(routes.count, 1)
+        XCTAssertEqual(routes.first?.1.requests, 3, "\(routes.map(\.0))")
     }
 
     func testRetriesZeroAnswers502WhenTheChosenUpstreamIsDown() throws {

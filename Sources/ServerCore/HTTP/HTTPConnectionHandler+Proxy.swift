@@ -51,6 +51,8 @@ extension HTTPConnectionHandler: ProxyClient {
     func proxyRespond(_ response: Response) {
         guard let context, let request = proxyRequest else { return }
         endProxy()
+        var response = response
+        response.routeStats = proxyRouteStats  // (the proxy's own 502/504 count for its route too)
         send(response, for: request.head, client: proxyClient, snapshot: state.current, context: context)
         resumeAfterProxy(context: context)
     }
