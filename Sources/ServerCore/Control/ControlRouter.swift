@@ -81,11 +81,6 @@ public enum ControlJSON {
 
     public static let maxReasonLength = 1000
 
-    /// At most `max` characters, none of them a control character (C0, DEL, C1).
-    static func isPrintableLine(_ text: String, max: Int) -> Bool {
-        text.count <= max && !text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
-    }
-
     /// Decodes a request body, refusing malformed JSON and fields the type does not know.
     /// An empty body decodes from `{}`.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data, fields: Set<String>) throws -> T {
@@ -98,7 +93,7 @@ public enum ControlJSON {
         }
         // A reason is printed in operators' tables and terminals: one line of text, no control
         // bytes (a newline would forge a row; an escape sequence would reach the terminal).
-        if let reason = dict["reason"] as? String, !isPrintableLine(reason, max: maxReasonLength) {
+        if let reason = dict["reason"] as? String, !ControlText.isPrintableLine(reason, max: maxReasonLength) {
             throw ControlFailure(.badRequest, .badRequest,
                 "reason must be one line of at most \(maxReasonLength) characters without control characters")
         }
