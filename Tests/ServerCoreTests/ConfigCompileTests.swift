@@ -170,7 +170,7 @@ final class ConfigCompileTests: XCTestCase {
         XCTAssertEqual(c.accessLog, root + "/logs/access.log")
     }
 
-    func realpath(_ path: String) -> String? { ConfigCompiler.realPath(path) }
+    func realpath(_ path: String) -> String? { FileServer.realPath(path) }
 
     func testServerTimeoutsOverrideTheTopLevelKeyByKey() throws {
         let parsed = try XPSConfig.parse(Data("""

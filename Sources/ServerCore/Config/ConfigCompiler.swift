@@ -184,7 +184,7 @@ public enum ConfigCompiler {
         switch route.type {
         case .fileServe:
             let dir = absolute(route.dirPath ?? "", base: baseDirectory)
-            guard let real = realPath(dir) else {
+            guard let real = FileServer.realPath(dir) else {
                 throw ConfigError("\(path).dir_path", "\"\(route.dirPath ?? "")\" does not exist (resolved to \(dir))")
             }
             var isDir: ObjCBool = false
@@ -215,12 +215,5 @@ public enum ConfigCompiler {
     static func absolute(_ path: String, base: String) -> String {
         if path.hasPrefix("/") { return path }
         return base.hasSuffix("/") ? base + path : base + "/" + path
-    }
-
-    /// `realpath(3)`, or nil when the path does not exist.
-    static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
     }
 }
