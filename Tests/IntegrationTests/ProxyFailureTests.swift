@@ -6,7 +6,8 @@ import TestSupport
 
 /// Upstream failures: a refused connection is retried on the next upstream (no client error) and
 /// counted toward passive health; 502 when every upstream fails (or with `retries: 0`, compat
-/// L4); 504 when the upstream does not answer within `upstream_read_ms`.
+/// L4); an idempotent request whose upstream does not answer within `upstream_read_ms` goes to
+/// the next, 504 when none answers in time (or the request is not idempotent).
 final class ProxyFailureTests: ProxyTestCase {
     /// An address nothing listens on (a port that was free a moment ago).
     func deadAddress() -> String { "127.0.0.1:\(freePort())" }
@@ -82,6 +83,42 @@ final class ProxyFailureTests: ProxyTestCase {
         XCTAssertEqual(try s.get("/").status, 504)
         XCTAssertEqual(try hit(s).id, "fast")
         XCTAssertEqual(try hit(s).id, "fast", "the slow one counts as down after its timeout (max_fails 1)")
+    }
+
+    /// A GET whose upstream stays silent for `upstream_read_ms` goes to the next upstream (nginx's
+    /// `proxy_next_upstream error timeout`): the client gets the answer, the silent one a failure.
+    func testIdempotentRequestIsRetriedWhenTheUpstreamTimesOut() throws {
+        let ups = try fakes("slow", "fast")
+        ups[0].behavior.delayMs = 10_000
+        let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 300 }"#)
+        XCTAssertEqual(try hit(s).id, "fast")
+        XCTAssertEqual(ups[0].requests, 1, "tried first")
+        XCTAssertEqual(ups[1].requests, 1)
+        let slow = try XCTUnwrap(upstreamState(s, ups[0]))
+        XCTAssertEqual(slow.failures.load(ordering: .relaxed), 1)
+        XCTAssertEqual(slow.inFlight.load(ordering: .relaxed), 0)
+    }
+
+    /// Every upstream silent: each is tried once, then 504 (the last failure was a timeout).
+    func testEveryUpstreamTimingOutGives504() throws {
+        let ups = try fakes("slow1", "slow2")
+        for u in ups { u.behavior.delayMs = 10_000 }
+        let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 300 }"#)
+        XCTAssertEqual(try s.get("/").status, 504)
+        XCTAssertEqual(ups.map(\.requests), [1, 1])
+    }
+
+    /// A POST that timed out may have been acted on: 504, not sent to another upstream.
+    func testPOSTIsNotRetriedWhenTheUpstreamTimesOut() throws {
+        for body in ["", "abc"] {  // with a body and without (a server each: round robin's first pick is slow)
+            let ups = try fakes("slow", "fast")
+            ups[0].behavior.delayMs = 10_000
+            let s = try startProxy(ups, top: #""timeouts": { "upstream_read_ms": 300 }"#)
+            let r = try s.request("POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            XCTAssertEqual(r.status, 504)
+            XCTAssertEqual(ups[0].requests, 1)
+            XCTAssertEqual(ups[1].requests, 0, "a non-idempotent request that reached an upstream is not sent twice")
+        }
     }
 
     /// A route whose first pick is an upstream that reads the request and closes without answering.

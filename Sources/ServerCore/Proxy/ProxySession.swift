@@ -26,9 +26,10 @@ protocol ProxyClient: AnyObject {
 ///
 /// Upstream choice and failures: the route's balancer picks an upstream not tried yet. A connect
 /// error or timeout moves on to the next (up to `retries` more; default all), as does an
-/// idempotent request whose upstream fails before any response byte, if no request body was
-/// sent. When every try failed: 502, or 504 if the last failure was a timeout. A read timeout
-/// before the response is 504; once the response has started, any failure closes the client.
+/// idempotent request whose upstream fails before any response byte (closes, answers nonsense,
+/// or stays silent for `upstream_read_ms`, as nginx's `proxy_next_upstream error timeout`), if
+/// no request body was sent. When every try failed: 502, or 504 if the last failure was a
+/// timeout; once the response has started, any failure closes the client.
 /// Each failure counts toward the upstream's passive health (`max_fails` / `fail_timeout_ms`).
 /// A kept-alive connection that turns out closed before answering is not the upstream's
 /// failure: the request goes again on a new connection to the same upstream (idempotent ones).
@@ -454,9 +455,7 @@ final class ProxySession {
         } else if responseStarted {
             abort()
         } else {
-            lastFailureWasTimeout = true
-            release(failed: true)
-            fail(.gatewayTimeout)
+            attemptFailed(timedOut: true)
         }
     }
 
