@@ -38,15 +38,19 @@ final class ProxyBalancingTests: ProxyTestCase {
         XCTAssertEqual(try ids(s, 14).joined(), "aabacaa" + "aabacaa")
     }
 
-    /// The upstream ip_hash gives `source` among `n` (slot order: the config's).
-    func slot(_ source: String, _ n: Int) -> Int { Int(Balancer.clientHash(IPAddress(source)!) % UInt64(n)) }
+    /// The upstream ip_hash gives `source` among `ups` (equal weights), from the pure policy.
+    func ipHashPick(_ source: String, _ ups: [FakeUpstream]) -> FakeUpstream {
+        var b = Balancer(policy: .ipHash, count: ups.count)
+        let list = ups.indices.map { Candidate(index: $0, weight: 1, inFlight: 0, key: Balancer.upstreamKey(ups[$0].address)) }
+        return ups[b.pick(list, clientHash: Balancer.clientHash(IPAddress(source)!))]
+    }
 
     func testIPHashIsStablePerClientAddress() throws {
-        // L3: every request from one address goes to one upstream, the one its slot names.
+        // L3: every request from one address goes to one upstream, the one the policy names.
         let ups = try fakes("a", "b", "c")
         let s = try startProxy(ups, route: #""load_balancing": "ip_hash""#)
         for source in ["127.0.0.1", "127.0.0.2", "127.0.0.3"] {
-            XCTAssertEqual(Set(try ids(s, 6, source: source)), [ups[slot(source, 3)].id], source)
+            XCTAssertEqual(Set(try ids(s, 6, source: source)), [ipHashPick(source, ups).id], source)
         }
         XCTAssertEqual(ups.map(\.requests).reduce(0, +), 18)
     }
@@ -60,15 +64,32 @@ final class ProxyBalancingTests: ProxyTestCase {
         XCTAssertGreaterThan(min(ups[0].requests, ups[1].requests), 0, "both upstreams got clients: \(ups.map(\.requests))")
     }
 
+    /// ip_hash honours weights: "a" at weight 3 beside "b" at 1 gets about three quarters of 64
+    /// clients.
+    func testIPHashFollowsWeights() throws {
+        let ups = try fakes("a", "b")
+        let s = try startServer(proxyConfig([#"{ "address": "\#(ups[0].address)", "weight": 3 }"#, quoted(ups[1])],
+                                            route: #""load_balancing": "ip_hash""#))
+        for i in 1...64 { _ = try ids(s, 1, source: "127.0.\(i).9") }
+        XCTAssertEqual(Double(ups[0].requests), 48, accuracy: 12, "\(ups.map(\.requests))")
+    }
+
     func testIPHashClientsOfADrainedUpstreamMoveAndTheOthersStay() throws {
         let ups = try fakes("a", "b", "c")
         let s = try startProxy(ups, route: #""load_balancing": "ip_hash""#)
-        let clients = (0..<3).map { n in (1...250).map { "127.0.0.\($0)" }.first { slot($0, 3) == n }! }
+        let sources = (1...250).map { "127.0.0.\($0)" }
+        let clients = ups.map { u in sources.first { ipHashPick($0, ups) === u }! }
         upstreamState(s, ups[2])?.set(admin: .draining)
-        XCTAssertEqual(Set(try ids(s, 3, source: clients[2])), ["a"], "its upstream is draining: the next available, wrapping")
+        XCTAssertEqual(Set(try ids(s, 3, source: clients[2])), [ipHashPick(clients[2], Array(ups[0..<2])).id],
+                       "its upstream is draining: its second choice")
         XCTAssertEqual(Set(try ids(s, 3, source: clients[0])), ["a"])
         XCTAssertEqual(Set(try ids(s, 3, source: clients[1])), ["b"])
+        // The drained upstream's clients spread over both others.
+        let moved = sources.filter { ipHashPick($0, ups) === ups[2] }.prefix(12)
+        let before = ups.map(\.requests)
+        for source in moved { _ = try ids(s, 1, source: source) }
         XCTAssertEqual(ups[2].requests, 0)
+        XCTAssertGreaterThan(min(ups[0].requests - before[0], ups[1].requests - before[1]), 0, "\(before) \(ups.map(\.requests))")
     }
 
     func testLeastConnSendsNewRequestsAwayFromABusyUpstream() throws {

@@ -10,7 +10,7 @@ final class BalancerTests: XCTestCase {
     }
 
     func picks(_ balancer: inout Balancer, _ list: [Candidate], _ n: Int, clientHash: UInt64 = 0) -> [Int] {
-        (0..<n).map { _ in balancer.pick(list, clientHash: clientHash, tier: Array(list.indices)) }
+        (0..<n).map { _ in balancer.pick(list, clientHash: clientHash) }
     }
 
     // MARK: round_robin (smooth weighted, nginx)
@@ -50,16 +50,16 @@ final class BalancerTests: XCTestCase {
 
     func testLeastConnPrefersFewestInFlight() {
         var b = Balancer(policy: .leastConn, count: 3)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [3, 1, 2]), clientHash: 0, tier: Array(0..<3)), 1)
-        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [0, 4, 4]), clientHash: 0, tier: Array(0..<3)), 0)
+        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [3, 1, 2]), clientHash: 0), 1)
+        XCTAssertEqual(b.pick(candidates([1, 1, 1], inFlight: [0, 4, 4]), clientHash: 0), 0)
     }
 
     func testLeastConnComparesInFlightPerUnitOfWeight() {
         var b = Balancer(policy: .leastConn, count: 2)
         // 1/1 = 1.0 against 2/3 ≈ 0.67: the heavier one, although it has more in flight.
-        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 2]), clientHash: 0, tier: Array(0..<2)), 1)
+        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 2]), clientHash: 0), 1)
         // 1/1 against 4/3: the lighter one.
-        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 4]), clientHash: 0, tier: Array(0..<2)), 0)
+        XCTAssertEqual(b.pick(candidates([1, 3], inFlight: [1, 4]), clientHash: 0), 0)
     }
 
     func testLeastConnTiesAreSharedByWeight() {
@@ -77,14 +77,31 @@ final class BalancerTests: XCTestCase {
 
     func hash(_ ip: String) -> UInt64 { Balancer.clientHash(IPAddress(ip)!) }
 
-    /// The slot ip_hash gives `ip` among `n` upstreams.
-    func slot(_ ip: String, _ n: Int) -> Int { Int(hash(ip) % UInt64(n)) }
+    /// Upstreams as ip_hash sees them: keyed by the addresses 127.0.0.1:8001, :8002, ...
+    func keyed(_ weights: [Int]) -> [Candidate] {
+        weights.indices.map { Candidate(index: $0, weight: weights[$0], inFlight: 0, key: Balancer.upstreamKey("127.0.0.1:\(8001 + $0)")) }
+    }
+
+    func ipPick(_ ip: String, _ list: [Candidate]) -> Int {
+        var b = Balancer(policy: .ipHash, count: 16)
+        return b.pick(list, clientHash: hash(ip))
+    }
+
+    func counts(_ clients: [String], _ list: [Candidate], _ n: Int) -> [Int] { histogram(clients.map { ipPick($0, list) }, n) }
 
     func testClientHashIsStableAndNilIsZero() {
         XCTAssertEqual(hash("127.0.0.1"), hash("127.0.0.1"))
         XCTAssertEqual(hash("::ffff:127.0.0.1"), hash("127.0.0.1"), "IPv4-mapped is IPv4")
         XCTAssertNotEqual(hash("127.0.0.1"), hash("127.0.0.2"))
         XCTAssertEqual(Balancer.clientHash(nil), 0)
+    }
+
+    func testUpstreamKeysAreFixedValuesOfTheAddress() {
+        // The same in every process (not Swift's per-process seeded Hasher): clients keep their
+        // upstream across restarts.
+        XCTAssertEqual(Balancer.upstreamKey(""), Balancer.mix(0xCBF2_9CE4_8422_2325))
+        XCTAssertEqual(Balancer.upstreamKey("a"), Balancer.mix((0xCBF2_9CE4_8422_2325 ^ 0x61) &* 0x100_0000_01B3))
+        XCTAssertNotEqual(Balancer.upstreamKey("127.0.0.1:8001"), Balancer.upstreamKey("127.0.0.1:8002"))
     }
 
     /// IPv4 clients that differ in one octet only spread over the upstreams, whatever their
@@ -96,19 +113,10 @@ final class BalancerTests: XCTestCase {
         ]
         for (p, clients) in populations.enumerated() {
             for n in [2, 3, 4, 8] {
-                var counts = [Int](repeating: 0, count: n)
-                for ip in clients { counts[slot(ip, n)] += 1 }
+                let counts = counts(clients, keyed(Array(repeating: 1, count: n)), n)
                 let fair = 256 / n
                 XCTAssertTrue(counts.allSatisfy { $0 >= fair / 2 && $0 <= fair * 3 / 2 }, "population \(p), \(n) upstreams: \(counts)")
             }
-        }
-    }
-
-    func testIPHashPicksTheClientsSlot() {
-        var b = Balancer(policy: .ipHash, count: 3)
-        for ip in ["127.0.0.1", "127.0.0.2", "127.0.0.3", "10.0.0.1"] {
-            XCTAssertEqual(b.pick(candidates([1, 1]), clientHash: hash(ip), tier: Array(0..<2)), slot(ip, 2), ip)
-            XCTAssertEqual(b.pick(candidates([1, 1, 1]), clientHash: hash(ip), tier: Array(0..<3)), slot(ip, 3), ip)
         }
     }
 
@@ -123,51 +131,81 @@ final class BalancerTests: XCTestCase {
         ]
         for (p, clients) in populations.enumerated() {
             for n in [2, 3, 4, 8] {
-                var counts = [Int](repeating: 0, count: n)
-                for ip in clients { counts[Int(hash(ip) % UInt64(n))] += 1 }
-                // 256 clients: every slot within half of its fair share either way.
+                let counts = counts(clients, keyed(Array(repeating: 1, count: n)), n)
+                // 256 clients: every upstream within half of its fair share either way.
                 let fair = 256 / n
                 XCTAssertTrue(counts.allSatisfy { $0 >= fair / 2 && $0 <= fair * 3 / 2 }, "population \(p), \(n) upstreams: \(counts)")
             }
         }
     }
 
+    /// 4,096 clients over weights 5:1:1 and 3:1: shares follow the weights (nginx's ip_hash
+    /// honours weights too).
+    func testIPHashFollowsWeights() {
+        let clients = (0..<4096).map { "10.\($0 >> 8).\($0 & 255).7" }
+        let c511 = counts(clients, keyed([5, 1, 1]), 3)
+        XCTAssertEqual(Double(c511[0]), 4096 * 5 / 7, accuracy: 200, "\(c511)")
+        XCTAssertEqual(Double(c511[1]), 4096 / 7, accuracy: 150, "\(c511)")
+        XCTAssertEqual(Double(c511[2]), 4096 / 7, accuracy: 150, "\(c511)")
+        let c31 = counts(clients, keyed([3, 1]), 2)
+        XCTAssertEqual(Double(c31[0]), 4096 * 3 / 4, accuracy: 200, "\(c31)")
+        XCTAssertEqual(counts(clients, keyed([2, 0, 1]).filter { $0.weight > 0 }, 3)[1], 0)
+    }
+
     func testIPHashIsStablePerClient() {
         var b = Balancer(policy: .ipHash, count: 4)
-        let list = candidates([1, 5, 1, 2])
-        for ip in ["127.0.0.1", "127.0.0.2", "127.0.0.3", "10.1.2.3", "192.168.7.9"] {
-            let first = b.pick(list, clientHash: hash(ip), tier: Array(0..<4))
+        let list = keyed([1, 5, 1, 2])
+        for ip in ["127.0.0.1", "127.0.0.2", "127.0.0.3", "10.1.2.3", "192.168.7.9", "::1", "2001:db8::7"] {
+            let first = b.pick(list, clientHash: hash(ip))
             XCTAssertEqual(Set(picks(&b, list, 50, clientHash: hash(ip))), [first], ip)
         }
     }
 
-    func testIPHashMovesOnlyTheClientsOfAnUnavailableUpstream() {
-        var b = Balancer(policy: .ipHash, count: 4)
-        let all = candidates([1, 1, 1, 1])
-        let without2 = all.filter { $0.index != 2 }
-        var moved = 0
-        for first in 1..<256 {
-            // (These clients cover every slot.)
-            let h = hash("\(first).1.2.3")
-            let before = b.pick(all, clientHash: h, tier: Array(0..<4))
-            let after = b.pick(without2, clientHash: h, tier: Array(0..<4))
-            if before == 2 {
-                XCTAssertNotEqual(after, 2)
-                XCTAssertEqual(after, 3, "the next available index after the client's slot")
-                moved += 1
-            } else {
-                XCTAssertEqual(after, before, "a client of another upstream must not move")
-            }
+    /// The choice hangs on the upstreams' addresses, not on their order in the list.
+    func testIPHashDoesNotDependOnTheOrderOfTheUpstreams() {
+        let list = keyed([1, 2, 1, 1])
+        let reversed = Array(list.reversed())
+        for i in 1..<200 {
+            let ip = "172.16.\(i).9"
+            XCTAssertEqual(ipPick(ip, list), ipPick(ip, reversed), ip)
         }
-        XCTAssertGreaterThan(moved, 0, "some clients were on upstream 2")
     }
 
-    func testIPHashWrapsToTheFirstAvailable() {
-        var b = Balancer(policy: .ipHash, count: 3)
-        // A client of slot 2 of 3; with 2 unavailable there is nothing after it: wrap to 0.
-        let ip = try! XCTUnwrap((1...255).map { "127.0.0.\($0)" }.first { slot($0, 3) == 2 })
-        let list = candidates([1, 1, 1]).filter { $0.index != 2 }
-        XCTAssertEqual(b.pick(list, clientHash: hash(ip), tier: Array(0..<3)), 0)
+    /// An unavailable upstream's clients move, spread over all the others; no other client moves.
+    func testIPHashMovesOnlyTheClientsOfAnUnavailableUpstream() {
+        let all = keyed([1, 1, 1, 1])
+        let without2 = all.filter { $0.index != 2 }
+        var movedTo = [0, 0, 0, 0]
+        for i in 0..<1024 {
+            let ip = "\(i >> 4).\(i & 15).2.3"
+            let before = ipPick(ip, all), after = ipPick(ip, without2)
+            if before == 2 {
+                movedTo[after] += 1
+            } else {
+                XCTAssertEqual(after, before, "a client of another upstream must not move: \(ip)")
+            }
+        }
+        XCTAssertEqual(movedTo[2], 0)
+        XCTAssertGreaterThan(movedTo.reduce(0, +), 150, "about a quarter of the clients were on upstream 2: \(movedTo)")
+        for i in [0, 1, 3] { XCTAssertGreaterThan(movedTo[i], 40, "each of the others takes about a third of them: \(movedTo)") }
+    }
+
+    /// Raising one upstream's weight moves clients to it only; lowering it, from it only.
+    func testIPHashWeightChangeMovesClientsOnlyToOrFromThatUpstream() {
+        let before = keyed([1, 1, 1, 1])
+        var heavier = before
+        heavier[1].weight = 3
+        var toIt = 0
+        for i in 0..<1024 {
+            let ip = "192.168.\(i >> 8).\(i & 255)"
+            let a = ipPick(ip, before), b = ipPick(ip, heavier)
+            if a != b {
+                XCTAssertEqual(b, 1, "moved only to the heavier one: \(ip)")
+                toIt += 1
+            }
+        }
+        // Its share goes from 1/4 to 3/6: about a quarter of all clients move to it.
+        XCTAssertEqual(Double(toIt), 1024 / 4, accuracy: 80)
     }
 
     // MARK: random_two

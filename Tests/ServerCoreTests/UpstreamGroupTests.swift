@@ -119,23 +119,39 @@ final class UpstreamGroupTests: XCTestCase {
         XCTAssertEqual(picks(g, 1, excluding: [0, 1, 2]), [nil])
     }
 
+    /// The upstream ip_hash gives `ip` among the group's available members, from the pure policy.
+    func expected(_ g: UpstreamGroup, _ ip: String, available: [Int]) -> Int {
+        var b = Balancer(policy: .ipHash, count: g.members.count)
+        let list = available.map { Candidate(index: $0, weight: g.members[$0].weight, inFlight: 0, key: Balancer.upstreamKey(g.members[$0].config.address)) }
+        return b.pick(list, clientHash: Balancer.clientHash(IPAddress(ip)!))
+    }
+
     func testIPHashThroughTheGroupIsStableAndMovesOnlyItsOwnClients() {
         let g = group([upstream(1), upstream(2), upstream(3)], .ipHash)
-        func slot(_ ip: String, _ n: Int) -> Int { Int(Balancer.clientHash(IPAddress(ip)!) % UInt64(n)) }
-        // Clients of each slot of 3.
-        let clients = (0..<3).map { s in (1...255).map { "127.0.0.\($0)" }.first { slot($0, 3) == s }! }
+        // A client of each upstream.
+        let clients = (0..<3).map { s in (1...255).map { "127.0.0.\($0)" }.first { expected(g, $0, available: [0, 1, 2]) == s }! }
         for (s, ip) in clients.enumerated() { XCTAssertEqual(Set(picks(g, 10, client: ip)), [s], ip) }
         g.members[2].state.set(admin: .disabled)
-        XCTAssertEqual(Set(picks(g, 10, client: clients[2])), [0], "its slot is gone: wraps to the first")
+        XCTAssertEqual(Set(picks(g, 10, client: clients[2])), [expected(g, clients[2], available: [0, 1])], "its upstream is gone: its second choice")
         XCTAssertEqual(Set(picks(g, 10, client: clients[0])), [0], "unmoved")
         XCTAssertEqual(Set(picks(g, 10, client: clients[1])), [1], "unmoved")
         let two = group([upstream(1), upstream(2)], .ipHash)
-        XCTAssertEqual(Set(picks(two, 10, client: "127.0.0.1")), [slot("127.0.0.1", 2)], "compat L3: one client, one upstream")
+        XCTAssertEqual(Set(picks(two, 10, client: "127.0.0.1")).count, 1, "compat L3: one client, one upstream")
     }
 
-    /// Backups take no ip_hash slots from the primaries: clients spread over the primaries as
-    /// they would without backups, and over the backups alone when those are in use.
-    func testIPHashSlotsAreTheTiersOwn() {
+    /// Weights count (the operator's override included): a weight-3 upstream beside a weight-1
+    /// one gets about three quarters of the clients.
+    func testIPHashFollowsTheEffectiveWeights() {
+        let g = group([upstream(1), upstream(2)], .ipHash)
+        g.members[0].state.set(weight: .some(3))
+        var counts = [0, 0]
+        for i in 0..<1000 { counts[picks(g, 1, client: "10.0.\(i >> 8).\(i & 255)")[0] ?? 0] += 1 }
+        XCTAssertEqual(Double(counts[0]), 750, accuracy: 60, "\(counts)")
+    }
+
+    /// Backups do not change which primary a client gets, and share the clients among themselves
+    /// when they are in use.
+    func testIPHashWithBackups() {
         let g = group([upstream(1), upstream(2), upstream(3, backup: true)], .ipHash)
         let plain = group([upstream(1), upstream(2)], .ipHash)
         var counts = [0, 0]
@@ -151,6 +167,18 @@ final class UpstreamGroupTests: XCTestCase {
         var seen = Set<Int>()
         for i in 1...50 { seen.insert(picks(backups, 1, client: "\(i).1.2.3")[0] ?? -1) }
         XCTAssertEqual(seen, [1, 2], "both backups get clients")
+    }
+
+    /// Two routes that list the same upstreams in another order send a client to the same one.
+    func testIPHashFollowsAddressesNotListOrder() {
+        let a = group([upstream(1), upstream(2), upstream(3)], .ipHash)
+        let b = group([upstream(3), upstream(1), upstream(2)], .ipHash)
+        for i in 1...100 {
+            let ip = "10.9.8.\(i)"
+            let pa = picks(a, 1, client: ip)[0].map { a.members[$0].config.address }
+            let pb = picks(b, 1, client: ip)[0].map { b.members[$0].config.address }
+            XCTAssertEqual(pa, pb, ip)
+        }
     }
 
     func testStateIsSharedByAddressAcrossGroups() {

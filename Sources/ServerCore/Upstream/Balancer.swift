@@ -1,3 +1,5 @@
+import Foundation
+
 /// `load_balancing` policies.
 public enum LoadBalancing: String, Sendable {
     case roundRobin = "round_robin"
@@ -12,11 +14,14 @@ public struct Candidate: Sendable, Equatable {
     public var index: Int
     public var weight: Int
     public var inFlight: Int
+    /// ip_hash's key for the upstream (`Balancer.upstreamKey`, from its address).
+    public var key: UInt64
 
-    public init(index: Int, weight: Int, inFlight: Int) {
+    public init(index: Int, weight: Int, inFlight: Int, key: UInt64 = 0) {
         self.index = index
         self.weight = weight
         self.inFlight = inFlight
+        self.key = key
     }
 }
 
@@ -33,10 +38,8 @@ public struct Balancer: Sendable {
         current = Array(repeating: 0, count: count)
     }
 
-    /// Picks one of `candidates` (non-empty); `clientHash` feeds `ip_hash`, and `tier` lists the
-    /// indexes of every upstream configured in the candidates' tier (primaries, or backups when
-    /// they are in use), for ip_hash's stable slots.
-    public mutating func pick<C: RandomAccessCollection<Candidate>>(_ candidates: C, clientHash: UInt64, tier: [Int]) -> Int
+    /// Picks one of `candidates` (non-empty); `clientHash` (`clientHash(_:)`) feeds `ip_hash`.
+    public mutating func pick<C: RandomAccessCollection<Candidate>>(_ candidates: C, clientHash: UInt64) -> Int
     where C.Index == Int {
         precondition(!candidates.isEmpty)
         switch policy {
@@ -59,16 +62,7 @@ public struct Balancer: Sendable {
             if tied == 1 { return best.index }
             return smoothWeighted(candidates.lazy.filter { $0.inFlight * best.weight == best.inFlight * $0.weight })
         case .ipHash:
-            // Stable per client: the client's slot among the tier's configured upstreams (backups
-            // do not take slots from primaries); when that one is unavailable, the next available
-            // after it, wrapping around (so other clients do not move).
-            let slot = tier.isEmpty ? 0 : tier[Int(clientHash % UInt64(tier.count))]
-            var next: Int?, first = Int.max
-            for c in candidates {
-                first = min(first, c.index)
-                if c.index >= slot, c.index < next ?? Int.max { next = c.index }
-            }
-            return next ?? first
+            return Self.rendezvous(candidates, clientHash: clientHash)
         case .randomTwo:
             if candidates.count == 1 { return candidates[0].index }
             let a = weightedRandom(candidates)
@@ -76,6 +70,36 @@ public struct Balancer: Sendable {
             if b.index == a.index { b = candidates[(candidates.firstIndex(of: a)! + 1) % candidates.count] }
             return a.inFlight * b.weight <= b.inFlight * a.weight ? a.index : b.index
         }
+    }
+
+    /// ip_hash: weighted rendezvous hashing (highest random weight). Each upstream scores the
+    /// client by a hash of the pair, scaled by its weight (`-weight / ln u`, `u` uniform in (0, 1)),
+    /// and the highest score wins. So a client stays on one upstream as long as the candidates do
+    /// not change; upstreams get clients in proportion to their weights; when one is unavailable
+    /// (down, draining, disabled, tried already) only its clients move, spread over the others by
+    /// weight (each to its own second choice); a changed weight moves clients only to or from
+    /// that upstream; and the pairing hangs on the upstream's address, not its place in the list.
+    static func rendezvous(_ candidates: some Sequence<Candidate>, clientHash: UInt64) -> Int {
+        var best = -1
+        var bestScore = -Double.infinity
+        for c in candidates {
+            // 53 random bits as a double in (0, 1): never 0, never 1, so the log is finite and < 0.
+            let u = (Double(mix(clientHash ^ c.key) >> 11) + 0.5) * 0x1p-53
+            let score = Double(c.weight) / -log(u)
+            if score > bestScore {
+                bestScore = score
+                best = c.index
+            }
+        }
+        return best
+    }
+
+    /// ip_hash's key for an upstream: its `host:port` hashed (FNV-1a, then mixed), the same in
+    /// every process and on every route that lists it.
+    public static func upstreamKey(_ address: String) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in address.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        return mix(h)
     }
 
     /// nginx's smooth weighted round robin: add each weight to its current value, pick the
@@ -109,11 +133,12 @@ public struct Balancer: Sendable {
         return candidates[candidates.count - 1]
     }
 
-    /// The ip_hash key: every bit of the address mixed (splitmix64's finalizer; an IPv6 address's
-    /// two halves in turn), so that clients differing in any octet or field spread over the
-    /// upstreams, whatever their number. (eXpServer's key, the IPv4 bytes read little-endian, let
-    /// the first octet alone pick the slot when the count is a power of two: every client of a /8,
-    /// 127.x.x.x or 10.x.x.x, on one upstream of 2, 4 or 8. Compat asks only for stability.)
+    /// The ip_hash key of a client: every bit of the address mixed (splitmix64's finalizer; an
+    /// IPv6 address's two halves in turn), so that clients differing in any octet or field spread
+    /// over the upstreams, whatever their number. (eXpServer's `ip % N`, the IPv4 bytes read
+    /// little-endian, let the first octet alone pick the upstream when N is a power of two: every
+    /// client of a /8, 127.x.x.x or 10.x.x.x, on one upstream of 2, 4 or 8. Compat asks only for
+    /// stability.)
     public static func clientHash(_ address: IPAddress?) -> UInt64 {
         guard let address else { return 0 }
         if let v4 = address.ipv4Value { return mix(UInt64(v4)) }

@@ -13,10 +13,13 @@ public final class UpstreamGroup: Sendable {
     public final class Member: Sendable {
         public let config: XPSConfig.Upstream
         public let state: UpstreamState
+        /// ip_hash's key (`Balancer.upstreamKey` of its address).
+        let key: UInt64
 
         init(config: XPSConfig.Upstream, state: UpstreamState) {
             self.config = config
             self.state = state
+            key = Balancer.upstreamKey(config.address)
         }
 
         /// The operator's weight if set, else the config's. 0 = no new requests.
@@ -26,16 +29,11 @@ public final class UpstreamGroup: Sendable {
     public let members: [Member]
     /// One upstream only (passive health does not make it unavailable).
     public let single: Bool
-    /// The indexes of the primaries and of the backups, in config order (ip_hash's slots).
-    private let primaries: [Int]
-    private let backups: [Int]
     private let balancer: Mutex<Balancer>
 
     init(upstreams: [XPSConfig.Upstream], policy: LoadBalancing, registry: UpstreamRegistry) {
         members = upstreams.map { Member(config: $0, state: registry.state(for: $0)) }
         single = upstreams.count == 1
-        primaries = upstreams.indices.filter { !upstreams[$0].backup }
-        backups = upstreams.indices.filter { upstreams[$0].backup }
         balancer = Mutex(Balancer(policy: policy, count: upstreams.count))
     }
 
@@ -67,21 +65,17 @@ public final class UpstreamGroup: Sendable {
                 for i in members.indices {
                     let m = members[i]
                     guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now(), passive: !single) else { continue }
-                    (buffer.baseAddress! + n).initialize(to: Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed)))
+                    (buffer.baseAddress! + n).initialize(to: Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed), key: m.key))
                     n += 1
                 }
                 return n
             }
             var n = list(backup: false)
-            var tier = primaries
-            if n == 0 {
-                n = list(backup: true)
-                tier = backups
-            }
+            if n == 0 { n = list(backup: true) }
             guard n > 0 else { return nil }
             let candidates = UnsafeBufferPointer(rebasing: buffer[..<n])
             let hash = Balancer.clientHash(client)
-            return balancer.withLock { $0.pick(candidates, clientHash: hash, tier: tier) }
+            return balancer.withLock { $0.pick(candidates, clientHash: hash) }
         }
     }
 }
