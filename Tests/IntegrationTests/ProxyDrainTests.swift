@@ -109,6 +109,39 @@ final class ProxyDrainTests: DaemonTestCase {
                        ["upstream drain", "upstream enable"])
     }
 
+    /// The effective weight is what new requests see now: 0 while draining, disabled or weighted
+    /// 0 (the configured weight is listed beside it), the operator's weight or the config's
+    /// otherwise; Prometheus' `expserver_upstream_available` agrees.
+    func testEffectiveWeightAndAvailabilityFollowTheState() throws {
+        try startProxyDaemon()
+        let a = upstreams[0]
+        func available() throws -> String? {
+            let text = try control("GET", Endpoint.metrics).text
+            let prefix = "expserver_upstream_available{upstream=\"\(a.address)\"} "
+            return text.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+        }
+        func weights() throws -> [Int] { let i = try info(a); return [i.configuredWeight, i.effectiveWeight] }
+        XCTAssertEqual(try weights(), [1, 1])
+        XCTAssertEqual(try available(), "1")
+        let weight = try JSONEncoder().encode(UpstreamWeightRequest(address: a.address, weight: 3))
+        XCTAssertEqual(try control("POST", Endpoint.upstreamWeight, body: String(decoding: weight, as: UTF8.self)).status, 200)
+        XCTAssertEqual(try weights(), [1, 3])
+        for (path, state) in [(Endpoint.upstreamDrain, "drained"), (Endpoint.upstreamDisable, "disabled")] {
+            XCTAssertEqual(try post(path, a.address).status, 200)
+            XCTAssertEqual(try info(a).state, state)
+            XCTAssertEqual(try weights(), [1, 0], state)
+            XCTAssertEqual(try available(), "0", state)
+            XCTAssertEqual(try post(Endpoint.upstreamEnable, a.address).status, 200)
+            XCTAssertEqual(try weights(), [1, 3], "the operator's weight again once enabled")
+            XCTAssertEqual(try available(), "1")
+        }
+        let zero = try JSONEncoder().encode(UpstreamWeightRequest(address: a.address, weight: 0))
+        XCTAssertEqual(try control("POST", Endpoint.upstreamWeight, body: String(decoding: zero, as: UTF8.self)).status, 200)
+        XCTAssertEqual(try info(a).state, "active")
+        XCTAssertEqual(try weights(), [1, 0])
+        XCTAssertEqual(try available(), "0", "weight 0 takes no new requests")
+    }
+
     /// A change to an address no route lists is a 404, nothing changes, and the failure is
     /// audited (`error: not_found`).
     func testUnknownAddressIsAnErrorAndAuditedAsOne() throws {

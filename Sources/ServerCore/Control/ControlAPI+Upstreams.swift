@@ -84,7 +84,7 @@ enum UpstreamControl {
             route.group.members.map { m in
                 let check = m.state.lastCheck
                 return UpstreamInfo(
-                    route: label, address: m.state.address, configuredWeight: m.config.weight, effectiveWeight: m.weight,
+                    route: label, address: m.state.address, configuredWeight: m.config.weight, effectiveWeight: route.group.effectiveWeight(m, now: now),
                     state: m.state.stateName(now: now), backup: m.config.backup, inFlight: m.state.inFlight.load(ordering: .relaxed),
                     requests: m.state.requests.load(ordering: .relaxed), failures: m.state.failures.load(ordering: .relaxed),
                     healthTransitions: m.state.healthTransitions, lastCheck: check?.time, lastCheckOK: check?.ok,

@@ -83,12 +83,17 @@ enum MetricsRenderer {
         var upstreamRequests: [(String, Int)] = [], failures: [(String, Int)] = [], inFlight: [(String, Int)] = [], down: [(String, Int)] = []
         var seen = Set<String>()
         let now = Date().timeIntervalSince1970
+        // Available: some route would send it new requests now (its effective weight there > 0).
+        var available = Set<String>()
+        for (_, route) in UpstreamControl.proxyRoutes(config) {
+            for m in route.group.members where route.group.effectiveWeight(m, now: now) > 0 { available.insert(m.state.address) }
+        }
         for state in config.upstreams.all.sorted(by: { $0.address < $1.address }) where seen.insert(state.address).inserted {
             let l = "{upstream=\"\(escape(state.address))\"}"
             upstreamRequests.append((l, state.requests.load(ordering: .relaxed)))
             failures.append((l, state.failures.load(ordering: .relaxed)))
             inFlight.append((l, state.inFlight.load(ordering: .relaxed)))
-            down.append((l, state.isAvailable(now: now) ? 1 : 0))
+            down.append((l, available.contains(state.address) ? 1 : 0))
         }
         metric("expserver_upstream_requests_total", "counter", "Requests sent to each upstream.", upstreamRequests)
         metric("expserver_upstream_failures_total", "counter", "Failed attempts per upstream.", failures)

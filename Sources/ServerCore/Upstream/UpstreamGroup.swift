@@ -37,6 +37,13 @@ public final class UpstreamGroup: Sendable {
         balancer = Mutex(Balancer(policy: policy, count: upstreams.count))
     }
 
+    /// The weight `m` gets new requests by now: 0 while it takes none (draining, disabled, down,
+    /// or weighted 0), else the operator's weight or the config's (what `upstream list` calls
+    /// effective, as HAProxy's `eweight`).
+    public func effectiveWeight(_ m: Member, now: Double) -> Int {
+        m.state.isAvailable(now: now, passive: !single) ? m.weight : 0
+    }
+
     /// The upstreams a request has tried (indexes into `members`).
     public struct Tried: Sendable {
         private var low: UInt64 = 0
