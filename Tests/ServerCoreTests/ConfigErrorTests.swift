@@ -87,6 +87,23 @@ final class ConfigErrorTests: XCTestCase {
         _ = try XPSConfig.parse(Data(#"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ \#(proxy("/x", a)), \#(proxy("/y", a)), \#(proxy("/z", "")) ] } ] }"#.utf8))
     }
 
+    /// One address, one passive-health state: its max_fails and fail_timeout_ms must agree
+    /// across routes (the string form means the defaults, 1 and 10000).
+    func testPassiveHealthLimitsOfOneUpstreamMustAgree() throws {
+        func routes(_ first: String, _ second: String) -> String {
+            #"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ "#
+                + #"{ "req_path": "/x", "type": "reverse_proxy", "upstreams": ["127.0.0.1:9002", \#(first)] }, "#
+                + #"{ "req_path": "/y", "type": "reverse_proxy", "upstreams": [\#(second)] } ] } ] }"#
+        }
+        assertError(routes(#"{ "address": "127.0.0.1:9001", "max_fails": 3 }"#, #""127.0.0.1:9001""#),
+                    path: "servers[0].routes[1].upstreams[0].max_fails", contains: "1 here but 3 at servers[0].routes[0].upstreams[1] for 127.0.0.1:9001")
+        assertError(routes(#"{ "address": "127.0.0.1:9001", "fail_timeout_ms": 500 }"#, #"{ "address": "127.0.0.1:9001", "fail_timeout_ms": 900 }"#),
+                    path: "servers[0].routes[1].upstreams[0].fail_timeout_ms", contains: "900 here but 500")
+        // The same limits (given or by default), or another address, are fine.
+        _ = try XPSConfig.parse(Data(routes(#"{ "address": "127.0.0.1:9001", "max_fails": 1, "fail_timeout_ms": 10000 }"#, #""127.0.0.1:9001""#).utf8))
+        _ = try XPSConfig.parse(Data(routes(#"{ "address": "127.0.0.1:9001", "max_fails": 3 }"#, #""127.0.0.1:9003""#).utf8))
+    }
+
     func testPortOutOfRange() {
         assertError(config(listener: #"{ "host": "127.0.0.1", "port": 70000 }"#), path: "servers[0].listeners[0].port",
                     contains: "70000 is out of range")

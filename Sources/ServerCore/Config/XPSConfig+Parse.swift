@@ -43,6 +43,7 @@ extension XPSConfig {
         )
         config.timeouts = timeouts
         try checkOneHealthCheckPerUpstream(config.servers)
+        try checkOnePassiveHealthPerUpstream(config.servers)
         config.errorLog = try top.string("error_log")
         config.stateDB = try top.string("state_db")
         // "" would resolve to the config's directory: SQLite's "unable to open" would not say why.
@@ -78,6 +79,30 @@ extension XPSConfig {
                         }
                     } else {
                         first[upstream.address] = (path, check)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Passive health is one state per address too: routes that list the same address must give
+    /// it the same `max_fails` and `fail_timeout_ms` (or one route's limits would mark it down
+    /// for every route, and the other's would silently not apply).
+    static func checkOnePassiveHealthPerUpstream(_ servers: [Server]) throws {
+        var first: [String: (path: String, maxFails: Int, failTimeoutMs: Int)] = [:]
+        for (si, server) in servers.enumerated() {
+            for (ri, route) in server.routes.enumerated() {
+                for (ui, upstream) in route.upstreams.enumerated() {
+                    let path = "servers[\(si)].routes[\(ri)].upstreams[\(ui)]"
+                    guard let earlier = first[upstream.address] else {
+                        first[upstream.address] = (path, upstream.maxFails, upstream.failTimeoutMs)
+                        continue
+                    }
+                    for (key, here, there) in [("max_fails", upstream.maxFails, earlier.maxFails),
+                                               ("fail_timeout_ms", upstream.failTimeoutMs, earlier.failTimeoutMs)] where here != there {
+                        throw ConfigError("\(path).\(key)", "\(here) here but \(there) at \(earlier.path) for \(upstream.address) "
+                            + "(a value not given is the default); an upstream has one passive-health state, so give it the same "
+                            + "max_fails and fail_timeout_ms on every route")
                     }
                 }
             }
