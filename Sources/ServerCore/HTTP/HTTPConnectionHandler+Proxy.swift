@@ -60,15 +60,16 @@ extension HTTPConnectionHandler: ProxyClient {
     /// nginx's status for a request whose client went away before its answer began.
     static let clientClosedRequest = 499
 
-    /// Counts and logs the proxied request now ending: `status` as the client got it (or 499),
-    /// and the body bytes that went, like every other answer (nginx's `$body_bytes_sent`).
+    /// Counts and logs the proxied request now ending: `status` as the client got it (or 499);
+    /// the statistics get every byte that went to the client, the access log the body's (nginx's
+    /// `$body_bytes_sent`), as for every other answer.
     func recordProxied(status: Int, headBytes: Int) {
         guard proxyRequest != nil else { return }  // (not bound to a name: that would copy the parsed head)
         let proxyStatus = UInt(status)
         let bodyBytes = max(0, proxyBytes - headBytes)
         // (Auto-ban counts the server's 4xx answers: a client that left is not one.)
         if let client = proxyClient, status != Self.clientClosedRequest { state.access.record(client: client, status: proxyStatus) }
-        record(status: proxyStatus, bytes: bodyBytes, generated: false, route: proxyRouteStats, client: proxyClient)
+        record(status: proxyStatus, bytes: proxyBytes, generated: false, route: proxyRouteStats, client: proxyClient)
         if let log = currentServing().accessLog, let head = proxyRequest?.head {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),

@@ -21,9 +21,11 @@ extension HTTPConnectionHandler {
         }
         // (The access list's own refusals are not fed back to auto-ban: that would only duplicate a deny.)
         if let client, !response.refusedByACL { state.access.record(client: client, status: response.status.code) }
+        // (The access log's bytes are the body's, nginx's `$body_bytes_sent`; the statistics count
+        // every byte that goes to the client, as HAProxy's `bytes_out`.)
         let bodyBytes = head?.method.isHEAD == true ? 0 : response.length ?? response.bodyLength
-        record(status: response.status.code, bytes: bodyBytes, generated: true, route: response.routeStats, client: client)
         if response.closeConnection {
+            record(status: response.status.code, bytes: 0, generated: true, route: response.routeStats, client: client)
             response.discard()
             closing = true
             context.close(promise: nil)
@@ -37,13 +39,14 @@ extension HTTPConnectionHandler {
         let headBytes = ResponseEncoder.encodeHead(
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
             allocator: context.channel.allocator, chunked: chunked)
+        record(status: response.status.code, bytes: headBytes.readableBytes + bodyBytes, generated: true, route: response.routeStats, client: client)
         // The access log line: now, or for a streamed body once its length is known.
         let log = snapshot.accessLog
         let clientText = log == nil ? "" : client == peer ? peerText : client?.description ?? peerText
         switch response.body {
         case .stream(let body):
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-            stream(body, chunked: chunked, keepAlive: keepAlive, context: context, logLine: log.map { log in
+            stream(body, chunked: chunked, keepAlive: keepAlive, route: response.routeStats, context: context, logLine: log.map { log in
                 { bytes in Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bytes) }
             })
             return
@@ -143,27 +146,34 @@ extension HTTPConnectionHandler {
 
     /// Sends a streamed body; later pipelined requests wait until it is complete. `logLine` gets
     /// the body bytes sent (before chunk framing), once it ends.
-    private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, context: ChannelHandlerContext, logLine: ((Int) -> Void)?) {
+    /// Streams `body` (its head written already); `logLine` gets the body bytes sent, and the
+    /// statistics every byte written (chunk framing included) once the stream ends.
+    private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, route: TrafficStats?, context: ChannelHandlerContext,
+                        logLine: ((Int) -> Void)?) {
         waiting = true
         writesInFlight += 1
         if !keepAlive { closing = true }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let sent = NIOLoopBoundBox(0, eventLoop: context.eventLoop)
+        let sent = NIOLoopBoundBox((body: 0, written: 0), eventLoop: context.eventLoop)
         let allocator = context.channel.allocator
         body.run(on: context.eventLoop) { piece in
             let context = bound.value.1
             guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-            sent.value += piece.readableBytes
             let out = chunked ? ChunkedEncoding.chunk(piece, allocator: allocator) : piece
+            sent.value.body += piece.readableBytes
+            sent.value.written += out.readableBytes
             return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(out)))
         }.flatMap { () -> EventLoopFuture<Void> in
             let (_, context) = bound.value
             guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
-            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(ChunkedEncoding.last(allocator: allocator))))
+            let last = ChunkedEncoding.last(allocator: allocator)
+            sent.value.written += last.readableBytes
+            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(last)))
         }.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
-            logLine?(sent.value)
+            logLine?(sent.value.body)
+            handler.recordStreamed(bytes: sent.value.written, route: route)
             if case .failure = result {
                 context.close(promise: nil)  // a body cut short cannot be repaired
                 return

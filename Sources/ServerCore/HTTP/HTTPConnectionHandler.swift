@@ -480,8 +480,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         send(r, for: head, client: requestClient, snapshot: state.current, context: context)
     }
 
-    /// Counts one answered request (overall, generated-by-us, per route, top clients). (An
-    /// answer to bytes that never made a request, such as a malformed head, has no latency.)
+    /// Counts one answered request (overall, generated-by-us, per route, top clients) and the
+    /// `bytes` that went to the client for it, head included. (An answer to bytes that never made
+    /// a request, such as a malformed head, has no latency.)
     func record(status: UInt, bytes: Int, generated: Bool, route: TrafficStats?, client: IPAddress?) {
         let counted = requestEnded()
         guard statsEnabled else { return }
@@ -492,6 +493,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         if generated { stats.generated.record(status: status, bytes: bytes, micros: micros, stripe: stripe) }
         route?.record(status: status, bytes: bytes, micros: micros, stripe: stripe)
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500, stripe: stripe) }
+    }
+
+    /// The bytes of a streamed answer of ours (counted as requested already), once they are sent.
+    func recordStreamed(bytes: Int, route: TrafficStats?) {
+        guard statsEnabled else { return }
+        let stats = state.stats
+        let stripe = Stripes.current()
+        stats.all.add(bytes: bytes, stripe: stripe)
+        stats.generated.add(bytes: bytes, stripe: stripe)
+        route?.add(bytes: bytes, stripe: stripe)
     }
 
     /// Request parts queued behind a deferred answer before reading pauses.

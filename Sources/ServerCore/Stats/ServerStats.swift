@@ -17,6 +17,11 @@ public final class TrafficStats: Sendable {
         latency.record(micros: micros, stripe: stripe)
     }
 
+    /// Bytes that went after the request was counted (a streamed body's).
+    func add(bytes: Int, stripe: Int = Stripes.current()) {
+        counters.add(6, bytes, stripe: stripe)
+    }
+
     public var requests: Int { counters[0] }
     public func status(_ hundreds: Int) -> Int { hundreds >= 1 && hundreds <= 5 ? counters[hundreds] : 0 }
     public var bytesOut: Int { counters[6] }
