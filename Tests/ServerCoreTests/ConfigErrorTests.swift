@@ -286,8 +286,7 @@ final class ConfigErrorTests: XCTestCase {
                     path: "servers[0].routes[0].redirect_url", contains: "invalid UTF-8")
     }
 
-    /// The config parser reads valid JSON as JSONDecoder does (escapes, numbers, nesting), and a
-    /// syntax error is still worded by JSONDecoder (line and column).
+    /// The config parser reads valid JSON as JSONDecoder does (escapes, numbers, nesting).
     func testParserReadsWhatJSONDecoderReads() throws {
         let json = #"""
             \#u{FEFF}{ "s": "a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00 é", "n": [0, -0, 1, -12, 3.25, 1e3, -2E-2, 123456789012345678901],
@@ -298,6 +297,47 @@ final class ConfigErrorTests: XCTestCase {
         for bad in ["{", "{ \"a\": 01 }", "[1,]", "{ \"a\" 1 }", "[\"\\x\"]", "tru", "[1] 2", "[\"\u{01}\"]", "{ \"a\": 1. }"] {
             XCTAssertThrowsError(try JSONParser.parse(Data(bad.utf8)), bad) { XCTAssertTrue($0 is JSONParser.SyntaxError, "\(bad): \($0)") }
         }
-        assertError(#"{ "servers": [ } "#, path: "", contains: "not valid JSON")
+        assertError(#"{ "servers": [ } "#, path: "", contains: "not valid JSON at line 1, column 16: expected a value, found '}'")
+    }
+
+    /// A syntax error says what was expected and where (line and column, in characters).
+    func testSyntaxErrorsSayWhatAndWhere() {
+        func error(_ text: String) -> JSONParser.SyntaxError? {
+            do {
+                _ = try JSONParser.parse(Data(text.utf8))
+                return nil
+            } catch {
+                return error as? JSONParser.SyntaxError
+            }
+        }
+        let cases: [(String, Int, Int, String)] = [
+            ("{\n  \"servers\": [\n    { \"listeners\": [] \n  ]\n}", 4, 3, "expected ',' or '}' after the value of \"listeners\", found ']'"),
+            (#"{ "a": 1, }"#, 1, 11, "expected a key in double quotes, found '}' (a trailing comma?)"),
+            ("[1, 2, ]", 1, 8, "expected a value, found ']' (a trailing comma?)"),
+            (#"{ "a" 1 }"#, 1, 7, #"expected ':' after the key "a", found '1'"#),
+            (#"{ "a": 'x' }"#, 1, 8, "expected a value, found ''' (strings take double quotes)"),
+            (#"{ "a": True }"#, 1, 8, "expected a value, found 'T'"),
+            (#"{ "a": tru }"#, 1, 8, "expected a value, found 't' (true, false and null are lowercase words)"),
+            ("{ \"é\": \"x\ty\" }", 1, 10, #"a control character (byte 0x9) in a string: write it as an escape, \n or \u00XX"#),
+            (#"["a\qb"]"#, 1, 5, #"an unknown escape in a string: \ then 'q' (a backslash is written \\)"#),
+            (#"["abc"#, 1, 6, "a string is not closed before the end of the file"),
+            (#"{ "a": 012 }"#, 1, 8, "a number with a leading zero"),
+            ("[1.]", 1, 4, "a number needs a digit after '.', found ']'"),
+            ("[-]", 1, 3, "a number needs a digit after '-', found ']'"),
+            (#"{ "a": 1 } x"#, 1, 12, "more after the end of the top-level value"),
+            (#"{ "a": "#, 1, 8, "expected a value, found the end of the file"),
+            ("// comment\n{}", 1, 1, "expected a value, found '/'"),
+        ]
+        for (text, line, column, message) in cases {
+            XCTAssertEqual(error(text), JSONParser.SyntaxError(line: line, column: column, message: message), text)
+        }
+    }
+
+    /// UTF-16 text (which JSONDecoder read, before this parser) is still read.
+    func testUTF16ConfigIsRead() throws {
+        let json = #"{ "servers": [ { "listeners": [{ "port": 8001 }] } ] }"#
+        for encoding in [String.Encoding.utf16LittleEndian, .utf16BigEndian, .utf16] {
+            XCTAssertEqual(try XPSConfig.parse(XCTUnwrap(json.data(using: encoding))).servers.count, 1, "\(encoding)")
+        }
     }
 }

@@ -6,10 +6,15 @@ import Foundation
 /// second `gzip_enable` would be ignored), a number too large for a Double and bytes that are
 /// not UTF-8 (JSONDecoder's refusals of these name neither the cause nor the place).
 ///
-/// A syntax error is thrown as `SyntaxError` without a message: the caller then lets
-/// `JSONDecoder` word it (line and column), as it always has.
+/// A syntax error is a `SyntaxError` saying what was expected, at which line and column (the
+/// column in characters, from 1). The grammar is RFC 8259's: no trailing commas, no comments.
 struct JSONParser {
-    struct SyntaxError: Error {}
+    struct SyntaxError: Error, CustomStringConvertible, Equatable {
+        var line: Int
+        var column: Int
+        var message: String
+        var description: String { "line \(line), column \(column): \(message)" }
+    }
 
     private enum Component {
         case key(String)
@@ -29,12 +34,33 @@ struct JSONParser {
             if parser.bytes.count >= 3, parser.bytes[0] == 0xEF, parser.bytes[1] == 0xBB, parser.bytes[2] == 0xBF { parser.i = 3 }
             let value = try parser.value(depth: 0)
             parser.skipSpace()
-            guard parser.i == parser.bytes.count else { throw SyntaxError() }
+            guard parser.i == parser.bytes.count else { throw parser.syntaxError("more after the end of the top-level value") }
             return value
         }
     }
 
     private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    /// `message` at the current position (the line and column worked out only now).
+    private func syntaxError(_ message: String) -> SyntaxError {
+        var line = 1, column = 1
+        for b in bytes[..<min(i, bytes.count)] {
+            if b == 0x0A {
+                line += 1
+                column = 1
+            } else if b & 0xC0 != 0x80 {  // (UTF-8 continuation bytes are part of the character before)
+                column += 1
+            }
+        }
+        return SyntaxError(line: line, column: column, message: message)
+    }
+
+    /// What is at the current position, for a message: `'x'`, or the end of the file.
+    private var found: String {
+        guard i < bytes.count else { return "the end of the file" }
+        let b = bytes[i]
+        return b >= 0x20 && b < 0x7F ? "'\(Character(Unicode.Scalar(b)))'" : "byte 0x\(String(b, radix: 16, uppercase: true))"
+    }
 
     /// The current key path as the config errors write it: `servers[0].routes[1].gzip_enable`.
     private var renderedPath: String {
@@ -59,7 +85,8 @@ struct JSONParser {
 
     private mutating func value(depth: Int) throws -> JSONValue {
         skipSpace()
-        guard i < bytes.count, depth < Self.maxDepth else { throw SyntaxError() }
+        guard depth < Self.maxDepth else { throw syntaxError("nested more than \(Self.maxDepth) deep") }
+        guard i < bytes.count else { throw syntaxError("expected a value, found the end of the file") }
         switch bytes[i] {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
@@ -68,14 +95,16 @@ struct JSONParser {
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
-        default: throw SyntaxError()
+        case UInt8(ascii: "]"), UInt8(ascii: "}"): throw syntaxError("expected a value, found \(found) (a trailing comma?)")
+        default: throw syntaxError("expected a value, found \(found)\(bytes[i] == UInt8(ascii: "'") ? " (strings take double quotes)" : "")")
         }
     }
 
     private mutating func literal(_ word: StaticString) throws {
         let n = word.utf8CodeUnitCount
-        guard i + n <= bytes.count else { throw SyntaxError() }
-        for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw SyntaxError() }
+        for k in 0..<n where i + k >= bytes.count || bytes[i + k] != word.utf8Start[k] {
+            throw syntaxError("expected a value, found \(found) (true, false and null are lowercase words)")
+        }
         i += n
     }
 
@@ -89,24 +118,25 @@ struct JSONParser {
         }
         while true {
             skipSpace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw SyntaxError() }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+                throw syntaxError("expected a key in double quotes, found \(found)\(i < bytes.count && bytes[i] == UInt8(ascii: "}") ? " (a trailing comma?)" : "")")
+            }
             let key = try string(isKey: true)
             skipSpace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw SyntaxError() }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw syntaxError("expected ':' after the key \"\(key)\", found \(found)") }
             i += 1
             path.append(.key(key))
             let v = try value(depth: depth + 1)
             if fields.updateValue(v, forKey: key) != nil { throw ConfigError(renderedPath, "duplicate key") }
             path.removeLast()
             skipSpace()
-            guard i < bytes.count else { throw SyntaxError() }
-            if bytes[i] == UInt8(ascii: ",") {
+            if i < bytes.count, bytes[i] == UInt8(ascii: ",") {
                 i += 1
-            } else if bytes[i] == UInt8(ascii: "}") {
+            } else if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
                 i += 1
                 return .object(fields)
             } else {
-                throw SyntaxError()
+                throw syntaxError("expected ',' or '}' after the value of \"\(key)\", found \(found)")
             }
         }
     }
@@ -124,14 +154,13 @@ struct JSONParser {
             items.append(try value(depth: depth + 1))
             path.removeLast()
             skipSpace()
-            guard i < bytes.count else { throw SyntaxError() }
-            if bytes[i] == UInt8(ascii: ",") {
+            if i < bytes.count, bytes[i] == UInt8(ascii: ",") {
                 i += 1
-            } else if bytes[i] == UInt8(ascii: "]") {
+            } else if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
                 i += 1
                 return .array(items)
             } else {
-                throw SyntaxError()
+                throw syntaxError("expected ',' or ']' after an item, found \(found)")
             }
         }
     }
@@ -142,17 +171,17 @@ struct JSONParser {
         let start = i
         var decoded: [UInt8]? = nil
         while true {
-            guard i < bytes.count else { throw SyntaxError() }
+            guard i < bytes.count else { throw syntaxError("a string is not closed before the end of the file") }
             let b = bytes[i]
             if b == UInt8(ascii: "\"") { break }
-            if b < 0x20 { throw SyntaxError() }
+            if b < 0x20 { throw syntaxError("a control character (\(found)) in a string: write it as an escape, \\n or \\u00XX") }
             if b != UInt8(ascii: "\\") {
                 decoded?.append(b)
                 i += 1
                 continue
             }
             if decoded == nil { decoded = Array(bytes[start..<i]) }
-            guard i + 1 < bytes.count else { throw SyntaxError() }
+            guard i + 1 < bytes.count else { throw syntaxError("a string is not closed before the end of the file") }
             let e = bytes[i + 1]
             i += 2
             switch e {
@@ -165,15 +194,19 @@ struct JSONParser {
             case UInt8(ascii: "u"):
                 var scalar = try hex4()
                 if (0xD800..<0xDC00).contains(scalar) {
-                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else { throw SyntaxError() }
+                    guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                        throw syntaxError("a \\u escape of a high surrogate without its low surrogate")
+                    }
                     i += 2
                     let low = try hex4()
-                    guard (0xDC00..<0xE000).contains(low) else { throw SyntaxError() }
+                    guard (0xDC00..<0xE000).contains(low) else { throw syntaxError("a \\u escape of a high surrogate without its low surrogate") }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
-                guard let s = Unicode.Scalar(scalar) else { throw SyntaxError() }
+                guard let s = Unicode.Scalar(scalar) else { throw syntaxError("a \\u escape of a lone low surrogate") }
                 decoded!.append(contentsOf: UTF8.encode(s)!)
-            default: throw SyntaxError()
+            default:
+                i -= 1
+                throw syntaxError("an unknown escape in a string: \\ then \(found) (a backslash is written \\\\)")
             }
         }
         let raw = UnsafeBufferPointer(rebasing: bytes[start..<i])
@@ -200,7 +233,7 @@ struct JSONParser {
     }
 
     private mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count else { throw SyntaxError() }
+        guard i + 4 <= bytes.count else { throw syntaxError("a \\u escape takes four hex digits") }
         var v: UInt32 = 0
         for _ in 0..<4 {
             let b = bytes[i]
@@ -209,7 +242,7 @@ struct JSONParser {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
-            default: throw SyntaxError()
+            default: throw syntaxError("a \\u escape takes four hex digits, found \(found)")
             }
             v = v << 4 | UInt32(d)
             i += 1
@@ -228,14 +261,18 @@ struct JSONParser {
             integer = integer &* 10 &+ Int64(bytes[i] - UInt8(ascii: "0"))
             i += 1
         }
-        guard i > digits, bytes[digits] != UInt8(ascii: "0") || i == digits + 1 else { throw SyntaxError() }
+        guard i > digits else { throw syntaxError("a number needs a digit after '-', found \(found)") }
+        guard bytes[digits] != UInt8(ascii: "0") || i == digits + 1 else {
+            i = digits
+            throw syntaxError("a number with a leading zero")
+        }
         if i - digits > 15 { simple = false }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             simple = false
             i += 1
             let fraction = i
             while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
-            guard i > fraction else { throw SyntaxError() }
+            guard i > fraction else { throw syntaxError("a number needs a digit after '.', found \(found)") }
         }
         if i < bytes.count, bytes[i] | 0x20 == UInt8(ascii: "e") {
             simple = false
@@ -243,7 +280,7 @@ struct JSONParser {
             if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
             let exponent = i
             while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
-            guard i > exponent else { throw SyntaxError() }
+            guard i > exponent else { throw syntaxError("a number needs a digit in its exponent, found \(found)") }
         }
         if simple { return Double(bytes[start] == UInt8(ascii: "-") ? -integer : integer) }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)

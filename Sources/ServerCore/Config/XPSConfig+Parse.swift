@@ -6,17 +6,23 @@ import Foundation
 extension XPSConfig {
     /// Decodes and validates config JSON. Throws `ConfigError` naming the key path of the first problem.
     public static func parse(_ data: Data) throws -> XPSConfig {
-        let root: JSONValue
+        if isUTF16or32(data) { return try parse(decodeWithFoundation(data)) }
         do {
-            root = try JSONParser.parse(data)
-        } catch is JSONParser.SyntaxError {
-            root = try decodeWithFoundation(data)
+            return try parse(JSONParser.parse(data))
+        } catch let error as JSONParser.SyntaxError {
+            throw ConfigError("", "not valid JSON at \(error)")
         }
-        return try parse(root)
     }
 
-    /// `JSONDecoder`'s reading, used for its wording of a syntax error (line and column); it
-    /// also takes what the parser does not (UTF-16 text).
+    /// A NUL in the first two bytes, or a UTF-16 byte order mark (RFC 8259 wants UTF-8, but
+    /// JSONDecoder, which the config was first read with, takes these).
+    static func isUTF16or32(_ data: Data) -> Bool {
+        guard data.count >= 2 else { return false }
+        let (a, b) = (data[data.startIndex], data[data.startIndex + 1])
+        return a == 0 || b == 0 || (a == 0xFE && b == 0xFF) || (a == 0xFF && b == 0xFE)
+    }
+
+    /// `JSONDecoder`'s reading, for UTF-16 and UTF-32 text.
     static func decodeWithFoundation(_ data: Data) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
