@@ -75,6 +75,9 @@ final class ConditionalGetTests: ServerTestCase {
         assertNotModified(try get("/sample.txt", "If-Modified-Since: \(lastModified)"))
         let older = try get("/sample.txt", "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT")
         assertFile(older, type: "text/plain", bytes: fixture.bytes("public/sample.txt"))
+        // A date in the future is no time the client can have had the file at: ignored.
+        let future = try get("/sample.txt", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT")
+        assertFile(future, type: "text/plain", bytes: fixture.bytes("public/sample.txt"))
     }
 
     /// A failed If-Match or If-Unmodified-Since is 412 and nothing of the file (RFC 9110

@@ -9,8 +9,11 @@ final class ConditionalRequestTests: XCTestCase {
     let lastModified = "Sun, 09 Sep 2001 01:46:40 GMT"
     let mtime = 1_000_000_000
 
+    /// "Now" in these tests: a day after the file's time.
+    let now = 1_000_086_400
+
     func notModified(inm: String? = nil, ims: String? = nil) -> Bool {
-        ConditionalRequest.notModified(ifNoneMatch: inm, ifModifiedSince: ims, etag: etag, lastModified: lastModified, mtime: mtime)
+        ConditionalRequest.notModified(ifNoneMatch: inm, ifModifiedSince: ims, etag: etag, lastModified: lastModified, mtime: mtime, now: now)
     }
 
     func testETagLists() {
@@ -36,6 +39,9 @@ final class ConditionalRequestTests: XCTestCase {
         XCTAssertTrue(notModified(ims: "Mon, 10 Sep 2001 00:00:00 GMT"), "newer than mtime")
         XCTAssertFalse(notModified(ims: "Sun, 06 Nov 1994 08:49:37 GMT"), "older than mtime")
         XCTAssertFalse(notModified(ims: "yesterday"))
+        XCTAssertTrue(notModified(ims: "Mon, 10 Sep 2001 01:46:40 GMT"), "exactly now")
+        XCTAssertFalse(notModified(ims: "Mon, 10 Sep 2001 01:46:41 GMT"), "later than now: ignored")
+        XCTAssertFalse(notModified(ims: "Fri, 01 Jan 2100 00:00:00 GMT"), "later than now: ignored")
     }
 
     func testIfNoneMatchTakesPrecedence() {
@@ -46,7 +52,7 @@ final class ConditionalRequestTests: XCTestCase {
     func evaluate(im: String? = nil, ius: String? = nil, inm: String? = nil, ims: String? = nil) -> ConditionalRequest.Precondition {
         ConditionalRequest.evaluate(
             ifMatch: im, ifUnmodifiedSince: ius, ifNoneMatch: inm, ifModifiedSince: ims, etag: etag, lastModified: lastModified,
-            mtime: mtime)
+            mtime: mtime, now: now)
     }
 
     /// If-Match compares strongly (RFC 9110 §13.1.1): `*`, or our tag exactly, neither weak.
@@ -83,7 +89,7 @@ final class ConditionalRequestTests: XCTestCase {
         func other(inm: String? = nil, ims: String? = nil) -> ConditionalRequest.Precondition {
             ConditionalRequest.evaluate(
                 ifMatch: nil, ifUnmodifiedSince: nil, ifNoneMatch: inm, ifModifiedSince: ims, etag: etag, lastModified: lastModified,
-                mtime: mtime, getOrHead: false)
+                mtime: mtime, getOrHead: false, now: now)
         }
         XCTAssertEqual(other(inm: "*"), .failed)
         XCTAssertEqual(other(inm: "W/" + etag), .failed)

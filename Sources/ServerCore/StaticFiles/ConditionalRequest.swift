@@ -13,9 +13,10 @@ public enum ConditionalRequest {
     /// that fails is 412; then `notModified` is 304; else the file is served (and `If-Range`/
     /// `Range` are looked at). Every method is served as GET (compat 2.1), so steps 3–4 apply to
     /// all. A date that does not parse is ignored (§13.1.4), as is a date equal to ours.
+    /// `now` (seconds since 1970) is read only for an `If-Modified-Since` that needs it.
     public static func evaluate(
         ifMatch: String?, ifUnmodifiedSince: String?, ifNoneMatch: String?, ifModifiedSince: String?, etag: String,
-        lastModified: String, mtime: Int, getOrHead: Bool = true
+        lastModified: String, mtime: Int, getOrHead: Bool = true, now: @autoclosure () -> Int
     ) -> Precondition {
         if let ifMatch {
             if !strongListMatches(ifMatch, etag: etag) { return .failed }
@@ -28,18 +29,22 @@ public enum ConditionalRequest {
         guard getOrHead else {
             return ifNoneMatch.map { etagListMatches($0, etag: etag) } == true ? .failed : .proceed
         }
-        return notModified(ifNoneMatch: ifNoneMatch, ifModifiedSince: ifModifiedSince, etag: etag, lastModified: lastModified, mtime: mtime)
-            ? .notModified : .proceed
+        return notModified(ifNoneMatch: ifNoneMatch, ifModifiedSince: ifModifiedSince, etag: etag, lastModified: lastModified, mtime: mtime,
+                           now: now()) ? .notModified : .proceed
     }
 
-    /// `If-None-Match` takes precedence over `If-Modified-Since` (RFC 9110 §13.2.2).
-    public static func notModified(ifNoneMatch: String?, ifModifiedSince: String?, etag: String, lastModified: String, mtime: Int) -> Bool {
+    /// `If-None-Match` takes precedence over `If-Modified-Since` (RFC 9110 §13.2.2). A date later
+    /// than `now` is not one the client can have had the file at (a skewed clock, or made up), so
+    /// it is ignored (RFC 7232 §3.3: "invalid"; Apache does the same): the file could have changed
+    /// since the client's copy however it compares with the file's time.
+    public static func notModified(ifNoneMatch: String?, ifModifiedSince: String?, etag: String, lastModified: String, mtime: Int,
+                                   now: @autoclosure () -> Int) -> Bool {
         if let inm = ifNoneMatch {
             return etagListMatches(inm, etag: etag)
         }
         if let ims = ifModifiedSince {
             if ims == lastModified { return true }
-            if let t = HTTPDate.parse(ims) { return mtime <= t }
+            if let t = HTTPDate.parse(ims), t <= now() { return mtime <= t }
         }
         return false
     }

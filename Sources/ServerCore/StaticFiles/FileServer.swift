@@ -164,7 +164,7 @@ public final class FileServer: Sendable {
         switch ConditionalRequest.evaluate(
             ifMatch: request.ifMatch, ifUnmodifiedSince: request.ifUnmodifiedSince, ifNoneMatch: request.ifNoneMatch,
             ifModifiedSince: request.ifModifiedSince, etag: file.etag, lastModified: file.lastModified, mtime: file.info.mtimeSeconds,
-            getOrHead: request.isGetOrHead)
+            getOrHead: request.isGetOrHead, now: Int(time(nil)))
         {
         case .failed:
             return .answer(.status(.preconditionFailed))
