@@ -49,15 +49,29 @@ final class ControlJSONTests: XCTestCase {
         assertRefused(#"{"zeta":1,"alpha":2}"#, #"unknown field "alpha""#)
     }
 
+    /// A wrong type is named by its field, in one line.
     func testWrongType() {
-        assertRefused(#"{"reason":42}"#, "invalid request body")
-        assertRefused(#"{"reason":["a"]}"#, "invalid request body")
+        assertRefused(#"{"reason":42}"#, "invalid request body: reason: expected a string")
+        assertRefused(#"{"reason":["a"]}"#, "invalid request body: reason: expected a string")
+        func message(_ text: String) -> String? {
+            do {
+                _ = try ControlJSON.decode(UpstreamWeightRequest.self, from: Data(text.utf8), fields: UpstreamWeightRequest.fields)
+                return nil
+            } catch {
+                return (error as? ControlFailure)?.message
+            }
+        }
+        XCTAssertEqual(message(#"{"address":"a:1","weight":"3"}"#), "invalid request body: weight: expected an integer")
+        XCTAssertEqual(message(#"{"address":7,"weight":3}"#), "invalid request body: address: expected a string")
+        XCTAssertEqual(message(#"{"address":"a:1","weight":2.5}"#), "invalid request body: weight: expected an integer, found 2.5")
+        XCTAssertEqual(message(#"{"address":"a:1"}"#), "invalid request body: weight is required (null: the config's)")
     }
 
     func testMissingRequiredField() {
         struct Needs: Decodable { var cidr: String }
         XCTAssertThrowsError(try ControlJSON.decode(Needs.self, from: Data("{}".utf8), fields: ["cidr"])) { error in
             XCTAssertEqual((error as? ControlFailure)?.status, .badRequest)
+            XCTAssertEqual((error as? ControlFailure)?.message, "invalid request body: cidr: required")
         }
     }
 

@@ -99,8 +99,45 @@ public enum ControlJSON {
         }
         do {
             return try JSONDecoder().decode(T.self, from: bytes)
+        } catch let error as DecodingError {
+            // JSONDecoder says only "not valid JSON" (no field) for a number an integer field cannot
+            // hold, 2.5 or 1e40: the body parsed above, so that is what it is; name the field.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               let key = dict.keys.sorted().first(where: { key in
+                   (dict[key] as? NSNumber).map { !($0 is Bool) && ($0.doubleValue.rounded() != $0.doubleValue || abs($0.doubleValue) >= 0x1p63) } ?? false
+               }) {
+                throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(key): expected an integer, found \(dict[key]!)")
+            }
+            throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(describe(error))")
         } catch {
             throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(error)")
+        }
+    }
+
+    /// A decoding error in one line naming the field: `weight: expected an integer` (Swift's own
+    /// description is a dump of the decoder's context).
+    static func describe(_ error: DecodingError) -> String {
+        func field(_ context: DecodingError.Context) -> String {
+            context.codingPath.isEmpty ? "the body" : context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        func kind(_ type: Any.Type) -> String {
+            switch type {
+            case is Int.Type, is Int64.Type, is UInt.Type, is Int32.Type: return "an integer"
+            case is Double.Type: return "a number"
+            case is String.Type: return "a string"
+            case is Bool.Type: return "true or false"
+            default: return "\(type)"
+            }
+        }
+        switch error {
+        case .typeMismatch(let type, let context): return "\(field(context)): expected \(kind(type))"
+        case .valueNotFound(let type, let context): return "\(field(context)): expected \(kind(type)), found null"
+        case .keyNotFound(let key, let context):
+            // (Our own types word theirs, starting with the field's name; Swift's are a dump.)
+            return context.debugDescription.hasPrefix(key.stringValue + " ") ? context.debugDescription : "\(key.stringValue): required"
+        // (A number that does not fit the field's type, such as 2.5 or 1e40 for an integer.)
+        case .dataCorrupted(let context): return "\(field(context)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
         }
     }
 }

@@ -144,10 +144,9 @@ extension HTTPConnectionHandler {
         drainQueue(context: context)
     }
 
-    /// Sends a streamed body; later pipelined requests wait until it is complete. `logLine` gets
-    /// the body bytes sent (before chunk framing), once it ends.
-    /// Streams `body` (its head written already); `logLine` gets the body bytes sent, and the
-    /// statistics every byte written (chunk framing included) once the stream ends.
+    /// Sends a streamed body (its head written already); later pipelined requests wait until it
+    /// is complete. Once it ends, `logLine` gets the body bytes sent (before chunk framing) and
+    /// the statistics every byte written (chunk framing included).
     private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, route: TrafficStats?, context: ChannelHandlerContext,
                         logLine: ((Int) -> Void)?) {
         waiting = true
