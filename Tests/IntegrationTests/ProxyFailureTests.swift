@@ -29,6 +29,26 @@ final class ProxyFailureTests: ProxyTestCase {
         XCTAssertEqual(st.inFlight.load(ordering: .relaxed), 0)
     }
 
+    /// An address marked down by one route's failures is listed down (effective weight 0) for
+    /// that route, and active for a route where it is the only upstream, which goes on using it.
+    func testPassiveDownIsListedPerRoute() throws {
+        let ups = try fakes("good")
+        let dead = deadAddress()
+        let s = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "reverse_proxy", "upstreams": ["\(dead)", \(quoted(ups[0]))] },
+                          { "req_path": "/solo", "type": "reverse_proxy", "upstreams": ["\(dead)"] } ] } ] }
+            """)
+        XCTAssertEqual(try hit(s).id, "good")
+        XCTAssertEqual(try state(s, dead).stateName(now: Date().timeIntervalSince1970), "down")
+        let rows = UpstreamControl.list(s.server.state.current.config).filter { $0.address == dead }
+        XCTAssertEqual(rows.map(\.route), ["servers[0] /", "servers[0] /solo"])
+        XCTAssertEqual(rows.map(\.state), ["down", "active"])
+        XCTAssertEqual(rows.map(\.effectiveWeight), [0, 1])
+        XCTAssertEqual(try s.get("/solo").status, 502, "tried again there")
+        XCTAssertEqual(try state(s, dead).failures.load(ordering: .relaxed), 2)
+    }
+
     func testDeadUpstreamThatIsNeverMarkedDownIsRetriedEveryTime() throws {
         let ups = try fakes("a")
         let dead = deadAddress()

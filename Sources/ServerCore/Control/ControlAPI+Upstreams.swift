@@ -85,7 +85,7 @@ enum UpstreamControl {
                 let check = m.state.lastCheck
                 return UpstreamInfo(
                     route: label, address: m.state.address, configuredWeight: m.config.weight, effectiveWeight: route.group.effectiveWeight(m, now: now),
-                    state: m.state.stateName(now: now), backup: m.config.backup, inFlight: m.state.inFlight.load(ordering: .relaxed),
+                    state: m.state.stateName(now: now, passive: !route.group.single), backup: m.config.backup, inFlight: m.state.inFlight.load(ordering: .relaxed),
                     requests: m.state.requests.load(ordering: .relaxed), failures: m.state.failures.load(ordering: .relaxed),
                     healthTransitions: m.state.healthTransitions, lastCheck: check?.time, lastCheckOK: check?.ok,
                     latencyP50Ms: Double(m.state.latency.quantile(0.5)) / 1000, latencyP99Ms: Double(m.state.latency.quantile(0.99)) / 1000)

@@ -162,11 +162,13 @@ public final class UpstreamState: Sendable {
     public var healthTransitions: Int { health.withLock { $0.transitions } }
 
     /// What `expctl upstream list` shows: disabled and draining/drained (admin) win over down (health).
-    public func stateName(now: Double) -> String {
+    /// `passive`: whether passive health counts for the route asking (not for a route's only
+    /// upstream, which that route goes on using: it is not down there).
+    public func stateName(now: Double, passive: Bool = true) -> String {
         switch admin {
         case .disabled: return "disabled"
         case .draining: return inFlight.load(ordering: .relaxed) == 0 ? "drained" : "draining"
-        case .active: return isDown(now: now) ? "down" : "active"
+        case .active: return isDown(now: now, passive: passive) ? "down" : "active"
         }
     }
 }
