@@ -148,13 +148,17 @@ final class ProxyDrainTests: DaemonTestCase {
         try startProxyDaemon()
         for path in [Endpoint.upstreamDrain, Endpoint.upstreamEnable, Endpoint.upstreamDisable] {
             assertError(try post(path, "127.0.0.1:1"), status: 404, code: "not_found", contains: "127.0.0.1:1")
+            // The message lists the names the routes use.
+            assertError(try post(path, "127.0.0.1:1"), status: 404, code: "not_found",
+                        contains: "(upstreams are named as in the config: \(upstreams[0].address), \(upstreams[1].address))")
         }
         let weight = try JSONEncoder().encode(UpstreamWeightRequest(address: "10.9.9.9:80", weight: 3))
         assertError(try control("POST", Endpoint.upstreamWeight, body: String(decoding: weight, as: UTF8.self)),
                     status: 404, code: "not_found", contains: "10.9.9.9:80")
         let audit = try control("GET", Endpoint.audit).json(AuditResponse.self).entries
-        XCTAssertEqual(audit.map(\.action), ["upstream drain", "upstream enable", "upstream disable", "upstream weight"])
-        XCTAssertEqual(audit.map(\.arguments), ["127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1", "10.9.9.9:80 3"])
+        XCTAssertEqual(audit.map(\.action), ["upstream drain", "upstream drain", "upstream enable", "upstream enable",
+                                              "upstream disable", "upstream disable", "upstream weight"])
+        XCTAssertEqual(audit.map(\.arguments), ["127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1", "10.9.9.9:80 3"])
         XCTAssertEqual(Set(audit.map(\.result)), ["error: not_found"])
     }
 

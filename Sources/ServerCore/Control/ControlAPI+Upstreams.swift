@@ -42,7 +42,7 @@ extension ControlAPI {
         admin newAdmin: UpstreamState.Admin? = nil, weight newWeight: Int?? = nil
     ) throws -> ControlReply {
         guard UpstreamControl.isConfigured(address, in: daemon.config), let state = daemon.config.upstreams.lookup(address) else {
-            throw ControlFailure(.notFound, .notFound, "no reverse_proxy route lists upstream \"\(address)\"")
+            throw ControlFailure(.notFound, .notFound, "no reverse_proxy route lists upstream \"\(address)\"" + UpstreamControl.known(daemon.config))
         }
         let (admin, weight) = try daemon.upstreamChangeLock.withLock { _ in
             let admin = newAdmin ?? state.admin
@@ -73,6 +73,18 @@ enum UpstreamControl {
             }
         }
         return out
+    }
+
+    /// The addresses the routes list, for an unknown-address message: upstreams are named as the
+    /// config spells them (`localhost:3000` is not `127.0.0.1:3000`).
+    static func known(_ config: RuntimeConfig, limit: Int = 10) -> String {
+        var seen = Set<String>(), names: [String] = []
+        for (_, route) in proxyRoutes(config) {
+            for m in route.group.members where seen.insert(m.state.address).inserted { names.append(m.state.address) }
+        }
+        if names.isEmpty { return " (the config has no reverse_proxy routes)" }
+        let shown = names.prefix(limit).joined(separator: ", ")
+        return " (upstreams are named as in the config: \(shown)\(names.count > limit ? ", and \(names.count - limit) more" : ""))"
     }
 
     static func isConfigured(_ address: String, in config: RuntimeConfig) -> Bool {
