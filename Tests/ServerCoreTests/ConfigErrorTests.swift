@@ -293,7 +293,7 @@ final class ConfigErrorTests: XCTestCase {
               "e": {}, "l": [], "t": true, "f": false, "z": null, "d": { "x": [[{ "y": [1] }]] } }
             """#
         let data = Data(json.utf8)
-        XCTAssertEqual(try JSONParser.parse(data), try XPSConfig.decodeWithFoundation(data))
+        XCTAssertEqual(try JSONParser.parse(data), try JSONDecoder().decode(JSONValue.self, from: data))
         for bad in ["{", "{ \"a\": 01 }", "[1,]", "{ \"a\" 1 }", "[\"\\x\"]", "tru", "[1] 2", "[\"\u{01}\"]", "{ \"a\": 1. }"] {
             XCTAssertThrowsError(try JSONParser.parse(Data(bad.utf8)), bad) { XCTAssertTrue($0 is JSONParser.SyntaxError, "\(bad): \($0)") }
         }
@@ -327,17 +327,55 @@ final class ConfigErrorTests: XCTestCase {
             (#"{ "a": 1 } x"#, 1, 12, "more after the end of the top-level value"),
             (#"{ "a": "#, 1, 8, "expected a value, found the end of the file"),
             ("// comment\n{}", 1, 1, "expected a value, found '/'"),
+            // No comma, no comma hint; CR alone and CR LF end lines too.
+            (#"{ "workers": }"#, 1, 14, "expected a value, found '}'"),
+            ("[ }", 1, 3, "expected a value, found '}'"),
+            ("{\r  \"a\": 1,\r}", 3, 1, "expected a key in double quotes, found '}' (a trailing comma?)"),
+            ("{\r\n  \"a\": 1,\r\n}", 3, 1, "expected a key in double quotes, found '}' (a trailing comma?)"),
         ]
         for (text, line, column, message) in cases {
             XCTAssertEqual(error(text), JSONParser.SyntaxError(line: line, column: column, message: message), text)
         }
     }
 
-    /// UTF-16 text (which JSONDecoder read, before this parser) is still read.
-    func testUTF16ConfigIsRead() throws {
+    /// UTF-16 and UTF-32 text is refused, saying which it looks like (one grammar, one path:
+    /// JSONDecoder's reading of it let duplicate keys and trailing commas through).
+    func testWideEncodingsAreRefusedByName() throws {
         let json = #"{ "servers": [ { "listeners": [{ "port": 8001 }] } ] }"#
-        for encoding in [String.Encoding.utf16LittleEndian, .utf16BigEndian, .utf16] {
-            XCTAssertEqual(try XPSConfig.parse(XCTUnwrap(json.data(using: encoding))).servers.count, 1, "\(encoding)")
+        let cases: [(String.Encoding, String)] = [(.utf16LittleEndian, "UTF-16LE"), (.utf16BigEndian, "UTF-16BE"), (.utf16, "UTF-16"),
+                                                  (.utf32LittleEndian, "UTF-32LE"), (.utf32BigEndian, "UTF-32BE"), (.utf32, "UTF-32")]
+        for (encoding, name) in cases {
+            XCTAssertThrowsError(try XPSConfig.parse(XCTUnwrap(json.data(using: encoding))), "\(encoding)") { error in
+                let text = "\(error)"
+                XCTAssertTrue(text.contains("the config must be UTF-8") && text.contains("this looks like \(name)"), "\(encoding): \(text)")
+            }
         }
+        XCTAssertEqual(try XPSConfig.parse(Data(json.utf8)).servers.count, 1)
+        XCTAssertEqual(try XPSConfig.parse(Data(("\u{FEFF}" + json).utf8)).servers.count, 1, "UTF-8 with a byte order mark")
+    }
+
+    /// The config file is read with a reason for every failure, never waited on or read whole
+    /// when it cannot be a config.
+    func testConfigFileReadFailuresSayWhy() throws {
+        let dir = NSTemporaryDirectory() + "expserver-cfgread-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func message(_ path: String) -> String {
+            do {
+                _ = try ConfigLoader.readFile(path)
+                return "read"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertEqual(message(dir + "/missing.json"), "cannot read config file \(dir)/missing.json: No such file or directory")
+        XCTAssertEqual(message(dir), "cannot read config file \(dir): it is a directory")
+        XCTAssertEqual(mkfifo(dir + "/fifo", 0o600), 0)
+        XCTAssertEqual(message(dir + "/fifo"), "cannot read config file \(dir)/fifo: not a regular file", "not waited on")
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/big.json", contents: nil))
+        XCTAssertEqual(truncate(dir + "/big.json", off_t(ConfigLoader.maxFileBytes + 1)), 0)
+        XCTAssertEqual(message(dir + "/big.json"), "cannot read config file \(dir)/big.json: \(ConfigLoader.maxFileBytes + 1) bytes; a config is at most 16 MiB")
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/ok.json", contents: Data("{}".utf8)))
+        XCTAssertEqual(message(dir + "/ok.json"), "read")
     }
 }

@@ -12,14 +12,36 @@ public enum ConfigLoader {
         routeStats: RouteStatsRegistry = RouteStatsRegistry()
     ) throws -> RuntimeConfig {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        guard let data = FileManager.default.contents(atPath: absolute) else {
-            throw ConfigError("", "cannot read config file \(absolute)")
-        }
-        let parsed = try XPSConfig.parse(data)
+        let parsed = try XPSConfig.parse(readFile(absolute))
         let base = (absolute as NSString).deletingLastPathComponent
         return try ConfigCompiler.compile(
             parsed, configPath: absolute, baseDirectory: base, workersOverride: workersOverride, upstreams: upstreams,
             routeStats: routeStats)
+    }
+
+    /// A config is small: anything bigger than this is not one (and is not read into memory).
+    static let maxFileBytes = 16 << 20
+
+    /// The config file's bytes, or why they cannot be had, in the message: missing, unreadable,
+    /// a directory, a FIFO or device (never waited on), or over `maxFileBytes`.
+    static func readFile(_ path: String) throws -> Data {
+        func failure(_ why: String) -> ConfigError { ConfigError("", "cannot read config file \(path): \(why)") }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw failure(String(cString: strerror(errno))) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw failure(String(cString: strerror(errno))) }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw failure("it is a directory")
+        default: throw failure("not a regular file")
+        }
+        guard st.st_size <= maxFileBytes else { throw failure("\(st.st_size) bytes; a config is at most \(maxFileBytes >> 20) MiB") }
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw failure("\(error)")
+        }
     }
 
     /// The config used when none is given: `./xps_config.json` if present; otherwise serve `./public`

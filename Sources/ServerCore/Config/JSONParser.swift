@@ -44,15 +44,26 @@ struct JSONParser {
     /// `message` at the current position (the line and column worked out only now).
     private func syntaxError(_ message: String) -> SyntaxError {
         var line = 1, column = 1
-        for b in bytes[..<min(i, bytes.count)] {
-            if b == 0x0A {
+        let end = min(i, bytes.count)
+        for k in 0..<end {
+            let b = bytes[k]
+            // A line ends at LF, CR LF, or a CR alone (old Mac files).
+            if b == 0x0A || (b == 0x0D && (k + 1 >= bytes.count || bytes[k + 1] != 0x0A)) {
                 line += 1
                 column = 1
-            } else if b & 0xC0 != 0x80 {  // (UTF-8 continuation bytes are part of the character before)
+            } else if b != 0x0D && b & 0xC0 != 0x80 {  // (UTF-8 continuation bytes are part of the character before)
                 column += 1
             }
         }
         return SyntaxError(line: line, column: column, message: message)
+    }
+
+    /// The last byte before the current position, spaces aside, is a comma (and one is here).
+    private var afterComma: Bool {
+        guard i < bytes.count else { return false }
+        var k = i - 1
+        while k >= 0, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[k]) { k -= 1 }
+        return k >= 0 && bytes[k] == UInt8(ascii: ",")
     }
 
     /// What is at the current position, for a message: `'x'`, or the end of the file.
@@ -95,7 +106,7 @@ struct JSONParser {
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
-        case UInt8(ascii: "]"), UInt8(ascii: "}"): throw syntaxError("expected a value, found \(found) (a trailing comma?)")
+        case UInt8(ascii: "]"), UInt8(ascii: "}"): throw syntaxError("expected a value, found \(found)\(afterComma ? " (a trailing comma?)" : "")")
         default: throw syntaxError("expected a value, found \(found)\(bytes[i] == UInt8(ascii: "'") ? " (strings take double quotes)" : "")")
         }
     }
@@ -119,7 +130,7 @@ struct JSONParser {
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
-                throw syntaxError("expected a key in double quotes, found \(found)\(i < bytes.count && bytes[i] == UInt8(ascii: "}") ? " (a trailing comma?)" : "")")
+                throw syntaxError("expected a key in double quotes, found \(found)\(afterComma && bytes[i] == UInt8(ascii: "}") ? " (a trailing comma?)" : "")")
             }
             let key = try string(isKey: true)
             skipSpace()

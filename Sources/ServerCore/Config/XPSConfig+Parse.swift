@@ -6,7 +6,10 @@ import Foundation
 extension XPSConfig {
     /// Decodes and validates config JSON. Throws `ConfigError` naming the key path of the first problem.
     public static func parse(_ data: Data) throws -> XPSConfig {
-        if isUTF16or32(data) { return try parse(decodeWithFoundation(data)) }
+        if let encoding = wideEncoding(data) {
+            throw ConfigError("", "the config must be UTF-8 (RFC 8259), as eXpServer reads it; this looks like \(encoding): "
+                + "convert it, e.g. iconv -f \(encoding) -t UTF-8")
+        }
         do {
             return try parse(JSONParser.parse(data))
         } catch let error as JSONParser.SyntaxError {
@@ -14,24 +17,16 @@ extension XPSConfig {
         }
     }
 
-    /// A NUL in the first two bytes, or a UTF-16 byte order mark (RFC 8259 wants UTF-8, but
-    /// JSONDecoder, which the config was first read with, takes these).
-    static func isUTF16or32(_ data: Data) -> Bool {
-        guard data.count >= 2 else { return false }
-        let (a, b) = (data[data.startIndex], data[data.startIndex + 1])
-        return a == 0 || b == 0 || (a == 0xFE && b == 0xFF) || (a == 0xFF && b == 0xFE)
-    }
-
-    /// `JSONDecoder`'s reading, for UTF-16 and UTF-32 text.
-    static func decodeWithFoundation(_ data: Data) throws -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
-        } catch let DecodingError.dataCorrupted(ctx) {
-            let detail = (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            throw ConfigError("", "not valid JSON" + (detail.map { ": \($0)" } ?? ""))
-        } catch {
-            throw ConfigError("", "not valid JSON: \(error)")
-        }
+    /// UTF-16 or UTF-32 text, by its byte order mark or by NULs among the first bytes (JSON text
+    /// starts with ASCII; RFC 4627 §3's detection), or nil.
+    static func wideEncoding(_ data: Data) -> String? {
+        let b = Array(data.prefix(4))
+        guard b.count >= 2 else { return nil }
+        if b.count == 4 && b[0] == 0 && b[1] == 0 { return "UTF-32BE" }
+        if b.count == 4 && b[2] == 0 && b[3] == 0 && (b[1] == 0 || (b[0] == 0xFF && b[1] == 0xFE)) { return "UTF-32LE" }
+        if (b[0] == 0xFE && b[1] == 0xFF) || b[0] == 0 { return "UTF-16BE" }
+        if (b[0] == 0xFF && b[1] == 0xFE) || b[1] == 0 { return "UTF-16LE" }
+        return nil
     }
 
     static func parse(_ root: JSONValue) throws -> XPSConfig {
