@@ -28,7 +28,7 @@ final class ACLBadInputTests: ACLDaemonTestCase {
         try assertRefused(try put("deny", "not-an-ip", ttl: 60, reason: "typo"), contains: "not a valid IP address")
         try assertRefused(try remove("127.0.0.2", reason: "oops"), status: 404, code: "not_found", contains: "127.0.0.2")
         try assertRefused(try put("block", "127.0.0.2"), contains: "action must be")
-        try assertRefused(try control("POST", Endpoint.acl, body: "{"), contains: "not a JSON object")
+        try assertRefused(try control("POST", Endpoint.acl, body: "{"), contains: "not valid JSON")
         let failures = try audit().dropFirst()
         XCTAssertEqual(failures.map(\.action), ["acl deny", "acl remove", "POST /v1/acl", "POST /v1/acl"])
         XCTAssertEqual(failures.map(\.arguments), ["not-an-ip ttl_seconds=60.0", "127.0.0.2", "127.0.0.2", ""])

@@ -31,8 +31,19 @@ final class ControlJSONTests: XCTestCase {
     }
 
     func testMalformedJSON() {
-        for text in ["{", "{\"reason\":}", "reason=x", "{'reason':'x'}", "\u{FF}\u{FE}", "{} {}"] {
-            assertRefused(text, "not a JSON object")
+        for text in ["{", "{\"reason\":}", "reason=x", "{'reason':'x'}", "\u{FF}\u{FE}", "{} {}", #"{"reason":"x",}"#] {
+            assertRefused(text, "request body is not valid JSON: line 1, column ")
+        }
+        assertRefused(#"{"reason":"x",}"#, "expected a key in double quotes, found '}' (a trailing comma?)")
+    }
+
+    /// A key given twice is refused (JSONSerialization kept one of them), as are numbers no
+    /// double holds.
+    func testDuplicateKeysAndHugeNumbersAreRefused() {
+        assertRefused(#"{"reason":"a","reason":"b"}"#, "invalid request body: reason: duplicate key")
+        XCTAssertThrowsError(try ControlJSON.decode(UpstreamWeightRequest.self, from: Data(#"{"address":"a:1","weight":1e400}"#.utf8),
+                                                    fields: UpstreamWeightRequest.fields)) { error in
+            XCTAssertEqual((error as? ControlFailure)?.message, "invalid request body: weight: number out of range: 1e400")
         }
     }
 

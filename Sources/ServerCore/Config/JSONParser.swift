@@ -66,6 +66,13 @@ struct JSONParser {
         return k >= 0 && bytes[k] == UInt8(ascii: ",")
     }
 
+    /// `True`, `NULL`, `False`... is here: a literal in the wrong case.
+    private var miscasedLiteral: Bool {
+        ["true", "false", "null"].contains { word in
+            i + word.utf8.count <= bytes.count && zip(word.utf8, bytes[i...]).allSatisfy { $0 == $1 | 0x20 }
+        }
+    }
+
     /// What is at the current position, for a message: `'x'`, or the end of the file.
     private var found: String {
         guard i < bytes.count else { return "the end of the file" }
@@ -107,14 +114,16 @@ struct JSONParser {
         case UInt8(ascii: "n"): try literal("null"); return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         case UInt8(ascii: "]"), UInt8(ascii: "}"): throw syntaxError("expected a value, found \(found)\(afterComma ? " (a trailing comma?)" : "")")
-        default: throw syntaxError("expected a value, found \(found)\(bytes[i] == UInt8(ascii: "'") ? " (strings take double quotes)" : "")")
+        default:
+            let hint = bytes[i] == UInt8(ascii: "'") ? " (strings take double quotes)" : miscasedLiteral ? " (true, false and null are lowercase words)" : ""
+            throw syntaxError("expected a value, found \(found)\(hint)")
         }
     }
 
     private mutating func literal(_ word: StaticString) throws {
         let n = word.utf8CodeUnitCount
         for k in 0..<n where i + k >= bytes.count || bytes[i + k] != word.utf8Start[k] {
-            throw syntaxError("expected a value, found \(found) (true, false and null are lowercase words)")
+            throw syntaxError("expected a value, found \(found)\(miscasedLiteral ? " (true, false and null are lowercase words)" : "")")
         }
         i += n
     }

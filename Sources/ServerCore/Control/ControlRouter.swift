@@ -82,10 +82,19 @@ public enum ControlJSON {
     public static let maxReasonLength = 1000
 
     /// Decodes a request body, refusing malformed JSON and fields the type does not know.
-    /// An empty body decodes from `{}`.
+    /// An empty body decodes from `{}`. The JSON is read by the config's strict parser first
+    /// (RFC 8259: no trailing commas; a key given twice is refused, not one of them dropped).
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data, fields: Set<String>) throws -> T {
         let bytes = data.isEmpty ? Data("{}".utf8) : data
-        guard let object = try? JSONSerialization.jsonObject(with: bytes), let dict = object as? [String: Any] else {
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(bytes)
+        } catch let error as JSONParser.SyntaxError {
+            throw ControlFailure(.badRequest, .badRequest, "request body is not valid JSON: \(error)")
+        } catch {
+            throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(error)")  // a key given twice, 1e400, not UTF-8
+        }
+        guard case .object(let dict) = root else {
             throw ControlFailure(.badRequest, .badRequest, "request body is not a JSON object")
         }
         if let unknown = dict.keys.sorted().first(where: { !fields.contains($0) }) {
@@ -93,7 +102,7 @@ public enum ControlJSON {
         }
         // A reason is printed in operators' tables and terminals: one line of text, no control
         // bytes (a newline would forge a row; an escape sequence would reach the terminal).
-        if let reason = dict["reason"] as? String, !ControlText.isPrintableLine(reason, max: maxReasonLength) {
+        if case .string(let reason)? = dict["reason"], !ControlText.isPrintableLine(reason, max: maxReasonLength) {
             throw ControlFailure(.badRequest, .badRequest,
                 "reason must be one line of at most \(maxReasonLength) characters without control characters")
         }
@@ -101,12 +110,13 @@ public enum ControlJSON {
             return try JSONDecoder().decode(T.self, from: bytes)
         } catch let error as DecodingError {
             // JSONDecoder says only "not valid JSON" (no field) for a number an integer field cannot
-            // hold, 2.5 or 1e40: the body parsed above, so that is what it is; name the field.
+            // hold, such as 2.5: the body parsed above, so that is what it is; name the field.
             if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
-               let key = dict.keys.sorted().first(where: { key in
-                   (dict[key] as? NSNumber).map { !($0 is Bool) && ($0.doubleValue.rounded() != $0.doubleValue || abs($0.doubleValue) >= 0x1p63) } ?? false
-               }) {
-                throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(key): expected an integer, found \(dict[key]!)")
+               let (key, number) = dict.sorted(by: { $0.key < $1.key }).lazy.compactMap({ key, value -> (String, Double)? in
+                   guard case .number(let d) = value, d.rounded() != d || abs(d) >= 0x1p63 else { return nil }
+                   return (key, d)
+               }).first {
+                throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(key): expected an integer, found \(number)")
             }
             throw ControlFailure(.badRequest, .badRequest, "invalid request body: \(describe(error))")
         } catch {
