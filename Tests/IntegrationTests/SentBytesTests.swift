@@ -41,4 +41,36 @@ final class SentBytesTests: ProxyTestCase {
             XCTAssertEqual(route.bytesOut - before.1, got.bytes.count, name)
         }
     }
+
+    /// A download the client abandons is counted and logged with what went (to a 1 MiB region),
+    /// not the file's length: nginx's `$body_bytes_sent`, HAProxy's `bytes_out`.
+    func testAnAbandonedDownloadCountsWhatWent() throws {
+        let fixture = try makeFixture()
+        let size = 64 << 20
+        try fixture.write(Data(count: size), to: "public/huge.bin")
+        let log = fixture.root.appendingPathComponent("access.log").path
+        let s = try startServer("""
+            { "workers": 1, "access_log": "\(log)", "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public" } ] } ] }
+            """, fixture: fixture)
+        let stats = s.server.state.stats
+        let before = stats.all.bytesOut
+        do {
+            let client = try RawClient(port: s.port, timeout: 5)
+            try client.send("GET /huge.bin HTTP/1.1\r\nHost: h\r\n\r\n")
+            var got = 0
+            while got < 1 << 20, let chunk = client.readChunk() { got += chunk.count }
+            XCTAssertGreaterThanOrEqual(got, 1 << 20)
+        }  // closed with unread bytes: a reset
+        XCTAssertTrue(pollUntil(timeout: 10) { (try? String(contentsOfFile: log, encoding: .utf8))?.contains("GET /huge.bin") == true },
+                      "logged once the send ended")
+        let counted = stats.all.bytesOut - before
+        XCTAssertGreaterThan(counted, 0)
+        XCTAssertLessThan(counted, size / 2, "counted \(counted) of \(size)")
+        let line = try XCTUnwrap(String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").first { $0.contains("GET /huge.bin") })
+        let fields = line.split(separator: " ")
+        let logged = try XCTUnwrap(fields.firstIndex(of: "200").flatMap { Int(fields[$0 + 1]) }, String(line))
+        XCTAssertLessThan(logged, size / 2, String(line))
+        XCTAssertEqual(logged % (1 << 20), 0, "whole regions: \(logged)")
+    }
 }

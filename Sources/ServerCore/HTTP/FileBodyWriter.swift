@@ -32,6 +32,9 @@ final class FileBodyWriter {
     private let end: Int
     private var queued = 0
     private var finished = false
+    /// Bytes of the regions the channel has written (what a response cut short did send, to a
+    /// region: NIO does not say how far into one a failed write got).
+    private(set) var sentBytes = 0
     /// The next look at the file's size while regions are queued.
     private var watch: Scheduled<Void>?
     private let done: EventLoopPromise<Void>
@@ -80,7 +83,8 @@ final class FileBodyWriter {
             let last = upTo == end
             let sent = context.eventLoop.makePromise(of: Void.self)
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            sent.futureResult.whenComplete { bound.value.regionSent($0, last: last) }
+            let bytes = upTo - next
+            sent.futureResult.whenComplete { bound.value.regionSent($0, bytes: bytes, last: last) }
             queued += 1
             let region = FileRegion(fileHandle: handle, readerIndex: next, endIndex: upTo)
             next = upTo
@@ -105,8 +109,9 @@ final class FileBodyWriter {
         armWatch()
     }
 
-    private func regionSent(_ result: Result<Void, Error>, last: Bool) {
+    private func regionSent(_ result: Result<Void, Error>, bytes: Int, last: Bool) {
         queued -= 1
+        if case .success = result { sentBytes += bytes }
         guard !finished else { return }
         switch result {
         case .failure(let error):

@@ -22,7 +22,8 @@ extension HTTPConnectionHandler {
         // (The access list's own refusals are not fed back to auto-ban: that would only duplicate a deny.)
         if let client, !response.refusedByACL { state.access.record(client: client, status: response.status.code) }
         // (The access log's bytes are the body's, nginx's `$body_bytes_sent`; the statistics count
-        // every byte that goes to the client, as HAProxy's `bytes_out`.)
+        // every byte that goes to the client, as HAProxy's `bytes_out`. A file's and a stream's are
+        // counted and logged once they have gone, as far as they got.)
         let bodyBytes = head?.method.isHEAD == true ? 0 : response.length ?? response.bodyLength
         if response.closeConnection {
             record(status: response.status.code, bytes: 0, generated: true, route: response.routeStats, client: client)
@@ -39,7 +40,8 @@ extension HTTPConnectionHandler {
         let headBytes = ResponseEncoder.encodeHead(
             response, keepAlive: keepAlive, announceKeepAlive: keepAlive && head?.version.minor == 0,
             allocator: context.channel.allocator, chunked: chunked)
-        record(status: response.status.code, bytes: headBytes.readableBytes + bodyBytes, generated: true, route: response.routeStats, client: client)
+        let counted = response.bodySentLater ? 0 : bodyBytes
+        record(status: response.status.code, bytes: headBytes.readableBytes + counted, generated: true, route: response.routeStats, client: client)
         // The access log line: now, or for a streamed body once its length is known.
         let log = snapshot.accessLog
         let clientText = log == nil ? "" : client == peer ? peerText : client?.description ?? peerText
@@ -51,9 +53,10 @@ extension HTTPConnectionHandler {
             })
             return
         case .file(let fd, let offset, let count):
-            if let log { Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bodyBytes) }
             context.write(wrapOutboundOut(.byteBuffer(headBytes)), promise: nil)
-            sendFile(fd, offset: offset, count: count, keepAlive: keepAlive, context: context)
+            sendFile(fd, offset: offset, count: count, keepAlive: keepAlive, route: response.routeStats, context: context) { bytes in
+                if let log { Self.appendAccessLine(log, response, head: head, client: clientText, bytes: bytes) }
+            }
             return
         case .empty, .buffer:
             break
@@ -102,7 +105,9 @@ extension HTTPConnectionHandler {
     /// Sends a file body (its head is written): in regions, a few queued at a time
     /// (`FileBodyWriter`). Later pipelined requests wait until it is sent, so a connection holds
     /// one open file and one file's regions at a time, however many requests it pipelines.
-    private func sendFile(_ fd: CInt, offset: Int, count: Int, keepAlive: Bool, context: ChannelHandlerContext) {
+    /// Once it ends, `ended` gets (and the statistics count) the bytes that went.
+    private func sendFile(_ fd: CInt, offset: Int, count: Int, keepAlive: Bool, route: TrafficStats?, context: ChannelHandlerContext,
+                          ended: @escaping (Int) -> Void) {
         waiting = true
         writesInFlight += 1
         if !keepAlive {
@@ -112,18 +117,23 @@ extension HTTPConnectionHandler {
         let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
         let done = context.eventLoop.makePromise(of: Void.self)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        FileBodyWriter(
+        let writer = FileBodyWriter(
             context: context, handle: handle, from: offset, count: count, done: done,
             progress: { bound.value.0.timeouts.writeProgress() },
             flush: {
                 let (handler, context) = bound.value
                 LoopFlusher.flush(context, with: handler.flusher)
             }
-        ).start()
+        )
+        writer.start()
         LoopFlusher.flush(context, with: flusher)
+        let boundWriter = NIOLoopBound(writer, eventLoop: context.eventLoop)
         done.futureResult.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
+            let sent = boundWriter.value.sentBytes
+            handler.recordStreamed(bytes: sent, route: route)
+            ended(sent)
             // Closed before the file: regions still queued fail with the channel, not on a closed descriptor.
             if case .failure = result { context.close(promise: nil) }
             try? handle.close()
@@ -145,8 +155,8 @@ extension HTTPConnectionHandler {
     }
 
     /// Sends a streamed body (its head written already); later pipelined requests wait until it
-    /// is complete. Once it ends, `logLine` gets the body bytes sent (before chunk framing) and
-    /// the statistics every byte written (chunk framing included).
+    /// is complete. Once it ends, `logLine` and the statistics get the bytes written (chunk
+    /// framing included, as nginx's `$body_bytes_sent` and a proxied chunked body's count).
     private func stream(_ body: StreamingBody, chunked: Bool, keepAlive: Bool, route: TrafficStats?, context: ChannelHandlerContext,
                         logLine: ((Int) -> Void)?) {
         waiting = true
@@ -171,7 +181,7 @@ extension HTTPConnectionHandler {
         }.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
-            logLine?(sent.value.body)
+            logLine?(sent.value.written)
             handler.recordStreamed(bytes: sent.value.written, route: route)
             if case .failure = result {
                 context.close(promise: nil)  // a body cut short cannot be repaired

@@ -495,7 +495,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500, stripe: stripe) }
     }
 
-    /// The bytes of a streamed answer of ours (counted as requested already), once they are sent.
+    /// The body bytes of a file or streamed answer of ours (its request counted already), once
+    /// they have gone.
     func recordStreamed(bytes: Int, route: TrafficStats?) {
         guard statsEnabled else { return }
         let stats = state.stats

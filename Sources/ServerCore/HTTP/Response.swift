@@ -50,6 +50,15 @@ public struct Response: Sendable {
         return false
     }
 
+    /// The body goes out after the head is written, piece by piece (a file in regions, a
+    /// stream): counted and logged once it has, as far as it got.
+    var bodySentLater: Bool {
+        switch body {
+        case .file, .stream: return true
+        case .empty, .buffer: return false
+        }
+    }
+
     /// A canned response for an error or a status without a body (eXpServer sends errors empty).
     public static func status(_ status: HTTPResponseStatus) -> Response { Response(status: status) }
 
