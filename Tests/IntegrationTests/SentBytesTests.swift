@@ -26,6 +26,9 @@ final class SentBytesTests: ProxyTestCase {
             ("404", "GET /missing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
             ("gzip stream", "GET /big.txt HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"),
             ("proxied", "GET /up/x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+            // (The interim 100 Continue counts too; the body goes along at once, as a client that
+            // does not wait for it may.)
+            ("100-continue", "POST /sample.txt HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"),
         ]
         for (name, request) in requests {
             let route = try XCTUnwrap(s.server.state.current.config.routeStats.all.first { $0.0.contains(name == "proxied" ? "/up" : "servers[0] /") }?.1, name)

@@ -372,6 +372,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // The client waits for this before it sends the body (RFC 9110 §10.1.1).
             var bytes = context.channel.allocator.buffer(capacity: 25)
             bytes.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+            if statsEnabled {  // (bytes sent: every byte, interim answers too)
+                state.stats.all.add(bytes: bytes.readableBytes)
+                matched?.stats?.add(bytes: bytes.readableBytes)
+            }
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
         if case .proxy(let route) = result {
