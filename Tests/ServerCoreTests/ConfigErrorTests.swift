@@ -93,7 +93,7 @@ final class ConfigErrorTests: XCTestCase {
         func routes(_ first: String, _ second: String) -> String {
             #"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ "#
                 + #"{ "req_path": "/x", "type": "reverse_proxy", "upstreams": ["127.0.0.1:9002", \#(first)] }, "#
-                + #"{ "req_path": "/y", "type": "reverse_proxy", "upstreams": [\#(second)] } ] } ] }"#
+                + #"{ "req_path": "/y", "type": "reverse_proxy", "upstreams": [\#(second), "127.0.0.1:9004"] } ] } ] }"#
         }
         assertError(routes(#"{ "address": "127.0.0.1:9001", "max_fails": 3 }"#, #""127.0.0.1:9001""#),
                     path: "servers[0].routes[1].upstreams[0].max_fails", contains: "1 here but 3 at servers[0].routes[0].upstreams[1] for 127.0.0.1:9001")
@@ -102,6 +102,12 @@ final class ConfigErrorTests: XCTestCase {
         // The same limits (given or by default), or another address, are fine.
         _ = try XPSConfig.parse(Data(routes(#"{ "address": "127.0.0.1:9001", "max_fails": 1, "fail_timeout_ms": 10000 }"#, #""127.0.0.1:9001""#).utf8))
         _ = try XPSConfig.parse(Data(routes(#"{ "address": "127.0.0.1:9001", "max_fails": 3 }"#, #""127.0.0.1:9003""#).utf8))
+        // A route's only upstream: its limits never apply (passive health does not mark it down
+        // there), so they do not conflict.
+        let solo = #"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ "#
+            + #"{ "req_path": "/x", "type": "reverse_proxy", "upstreams": ["127.0.0.1:9002", { "address": "127.0.0.1:9001", "max_fails": 3 }] }, "#
+            + #"{ "req_path": "/y", "type": "reverse_proxy", "upstreams": ["127.0.0.1:9001"] } ] } ] }"#
+        _ = try XPSConfig.parse(Data(solo.utf8))
     }
 
     func testPortOutOfRange() {

@@ -181,6 +181,19 @@ final class UpstreamGroupTests: XCTestCase {
         }
     }
 
+    /// Effective weight: what new requests see now. A backup's is 0 while a primary takes them.
+    func testEffectiveWeight() {
+        let g = group([upstream(1, weight: 3), upstream(2), upstream(3, weight: 2, backup: true)])
+        func weights() -> [Int] { g.members.map { g.effectiveWeight($0, now: now) } }
+        XCTAssertEqual(weights(), [3, 1, 0], "the backup stands by")
+        g.members[0].state.set(admin: .draining)
+        XCTAssertEqual(weights(), [0, 1, 0])
+        g.members[1].state.set(weight: .some(0))
+        XCTAssertEqual(weights(), [0, 0, 2], "no primary takes requests: the backup does")
+        g.members[1].state.set(weight: .some(nil))
+        XCTAssertEqual(weights(), [0, 1, 0])
+    }
+
     func testStateIsSharedByAddressAcrossGroups() {
         let registry = UpstreamRegistry()
         let a = group([upstream(1), upstream(2)], registry: registry)

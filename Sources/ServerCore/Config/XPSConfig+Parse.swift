@@ -88,11 +88,12 @@ extension XPSConfig {
 
     /// Passive health is one state per address too: routes that list the same address must give
     /// it the same `max_fails` and `fail_timeout_ms` (or one route's limits would mark it down
-    /// for every route, and the other's would silently not apply).
+    /// for every route, and the other's would silently not apply). A route's only upstream is
+    /// left out: passive health never marks it down there, so its limits do not apply.
     static func checkOnePassiveHealthPerUpstream(_ servers: [Server]) throws {
         var first: [String: (path: String, maxFails: Int, failTimeoutMs: Int)] = [:]
         for (si, server) in servers.enumerated() {
-            for (ri, route) in server.routes.enumerated() {
+            for (ri, route) in server.routes.enumerated() where route.upstreams.count > 1 {
                 for (ui, upstream) in route.upstreams.enumerated() {
                     let path = "servers[\(si)].routes[\(ri)].upstreams[\(ui)]"
                     guard let earlier = first[upstream.address] else {

@@ -38,10 +38,16 @@ public final class UpstreamGroup: Sendable {
     }
 
     /// The weight `m` gets new requests by now: 0 while it takes none (draining, disabled, down,
-    /// or weighted 0), else the operator's weight or the config's (what `upstream list` calls
-    /// effective, as HAProxy's `eweight`).
+    /// weighted 0, or a backup while a primary takes them), else the operator's weight or the
+    /// config's (what `upstream list` calls effective, as HAProxy's `eweight`).
     public func effectiveWeight(_ m: Member, now: Double) -> Int {
-        m.state.isAvailable(now: now, passive: !single) ? m.weight : 0
+        guard takesRequests(m, now: now) else { return 0 }
+        if m.config.backup && members.contains(where: { !$0.config.backup && takesRequests($0, now: now) }) { return 0 }
+        return m.weight
+    }
+
+    private func takesRequests(_ m: Member, now: Double) -> Bool {
+        m.weight > 0 && m.state.isAvailable(now: now, passive: !single)
     }
 
     /// The upstreams a request has tried (indexes into `members`).
