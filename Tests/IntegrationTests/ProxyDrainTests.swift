@@ -142,6 +142,23 @@ final class ProxyDrainTests: DaemonTestCase {
         XCTAssertEqual(try available(), "0", "weight 0 takes no new requests")
     }
 
+    /// An address is the upstream however it is spelled (a name's case; the daemon answers with
+    /// its own spelling, which `upstream list` shows).
+    func testAnotherSpellingOfAnAddressIsTheSameUpstream() throws {
+        try startProxyDaemon()
+        let a = upstreams[0]
+        // A name: the fakes listen on 127.0.0.1, so a config naming "LOCALHOST:port" reaches them.
+        let port = a.address.split(separator: ":").last!
+        try writeConfig(proxyConfigJSON(port: self.port, upstreams: ["LOCALHOST:\(port)", upstreams[1].address]))
+        XCTAssertEqual(try control("POST", Endpoint.reload).status, 200)
+        let names = try list().map(\.address)
+        XCTAssertTrue(names.contains("localhost:\(port)"), "\(names)")
+        let ack = try post(Endpoint.upstreamDrain, "LocalHost:\(port)")
+        XCTAssertEqual(ack.status, 200, ack.text)
+        XCTAssertEqual(try ack.json(UpstreamChangeResponse.self).address, "localhost:\(port)")
+        XCTAssertEqual(try XCTUnwrap(list().first { $0.address == "localhost:\(port)" }).state, "drained")
+    }
+
     /// A change to an address no route lists is a 404, nothing changes, and the failure is
     /// audited (`error: not_found`).
     func testUnknownAddressIsAnErrorAndAuditedAsOne() throws {

@@ -110,6 +110,26 @@ final class ConfigErrorTests: XCTestCase {
         _ = try XPSConfig.parse(Data(solo.utf8))
     }
 
+    /// An upstream is named one way whatever its spelling: names in lowercase, IPv6 literals
+    /// in RFC 5952's form; so two spellings are one upstream, for the agreement check too.
+    func testUpstreamAddressesAreNamedOneWay() throws {
+        func addresses(_ list: String) throws -> [String] {
+            let text = #"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ "#
+                + #"{ "req_path": "/", "type": "reverse_proxy", "upstreams": \#(list) } ] } ] }"#
+            let config = try XPSConfig.parse(Data(text.utf8))
+            return config.servers[0].routes[0].upstreams.map { $0.address }
+        }
+        XCTAssertEqual(try addresses(#"["LocalHost:80", "[0:0::1]:81", "[2001:DB8:0:0::A]:82", "10.0.0.1:83", "[::ffff:10.0.0.1]:84"]"#),
+                       ["localhost:80", "[::1]:81", "[2001:db8::a]:82", "10.0.0.1:83", "[::ffff:10.0.0.1]:84"])
+        XCTAssertEqual(HostPort.canonicalAddress("LOCALHOST:3000"), "localhost:3000")
+        XCTAssertEqual(HostPort.canonicalAddress("[0:0:0:0:0:0:0:1]:80"), "[::1]:80")
+        XCTAssertEqual(HostPort.canonicalAddress("not an address"), "not an address")
+        let conflict = #"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ "#
+            + #"{ "req_path": "/x", "type": "reverse_proxy", "upstreams": ["a:1", { "address": "[::1]:9001", "max_fails": 3 }] }, "#
+            + #"{ "req_path": "/y", "type": "reverse_proxy", "upstreams": ["[0::1]:9001", "b:1"] } ] } ] }"#
+        assertError(conflict, path: "servers[0].routes[1].upstreams[0].max_fails", contains: "for [::1]:9001")
+    }
+
     func testPortOutOfRange() {
         assertError(config(listener: #"{ "host": "127.0.0.1", "port": 70000 }"#), path: "servers[0].listeners[0].port",
                     contains: "70000 is out of range")

@@ -169,12 +169,28 @@ extension XPSConfig {
                 throw ConfigError(addressPath, "\"\(address)\": \"\(host)\" in brackets is not an IPv6 address")
             }
         }
-        return Upstream(host: host, port: p, weight: weight, maxFails: maxFails, failTimeoutMs: failTimeout, backup: backup)
+        return Upstream(host: HostPort.canonicalHost(host), port: p, weight: weight, maxFails: maxFails, failTimeoutMs: failTimeout, backup: backup)
     }
 }
 
-/// Splits `host:port` and `[v6]:port`.
+/// Splits `host:port` and `[v6]:port`, and names upstreams one way whatever their spelling.
 enum HostPort {
+    /// An upstream's host as it is named (in `upstream list`, expctl, the state db, metrics): a
+    /// name in lowercase (DNS names are case-insensitive), an IPv6 literal in RFC 5952's form;
+    /// so `LOCALHOST` and `localhost`, `[0:0::1]` and `[::1]` are one upstream, with one health
+    /// and admin state.
+    static func canonicalHost(_ host: String) -> String {
+        if host.contains(":"), let address = IPAddress(host), address.ipv4Value == nil { return address.description }
+        return host.lowercased()
+    }
+
+    /// `text` (`host:port`, `[v6]:port`) as `XPSConfig.Upstream.address` spells the same upstream;
+    /// as it is if it is not an address.
+    static func canonicalAddress(_ text: String) -> String {
+        guard let (host, port) = split(text), let p = Int(port) else { return text }
+        return XPSConfig.Upstream(host: canonicalHost(host), port: p, weight: 1).address
+    }
+
     static func split(_ text: String) -> (host: String, port: Substring)? {
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]") else { return nil }

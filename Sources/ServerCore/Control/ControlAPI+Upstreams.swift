@@ -41,6 +41,7 @@ extension ControlAPI {
         _ daemon: Daemon, _ request: ControlRequest, address: String, action: String, arguments: String, reason: String?,
         admin newAdmin: UpstreamState.Admin? = nil, weight newWeight: Int?? = nil
     ) throws -> ControlReply {
+        let address = HostPort.canonicalAddress(address)  // (as the config's are: `LOCALHOST:80` is `localhost:80`)
         guard UpstreamControl.isConfigured(address, in: daemon.config), let state = daemon.config.upstreams.lookup(address) else {
             throw ControlFailure(.notFound, .notFound, "no reverse_proxy route lists upstream \"\(address)\"" + UpstreamControl.known(daemon.config))
         }
@@ -108,7 +109,8 @@ enum UpstreamControl {
     /// Applies the persisted operator state to the config's upstreams (after start and reload).
     static func restore(_ config: RuntimeConfig, from store: StateStore) throws {
         for saved in try store.upstreamStates() {
-            config.upstreams.lookup(saved.address)?.set(admin: saved.admin, weight: .some(saved.weight))
+            // (Saved before addresses were spelled one way, possibly: looked up as they are now.)
+            config.upstreams.lookup(HostPort.canonicalAddress(saved.address))?.set(admin: saved.admin, weight: .some(saved.weight))
         }
     }
 }

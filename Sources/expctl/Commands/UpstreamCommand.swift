@@ -85,7 +85,7 @@ struct UpstreamDrain: ParsableCommand {
             var inFlight = r.inFlight
             while true {
                 let (list, _) = try Output.call(options, .get, Endpoint.upstreams, as: UpstreamListResponse.self)
-                let rows = list.upstreams.filter { $0.address == address }
+                let rows = list.upstreams.filter { $0.address == r.address }  // (as the daemon spells it)
                 if rows.isEmpty {
                     throw CLIError.daemon(code: "not_found", message: "\(address) is no longer in the config (reloaded?): its requests cannot be followed")
                 }
