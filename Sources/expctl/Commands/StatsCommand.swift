@@ -65,9 +65,9 @@ struct StatsCommand: ParsableCommand {
             }
         }
         if routes {
-            out += "\n\n" + Output.table(["route", "requests", "2xx", "4xx", "5xx", "p50 ms", "p99 ms"], s.routes.map { r in
-                [r.route, String(r.requests), String(r.status["2xx"] ?? 0), String(r.status["4xx"] ?? 0), String(r.status["5xx"] ?? 0),
-                 String(r.latencyMs.p50), String(r.latencyMs.p99)]
+            out += "\n\n" + Output.table(["route", "requests", "2xx", "3xx", "4xx", "5xx", "p50 ms", "p99 ms"], s.routes.map { r in
+                [r.route, String(r.requests), String(r.status["2xx"] ?? 0), String(r.status["3xx"] ?? 0), String(r.status["4xx"] ?? 0),
+                 String(r.status["5xx"] ?? 0), String(r.latencyMs.p50), String(r.latencyMs.p99)]
             })
         }
         if upstreams {
