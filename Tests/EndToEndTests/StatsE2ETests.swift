@@ -32,6 +32,8 @@ final class StatsE2ETests: E2ETestCase {
         let table = try expctl(["stats", "--routes", "--clients", "--since", "1h"])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("requests (total)"), table.stdout)
+        let routeHeader = table.stdout.split(separator: "\n").first { $0.hasPrefix("route") }.map { $0.split(separator: " ").map(String.init) }
+        XCTAssertEqual(routeHeader, ["route", "requests", "2xx", "3xx", "4xx", "5xx", "p50", "ms", "p99", "ms"], table.stdout)
         XCTAssertTrue(table.stdout.contains("last "), table.stdout)
         XCTAssertTrue(table.stdout.contains("(the history kept starts then; 3600s asked)"), table.stdout)
         XCTAssertEqual(try expctl(["stats", "--since", "soon"]).status, 64)
