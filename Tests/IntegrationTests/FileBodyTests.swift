@@ -34,6 +34,24 @@ final class FileBodyTests: ServerTestCase {
     /// A file answer is decided (and the file opened) at the request's head and sent at its end:
     /// when the end never comes (the client leaves, the body is malformed, or too large), the file
     /// is closed all the same.
+    /// A 413 counts for the route the request went to, whether refused at the head or while
+    /// the body was read.
+    func testA413CountsForItsRoute() throws {
+        let s = try startServer("""
+            { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
+              "routes": [ { "req_path": "/", "type": "file_serve", "dir_path": "../public", "max_body_bytes": 100 } ] } ] }
+            """)
+        for request in ["POST /sample.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n",
+                        "POST /sample.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n80\r\n" + String(repeating: "a", count: 128) + "\r\n"] {
+            let client = try RawClient(port: s.port, timeout: 5)
+            try client.send(request)
+            XCTAssertEqual(try client.readResponse().status, 413)
+        }
+        let routes = s.server.state.current.config.routeStats.all
+        XCTAssertEqual(routes.count, 1)
+        XCTAssertEqual(routes.first?.1.status(4), 2, "\(routes.map(\.0))")
+    }
+
     func testAnswersThatAreNeverSentCloseTheirFiles() throws {
         let (s, path) = try startWithBigFile(limits: #""max_body_bytes": 100"#)
         let requests = [

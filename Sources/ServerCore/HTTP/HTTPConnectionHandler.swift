@@ -64,6 +64,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Body bytes of the current request so far, and its limit.
     private var bodyBytes = 0
     private var bodyLimit: Int?
+    /// The route the request went to, whose counters its 413 goes to.
+    private var bodyLimitRoute: TrafficStats?
     /// The current request's client, resolved once at its head (`ClientAddress`): every answer to
     /// that request (a 413, a bad body's 400) is its, not the proxy's.
     private var requestClient: IPAddress?
@@ -363,6 +365,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
+        bodyLimitRoute = matched?.stats
         if let limit = bodyLimit, let length = parsed.length, length > limit {
             result.discard()
             bodyTooLarge(context: context, head: head ?? parsed.head)  // the final answer instead of 100 Continue
@@ -481,6 +484,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         waiting = false
         var r = Response.status(.payloadTooLarge)
         r.closeAfter = true
+        r.routeStats = bodyLimitRoute
         send(r, for: head, client: requestClient, snapshot: state.current, context: context)
     }
 
