@@ -46,8 +46,11 @@ public final class UpstreamGroup: Sendable {
         return m.weight
     }
 
-    private func takesRequests(_ m: Member, now: Double) -> Bool {
-        m.weight > 0 && m.state.isAvailable(now: now, passive: !single)
+    /// `m` may get new requests (ahead of backup rules): weighted above 0, available (admin
+    /// active, not down; passive health does not count for a route's only upstream). `now` is
+    /// read only for an upstream that was marked down.
+    private func takesRequests(_ m: Member, now: @autoclosure () -> Double) -> Bool {
+        m.weight > 0 && m.state.isAvailable(now: now(), passive: !single)
     }
 
     /// The upstreams a request has tried (indexes into `members`).
@@ -77,7 +80,7 @@ public final class UpstreamGroup: Sendable {
                 var n = 0
                 for i in members.indices {
                     let m = members[i]
-                    guard m.config.backup == backup, !tried.contains(i), m.weight > 0, m.state.isAvailable(now: now(), passive: !single) else { continue }
+                    guard m.config.backup == backup, !tried.contains(i), takesRequests(m, now: now()) else { continue }
                     (buffer.baseAddress! + n).initialize(to: Candidate(index: i, weight: m.weight, inFlight: m.state.inFlight.load(ordering: .relaxed), key: m.key))
                     n += 1
                 }
