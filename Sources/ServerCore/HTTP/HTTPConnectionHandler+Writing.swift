@@ -42,7 +42,7 @@ extension HTTPConnectionHandler {
             allocator: context.channel.allocator, chunked: chunked)
         let counted = response.bodySentLater ? 0 : bodyBytes
         record(status: response.status.code, bytes: headBytes.readableBytes + counted, generated: true, route: response.routeStats, client: client)
-        // The access log line: now, or for a streamed body once its length is known.
+        // The access log line: now, or for a file or a stream once it has gone.
         let log = snapshot.accessLog
         let clientText = log == nil ? "" : client == peer ? peerText : client?.description ?? peerText
         switch response.body {
@@ -163,26 +163,25 @@ extension HTTPConnectionHandler {
         writesInFlight += 1
         if !keepAlive { closing = true }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let sent = NIOLoopBoundBox((body: 0, written: 0), eventLoop: context.eventLoop)
+        let written = NIOLoopBoundBox(0, eventLoop: context.eventLoop)
         let allocator = context.channel.allocator
         body.run(on: context.eventLoop) { piece in
             let context = bound.value.1
             guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
             let out = chunked ? ChunkedEncoding.chunk(piece, allocator: allocator) : piece
-            sent.value.body += piece.readableBytes
-            sent.value.written += out.readableBytes
+            written.value += out.readableBytes
             return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(out)))
         }.flatMap { () -> EventLoopFuture<Void> in
             let (_, context) = bound.value
             guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
             let last = ChunkedEncoding.last(allocator: allocator)
-            sent.value.written += last.readableBytes
+            written.value += last.readableBytes
             return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(last)))
         }.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
-            logLine?(sent.value.written)
-            handler.recordStreamed(bytes: sent.value.written, route: route)
+            logLine?(written.value)
+            handler.recordStreamed(bytes: written.value, route: route)
             if case .failure = result {
                 context.close(promise: nil)  // a body cut short cannot be repaired
                 return
