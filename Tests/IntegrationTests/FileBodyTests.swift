@@ -34,8 +34,8 @@ final class FileBodyTests: ServerTestCase {
     /// A file answer is decided (and the file opened) at the request's head and sent at its end:
     /// when the end never comes (the client leaves, the body is malformed, or too large), the file
     /// is closed all the same.
-    /// A 413 counts for the route the request went to, whether refused at the head or while
-    /// the body was read.
+    /// A 413, and a bad body's 400, count for the route the request went to, whether refused at
+    /// the head or while the body was read.
     func testA413CountsForItsRoute() throws {
         let s = try startServer("""
             { "workers": 1, "servers": [ { "listeners": [{ "host": "127.0.0.1", "port": $PORT0 }],
@@ -47,9 +47,13 @@ final class FileBodyTests: ServerTestCase {
             try client.send(request)
             XCTAssertEqual(try client.readResponse().status, 413)
         }
+        let client = try RawClient(port: s.port, timeout: 5)
+        try client.send("POST /sample.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        XCTAssertEqual(try client.readResponse().status, 400)
         let routes = s.server.state.current.config.routeStats.all
         XCTAssertEqual(routes.count, 1)
-        XCTAssertEqual(routes.first?.1.status(4), 2, "\(routes.map(\.0))")
+        XCTAssertEqual(routes.first?.1.status(4), 3, "\(routes.map(\.0))")
+        XCTAssertEqual(s.server.state.stats.all.status(4), 3)
     }
 
     func testAnswersThatAreNeverSentCloseTheirFiles() throws {

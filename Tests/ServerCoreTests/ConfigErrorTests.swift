@@ -123,6 +123,9 @@ final class ConfigErrorTests: XCTestCase {
                        ["localhost:80", "[::1]:81", "[2001:db8::a]:82", "10.0.0.1:83", "[::ffff:10.0.0.1]:84"])
         XCTAssertEqual(HostPort.canonicalAddress("LOCALHOST:3000"), "localhost:3000")
         XCTAssertEqual(HostPort.canonicalAddress("[0:0:0:0:0:0:0:1]:80"), "[::1]:80")
+        for mapped in ["[::FFFF:7f00:1]:80", "[0:0:0:0:0:ffff:7f00:0001]:80", "[::ffff:127.0.0.1]:80"] {
+            XCTAssertEqual(HostPort.canonicalAddress(mapped), "[::ffff:127.0.0.1]:80", mapped)
+        }
         XCTAssertEqual(HostPort.canonicalAddress("not an address"), "not an address")
         let conflict = #"{ "servers": [ { "listeners": [{ "port": 8001 }], "routes": [ "#
             + #"{ "req_path": "/x", "type": "reverse_proxy", "upstreams": ["a:1", { "address": "[::1]:9001", "max_fails": 3 }] }, "#

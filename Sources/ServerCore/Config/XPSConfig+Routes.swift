@@ -180,8 +180,9 @@ enum HostPort {
     /// so `LOCALHOST` and `localhost`, `[0:0::1]` and `[::1]` are one upstream, with one health
     /// and admin state.
     static func canonicalHost(_ host: String) -> String {
-        if host.contains(":"), let address = IPAddress(host), address.ipv4Value == nil { return address.description }
-        return host.lowercased()
+        guard host.contains(":"), let address = IPAddress(host) else { return host.lowercased() }
+        // (An IPv4-mapped address stays one: connected to over IPv6, as written.)
+        return address.ipv4Value == nil ? address.description : "::ffff:\(address.description)"
     }
 
     /// `text` (`host:port`, `[v6]:port`) as `XPSConfig.Upstream.address` spells the same upstream;

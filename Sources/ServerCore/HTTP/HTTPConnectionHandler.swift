@@ -64,8 +64,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Body bytes of the current request so far, and its limit.
     private var bodyBytes = 0
     private var bodyLimit: Int?
-    /// The route the request went to, whose counters its 413 goes to.
-    private var bodyLimitRoute: TrafficStats?
+    /// The route the request being read went to: the answers this handler makes to it (a 413,
+    /// a bad body's 400) count there too.
+    private var requestRoute: TrafficStats?
     /// The current request's client, resolved once at its head (`ClientAddress`): every answer to
     /// that request (a 413, a bad body's 400) is its, not the proxy's.
     private var requestClient: IPAddress?
@@ -365,7 +366,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             globalDecision: decision, eventLoop: context.eventLoop)
         // The route's limit (which already folds in the top-level one), or the top level's.
         bodyLimit = matched.map { $0.maxBodyBytes } ?? snapshot.config.limits.maxBodyBytes
-        bodyLimitRoute = matched?.stats
+        requestRoute = matched?.stats
         if let limit = bodyLimit, let length = parsed.length, length > limit {
             result.discard()
             bodyTooLarge(context: context, head: head ?? parsed.head)  // the final answer instead of 100 Continue
@@ -484,7 +485,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         waiting = false
         var r = Response.status(.payloadTooLarge)
         r.closeAfter = true
-        r.routeStats = bodyLimitRoute
+        r.routeStats = requestRoute
         send(r, for: head, client: requestClient, snapshot: state.current, context: context)
     }
 
@@ -564,7 +565,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
 
     /// `head`: the request whose body was malformed, if it was one (nil: bytes that never made
     /// a request, which are the peer's).
+    /// `head`: the request whose body was bad (its route counts the answer), or nil for bytes
+    /// that never made a request.
     private func sendParserError(_ error: RequestHeadParser.Failure, for head: HTTPRequestHead? = nil, context: ChannelHandlerContext) {
-        send(.status(error.status), for: head, client: head == nil ? peer : requestClient, snapshot: state.current, context: context)
+        var r = Response.status(error.status)
+        if head != nil { r.routeStats = requestRoute }
+        send(r, for: head, client: head == nil ? peer : requestClient, snapshot: state.current, context: context)
     }
 }
