@@ -51,15 +51,27 @@ public struct StatsResponse: Codable, Sendable, Equatable {
         public var requests: Int
         public var status: [String: Int]
         public var latencyMs: Latency
-        public init(route: String, requests: Int, status: [String: Int], latencyMs: Latency) {
+        /// Bytes written to clients for the route's answers (heads included), this process's.
+        public var bytesSent: Int
+        public init(route: String, requests: Int, status: [String: Int], latencyMs: Latency, bytesSent: Int = 0) {
             self.route = route
             self.requests = requests
             self.status = status
             self.latencyMs = latencyMs
+            self.bytesSent = bytesSent
         }
         enum CodingKeys: String, CodingKey {
             case route, requests, status
             case latencyMs = "latency_ms"
+            case bytesSent = "bytes_sent"
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            route = try c.decode(String.self, forKey: .route)
+            requests = try c.decode(Int.self, forKey: .requests)
+            status = try c.decode([String: Int].self, forKey: .status)
+            latencyMs = try c.decode(Latency.self, forKey: .latencyMs)
+            bytesSent = try c.decodeIfPresent(Int.self, forKey: .bytesSent) ?? 0  // (a daemon from before it was sent)
         }
     }
 

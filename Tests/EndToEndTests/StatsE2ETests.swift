@@ -22,6 +22,7 @@ final class StatsE2ETests: E2ETestCase {
         XCTAssertEqual(stats.totals["res_all_4xx"], 1)
         XCTAssertEqual(stats.topClients.first?.address, "127.0.0.1")
         XCTAssertEqual(stats.routes.first?.requests, 6)
+        XCTAssertGreaterThan(stats.routes.first?.bytesSent ?? 0, 6 * 100, "six answers, heads included")
 
         kill(first.pid, SIGTERM)
         XCTAssertNotNil(waitForExit(first))

@@ -64,7 +64,8 @@ enum StatsReport {
             routes: stats.routes.all.map { label, t in
                 StatsResponse.RouteStats(
                     route: label, requests: t.requests,
-                    status: Dictionary(uniqueKeysWithValues: (1...5).map { ("\($0)xx", t.status($0)) }), latencyMs: latency(t.latency))
+                    status: Dictionary(uniqueKeysWithValues: (1...5).map { ("\($0)xx", t.status($0)) }), latencyMs: latency(t.latency),
+                    bytesSent: t.bytesOut)
             },
             upstreams: UpstreamControl.list(daemon.config), topClients: top.byRequests.map(client), top4xxClients: top.by4xx.map(client),
             window: window)
