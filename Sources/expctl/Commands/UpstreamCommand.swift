@@ -87,20 +87,20 @@ struct UpstreamDrain: ParsableCommand {
                 let (list, _) = try Output.call(options, .get, Endpoint.upstreams, as: UpstreamListResponse.self)
                 let rows = list.upstreams.filter { $0.address == r.address }  // (as the daemon spells it)
                 if rows.isEmpty {
-                    throw CLIError.daemon(code: "not_found", message: "\(address) is no longer in the config (reloaded?): its requests cannot be followed")
+                    throw CLIError.daemon(code: "not_found", message: "\(r.address) is no longer in the config (reloaded?): its requests cannot be followed")
                 }
                 inFlight = rows.map(\.inFlight).max() ?? 0
                 if rows.allSatisfy({ $0.state == "drained" }) { break }
                 if rows.contains(where: { $0.state != "draining" && $0.state != "drained" }) {
-                    throw CLIError.daemon(code: "state_changed", message: "\(address) is no longer draining (someone enabled it?)")
+                    throw CLIError.daemon(code: "state_changed", message: "\(r.address) is no longer draining (someone enabled it?)")
                 }
                 if Date() >= deadline {
-                    throw CLIError.daemon(code: "timeout", message: "timed out after \(timeout): \(address) still has \(inFlight) request(s) in flight")
+                    throw CLIError.daemon(code: "timeout", message: "timed out after \(timeout): \(r.address) still has \(inFlight) request(s) in flight")
                 }
                 usleep(100_000)
             }
             if options.json { return Output.printJSON(UpstreamChangeResponse(address: r.address, admin: r.admin, weight: r.weight, inFlight: 0)) }
-            print("\(address): drained")
+            print("\(r.address): drained")
         }
     }
 }
