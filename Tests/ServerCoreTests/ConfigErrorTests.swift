@@ -363,6 +363,7 @@ final class ConfigErrorTests: XCTestCase {
             ("[ }", 1, 3, "expected a value, found '}'"),
             ("{\r  \"a\": 1,\r}", 3, 1, "expected a key in double quotes, found '}' (a trailing comma?)"),
             ("{\r\n  \"a\": 1,\r\n}", 3, 1, "expected a key in double quotes, found '}' (a trailing comma?)"),
+            ("\u{FEFF}[1,]", 1, 4, "expected a value, found ']' (a trailing comma?)"),
         ]
         for (text, line, column, message) in cases {
             XCTAssertEqual(error(text), JSONParser.SyntaxError(line: line, column: column, message: message), text)
@@ -408,5 +409,7 @@ final class ConfigErrorTests: XCTestCase {
         XCTAssertEqual(message(dir + "/big.json"), "cannot read config file \(dir)/big.json: \(ConfigLoader.maxFileBytes + 1) bytes; a config is at most 16 MiB")
         XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/ok.json", contents: Data("{}".utf8)))
         XCTAssertEqual(message(dir + "/ok.json"), "read")
+        XCTAssertEqual(try ConfigLoader.readFile(dir + "/ok.json"), Data("{}".utf8))
+        XCTAssertEqual(message("/proc/self/mem"), "cannot read config file /proc/self/mem: Input/output error", "a reason, in one line")
     }
 }

@@ -28,7 +28,7 @@ public enum ConfigLoader {
         func failure(_ why: String) -> ConfigError { ConfigError("", "cannot read config file \(path): \(why)") }
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw failure(String(cString: strerror(errno))) }
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw failure(String(cString: strerror(errno))) }
         switch st.st_mode & S_IFMT {
@@ -37,10 +37,18 @@ public enum ConfigLoader {
         default: throw failure("not a regular file")
         }
         guard st.st_size <= maxFileBytes else { throw failure("\(st.st_size) bytes; a config is at most \(maxFileBytes >> 20) MiB") }
-        do {
-            return try handle.readToEnd() ?? Data()
-        } catch {
-            throw failure("\(error)")
+        // (Read to the end, not to the size fstat gave: /proc files say 0. At most the limit.)
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw failure(String(cString: strerror(errno)))
+            }
+            if n == 0 { return data }
+            data.append(contentsOf: chunk[..<n])
+            guard data.count <= maxFileBytes else { throw failure("more than \(maxFileBytes >> 20) MiB; a config is at most that") }
         }
     }
 

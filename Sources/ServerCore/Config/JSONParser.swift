@@ -45,7 +45,8 @@ struct JSONParser {
     private func syntaxError(_ message: String) -> SyntaxError {
         var line = 1, column = 1
         let end = min(i, bytes.count)
-        for k in 0..<end {
+        let bom = bytes.count >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF  // (no column of its own)
+        for k in (bom ? min(3, end) : 0)..<end {
             let b = bytes[k]
             // A line ends at LF, CR LF, or a CR alone (old Mac files).
             if b == 0x0A || (b == 0x0D && (k + 1 >= bytes.count || bytes[k + 1] != 0x0A)) {
