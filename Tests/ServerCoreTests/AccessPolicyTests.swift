@@ -64,6 +64,16 @@ final class AccessPolicyTests: XCTestCase {
         XCTAssertEqual(ClientAddress.resolve(peer: IPAddress("192.0.2.1")!, forwardedFor: ["203.0.113.9"], trusted: trusted), IPAddress("192.0.2.1"),
                        "an untrusted peer's header is ignored")
         XCTAssertEqual(ClientAddress.resolve(peer: peer, forwardedFor: [], trusted: trusted), peer)
+        // Hops with ports and IPv6 brackets, as some proxies write them.
+        for (hop, client) in [("203.0.113.9:5678", "203.0.113.9"), ("[2001:db8::6]", "2001:db8::6"), ("[2001:db8::6]:443", "2001:db8::6"),
+                              ("2001:db8::6", "2001:db8::6"), ("[::ffff:203.0.113.9]:80", "203.0.113.9")] {
+            XCTAssertEqual(ClientAddress.resolve(peer: peer, forwardedFor: ["\(hop), 10.0.0.2"], trusted: trusted), IPAddress(client), hop)
+        }
+        for bad in ["203.0.113.9:", "203.0.113.9:123456", "203.0.113.9:80:80", "[203.0.113.9]", "[2001:db8::6", "[2001:db8::6]x",
+                    "[2001:db8::6]:", "203.0.113.9:8a", "host:80", "010.0.0.1:80"] {
+            XCTAssertEqual(ClientAddress.resolve(peer: peer, forwardedFor: ["\(bad), 10.0.0.2"], trusted: trusted), IPAddress("10.0.0.2"),
+                           "malformed: the walk ends at the last trusted hop: \(bad)")
+        }
     }
 
     func testAutoBanWindow() {
