@@ -39,6 +39,12 @@ final class AccessControlListTests: XCTestCase {
         try access.put(ACLEntry(cidr: CIDR("10.0.0.0/8")!, action: .allow, source: .manual, createdAt: now, expiresAt: now + 0.2), audit: audit)
         XCTAssertEqual(rows(access), ["10.0.0.0/8 allow manual"], "replaced while the operator's entry is active")
         XCTAssertEqual(decision(access, "10.1.1.1"), "allow manual")
+        // The table in use already has the config entry behind it: it decides the moment the
+        // operator's expires, not when the expiry timer has rebuilt the table.
+        let snap = access.snapshot
+        guard case .deny(let i) = snap.policy.decide(IPAddress("10.1.1.1")!, now: now + 0.2) else { return XCTFail("not denied at expiry") }
+        XCTAssertEqual(snap.policy.entries[i].source, .config)
+        XCTAssertLessThan(i, snap.hits.count, "its hits are counted: the counters grew with the table")
 
         XCTAssertTrue(waitUntil { decision(access, "10.1.1.1") == "deny config" }, "the config entry decides again")
         XCTAssertEqual(rows(access), ["10.0.0.0/8 deny config"], "and is listed again")

@@ -28,6 +28,27 @@ final class AccessPolicyTests: XCTestCase {
         XCTAssertEqual(decide(p, "10.9.9.9"), "allow 10.0.0.0/8")
     }
 
+    /// An operator's entry with a TTL in front of a config entry for the same prefix gives the
+    /// prefix back to it the moment it expires, in the same table (no rebuild between).
+    func testTheConfigEntryDecidesTheMomentTheOneInFrontOfItExpires() {
+        let config = entry("0.0.0.0/0", .deny, source: .config)
+        let built = AccessPolicy(config: [config, entry("127.0.0.99", .allow, source: .config)], dynamic: [entry("0.0.0.0/0", .allow, expires: 50)])
+        let (inserted, _) = AccessPolicy(config: [config, entry("127.0.0.99", .allow, source: .config)])
+            .inserting(entry("0.0.0.0/0", .allow, expires: 50), behind: config)
+        for p in [built, inserted] {
+            XCTAssertEqual(decide(p, "127.0.0.7", now: 49.999), "allow 0.0.0.0/0")
+            XCTAssertEqual(decide(p, "127.0.0.7", now: 50), "deny 0.0.0.0/0", "the config's entry, at once")
+            XCTAssertEqual(p.entries[p.table.longestMatchIndex(IPAddress("127.0.0.7")!, now: 50)!].source, .config)
+            XCTAssertEqual(decide(p, "127.0.0.99", now: 50), "allow 127.0.0.99")
+        }
+        // Removed (tombstoned) with no config entry to fall back to: nothing behind it either.
+        let (dynamicOnly, _) = AccessPolicy().inserting(entry("10.0.0.0/8", .deny, expires: 50), behind: entry("10.0.0.0/8", .allow, source: .config))
+        XCTAssertEqual(decide(dynamicOnly.removing(CIDR("10.0.0.0/8")!, fallback: nil), "10.1.1.1", now: 60), "none")
+        // Replaced by an entry with nothing behind it: the earlier one's is gone.
+        let (replaced, _) = inserted.inserting(entry("0.0.0.0/0", .allow, expires: 50))
+        XCTAssertEqual(decide(replaced, "127.0.0.7", now: 50), "none")
+    }
+
     func testExpiredEntriesDoNotDecide() {
         let p = AccessPolicy(dynamic: [entry("10.0.0.0/8", .deny), entry("10.1.0.0/16", .allow, expires: 50)])
         XCTAssertEqual(decide(p, "10.1.1.1", now: 49), "allow 10.1.0.0/16")

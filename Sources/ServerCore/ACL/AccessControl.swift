@@ -145,10 +145,13 @@ public final class AccessControl: @unchecked Sendable {
     /// `put` with the write lock held.
     private func insert(_ entry: ACLEntry, audit: AuditRecord) throws {
         try store.putACL(entry, audit: audit)
-        mutable.withLock { m in m.dynamic[entry.cidr] = entry }
+        let settings = mutable.withLock { m -> ACLSettings in
+            m.dynamic[entry.cidr] = entry
+            return m.settings
+        }
         let old = snapshot
-        let (policy, index) = old.policy.inserting(entry)
-        let hits = index < old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
+        let (policy, index) = old.policy.inserting(entry, behind: Self.configEntries(settings).last { $0.cidr == entry.cidr })
+        let hits = policy.entries.count <= old.hits.count ? old.hits : old.hits.resized(to: policy.entries.count)
         hits.reset(index)  // a new or replacing entry starts at 0, not with the replaced one's hits
         install(Snapshot(policy: policy, hits: hits, settings: old.settings))
         if let expiry = entry.expiresAt { armExpiry(at: expiry, onlyIfSooner: true) }

@@ -12,17 +12,23 @@ public struct AccessPolicy: Sendable {
     public let table: IPSet<ACLEntry>
 
     public init(config: [ACLEntry] = [], dynamic: [ACLEntry] = []) {
-        // Later inserts replace earlier ones on the same prefix: dynamic entries win.
-        table = IPSet((config + dynamic).map { ($0.cidr, $0, $0.expiresAt) })
+        // Later inserts replace earlier ones on the same prefix: dynamic entries win, with the
+        // config's entry for their prefix behind them (it decides again the moment they expire).
+        var t = IPSet<ACLEntry>((config).map { ($0.cidr, $0, $0.expiresAt) })
+        var configByPrefix: [CIDR: ACLEntry] = [:]
+        for entry in config { configByPrefix[entry.cidr] = entry }
+        for entry in dynamic { t.insert(entry.cidr, entry, expiresAt: entry.expiresAt, behind: configByPrefix[entry.cidr].map { ($0, $0.expiresAt) }) }
+        table = t
     }
 
     private init(table: IPSet<ACLEntry>) { self.table = table }
 
-    /// This policy with `entry` added (or replacing the entry for its prefix). Costs a copy of
-    /// the table and one insert, not a rebuild. Returns the entry's index.
-    public func inserting(_ entry: ACLEntry) -> (AccessPolicy, Int) {
+    /// This policy with `entry` added (or replacing the entry for its prefix), `behind` it the
+    /// config's entry for the same prefix, if any (deciding again the moment `entry` expires).
+    /// Costs a copy of the table and one insert, not a rebuild. Returns the entry's index.
+    public func inserting(_ entry: ACLEntry, behind: ACLEntry? = nil) -> (AccessPolicy, Int) {
         var t = table
-        t.insert(entry.cidr, entry, expiresAt: entry.expiresAt)
+        t.insert(entry.cidr, entry, expiresAt: entry.expiresAt, behind: behind.map { ($0, $0.expiresAt) })
         return (AccessPolicy(table: t), t.exactIndex(entry.cidr)!)
     }
 

@@ -22,6 +22,10 @@ public struct IPSet<Value: Sendable>: Sendable {
     /// Per value: when it stops matching (epoch seconds; +infinity for never). Kept beside the
     /// nodes so a lookup never copies a value to test it.
     private var expiries: [Double] = []
+    /// Per value: the index of the value that matches in its place once it has expired (-1:
+    /// none), so a value that stood in front of another for a while gives the prefix back to it
+    /// at that very moment, not at the next rebuild. Such a value is held apart, on no node.
+    private var behind: [Int32] = []
     public var count: Int { values.count }
     var nodeCount: Int { nodes.count }
 
@@ -60,8 +64,21 @@ public struct IPSet<Value: Sendable>: Sendable {
     }
 
     /// Adds `cidr`; a prefix already present gets the new value (the later entry replaces it).
-    public mutating func insert(_ cidr: CIDR, _ value: Value, expiresAt: Double? = nil) {
+    /// `behind` (a value and its expiry) matches for the prefix once `value` has expired.
+    public mutating func insert(_ cidr: CIDR, _ value: Value, expiresAt: Double? = nil, behind: (Value, Double?)? = nil) {
         let expiry = expiresAt ?? .infinity
+        defer {
+            // (The value just stored is the one at `cidr`'s node.)
+            let i = exactIndex(cidr)!
+            if let (value, expiry) = behind {
+                values.append(value)
+                expiries.append(expiry ?? .infinity)
+                self.behind.append(-1)
+                self.behind[i] = Int32(values.count - 1)
+            } else {
+                self.behind[i] = -1
+            }
+        }
         let h = cidr.network.high, l = cidr.network.low, len = cidr.bits
         var current = 0
         while true {
@@ -115,6 +132,7 @@ public struct IPSet<Value: Sendable>: Sendable {
             nodes[index].value = Int32(values.count)
             values.append(value)
             expiries.append(expiry)
+            behind.append(-1)
         }
     }
 
@@ -138,7 +156,14 @@ public struct IPSet<Value: Sendable>: Sendable {
                 var current = 0
                 while true {
                     let node = nodes[current]
-                    if node.value >= 0 && expiries[Int(node.value)] > now { best = Int(node.value) }
+                    if node.value >= 0 {
+                        if expiries[Int(node.value)] > now {
+                            best = Int(node.value)
+                        } else {
+                            let b = Int(behind[Int(node.value)])
+                            if b >= 0 && expiries[b] > now { best = b }
+                        }
+                    }
                     if node.bits >= 128 { break }
                     let next = Self.bit(h, l, Int(node.bits)) == 0 ? node.left : node.right
                     if next < 0 { break }
@@ -161,6 +186,7 @@ public struct IPSet<Value: Sendable>: Sendable {
     public mutating func tombstone(_ cidr: CIDR) -> Bool {
         guard let i = exactIndex(cidr) else { return false }
         expiries[i] = -.infinity
+        behind[i] = -1
         return true
     }
 
