@@ -42,6 +42,17 @@ final class ACLAutoBanTests: ACLDaemonTestCase {
         XCTAssertNil(record.uid, "no control-socket caller")
     }
 
+    /// A client pipelining requests is refused from the request after the one that crossed the
+    /// limit, not only once its ban has been stored and put in the table.
+    func testABanAppliesFromTheNextRequest() throws {
+        try startACLDaemon(acl: Self.fourxx)
+        let client = try RawClient(port: port, source: "127.0.0.3", timeout: 10)
+        try client.send(String(repeating: "GET /missing HTTP/1.1\r\nHost: localhost\r\n\r\n", count: 200))
+        var statuses: [Int] = []
+        while statuses.last != 403, statuses.count < 200, let r = try? client.readResponse() { statuses.append(r.status) }
+        XCTAssertEqual(statuses, [404, 404, 404, 404, 403], "four 404s (the fourth crosses max_4xx 3), then refused")
+    }
+
     func testAnExplicitlyAllowedAddressIsNeverBanned() throws {
         try startACLDaemon(acl: Self.fourxx)
         try add("allow", "127.0.0.3", reason: "monitoring")

@@ -64,6 +64,11 @@ public final class AccessControl: @unchecked Sendable {
     let autoBan: Mutex<AutoBan?>
     /// Read on every answered request, so auto-ban costs nothing when it is off.
     private let autoBanOn = Atomic<Bool>(false)
+    /// Bans decided but not yet in the table (they are stored, with an fsync, and inserted off
+    /// the event loops): each client's until when. Requests look here first, so a client is
+    /// refused from the request after the one that crossed the limit, not once the ban is in.
+    private let pendingBans = Mutex<[IPAddress: Double]>([:])
+    private let pendingBanCount = Atomic<Int>(0)
     private let maintenance = DispatchQueue(label: "expserver.acl")
     private let pruneTimer: DispatchSourceTimer
     /// Rebuilds the snapshot at the next expiry (re-armed by each rebuild and by each insert of an
@@ -249,6 +254,19 @@ public final class AccessControl: @unchecked Sendable {
             cidr: CIDR(address: client, bits: 128), action: .deny, source: .auto, createdAt: now,
             expiresAt: now + Double(ban.settings.banMs) / 1000, reason: reason)
         let audit = AuditRecord(time: now, uid: nil, pid: nil, action: "acl deny", arguments: entry.cidr.description, result: "ok", reason: reason)
-        DispatchQueue.global().async { try? self.ban(entry, client: client, audit: audit) }
+        pendingBans.withLock { $0[client] = entry.expiresAt }
+        pendingBanCount.add(1, ordering: .releasing)
+        DispatchQueue.global().async {
+            try? self.ban(entry, client: client, audit: audit)
+            self.pendingBans.withLock { $0[client] = nil }
+            self.pendingBanCount.subtract(1, ordering: .releasing)
+        }
+    }
+
+    /// `client` was just banned and its ban is not in the table yet (one atomic load when no
+    /// ban is pending).
+    public func banPending(_ client: IPAddress, now: Double = Date().timeIntervalSince1970) -> Bool {
+        guard pendingBanCount.load(ordering: .acquiring) > 0 else { return false }
+        return pendingBans.withLock { ($0[client] ?? 0) > now }
     }
 }

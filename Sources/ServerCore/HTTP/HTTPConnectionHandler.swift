@@ -360,7 +360,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             peerTrusted = false
         }
         requestClient = client
-        let decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
+        var decision = client.map { accessCache.decision(for: $0, in: access) } ?? .noMatch
+        // (A ban decided at an earlier answer and not in the table yet refuses as its entry will.)
+        if case .noMatch = decision, let client, state.access.banPending(client) { decision = .deny(entry: -1) }
         let (result, matched) = state.dispatcher.dispatch(
             request: parsed, head: &head, config: snapshot.config, listener: listenerID, client: client, peer: peer, access: access,
             globalDecision: decision, eventLoop: context.eventLoop)
