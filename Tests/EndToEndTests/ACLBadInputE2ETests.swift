@@ -74,7 +74,8 @@ final class ACLBadInputE2ETests: E2ETestCase {
     /// Text from the daemon is printed with its control characters escaped, on one line.
     func testReasonsWithControlCharactersAreRefused() throws {
         try startDaemon(ports: [freePort()])
-        for reason in ["two\nlines", "\u{1B}[2Jcleared", "tab\there", String(repeating: "x", count: 1001)] {
+        for reason in ["two\nlines", "\u{1B}[2Jcleared", "tab\there", String(repeating: "x", count: 1001),
+                       "line\u{2028}separator", "para\u{2029}graph", "\u{202E}desrever", "iso\u{2066}late\u{2069}"] {
             let r = try expctl(["acl", "deny", "127.0.0.2", "--reason", reason])
             XCTAssertEqual(r.status, 1, r.stderr)
             XCTAssertTrue(r.stderr.contains("reason must be one line of at most 1000 characters"), r.stderr)
