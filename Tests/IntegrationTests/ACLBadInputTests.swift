@@ -44,6 +44,15 @@ final class ACLBadInputTests: ACLDaemonTestCase {
         assertError(try control("GET", Endpoint.aclCheck + "?ip=127.0.0.300"), status: 400, code: "bad_request", contains: "127.0.0.300")
     }
 
+    /// Bits past the prefix length are refused, not dropped: `127.0.0.5/8` (a typo for /28?)
+    /// would deny all of 127/8.
+    func testHostBitsPastThePrefixAreRefused() throws {
+        try assertRefused(try put("deny", "127.0.0.5/8"), contains: "\"127.0.0.5/8\" has bits set past its prefix length: the prefix is 127.0.0.0/8")
+        try assertRefused(try put("deny", "2001:db8::1/64"), contains: "the prefix is 2001:db8::/64")
+        XCTAssertEqual(try put("deny", "127.0.0.0/28").status, 200)
+        XCTAssertEqual(try put("deny", "127.0.0.7").status, 200)
+    }
+
     func testNonPositiveTTLIsRefused() throws {
         try assertRefused(try put("deny", "127.0.0.2", ttl: -300), contains: "ttl must be a positive duration")
         try assertRefused(try put("deny", "127.0.0.2", ttl: 0), contains: "ttl must be a positive duration")
@@ -87,9 +96,11 @@ final class ACLBadInputTests: ACLDaemonTestCase {
     /// denies every IPv4 client: it needs force however long it is written (`::/80` got in and
     /// then 127.0.0.1 got 403). A mapped prefix is judged as the IPv4 prefix it is.
     func testIPv6PrefixesCoveringIPv4NeedForce() throws {
-        for cidr in ["::/80", "::/64", "::1/64", "::fffe:0:0/95", "::ffff:0:0/95", "::ffff:0:0/96", "::ffff:0.0.0.0/100", "::/32"] {
+        for cidr in ["::/80", "::/64", "::fffe:0:0/95", "::ffff:0:0/96", "::ffff:0.0.0.0/100", "::/32"] {
             try assertRefused(try put("deny", cidr), contains: "--force")
         }
+        // (Written with bits past the length, these are refused for that first.)
+        for cidr in ["::1/64", "::ffff:0:0/95"] { try assertRefused(try put("deny", cidr), contains: "has bits set past its prefix length") }
         XCTAssertEqual(try status(from: "127.0.0.1"), 200)
         try add("deny", "::ffff:10.0.0.0/104")  // 10.0.0.0/8
         try add("deny", "::/96")  // IPv4-compatible addresses, not mapped ones

@@ -79,9 +79,14 @@ extension ControlAPI {
         }
     }
 
+    /// A prefix as operators write it; one with host bits set (`127.0.0.5/8`) is refused rather
+    /// than read as its network (a typo for /28 would deny a whole /8; nginx warns of these).
     static func parseCIDR(_ text: String) throws -> CIDR {
-        guard let cidr = CIDR(text) else {
+        guard let cidr = CIDR(text), let (high, low, _) = AddressText.prefix(Substring(text)) else {
             throw ControlFailure(.badRequest, .badRequest, "\"\(text)\" is not a valid IP address or CIDR")
+        }
+        guard cidr.network == IPAddress(high: high, low: low) else {
+            throw ControlFailure(.badRequest, .badRequest, "\"\(text)\" has bits set past its prefix length: the prefix is \(cidr) (write that, or the length you meant)")
         }
         return cidr
     }
