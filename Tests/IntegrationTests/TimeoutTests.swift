@@ -172,6 +172,31 @@ final class TimeoutTests: ServerTestCase {
         try assertClosedWhenTheClientStopsReading()
     }
 
+    /// A streamed body (a gzipped file over 1 MiB, written a piece at a time, never filling the
+    /// channel past its high-water mark) gets send_ms too, keep-alive or HTTP/1.0 close-delimited.
+    func testAStreamedBodyWhoseClientStopsReadingIsClosed() throws {
+        let fixture = try makeFixture()
+        var rng = SplitMix64(seed: 7)
+        var text = [UInt8]()
+        text.reserveCapacity(16 << 20)
+        let hex = Array("0123456789abcdef".utf8)
+        while text.count < 16 << 20 {  // hex noise: compresses to about half, more than the socket buffers hold
+            let r = rng.next()
+            for k in 0..<16 { text.append(hex[Int((r >> (4 * UInt64(k))) & 15)]) }
+            if text.count % 1024 == 0 { text.append(10) }
+        }
+        try fixture.write(Data(text), to: "public/huge.txt")
+        let s = try startServer(config(timeouts: #""send_ms": 300"#, routeExtra: #", "gzip_enable": true"#), fixture: fixture)
+        for (n, request) in ["GET /huge.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+                             "GET /huge.txt HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n"].enumerated() {
+            let client = try RawClient(port: s.port, timeout: 5)
+            var size: Int32 = 4096
+            setsockopt(client.fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            try client.send(request)
+            XCTAssertTrue(pollUntil(timeout: 10) { s.server.state.connectionStats.timeouts(.send) == n + 1 }, request)
+        }
+    }
+
     /// The same when the answer is the connection's last (`Connection: close`): a connection that
     /// closes once its writes are out gets send_ms for them, not forever.
     func testAClosingConnectionWhoseClientStopsReadingIsClosed() throws {

@@ -154,6 +154,16 @@ extension HTTPConnectionHandler {
         drainQueue(context: context)
     }
 
+    /// Writes and flushes a streamed body's piece, the send deadline running until it has gone
+    /// (`ConnectionTimeouts.streamWrite`): a client that stops reading is dropped after `send_ms`.
+    private static func timedWrite(_ piece: ByteBuffer, handler: HTTPConnectionHandler, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let done = context.writeAndFlush(wrapOutboundOut(.byteBuffer(piece)))
+        handler.timeouts.streamWrite(pending: true)
+        let bound = NIOLoopBound(handler, eventLoop: context.eventLoop)
+        done.whenComplete { _ in bound.value.timeouts.streamWrite(pending: false) }
+        return done
+    }
+
     /// Sends a streamed body (its head written already); later pipelined requests wait until it
     /// is complete. Once it ends, `logLine` and the statistics get the bytes written (chunk
     /// framing included, as nginx's `$body_bytes_sent` and a proxied chunked body's count).
@@ -170,13 +180,13 @@ extension HTTPConnectionHandler {
             guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
             let out = chunked ? ChunkedEncoding.chunk(piece, allocator: allocator) : piece
             written.value += out.readableBytes
-            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(out)))
+            return Self.timedWrite(out, handler: bound.value.0, context: context)
         }.flatMap { () -> EventLoopFuture<Void> in
-            let (_, context) = bound.value
+            let (handler, context) = bound.value
             guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
             let last = ChunkedEncoding.last(allocator: allocator)
             written.value += last.readableBytes
-            return context.writeAndFlush(Self.wrapOutboundOut(.byteBuffer(last)))
+            return Self.timedWrite(last, handler: handler, context: context)
         }.whenComplete { result in
             let (handler, context) = bound.value
             handler.writesInFlight -= 1

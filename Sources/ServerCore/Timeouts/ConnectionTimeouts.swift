@@ -93,6 +93,10 @@ public struct ConnectionTimeouts: Equatable, Sendable {
     /// Reads of the body are held for the proxied request's upstream (`bodyHeld`).
     public private(set) var isBodyHeld = false
     private var unwritableSince: Int64?
+    /// A streamed body's piece has been written and has not gone out yet, since then. (A stream
+    /// writes one piece at a time, so its writes may never fill the channel past its high-water
+    /// mark: a client that stops reading would leave the channel writable and never time out.)
+    private var streamWriteSince: Int64?
     /// Added to this connection's read pauses (the handler picks it at random, up to half an
     /// interval), so that slow connections opened together do not stay in step.
     public let paceJitter: Int64
@@ -160,6 +164,11 @@ public struct ConnectionTimeouts: Equatable, Sendable {
         unwritableSince = writable ? nil : (unwritableSince ?? now)
     }
 
+    /// A streamed body's piece was written (`pending`), or has gone out (progress).
+    public mutating func streamWrite(pending: Bool, now: @autoclosure () -> Int64) {
+        streamWriteSince = pending ? now() : nil
+    }
+
     /// Part of what was written went out (the client is taking it, however slowly): the send
     /// deadline counts from now. (`send` is the longest the client may take nothing, not how
     /// long a transfer may last.)
@@ -180,7 +189,8 @@ public struct ConnectionTimeouts: Equatable, Sendable {
             if isBodyHeld { return unwritableSince.map { ($0 + settings.send, .send) } }
             return (last + settings.body, .body)
         case .responding:
-            return unwritableSince.map { ($0 + settings.send, .send) }
+            let since = streamWriteSince.map { s in unwritableSince.map { min($0, s) } ?? s } ?? unwritableSince
+            return since.map { ($0 + settings.send, .send) }
         case .closing(let since):
             return (since + settings.send, .send)
         }

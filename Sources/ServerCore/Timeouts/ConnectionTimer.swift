@@ -143,6 +143,12 @@ final class ConnectionTimer: LoopTimers.Target {
         reschedule()
     }
 
+    /// A streamed body's piece was written, or went out (`ConnectionTimeouts.streamWrite`).
+    func streamWrite(pending: Bool) {
+        timeouts.streamWrite(pending: pending, now: Self.now())
+        reschedule()
+    }
+
     /// Part of a large write went out (`ConnectionTimeouts.writeProgress`).
     func writeProgress() {
         timeouts.writeProgress(now: Self.now())
