@@ -133,4 +133,24 @@ final class ConditionalGetTests: ServerTestCase {
         XCTAssertEqual(r.text, replacement)
         XCTAssertNotEqual(r.header("ETag"), oldETag)
     }
+
+    /// A file rewritten in place with its size and mtime put back (`cp -p` over it, `rsync
+    /// --inplace -t`) is not served from the cache: its ctime changed. (Gzipped: GzipTests.)
+    func testAnInPlaceRewriteKeepingSizeAndMtimeIsNotStale() throws {
+        let size = 600 << 10  // (over the small-file cache's limit too: both ways of caching)
+        for (n, name) in ["small.txt", "same.txt"].enumerated() {
+            let url = fixture.publicDir.appendingPathComponent(name)
+            let count = n == 0 ? 20_000 : size
+            try Data(repeating: UInt8(ascii: "A"), count: count).write(to: url)
+            let mtime = Date(timeIntervalSince1970: 1_500_000_000)
+            try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: url.path)
+            XCTAssertEqual(try get("/\(name)").body.first, UInt8(ascii: "A"))
+            usleep(20_000)  // (a ctime one tick later)
+            let handle = try FileHandle(forWritingTo: url)  // in place: the same inode
+            try handle.write(contentsOf: Data(repeating: UInt8(ascii: "B"), count: count))
+            try handle.close()
+            try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: url.path)
+            XCTAssertEqual(try get("/\(name)").body.first, UInt8(ascii: "B"), name)
+        }
+    }
 }

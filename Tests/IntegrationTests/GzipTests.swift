@@ -205,6 +205,27 @@ final class GzipTests: ServerTestCase {
         XCTAssertEqual(try exchange(s, getRequest("/p.txt.gz")).response.status, 403)
     }
 
+    /// The cached gzip variant of a file rewritten in place with its size and mtime put back is
+    /// not served: the file's ctime changed.
+    func testAnInPlaceRewriteKeepingSizeAndMtimeIsNotServedStaleGzipped() throws {
+        let fixture = try makeFixture()
+        let url = fixture.root.appendingPathComponent("public/page.txt")
+        let mtime = Date(timeIntervalSince1970: 1_500_000_000)
+        try fixture.write(Data(repeating: UInt8(ascii: "A"), count: 600 << 10), to: "public/page.txt")
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: url.path)
+        let s = try startServer(config(), fixture: fixture)
+        let first = try exchange(s, getRequest("/page.txt", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(first.header("Content-Encoding"), "gzip")
+        XCTAssertEqual(try gunzip(first.body).first, UInt8(ascii: "A"))
+        usleep(20_000)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.write(contentsOf: Data(repeating: UInt8(ascii: "B"), count: 600 << 10))
+        try handle.close()
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: url.path)
+        let again = try exchange(s, getRequest("/page.txt", headers: ["Accept-Encoding: gzip"])).response
+        XCTAssertEqual(try gunzip(again.body).first, UInt8(ascii: "B"))
+    }
+
     func testLargeFileStreamsChunkedAndDecompressesToTheOriginal() throws {
         let fixture = try makeFixture()
         var text = ""

@@ -10,7 +10,7 @@ import XCTest
 /// The compressed-variant cache, on values.
 final class GzipCacheTests: XCTestCase {
     func key(_ path: String, mtime: Int = 1, level: Int = 6) -> GzipCache.Key {
-        GzipCache.Key(path: path, device: 1, inode: 2, size: 3, mtime: mtime, mtimeNanos: 0, level: level)
+        GzipCache.Key(path: path, device: 1, inode: 2, size: 3, mtime: mtime, mtimeNanos: 0, ctime: 4, ctimeNanos: 0, level: level)
     }
 
     func buffer(_ count: Int) -> ByteBuffer { ByteBuffer(repeating: 0x61, count: count) }

@@ -3,7 +3,7 @@ import Synchronization
 
 /// Compressed variants of static files, kept in memory so a repeat request costs no zlib work and
 /// goes out with a Content-Length. Keyed by path and the file's identity (device, inode, size,
-/// mtime) and the level, so a changed file is never served stale. Bounded in bytes; the least
+/// mtime, ctime) and the level, so a changed file is never served stale. Bounded in bytes; the least
 /// recently used variants go first. Concurrent misses for one variant share one compression
 /// (`compressing`): a burst of requests for a file just deployed costs zlib once, not once each on
 /// the file server's small thread pool.
@@ -15,6 +15,8 @@ public final class GzipCache: Sendable {
         var size: Int
         var mtime: Int
         var mtimeNanos: Int
+        var ctime: Int
+        var ctimeNanos: Int
         var level: Int
     }
     struct Slot {
@@ -50,7 +52,7 @@ public final class GzipCache: Sendable {
 
     static func key(_ path: String, _ info: FileInfo, level: Int) -> Key {
         Key(path: path, device: info.device, inode: info.inode, size: info.size, mtime: info.mtimeSeconds,
-            mtimeNanos: info.mtimeNanos, level: level)
+            mtimeNanos: info.mtimeNanos, ctime: info.ctimeSeconds, ctimeNanos: info.ctimeNanos, level: level)
     }
 
     func get(_ key: Key) -> ByteBuffer? {

@@ -13,6 +13,11 @@ public struct FileInfo: Equatable, Sendable {
     public let size: Int
     public let mtimeSeconds: Int
     public let mtimeNanos: Int
+    /// When the inode last changed (its content or its metadata): a file rewritten in place
+    /// with its size and mtime put back (`cp -p` over it, `rsync --inplace -t`) still has a new
+    /// ctime, which no one can set.
+    public let ctimeSeconds: Int
+    public let ctimeNanos: Int
     public let mode: UInt32
 
     /// eXpServer (stage 12) refuses files without the "others read" permission bit.
@@ -27,9 +32,13 @@ public struct FileInfo: Equatable, Sendable {
         #if canImport(Darwin)
         mtimeSeconds = Int(st.st_mtimespec.tv_sec)
         mtimeNanos = Int(st.st_mtimespec.tv_nsec)
+        ctimeSeconds = Int(st.st_ctimespec.tv_sec)
+        ctimeNanos = Int(st.st_ctimespec.tv_nsec)
         #else
         mtimeSeconds = Int(st.st_mtim.tv_sec)
         mtimeNanos = Int(st.st_mtim.tv_nsec)
+        ctimeSeconds = Int(st.st_ctim.tv_sec)
+        ctimeNanos = Int(st.st_ctim.tv_nsec)
         #endif
         mode = UInt32(st.st_mode)
     }
@@ -62,5 +71,6 @@ public struct FileInfo: Equatable, Sendable {
     func sameVersion(as other: FileInfo) -> Bool {
         inode == other.inode && device == other.device && size == other.size
             && mtimeSeconds == other.mtimeSeconds && mtimeNanos == other.mtimeNanos && mode == other.mode
+            && ctimeSeconds == other.ctimeSeconds && ctimeNanos == other.ctimeNanos
     }
 }
