@@ -104,39 +104,37 @@ final class BalancerTests: XCTestCase {
         XCTAssertNotEqual(Balancer.upstreamKey("127.0.0.1:8001"), Balancer.upstreamKey("127.0.0.1:8002"))
     }
 
-    /// IPv4 clients that differ in one octet only spread over the upstreams, whatever their
-    /// number (eXpServer's key put a whole /8 on one upstream of 2, 4 or 8).
-    func testIPv4ClientsSpread() {
-        let populations: [[String]] = [
-            (0..<256).map { "\($0).1.2.3" }, (0..<256).map { "10.\($0).2.3" }, (0..<256).map { "10.1.\($0).3" },
-            (0..<256).map { "127.0.0.\($0)" },
-        ]
+    /// Each population of 256 clients spreads over 2, 3, 4 and 8 equal upstreams: every one
+    /// within half of its fair share either way.
+    func assertSpread(_ populations: [[String]], file: StaticString = #filePath, line: UInt = #line) {
         for (p, clients) in populations.enumerated() {
             for n in [2, 3, 4, 8] {
                 let counts = counts(clients, keyed(Array(repeating: 1, count: n)), n)
-                let fair = 256 / n
-                XCTAssertTrue(counts.allSatisfy { $0 >= fair / 2 && $0 <= fair * 3 / 2 }, "population \(p), \(n) upstreams: \(counts)")
+                let fair = clients.count / n
+                XCTAssertTrue(counts.allSatisfy { $0 >= fair / 2 && $0 <= fair * 3 / 2 }, "population \(p), \(n) upstreams: \(counts)",
+                              file: file, line: line)
             }
         }
+    }
+
+    /// IPv4 clients that differ in one octet only spread over the upstreams, whatever their
+    /// number (eXpServer's key put a whole /8 on one upstream of 2, 4 or 8).
+    func testIPv4ClientsSpread() {
+        assertSpread([
+            (0..<256).map { "\($0).1.2.3" }, (0..<256).map { "10.\($0).2.3" }, (0..<256).map { "10.1.\($0).3" },
+            (0..<256).map { "127.0.0.\($0)" },
+        ])
     }
 
     /// IPv6 clients that differ in one field only (sites in one prefix, hosts of one /64) spread
     /// over the upstreams, whatever their number.
     func testIPv6ClientsSpread() {
-        let populations: [[String]] = [
+        assertSpread([
             (0..<256).map { "2001:db8:\(String($0, radix: 16))::1" },
             (0..<256).map { "2001:db8:0:\(String($0, radix: 16))::1" },
             (0..<256).map { "2001:db8::\(String($0, radix: 16))" },
             (0..<256).map { "2001:db8::\(String($0, radix: 16)):0:0:0" },
-        ]
-        for (p, clients) in populations.enumerated() {
-            for n in [2, 3, 4, 8] {
-                let counts = counts(clients, keyed(Array(repeating: 1, count: n)), n)
-                // 256 clients: every upstream within half of its fair share either way.
-                let fair = 256 / n
-                XCTAssertTrue(counts.allSatisfy { $0 >= fair / 2 && $0 <= fair * 3 / 2 }, "population \(p), \(n) upstreams: \(counts)")
-            }
-        }
+        ])
     }
 
     /// 4,096 clients over weights 5:1:1 and 3:1: shares follow the weights (nginx's ip_hash
