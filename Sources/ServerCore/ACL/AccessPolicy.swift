@@ -14,7 +14,7 @@ public struct AccessPolicy: Sendable {
     public init(config: [ACLEntry] = [], dynamic: [ACLEntry] = []) {
         // Later inserts replace earlier ones on the same prefix: dynamic entries win, with the
         // config's entry for their prefix behind them (it decides again the moment they expire).
-        var t = IPSet<ACLEntry>((config).map { ($0.cidr, $0, $0.expiresAt) })
+        var t = IPSet<ACLEntry>(config.map { ($0.cidr, $0, $0.expiresAt) })
         var configByPrefix: [CIDR: ACLEntry] = [:]
         for entry in config { configByPrefix[entry.cidr] = entry }
         for entry in dynamic { t.insert(entry.cidr, entry, expiresAt: entry.expiresAt, behind: configByPrefix[entry.cidr].map { ($0, $0.expiresAt) }) }
