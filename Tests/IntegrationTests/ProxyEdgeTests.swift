@@ -77,6 +77,29 @@ final class ProxyEdgeTests: ProxyTestCase {
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.2, "timed from the request's end")
     }
 
+    /// A proxied answer that began before a graceful stop says `Connection: close` (as the
+    /// server's own answers then do, and HAProxy's), and the connection closes after it.
+    func testAnAnswerDuringAGracefulStopSaysConnectionClose() throws {
+        let ups = try fakes("a", behavior: .init(holdPrefix: "/held"))
+        let s = try startProxy(ups)
+        let client = try RawClient(port: s.port, timeout: 10)
+        try client.send("GET /held HTTP/1.1\r\nHost: h\r\n\r\n")
+        XCTAssertTrue(pollUntil(timeout: 5) { ups[0].counters.held == 1 })
+        let stopped = DispatchSemaphore(value: 0)
+        let server = s.server  // (HTTPServer is Sendable; the test's wrapper is not)
+        DispatchQueue.global().async {
+            server.shutdown(grace: .seconds(5))
+            stopped.signal()
+        }
+        usleep(200_000)  // (the stop has asked the connection to finish)
+        ups[0].release()
+        let r = try client.readResponse()
+        XCTAssertEqual(r.status, 200)
+        XCTAssertEqual(r.header("Connection"), "close")
+        XCTAssertTrue(client.readAll().closed)
+        XCTAssertEqual(stopped.wait(timeout: .now() + 10), .success)
+    }
+
     /// A client gone before its answer is no longer counted in `req_current`.
     func testAClientThatLeavesMidRequestIsNotLeftInFlight() throws {
         let ups = try fakes("slow", behavior: .init(delayMs: 400))

@@ -5,6 +5,10 @@ import NIOHTTP1
 /// The client side of a proxied request: starting its `ProxySession`, and what the session calls
 /// back to write, flush, answer, end or abort the client's request.
 extension HTTPConnectionHandler: ProxyClient {
+    /// (So a proxied answer that began before a graceful stop says `Connection: close`, as the
+    /// server's own answers do then.)
+    var clientClosing: Bool { quiescing }
+
     func startProxy(_ route: ProxyRoute, parsed: consuming RequestHeadParser.Parsed, client: IPAddress?, context: ChannelHandlerContext) {
         proxyRequestEnded = false
         proxyClient = client

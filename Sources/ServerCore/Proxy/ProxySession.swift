@@ -6,6 +6,9 @@ import NIOPosix
 /// What a proxy session needs from the client connection it answers.
 protocol ProxyClient: AnyObject {
     var clientWritable: Bool { get }
+    /// The client connection closes after this answer whatever the request asked (a graceful
+    /// stop, or its listener removed by a reload, since the request began).
+    var clientClosing: Bool { get }
     func proxyWrite(_ buffer: ByteBuffer)
     func proxyFlush()
     /// Nothing was sent yet: answer with this canned response (502/504).
@@ -353,7 +356,7 @@ final class ProxySession {
         // The upstream's `Connection: close` reaches the client as sent, and the client connection
         // closes after this response, as eXpServer relays it (a client comparing the proxied
         // headers with the upstream's, compat C10, sees the same value).
-        if !clientKeepAlive || head.closeRequested { closeClient = true }
+        if !clientKeepAlive || head.closeRequested || owner?.clientClosing == true { closeClient = true }
         // The parser's buffer, which has room for these lines and a small body (the upstream
         // handler hands the event over, so it is not copied).
         var encoded = head.encoded
