@@ -56,7 +56,7 @@ extension HTTPConnectionHandler: ProxyClient {
         guard let context, let request = proxyRequest else { return }
         endProxy()
         var response = response
-        response.routeStats = proxyRouteStats  // (the proxy's own 502/504 count for its route too)
+        response.routeStats = requestRoute  // (the proxy's own 502/504 count for its route too)
         send(response, for: request.head, client: proxyClient, snapshot: state.current, context: context)
         resumeAfterProxy(context: context)
     }
@@ -73,7 +73,7 @@ extension HTTPConnectionHandler: ProxyClient {
         let bodyBytes = max(0, proxyBytes - headBytes)
         // (Auto-ban counts the server's 4xx answers: a client that left is not one.)
         if let client = proxyClient, status != Self.clientClosedRequest { state.access.record(client: client, status: proxyStatus) }
-        record(status: proxyStatus, bytes: proxyBytes, generated: false, route: proxyRouteStats, client: proxyClient)
+        record(status: proxyStatus, bytes: proxyBytes, generated: false, route: requestRoute, client: proxyClient)
         if let log = currentServing().accessLog, let head = proxyRequest?.head {
             log.append(AccessLog.combinedLine(
                 client: proxyClient?.description ?? peerText, time: Int(time(nil)),

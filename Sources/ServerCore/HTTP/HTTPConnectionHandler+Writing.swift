@@ -132,7 +132,7 @@ extension HTTPConnectionHandler {
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
             let sent = boundWriter.value.sentBytes
-            handler.recordStreamed(bytes: sent, route: route)
+            handler.recordBytesSent(sent, route: route)
             ended(sent)
             // Closed before the file: regions still queued fail with the channel, not on a closed descriptor.
             if case .failure = result { context.close(promise: nil) }
@@ -191,7 +191,7 @@ extension HTTPConnectionHandler {
             let (handler, context) = bound.value
             handler.writesInFlight -= 1
             logLine?(written.value)
-            handler.recordStreamed(bytes: written.value, route: route)
+            handler.recordBytesSent(written.value, route: route)
             if case .failure = result {
                 context.close(promise: nil)  // a body cut short cannot be repaired
                 return

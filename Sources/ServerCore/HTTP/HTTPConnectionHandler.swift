@@ -64,9 +64,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     /// Body bytes of the current request so far, and its limit.
     private var bodyBytes = 0
     private var bodyLimit: Int?
-    /// The route the request being read went to: the answers this handler makes to it (a 413,
-    /// a bad body's 400) count there too.
-    private var requestRoute: TrafficStats?
+    /// The route the current request went to: every answer to it counts there, the proxy's and
+    /// the ones this handler makes (a 413, a bad body's 400) too.
+    var requestRoute: TrafficStats?
     /// The current request's client, resolved once at its head (`ClientAddress`): every answer to
     /// that request (a 413, a bad body's 400) is its, not the proxy's.
     private var requestClient: IPAddress?
@@ -110,7 +110,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
     var proxyRequest: RequestHeadParser.Parsed?
     var proxyClient: IPAddress?
     var proxyBytes = 0
-    var proxyRouteStats: TrafficStats?
     /// The storage of the last upstream request head (see `startProxy`).
     var requestBuffer = ByteBuffer()
     /// This loop's idle upstream connections.
@@ -378,14 +377,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
             // The client waits for this before it sends the body (RFC 9110 §10.1.1).
             var bytes = context.channel.allocator.buffer(capacity: 25)
             bytes.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-            if statsEnabled {  // (bytes sent: every byte, interim answers too)
-                state.stats.all.add(bytes: bytes.readableBytes)
-                matched?.stats?.add(bytes: bytes.readableBytes)
-            }
+            recordBytesSent(bytes.readableBytes, route: matched?.stats)  // (every byte counts, interim answers too)
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
         if case .proxy(let route) = result {
-            proxyRouteStats = matched?.stats
             startProxy(route, parsed: consume parsed, client: client, context: context)
         } else {
             pendingAnswer = (result, head ?? parsed.head, client, snapshot)
@@ -506,9 +501,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         if let client { stats.clients.record(client, is4xx: status >= 400 && status < 500, stripe: stripe) }
     }
 
-    /// The body bytes of a file or streamed answer of ours (its request counted already), once
-    /// they have gone.
-    func recordStreamed(bytes: Int, route: TrafficStats?) {
+    /// Bytes of an answer of ours counted apart from its request: a file's or stream's body once
+    /// it has gone, an interim 100 Continue.
+    func recordBytesSent(_ bytes: Int, route: TrafficStats?) {
         guard statsEnabled else { return }
         let stats = state.stats
         let stripe = Stripes.current()
@@ -565,10 +560,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    /// `head`: the request whose body was malformed, if it was one (nil: bytes that never made
-    /// a request, which are the peer's).
-    /// `head`: the request whose body was bad (its route counts the answer), or nil for bytes
-    /// that never made a request.
+    /// `head`: the request whose body was malformed, if it was one (its route counts the answer;
+    /// nil: bytes that never made a request, which are the peer's).
     private func sendParserError(_ error: RequestHeadParser.Failure, for head: HTTPRequestHead? = nil, context: ChannelHandlerContext) {
         var r = Response.status(error.status)
         if head != nil { r.routeStats = requestRoute }
