@@ -67,30 +67,18 @@ public struct IPSet<Value: Sendable>: Sendable {
     /// `behind` (a value and its expiry) matches for the prefix once `value` has expired.
     public mutating func insert(_ cidr: CIDR, _ value: Value, expiresAt: Double? = nil, behind: (Value, Double?)? = nil) {
         let expiry = expiresAt ?? .infinity
-        defer {
-            // (The value just stored is the one at `cidr`'s node.)
-            let i = exactIndex(cidr)!
-            if let (value, expiry) = behind {
-                values.append(value)
-                expiries.append(expiry ?? .infinity)
-                self.behind.append(-1)
-                self.behind[i] = Int32(values.count - 1)
-            } else {
-                self.behind[i] = -1
-            }
-        }
         let h = cidr.network.high, l = cidr.network.low, len = cidr.bits
         var current = 0
         while true {
             let node = nodes[current]
             if Int(node.bits) == len {
-                setValue(current, value, expiry)
+                setValue(current, value, expiry, behind: behind)
                 return
             }
             let b = Self.bit(h, l, Int(node.bits))
             let childIndex = b == 0 ? node.left : node.right
             if childIndex < 0 {
-                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value, expiry)
+                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value, expiry, behind: behind)
                 setChild(current, b, leaf)
                 return
             }
@@ -103,13 +91,13 @@ public struct IPSet<Value: Sendable>: Sendable {
             // Split the edge to `child` at `shared` bits.
             let (sh, sl) = Self.masked(h, l, shared)
             if shared == len {
-                let mid = append(Node(high: sh, low: sl, bits: UInt8(shared)), value, expiry)
+                let mid = append(Node(high: sh, low: sl, bits: UInt8(shared)), value, expiry, behind: behind)
                 setChild(Int(mid), Self.bit(child.high, child.low, shared), childIndex)
                 setChild(current, b, mid)
             } else {
                 let mid = append(Node(high: sh, low: sl, bits: UInt8(shared)), nil, expiry)
                 setChild(Int(mid), Self.bit(child.high, child.low, shared), childIndex)
-                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value, expiry)
+                let leaf = append(Node(high: h, low: l, bits: UInt8(len)), value, expiry, behind: behind)
                 setChild(Int(mid), Self.bit(h, l, shared), leaf)
                 setChild(current, b, mid)
             }
@@ -117,22 +105,33 @@ public struct IPSet<Value: Sendable>: Sendable {
         }
     }
 
-    private mutating func append(_ node: Node, _ value: Value?, _ expiry: Double) -> Int32 {
+    private mutating func append(_ node: Node, _ value: Value?, _ expiry: Double, behind: (Value, Double?)? = nil) -> Int32 {
         nodes.append(node)
         let index = nodes.count - 1
-        if let value { setValue(index, value, expiry) }
+        if let value { setValue(index, value, expiry, behind: behind) }
         return Int32(index)
     }
 
-    private mutating func setValue(_ index: Int, _ value: Value, _ expiry: Double) {
+    /// Stores `value` at node `index`, and `behindValue` (held apart) behind it, or nothing.
+    private mutating func setValue(_ index: Int, _ value: Value, _ expiry: Double, behind behindValue: (Value, Double?)?) {
+        let slot: Int
         if nodes[index].value >= 0 {
-            values[Int(nodes[index].value)] = value
-            expiries[Int(nodes[index].value)] = expiry
+            slot = Int(nodes[index].value)
+            values[slot] = value
+            expiries[slot] = expiry
         } else {
-            nodes[index].value = Int32(values.count)
+            slot = values.count
+            nodes[index].value = Int32(slot)
             values.append(value)
             expiries.append(expiry)
             behind.append(-1)
+        }
+        behind[slot] = -1
+        if let (held, heldExpiry) = behindValue {
+            values.append(held)
+            expiries.append(heldExpiry ?? .infinity)
+            behind.append(-1)
+            behind[slot] = Int32(values.count - 1)
         }
     }
 
